@@ -1,0 +1,1 @@
+"""DAW bridge: OSC, MIDI and DAW adapters. No Qt and no torch here."""

@@ -1,0 +1,1 @@
+"""Audio: file I/O, effect chains, playback and export. Never imports torch."""

@@ -1,0 +1,1 @@
+"""Generation backends and their registry."""

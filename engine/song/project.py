@@ -1,0 +1,69 @@
+"""A project folder ``NAME.songbridge/``: ``song.json`` and the audio it refers to (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import DocumentError
+
+from .document import SONG_FILE, load_song, save_song
+from .model import Song
+
+SUFFIX = ".songbridge"
+
+
+def project_path(path: str | os.PathLike[str]) -> Path:
+    """``x`` -> ``x.songbridge``; a path already ending in ``.songbridge`` or holding song.json is kept."""
+    p = Path(path).expanduser()
+    if p.name == SONG_FILE:
+        return p.parent.resolve()
+    if p.suffix != SUFFIX and not (p / SONG_FILE).exists():
+        p = p.with_name(p.name + SUFFIX)
+    return p.resolve()
+
+
+@dataclass
+class Project:
+    folder: Path
+    song: Song
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Project:
+        folder = project_path(path)
+        if not (folder / SONG_FILE).exists():
+            raise DocumentError(f"{folder}: not a SongBridge project (no {SONG_FILE})")
+        return cls(folder, load_song(folder / SONG_FILE))
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], song: Song) -> Project:
+        project = cls(project_path(path), song)
+        project.save()
+        return project
+
+    def save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_song(self.song, self.folder / SONG_FILE)
+
+    @property
+    def name(self) -> str:
+        return self.folder.name.removesuffix(SUFFIX)
+
+    def take_dir(self, take_id: str) -> Path:
+        return self.folder / "takes" / take_id
+
+    def render_dir(self, take_id: str) -> Path:
+        return self.folder / "renders" / take_id
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.folder / "cache"
+
+    def inside(self, path: str | os.PathLike[str]) -> Path:
+        """Resolve ``path`` (relative to the project or absolute) and refuse anything outside the project."""
+        p = Path(path)
+        full = (p if p.is_absolute() else self.folder / p).resolve()
+        if full != self.folder and self.folder not in full.parents:
+            raise DocumentError(f"{path}: outside the project folder {self.folder}")
+        return full

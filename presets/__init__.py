@@ -1,0 +1,1 @@
+"""Shipped presets (styles, effect chains, MIDI maps, generation settings) and their schema. Stdlib only."""

@@ -1,0 +1,5 @@
+import sys
+
+from songbridge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""``songbridge``: the command line. Keep this module light: ``songbridge --help`` must answer at once, so each
+command's module (and numpy, torch, Qt) is imported only when that command runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from songbridge import __version__
+
+#: command path -> "module:function" in songbridge.commands
+HANDLERS = {
+    ("lyrics", "lint"): "lyrics:lint",
+    ("lyrics", "format"): "lyrics:format_",
+    ("doctor",): "doctor:run",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line and exit code 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="songbridge",
+        description="AI song generation inside your DAW workflow: draft lyric timing, generate songs and sections, "
+        "audition takes, and land stems in the DAW.",
+    )
+    p.add_argument("--version", action="version", version=f"songbridge {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    lyr = sub.add_parser("lyrics", help="check and tidy lyrics files (LRC or plain text)")
+    lsub = lyr.add_subparsers(dest="lyrics_command", metavar="ACTION", parser_class=_Parser)
+    lint = lsub.add_parser("lint", help="flag lines the model will find crowded, sparse or too late")
+    lint.add_argument("file", help="an .lrc or .txt file")
+    lint.add_argument("--model", choices=("full", "base"), default="full",
+                      help="the model's length limit: full = 285 s (default), base = 95 s")
+    lint.add_argument("--end", type=float, metavar="S", help="song end in seconds (closes the last line's span)")
+    lint.add_argument("--sparse-span", type=float, default=8.0, metavar="S",
+                      help="shortest span that can be sparse (default 8 s)")
+    lint.add_argument("--sparse-rate", type=float, default=0.75, metavar="SYL_PER_S",
+                      help="below this many syllables a second a long span is sparse (default 0.75)")
+    lint.add_argument("--all", action="store_true", help="also list info items (frame quantisation)")
+    lint.add_argument("--json", action="store_true", help="print the findings as JSON")
+    fmt = lsub.add_parser("format", help="print the lyrics as normalised LRC")
+    fmt.add_argument("file", help="an .lrc or .txt file")
+    fmt.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    fmt.add_argument("--auto-time", action="store_true", help="give untimed lines times on bar lines")
+    fmt.add_argument("--bpm", type=float, default=None, help="tempo for --auto-time (default 120)")
+    fmt.add_argument("--meter", default="4/4", help="time signature for --auto-time (default 4/4)")
+    fmt.add_argument("--bars-per-line", type=float, default=2.0, help="bars per line for --auto-time (default 2)")
+    fmt.add_argument("--sections", metavar="SPEC",
+                     help='sections for --auto-time, e.g. "intro:4,verse:16,chorus:8"')
+
+    doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
+    doc.add_argument("--models", metavar="DIR", help="model folder to check (default: setting or SONGBRIDGE_MODELS)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    path = tuple(x for x in (args.command, getattr(args, f"{args.command}_command", None)) if x)
+    target = HANDLERS.get(path)
+    if target is None:
+        sub = {"lyrics": "lyrics"}.get(args.command or "")
+        if sub:
+            parser.parse_args([sub, "--help"])
+        parser.print_help()
+        return 2 if args.command else 0
+    module_name, func_name = target.split(":")
+    try:
+        from engine.errors import SongBridgeError  # noqa: PLC0415
+
+        module = importlib.import_module(f"songbridge.commands.{module_name}")
+        return int(getattr(module, func_name)(args) or 0)
+    except KeyboardInterrupt:
+        print("songbridge: interrupted", file=sys.stderr)
+        return 130
+    except SongBridgeError as exc:
+        if args.debug:
+            raise
+        print(f"songbridge: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug
+        if args.debug:
+            raise
+        print(f"songbridge: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
