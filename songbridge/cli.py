@@ -15,6 +15,8 @@ HANDLERS = {
     ("lyrics", "lint"): "lyrics:lint",
     ("lyrics", "format"): "lyrics:format_",
     ("doctor",): "doctor:run",
+    ("generate",): "generate:run",
+    ("render",): "render:run",
 }
 
 
@@ -55,6 +57,39 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--bars-per-line", type=float, default=2.0, help="bars per line for --auto-time (default 2)")
     fmt.add_argument("--sections", metavar="SPEC",
                      help='sections for --auto-time, e.g. "intro:4,verse:16,chorus:8"')
+
+    gen = sub.add_parser("generate", help="lyrics + style -> a song project with rendered takes",
+                         description="Create or update a NAME.songbridge project from lyrics (.lrc or .txt) and render "
+                         "takes. Untimed lyrics are timed on bar lines first. Options override --settings.")
+    gen.add_argument("lyrics", help="an .lrc or .txt lyrics file")
+    gen.add_argument("-o", "--output", required=True, metavar="PROJECT", help="project folder (NAME.songbridge)")
+    gen.add_argument("--settings", metavar="TOML", help="a song settings file (title, style, bpm, key, sections ...)")
+    gen.add_argument("--title")
+    gen.add_argument("--style", help='style words, e.g. "dreamy synth pop, female vocal"')
+    gen.add_argument("--bpm", type=float, help="tempo (default: from the style)")
+    gen.add_argument("--key", help='e.g. "A minor", "F#m", "Bb major"')
+    gen.add_argument("--meter", help="time signature, e.g. 4/4 or 6/8")
+    gen.add_argument("--sections", metavar="SPEC", help='e.g. "intro:4,verse:16,chorus:8,outro:4" (bars)')
+    gen.add_argument("--takes", type=int, help="how many takes (default 1)")
+    gen.add_argument("--seed", type=int, help="seed of the first take (the next takes use seed+1 ...)")
+    gen.add_argument("--backend", help="guide, diffrhythm ... (default: the best available)")
+    gen.add_argument("--duration", type=float, metavar="S", help="song length (default: from sections or lyrics)")
+    gen.add_argument("--bars-per-line", type=float, dest="bars_per_line", help="auto-timing: bars per line (2)")
+    gen.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
+
+    ren = sub.add_parser("render", help="a take's stems and mix through effect chains, as Broadcast WAV or FLAC",
+                         description="Render a take to renders/<take>/: stems and mix through their effect chains, "
+                         "the mix at a loudness target under a true-peak ceiling, each file stamped with its "
+                         "position (bext TimeReference).")
+    ren.add_argument("project", help="the project folder")
+    ren.add_argument("--take", metavar="ID", help="which take (default: the newest)")
+    ren.add_argument("--fx", action="append", metavar="STEM=PRESET",
+                     help="effect chain for a stem or the master, e.g. vocal=vocal-clean master=master-gentle "
+                     "(repeatable; PRESET may be a .toml path or 'none')")
+    ren.add_argument("--format", choices=("wav", "flac"), default="wav")
+    ren.add_argument("--bits", default="24", help="16, 24 or 32f (default 24)")
+    ren.add_argument("--loudness", default="-14", metavar="LUFS", help="mix loudness target (default -14; 'off')")
+    ren.add_argument("--ceiling", type=float, default=-1.0, metavar="DBTP", help="true-peak ceiling (default -1)")
 
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
     doc.add_argument("--models", metavar="DIR", help="model folder to check (default: setting or SONGBRIDGE_MODELS)")

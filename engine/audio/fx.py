@@ -1,0 +1,175 @@
+"""Effect chains: preset specs (``presets.effects``) <-> ``pedalboard.Pedalboard``, and chunked processing.
+
+Built-in plugins are named by pedalboard class; every parameter is checked (exists, right type, sane range) and
+errors name the preset file, the plugin's index and the key. External VST3/AU plugins load by path through
+``pedalboard.load_plugin`` with a parameter dict checked against the plugin's own parameter names.
+
+Processing runs in chunks with ``reset=False`` (the player's feeder does the same live), so offline render equals
+what was auditioned; for deterministic plugins chunked equals one-shot (a test checks it).
+Audio here is float32 ``[channels, frames]``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import PresetError
+from presets.effects import ChainSpec, EffectPresetError, PluginSpec, find_chain, load_chain
+
+#: pedalboard classes that are containers or need resources a preset cannot carry
+_NOT_EFFECTS = {"Chain", "Mix", "Pedalboard", "PluginContainer", "Plugin", "ExternalPlugin", "VST3Plugin",
+                "AudioUnitPlugin", "Convolution", "IIRFilter", "Resample"}
+CHUNK = 8192
+
+
+def _range_for(name: str, sample_rate: float) -> tuple[float, float] | None:
+    if name.endswith("_hz"):
+        return (0.01, sample_rate / 2)
+    if name.endswith("_ms"):
+        return (0.0, 10_000.0)
+    if name.endswith("_db"):
+        return (-120.0, 60.0)
+    if name in ("mix", "feedback", "depth", "room_size", "damping", "wet_level", "dry_level", "width",
+                "freeze_mode"):
+        return (0.0, 1.0)
+    if name.endswith("_seconds"):
+        return (0.0, 30.0)
+    if name in ("q", "resonance"):
+        return (0.01, 100.0)
+    return None
+
+
+def plugin_classes() -> dict[str, type]:
+    import pedalboard as pb  # noqa: PLC0415
+
+    out = {}
+    for name in dir(pb):
+        obj = getattr(pb, name)
+        if isinstance(obj, type) and issubclass(obj, pb.Plugin) and name not in _NOT_EFFECTS \
+                and not name.startswith("_"):
+            out[name] = obj
+    return out
+
+
+def _params_of(cls: type) -> list[str]:
+    return sorted(n for n in dir(cls) if isinstance(getattr(cls, n, None), property)
+                  and n not in ("is_effect", "is_instrument", "reported_latency_samples"))
+
+
+def _builtin(spec: PluginSpec, where: str, sample_rate: float) -> Any:
+    classes = plugin_classes()
+    cls = classes.get(spec.type)
+    if cls is None:
+        raise PresetError(f"{where}.type: unknown plugin {spec.type!r}; built-in plugins: {', '.join(classes)}"
+                          " (or type = \"external\" with a path)")
+    plugin = cls()
+    allowed = _params_of(cls)
+    for key, value in spec.params.items():
+        if key not in allowed:
+            raise PresetError(f"{where}.{key}: {spec.type} has no parameter {key!r}; it has: {', '.join(allowed)}")
+        current = getattr(plugin, key)
+        if isinstance(current, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(current, int | float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        else:
+            ok = isinstance(value, type(current))
+        if not ok:
+            raise PresetError(f"{where}.{key}: expected {type(current).__name__}, got {value!r}")
+        rng = _range_for(key, sample_rate) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if rng and not rng[0] <= value <= rng[1]:
+            raise PresetError(f"{where}.{key}: must be in {rng[0]:g}..{rng[1]:g}, got {value!r}")
+        try:
+            setattr(plugin, key, value)
+        except (ValueError, TypeError) as exc:
+            raise PresetError(f"{where}.{key}: {exc}") from None
+    return plugin
+
+
+def _external(spec: PluginSpec, where: str, base: Path) -> Any:
+    import pedalboard as pb  # noqa: PLC0415
+
+    path = Path(spec.path or "").expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if not path.exists():
+        raise PresetError(f"{where}.path: plugin not found at {path}")
+    try:
+        plugin = pb.load_plugin(str(path))
+    except (ImportError, RuntimeError, ValueError, OSError) as exc:
+        raise PresetError(f"{where}.path: cannot load {path} as a VST3/AU plugin: {exc}") from None
+    names = sorted(plugin.parameters.keys())
+    for key, value in spec.params.items():
+        if key not in plugin.parameters:
+            raise PresetError(f"{where}.parameters.{key}: the plugin has no such parameter; it has: "
+                              f"{', '.join(names[:40])}")
+        try:
+            setattr(plugin, key, value)
+        except (ValueError, TypeError) as exc:
+            raise PresetError(f"{where}.parameters.{key}: {exc}") from None
+    return plugin
+
+
+def build_board(spec: ChainSpec, sample_rate: float = 44100.0,
+                overrides: Mapping[str, Any] | None = None) -> Any:
+    """A ``pedalboard.Pedalboard`` for ``spec``; bypassed plugins are left out. ``overrides`` maps
+    ``"<index>.<param>"`` to a value (the GUI's edits on top of a preset)."""
+    import pedalboard as pb  # noqa: PLC0415
+
+    plugins = []
+    specs = list(spec.plugins)
+    for key, value in (overrides or {}).items():
+        idx_s, _, param = key.partition(".")
+        if not idx_s.isdigit() or int(idx_s) >= len(specs) or not param:
+            raise PresetError(f"{spec.source}: override {key!r} must be '<plugin index>.<parameter>'")
+        i = int(idx_s)
+        if param == "bypass":
+            specs[i] = PluginSpec(specs[i].type, specs[i].params, specs[i].path, bool(value))
+        else:
+            specs[i] = PluginSpec(specs[i].type, {**specs[i].params, param: value}, specs[i].path, specs[i].bypass)
+    base = Path(spec.source).parent
+    for i, ps in enumerate(specs):
+        where = f"{spec.source}: plugin[{i}]"
+        if ps.bypass:
+            continue
+        plugins.append(_external(ps, where, base) if ps.type == "external" else _builtin(ps, where, sample_rate))
+    return pb.Pedalboard(plugins)
+
+
+def load_board(name_or_path: str, sample_rate: float = 44100.0, search: list[Path] | None = None,
+               overrides: Mapping[str, Any] | None = None) -> Any:
+    try:
+        spec = load_chain(find_chain(name_or_path, search))
+    except EffectPresetError as exc:
+        raise PresetError(str(exc)) from None
+    return build_board(spec, sample_rate, overrides)
+
+
+def process_chunked(board: Any, audio: np.ndarray, sample_rate: float, chunk: int = CHUNK,
+                    should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+    """Run ``board`` over ``audio`` [channels, frames] in chunks with ``reset=False`` (after one reset)."""
+    board.reset()
+    x = np.ascontiguousarray(audio, dtype=np.float32)
+    out = np.empty_like(x)
+    for a in range(0, x.shape[1], chunk):
+        if should_stop is not None and should_stop():
+            from engine.backends.base import Cancelled  # noqa: PLC0415
+
+            raise Cancelled("cancelled")
+        y = board(x[:, a:a + chunk], sample_rate, reset=False)
+        out[:, a:a + y.shape[1]] = y
+    return out
+
+
+def user_preset_dirs() -> list[Path]:
+    """Where user presets are looked up first: ``SONGBRIDGE_PRESETS`` (path list), then the config folder."""
+    from engine.settings import config_dir  # noqa: PLC0415
+
+    dirs = [Path(p) for p in os.environ.get("SONGBRIDGE_PRESETS", "").split(os.pathsep) if p]
+    return [*dirs, config_dir() / "effects"]

@@ -1,0 +1,56 @@
+"""Audio files: read and write with soundfile, with errors that name the file.
+
+Audio arrays are float32 ``[frames, channels]`` at 44.1 kHz unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import SongBridgeError
+
+SAMPLE_RATE = 44100
+
+
+class AudioFileError(SongBridgeError):
+    """An audio file cannot be read or written."""
+
+
+def read_audio(path: str | os.PathLike[str], *, always_2d: bool = True) -> tuple[np.ndarray, int]:
+    """(float32 [frames, channels], sample rate)."""
+    import soundfile as sf  # noqa: PLC0415
+
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=always_2d)
+    except FileNotFoundError:
+        raise AudioFileError(f"{path}: not found") from None
+    except (RuntimeError, sf.LibsndfileError) as exc:  # type: ignore[attr-defined]
+        raise AudioFileError(f"{path}: not a readable audio file ({exc})") from None
+    return data, int(sr)
+
+
+def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
+              subtype: str = "PCM_24") -> Path:
+    """Write ``audio`` [frames, channels] as WAV (24-bit PCM by default)."""
+    import soundfile as sf  # noqa: PLC0415
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        sf.write(str(p), np.asarray(audio, dtype=np.float32), sample_rate, subtype=subtype, format="WAV")
+    except (RuntimeError, OSError, sf.LibsndfileError) as exc:  # type: ignore[attr-defined]
+        raise AudioFileError(f"{p}: cannot write: {exc}") from None
+    return p
+
+
+def to_stereo(audio: np.ndarray) -> np.ndarray:
+    """Mono is duplicated, more than two channels are cut to two."""
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.shape[1] == 1:
+        return np.repeat(a, 2, axis=1)
+    return a[:, :2]

@@ -1,0 +1,82 @@
+"""Writing a take: the same layout for every backend, atomically.
+
+Files go into a hidden staging folder beside the take's folder and are renamed into place only when the take is
+complete, so a cancelled or failed job leaves nothing behind and a half-written take never exists.
+
+Layout: ``takes/<id>/mix.wav``, ``takes/<id>/stems/<stem>.wav``, optional ``latent.safetensors``, and
+``record.json``: the take as in ``song.json`` plus the tool version and the file list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.audio.io import write_wav
+from engine.errors import SongBridgeError
+from engine.song.document import read_take, take_to_dict
+from engine.song.model import Take
+from engine.song.reader import Obj
+from engine.version import __version__
+
+RECORD = "record.json"
+
+
+class TakeWriter:
+    """Use as a context manager: write files into ``staging``, then :meth:`commit` the take."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = Path(out_dir)
+        self.staging = self.out_dir.with_name(f".{self.out_dir.name}.partial")
+        self._committed = False
+
+    def __enter__(self) -> TakeWriter:
+        if self.out_dir.exists():
+            raise SongBridgeError(f"{self.out_dir}: a take with this id already exists")
+        shutil.rmtree(self.staging, ignore_errors=True)
+        (self.staging / "stems").mkdir(parents=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._committed:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def write_stem(self, name: str, audio: np.ndarray) -> None:
+        write_wav(self.staging / "stems" / f"{name}.wav", audio)
+
+    def write_mix(self, audio: np.ndarray) -> None:
+        write_wav(self.staging / "mix.wav", audio)
+
+    def path(self, name: str) -> Path:
+        """A path in the staging folder for backend-specific files (e.g. ``latent.safetensors``)."""
+        return self.staging / name
+
+    def commit(self, take: Take, extra: Mapping[str, Any] | None = None) -> Take:
+        if not take.created:
+            take = dataclasses.replace(take, created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        record = {"songbridge_version": __version__, **take_to_dict(take), **dict(extra or {})}
+        record["files"] = sorted(str(p.relative_to(self.staging)) for p in self.staging.rglob("*") if p.is_file())
+        (self.staging / RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        self.staging.rename(self.out_dir)
+        self._committed = True
+        return take
+
+
+def read_record(take_dir: Path) -> Take:
+    """The take described by ``take_dir/record.json``."""
+    path = Path(take_dir) / RECORD
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SongBridgeError(f"{path}: not found") from None
+    except json.JSONDecodeError as exc:
+        raise SongBridgeError(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    known = set(take_to_dict(Take("x", "x", 0)))
+    return read_take(Obj({k: v for k, v in data.items() if k in known}, str(path)))

@@ -1,0 +1,187 @@
+"""Render a take for the DAW: effect chains per stem and on the master, loudness, Broadcast WAV or FLAC.
+
+Stems go through their chains in chunks (``reset=False``), the processed stems are summed and the master chain runs
+on the sum; the mix is brought to the loudness target under the true-peak ceiling, and the stems get the same
+plain gain (so they keep their relative levels and still sum to the pre-limiter mix), lowered together if any
+would clip. Files are written to a staging folder and moved to ``renders/<take>/`` only when all are complete, so a
+failed render leaves the project as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.audio.bwf import Bext, write_bwf
+from engine.audio.fx import load_board, process_chunked, user_preset_dirs
+from engine.audio.io import SAMPLE_RATE, read_audio
+from engine.audio.loudness import limit, normalize, true_peak_db
+from engine.backends.base import ProgressFn, StopFn, never_stop, no_progress
+from engine.errors import SongBridgeError
+from engine.song.model import MASTER
+from engine.song.project import Project
+from engine.version import __version__
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    format: str = "wav"  # wav | flac
+    bits: int = 24  # 16 | 24 | 32 (float; wav only)
+    loudness_lufs: float | None = -14.0  # None: no loudness normalisation (peaks are still kept under the ceiling)
+    ceiling_dbtp: float = -1.0
+    fx: Mapping[str, str | None] = field(default_factory=dict)  # slot -> preset name/path; None = no chain
+
+    def __post_init__(self) -> None:
+        if self.format not in ("wav", "flac"):
+            raise SongBridgeError(f"format must be wav or flac, got {self.format!r}")
+        if self.bits not in (16, 24, 32):
+            raise SongBridgeError(f"bits must be 16, 24 or 32 (32-bit float), got {self.bits}")
+        if self.format == "flac" and self.bits == 32:
+            raise SongBridgeError("FLAC holds 16 or 24-bit audio; use --format wav for 32-bit float")
+        if self.loudness_lufs is not None and not -60 <= self.loudness_lufs <= 0:
+            raise SongBridgeError(f"loudness target must be -60..0 LUFS, got {self.loudness_lufs}")
+        if not -20 <= self.ceiling_dbtp <= 0:
+            raise SongBridgeError(f"true-peak ceiling must be -20..0 dBTP, got {self.ceiling_dbtp}")
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    folder: Path
+    files: dict[str, Path]  # "mix" and each stem -> file
+    lufs: float
+    true_peak_db: float
+    chains: dict[str, str | None]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "song"
+
+
+def chains_for(project: Project, settings: RenderSettings, stems: tuple[str, ...]) -> dict[str, str | None]:
+    """Slot -> preset for this render: the command line first, then the song's effect slots."""
+    out: dict[str, str | None] = {}
+    for slot in (*stems, MASTER):
+        if slot in settings.fx:
+            out[slot] = settings.fx[slot]
+        else:
+            e = project.song.effects.get(slot)
+            out[slot] = e.preset if e is not None and not e.bypass else None
+    unknown = set(settings.fx) - set(out)
+    if unknown:
+        raise SongBridgeError(f"--fx {sorted(unknown)[0]}=...: no such stem; stems are {', '.join(stems)} "
+                              f"and {MASTER}")
+    return out
+
+
+def render_take(project: Project, take_id: str, settings: RenderSettings, on_progress: ProgressFn = no_progress,
+                should_stop: StopFn = never_stop, time_reference_s: float = 0.0) -> RenderResult:
+    take = project.song.take(take_id) if take_id else None
+    if take is None:
+        raise SongBridgeError("no take given")
+    src = project.take_dir(take.id)
+    chains = chains_for(project, settings, take.stems)
+    overrides = {slot: dict(e.overrides) for slot, e in project.song.effects.items()}
+    boards = {slot: load_board(name, SAMPLE_RATE, user_preset_dirs(), overrides.get(slot) if slot not in settings.fx else None)
+              for slot, name in chains.items() if name}
+    total = len(take.stems) + 3
+    step = 0
+
+    def tick() -> None:
+        nonlocal step
+        if should_stop():
+            from engine.backends.base import Cancelled  # noqa: PLC0415
+
+            raise Cancelled("cancelled")
+        step += 1
+        on_progress(step, total)
+
+    processed: dict[str, np.ndarray] = {}
+    for stem in take.stems:
+        audio, sr = read_audio(src / "stems" / f"{stem}.wav")
+        if sr != SAMPLE_RATE:
+            raise SongBridgeError(f"{src / 'stems' / (stem + '.wav')}: {sr} Hz; takes are {SAMPLE_RATE} Hz")
+        x = audio.T
+        if stem in boards:
+            x = process_chunked(boards[stem], x, SAMPLE_RATE, should_stop=should_stop)
+        processed[stem] = x.T
+        tick()
+    pre = sum(processed.values())
+    if MASTER in boards:
+        pre = process_chunked(boards[MASTER], pre.T, SAMPLE_RATE, should_stop=should_stop).T
+    tick()
+    if settings.loudness_lufs is not None:
+        mix, res = normalize(pre, SAMPLE_RATE, settings.loudness_lufs, settings.ceiling_dbtp)
+        gain = np.float32(10 ** (res.gain_db / 20))
+    else:
+        gain = np.float32(1.0)
+        mix = pre if true_peak_db(pre) < settings.ceiling_dbtp else limit(pre, SAMPLE_RATE, settings.ceiling_dbtp - 0.3)
+    stems = {k: v * gain for k, v in processed.items()}
+    worst = max(true_peak_db(v) for v in stems.values())
+    if worst > settings.ceiling_dbtp:
+        down = np.float32(10 ** ((settings.ceiling_dbtp - 0.1 - worst) / 20))
+        stems = {k: v * down for k, v in stems.items()}
+    from engine.audio.loudness import integrated_lufs  # noqa: PLC0415
+
+    lufs, tp = integrated_lufs(mix, SAMPLE_RATE), true_peak_db(mix)
+    tick()
+    final = project.render_dir(take.id)
+    staging = final.with_name(f".{final.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    files: dict[str, Path] = {}
+    try:
+        name = slug(project.song.info.title)
+        ref = int(round(time_reference_s * SAMPLE_RATE))
+        for label, audio in (("mix", mix), *stems.items()):
+            ext = "wav" if settings.format == "wav" else "flac"
+            fname = f"{name}_{take.id}_{label}.{ext}"
+            desc = f"SongBridge {project.song.info.title} {take.id} {label} ({take.backend}, seed {take.seed})"
+            bext = Bext(
+                description=desc, originator="SongBridge", originator_reference=take.id, time_reference=ref,
+                loudness_value=int(round(lufs * 100)) if label == "mix" and math.isfinite(lufs) else 0x7FFF,
+                max_true_peak=int(round(tp * 100)) if label == "mix" and math.isfinite(tp) else 0x7FFF,
+                coding_history=f"A=PCM,F={SAMPLE_RATE},W={settings.bits},M=stereo,T=SongBridge {__version__}\r\n",
+            )
+            _write(staging / fname, audio, settings, bext)
+            files[label] = final / fname
+        record = {
+            "songbridge_version": __version__, "take": take.id, "format": settings.format, "bits": settings.bits,
+            "loudness_target_lufs": settings.loudness_lufs, "ceiling_dbtp": settings.ceiling_dbtp,
+            "mix_lufs": lufs, "mix_true_peak_db": tp, "time_reference_samples": ref, "chains": chains,
+            "files": {k: v.name for k, v in files.items()},
+        }
+        (staging / "render.json").write_text(json.dumps(record, indent=2) + "\n")
+        tick()
+        old = final.with_name(f".{final.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return RenderResult(final, files, lufs, tp, chains)
+
+
+def _write(path: Path, audio: np.ndarray, settings: RenderSettings, bext: Bext) -> None:
+    if settings.format == "wav":
+        write_bwf(path, audio, SAMPLE_RATE, settings.bits, bext)
+        return
+    import soundfile as sf  # noqa: PLC0415
+
+    with sf.SoundFile(str(path), "w", SAMPLE_RATE, audio.shape[1], subtype=f"PCM_{settings.bits}",
+                      format="FLAC") as fh:
+        fh.comment = f"songbridge time_reference={bext.time_reference} {bext.description}"
+        fh.software = "SongBridge"
+        fh.write(np.clip(audio, -1.0, 1.0))
+
+
+def render_summary(result: RenderResult) -> dict:
+    return {**asdict(result), "folder": str(result.folder), "files": {k: str(v) for k, v in result.files.items()}}

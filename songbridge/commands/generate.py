@@ -1,0 +1,87 @@
+"""``songbridge generate``: lyrics + style -> a project with rendered takes."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from engine.errors import SongBridgeError
+from engine.song.reader import Obj
+
+SETTINGS_KEYS = ("title", "style", "bpm", "key", "meter", "sections", "takes", "seed", "duration", "backend",
+                 "bars_per_line")
+
+
+def read_settings(path: str) -> dict[str, Any]:
+    """A song settings file (TOML): the same names as the command-line options."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SongBridgeError(f"{path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SongBridgeError(f"{path}: invalid TOML: {exc}") from None
+    o = Obj(data, path, "settings", SongBridgeError)
+    out = {
+        "title": o.str("title", None), "style": o.str("style", None), "bpm": o.float("bpm", None, 20, 400),
+        "key": o.str("key", None), "meter": o.str("meter", None), "sections": o.str("sections", None),
+        "takes": o.int("takes", None, 1, 16), "seed": o.int("seed", None, 0, 2**32 - 1),
+        "duration": o.float("duration", None, 1, 900), "backend": o.str("backend", None),
+        "bars_per_line": o.float("bars_per_line", None, 0.25, 16),
+    }
+    o.done()
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.backends import registry
+    from engine.generation import SongChoices, plan_takes, prepare_song, run_take, take_paths
+    from engine.lyrics import parse_file
+    from engine.song.model import Song
+    from engine.song.project import Project, project_path
+    from songbridge.progress import ProgressBar
+
+    settings = read_settings(args.settings) if args.settings else {}
+    for key in SETTINGS_KEYS:  # the command line wins over the settings file
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    lyrics = parse_file(args.lyrics)
+    for w in lyrics.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    folder = project_path(args.output)
+    exists = (folder / "song.json").exists()
+    project = Project.open(folder) if exists else Project(folder, Song())
+    choices = SongChoices(
+        title=settings.get("title") or (None if exists else Path(args.lyrics).stem.replace("_", " ").title()),
+        style=settings.get("style"), bpm=settings.get("bpm"), key=settings.get("key"), meter=settings.get("meter"),
+        sections=settings.get("sections"), bars_per_line=settings.get("bars_per_line", 2.0),
+    )
+    project.song = prepare_song(project.song, lyrics, choices, first_time=not exists)
+    backend = registry.create(settings["backend"], models_dir=args.models) if settings.get("backend") \
+        else registry.best_available(models_dir=args.models)
+    ok, reason = backend.available()
+    if not ok:
+        raise SongBridgeError(f"the {backend.name} backend cannot run here: {reason}")
+    seed = settings.get("seed")
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    count = settings.get("takes", 1)
+    requests = plan_takes(project, count, seed, duration_s=settings.get("duration"))
+    project.save()  # the document with its lyrics and settings, before any audio
+    secs, mem = backend.estimate(requests[0])
+    print(f"{project.song.info.title}: {requests[0].duration_s:.1f} s at {project.song.tempo.bpm:g} bpm in "
+          f"{project.song.key}; {count} take(s) with {backend.name} (about {secs * count:.1f} s, "
+          f"{mem / 2**20:.0f} MiB)", file=sys.stderr)
+    for i, req in enumerate(requests, 1):
+        bar = ProgressBar(f"take {i}/{count}")
+        try:
+            take = run_take(project, backend, req, bar, lambda: False)
+        finally:
+            bar.close()
+        print(f"{take.id}  seed {take.seed}  {take_paths(project, take)[0]}")
+    print(f"project: {project.folder}", file=sys.stderr)
+    return 0

@@ -1,0 +1,49 @@
+"""``songbridge render``: a take's stems and mix through effect chains, loudness-normalised, as BWF or FLAC."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.errors import SongBridgeError
+
+
+def parse_fx(items: list[str] | None) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for item in items or []:
+        slot, sep, preset = item.partition("=")
+        if not sep or not slot:
+            raise SongBridgeError(f"--fx {item!r}: expected STEM=PRESET (e.g. vocal=vocal-clean, master=none)")
+        out[slot.strip()] = None if preset.strip().lower() in ("", "none", "off") else preset.strip()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.render import RenderSettings, render_take
+    from engine.song.project import Project
+    from songbridge.progress import ProgressBar
+
+    project = Project.open(args.project)
+    if not project.song.takes:
+        raise SongBridgeError(f"{project.folder}: the project has no takes yet; run songbridge generate first")
+    take_id = args.take or project.song.takes[-1].id
+    try:
+        project.song.take(take_id)
+    except KeyError as exc:
+        raise SongBridgeError(str(exc.args[0])) from None
+    bits = {"16": 16, "24": 24, "32f": 32, "32": 32}.get(args.bits)
+    if bits is None:
+        raise SongBridgeError(f"--bits must be 16, 24 or 32f, got {args.bits!r}")
+    loudness = None if str(args.loudness).lower() in ("off", "none") else float(args.loudness)
+    settings = RenderSettings(format=args.format, bits=bits, loudness_lufs=loudness, ceiling_dbtp=args.ceiling,
+                              fx=parse_fx(args.fx))
+    bar = ProgressBar(f"render {take_id}")
+    try:
+        result = render_take(project, take_id, settings, bar)
+    finally:
+        bar.close()
+    for label, path in result.files.items():
+        print(f"{label:<6} {path}")
+    chains = ", ".join(f"{k}={v}" for k, v in result.chains.items() if v) or "none"
+    print(f"mix {result.lufs:.1f} LUFS, true peak {result.true_peak_db:.1f} dBTP; chains: {chains}", file=sys.stderr)
+    return 0
