@@ -1,4 +1,4 @@
-"""Effect chains: preset specs (``presets.effects``) <-> ``pedalboard.Pedalboard``, and chunked processing.
+"""Effect chains: preset specs (``presets.effect_chains``) <-> ``pedalboard.Pedalboard``, and chunked processing.
 
 Built-in plugins are named by pedalboard class; every parameter is checked (exists, right type, sane range) and
 errors name the preset file, the plugin's index and the key. External VST3/AU plugins load by path through
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import PresetError
-from presets.effects import ChainSpec, EffectPresetError, PluginSpec, find_chain, load_chain
+from presets.effect_chains import ChainSpec, EffectPresetError, PluginSpec, find_chain, load_chain
 
 #: pedalboard classes that are containers or need resources a preset cannot carry
 _NOT_EFFECTS = {"Chain", "Mix", "Pedalboard", "PluginContainer", "Plugin", "ExternalPlugin", "VST3Plugin",
