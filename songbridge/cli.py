@@ -17,6 +17,9 @@ HANDLERS = {
     ("doctor",): "doctor:run",
     ("generate",): "generate:run",
     ("render",): "render:run",
+    ("models", "status"): "models:status",
+    ("models", "create-tiny"): "models:create_tiny",
+    ("models", "parity"): "models:parity",
 }
 
 
@@ -76,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--duration", type=float, metavar="S", help="song length (default: from sections or lyrics)")
     gen.add_argument("--bars-per-line", type=float, dest="bars_per_line", help="auto-timing: bars per line (2)")
     gen.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
+    gen.add_argument("--steps", type=int, help="neural backends: sampler steps (default 32)")
+    gen.add_argument("--cfg", type=float, help="neural backends: guidance strength (default 4.0)")
+    gen.add_argument("--param", action="append", metavar="KEY=VALUE",
+                     help="a backend parameter, e.g. solver=heun, grid=few-step, g2p=espeak (repeatable)")
 
     ren = sub.add_parser("render", help="a take's stems and mix through effect chains, as Broadcast WAV or FLAC",
                          description="Render a take to renders/<take>/: stems and mix through their effect chains, "
@@ -91,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--loudness", default="-14", metavar="LUFS", help="mix loudness target (default -14; 'off')")
     ren.add_argument("--ceiling", type=float, default=-1.0, metavar="DBTP", help="true-peak ceiling (default -1)")
 
+    mod = sub.add_parser("models", help="model folder status, the tiny random test model, parity with the reference")
+    msub = mod.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
+    ms = msub.add_parser("status", help="what the model folder holds")
+    ms.add_argument("--models", metavar="DIR")
+    mt = msub.add_parser("create-tiny", help="write the tiny random-weight model (diffrhythm-tiny-random) to DIR")
+    mt.add_argument("dir")
+    mt.add_argument("--variant", choices=("full", "base"), default="full")
+    mt.add_argument("--seed", type=int, default=0)
+    mt.add_argument("--vocab", metavar="PATH", help="vocab.json to use (default: a vocabulary of our own symbols)")
+    mp = msub.add_parser("parity", help="check this implementation against reference fixtures")
+    mp.add_argument("fixture_dir")
+    mp.add_argument("--vocab", metavar="PATH")
+
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
     doc.add_argument("--models", metavar="DIR", help="model folder to check (default: setting or SONGBRIDGE_MODELS)")
     return p
@@ -102,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = tuple(x for x in (args.command, getattr(args, f"{args.command}_command", None)) if x)
     target = HANDLERS.get(path)
     if target is None:
-        sub = {"lyrics": "lyrics"}.get(args.command or "")
+        sub = {"lyrics": "lyrics", "models": "models"}.get(args.command or "")
         if sub:
             parser.parse_args([sub, "--help"])
         parser.print_help()

@@ -12,6 +12,7 @@ from .base import Backend
 #: name -> "module:factory"; the factory takes keyword settings (such as ``models_dir``).
 _FACTORIES: dict[str, str] = {
     "guide": "engine.backends.guide.backend:GuideBackend",
+    "diffrhythm": "engine.backends.diffrhythm.backend:DiffRhythmBackend",
 }
 #: Preference order for "the best available backend".
 PREFERENCE = ("diffrhythm", "guide")

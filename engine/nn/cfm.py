@@ -69,6 +69,7 @@ class CFM(nn.Module):
         on_step: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         keep_trajectory: bool = False,
+        attn: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
     ) -> SampleResult:
         """Generate ``batch`` latents of ``duration`` frames.
 
@@ -105,6 +106,7 @@ class CFM(nn.Module):
         y0 = noise.to(device=device, dtype=dtype)
         ts = grid.to(device=device, dtype=dtype) if grid is not None else linear_grid(steps, dtype, device)
         dit = self.transformer
+        extra = {"attn": attn} if attn is not None else {}
         guided = cfg_strength >= 1e-5
         te = dit.embed_text(text_b)
         if guided:
@@ -115,8 +117,8 @@ class CFM(nn.Module):
 
         def velocity(t: Tensor, x: Tensor) -> Tensor:
             if not guided:
-                return dit(x, step_cond_b, text_b, t, style, start, dur, text_embed=te)
-            v = dit(torch.cat((x, x)), cond2, text_b, t, style2, start2, dur2, text_embed=te2)
+                return dit(x, step_cond_b, text_b, t, style, start, dur, text_embed=te, **extra)
+            v = dit(torch.cat((x, x)), cond2, text_b, t, style2, start2, dur2, text_embed=te2, **extra)
             v_c, v_u = v.chunk(2)
             return v_c + (v_c - v_u) * cfg_strength
 

@@ -36,9 +36,26 @@ def read_settings(path: str) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SongBridgeError(f"--param {item!r}: expected KEY=VALUE, e.g. solver=heun")
+        v: Any = value.strip()
+        for cast in (int, float):
+            try:
+                v = cast(v)
+                break
+            except ValueError:
+                continue
+        out[key.strip()] = v
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from engine.backends import registry
-    from engine.generation import SongChoices, plan_takes, prepare_song, run_take, take_paths
+    from engine.generation import SongChoices, plan_takes, prepare_song, run_batch, run_take, take_paths
     from engine.lyrics import parse_file
     from engine.song.model import Song
     from engine.song.project import Project, project_path
@@ -70,18 +87,32 @@ def run(args: argparse.Namespace) -> int:
     if seed is None:
         seed = secrets.randbelow(2**31)
     count = settings.get("takes", 1)
-    requests = plan_takes(project, count, seed, duration_s=settings.get("duration"))
+    params = parse_params(args.param)
+    if args.steps is not None:
+        params["steps"] = args.steps
+    if args.cfg is not None:
+        params["cfg"] = args.cfg
+    requests = plan_takes(project, count, seed, duration_s=settings.get("duration"), params=params)
     project.save()  # the document with its lyrics and settings, before any audio
     secs, mem = backend.estimate(requests[0])
     print(f"{project.song.info.title}: {requests[0].duration_s:.1f} s at {project.song.tempo.bpm:g} bpm in "
           f"{project.song.key}; {count} take(s) with {backend.name} (about {secs * count:.1f} s, "
           f"{mem / 2**20:.0f} MiB)", file=sys.stderr)
-    for i, req in enumerate(requests, 1):
-        bar = ProgressBar(f"take {i}/{count}")
+    if hasattr(backend, "generate_many") and count > 1:  # neural backends render takes as one batch
+        bar = ProgressBar(f"{count} takes")
         try:
-            take = run_take(project, backend, req, bar, lambda: False)
+            takes = run_batch(project, backend, requests, bar, lambda: False)
         finally:
             bar.close()
+    else:
+        takes = []
+        for i, req in enumerate(requests, 1):
+            bar = ProgressBar(f"take {i}/{count}")
+            try:
+                takes.append(run_take(project, backend, req, bar, lambda: False))
+            finally:
+                bar.close()
+    for take in takes:
         print(f"{take.id}  seed {take.seed}  {take_paths(project, take)[0]}")
     print(f"project: {project.folder}", file=sys.stderr)
     return 0

@@ -291,13 +291,15 @@ def place(lines: Sequence[tuple[float, list[int]]], end_frame: int) -> tuple[lis
 
 
 def lyrics_tokens(lines: Sequence[tuple[float, str]], vocab: Vocab, *, max_frames: int, duration_s: float,
-                  mode: str = "g2p_en", drop_last_for_base: bool = False) -> PlacedLyrics:
+                  mode: str = "g2p_en", drop_last_for_base: bool = False,
+                  end_frame: int | None = None) -> PlacedLyrics:
     """Timed lines (seconds, text) -> frame tokens. ``drop_last_for_base`` reproduces the reference's rule of
-    dropping the last line for the 95 s model (its stamp marks the end in training); SongBridge keeps it."""
+    dropping the last line for the 95 s model (its stamp marks the end in training); SongBridge keeps it.
+    ``end_frame`` overrides the reference's ``int(duration * 21.533)`` (the backend rounds up to cover the song)."""
     kept = [(t, text) for t, text in lines if t < duration_s and text.strip()]
     if max_frames == 2048 and drop_last_for_base and kept:
         kept = kept[:-1]
-    end = end_frame_for(max_frames, duration_s)
+    end = end_frame if end_frame is not None else end_frame_for(max_frames, duration_s)
     encoded = [(t, encode(text, vocab, mode)) for t, text in kept]
     lrc, placed = place(encoded, end)
     return PlacedLyrics(lrc, end, end / max_frames, placed)

@@ -1,0 +1,107 @@
+"""The model folder, laid out as the official downloads are::
+
+    MODELS/
+      DiffRhythm-1_2/cfm_model.pt          95 s model (ASLP-lab/DiffRhythm-1_2)
+      DiffRhythm-1_2-full/cfm_model.pt     up to 285 s (ASLP-lab/DiffRhythm-1_2-full)
+      DiffRhythm-vae/vae_model.pt          the VAE (ASLP-lab/DiffRhythm-vae)
+      MuQ-MuLan-large/                     optional style encoder (OpenMuQ/MuQ-MuLan-large, needs the muq package)
+      vocab.json                           g2p/g2p/vocab.json from the DiffRhythm repository
+      vocal.npy                            infer/example/vocal.npy from the DiffRhythm repository
+      config.json                          optional: {"model": {...}} as config/diffrhythm-1b.json; else from shapes
+
+Weights may also be ``.safetensors`` beside or instead of ``cfm_model.pt``. Known official files are verified by
+sha256 when their digest is recorded in ``KNOWN_SHA256``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import SongBridgeError
+
+VARIANT_DIRS = {"full": "DiffRhythm-1_2-full", "base": "DiffRhythm-1_2"}
+#: sha256 of official files, filled in as they are verified on real downloads (none yet verified here).
+KNOWN_SHA256: dict[str, str] = {}
+WHERE = ("download them from Hugging Face (ASLP-lab/DiffRhythm-1_2 or DiffRhythm-1_2-full, ASLP-lab/DiffRhythm-vae) "
+         "and take vocab.json and vocal.npy from the DiffRhythm repository; or create the tiny random test model "
+         "with `songbridge models create-tiny DIR`")
+
+
+class ModelFilesError(SongBridgeError):
+    """The model folder lacks a file; the message lists what is expected and where to get it."""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    root: Path
+    variant: str  # full | base
+    cfm: Path
+    vae: Path
+    vocab: Path
+    negative_style: Path
+    config: Path | None
+    muq: Path | None
+
+    @property
+    def model_id(self) -> str:
+        marker = self.root / "MODEL_ID"
+        if marker.exists():
+            return marker.read_text().strip()
+        return VARIANT_DIRS[self.variant].lower()
+
+    def model_config(self) -> dict | None:
+        if self.config is None:
+            return None
+        try:
+            data = json.loads(self.config.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelFilesError(f"{self.config}: not readable JSON: {exc}") from None
+        model = data.get("model", data) if isinstance(data, dict) else None
+        if not isinstance(model, dict):
+            raise ModelFilesError(f"{self.config}: expected {{\"model\": {{...}}}}")
+        return model
+
+
+def _weights(folder: Path) -> Path | None:
+    for name in ("cfm_model.pt", "cfm_model.safetensors", "model.safetensors"):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def expected_layout(root: Path) -> str:
+    return (f"{root}/DiffRhythm-1_2-full/cfm_model.pt (or DiffRhythm-1_2/cfm_model.pt), "
+            f"{root}/DiffRhythm-vae/vae_model.pt, {root}/vocab.json, {root}/vocal.npy")
+
+
+def locate(root: Path, variant: str | None = None) -> ModelFiles:
+    """Find the files for ``variant`` (default: full when present, else base)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ModelFilesError(f"no model folder at {root}: expected {expected_layout(root)}; {WHERE}")
+    order = [variant] if variant else ["full", "base"]
+    cfm = None
+    chosen = None
+    for v in order:
+        if v not in VARIANT_DIRS:
+            raise ModelFilesError(f"unknown model variant {v!r}: full or base")
+        cfm = _weights(root / VARIANT_DIRS[v])
+        if cfm:
+            chosen = v
+            break
+    missing = []
+    if cfm is None:
+        missing.append(f"{root}/{VARIANT_DIRS[order[0]]}/cfm_model.pt")
+    vae = root / "DiffRhythm-vae" / "vae_model.pt"
+    for p in (vae, root / "vocab.json", root / "vocal.npy"):
+        if not p.exists():
+            missing.append(str(p))
+    if missing:
+        raise ModelFilesError(f"model folder {root} is missing {', '.join(missing)}; {WHERE}")
+    config = next((p for p in (root / "config.json", root / "diffrhythm-1b.json") if p.exists()), None)
+    muq = root / "MuQ-MuLan-large"
+    assert cfm is not None and chosen is not None
+    return ModelFiles(root, chosen, cfm, vae, root / "vocab.json", root / "vocal.npy", config,
+                      muq if muq.is_dir() else None)
