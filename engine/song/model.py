@@ -12,7 +12,6 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from .key import Key
@@ -45,8 +44,24 @@ def _check_time(value: float | None, what: str, *, optional: bool = False) -> No
         raise ValueError(f"{what} must be a time in seconds >= 0, got {value!r}")
 
 
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A read-only dict that pickles (MappingProxyType does not), for parameters on frozen dataclasses that
+    travel to the engine worker."""
+
+    def _readonly(self, *_: Any, **__: Any) -> None:
+        raise TypeError("this mapping is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=lambda kv: kv[0])))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
 def frozen_mapping(d: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(d or {}))
+    return FrozenDict(d or {})
 
 
 @dataclass(frozen=True)

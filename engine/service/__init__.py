@@ -1,0 +1,11 @@
+"""The engine service: jobs in a worker (process or thread), progress events, cancel, crash recovery, and a
+remote engine over an authenticated connection."""
+
+from .events import Cancelled, Event, Failed, Finished, Progress, Queued, Started
+from .jobs import PRIORITY_BATCH, PRIORITY_INTERACTIVE, PRIORITY_SECTION, GenerateJob, JobInfo, RenderJob, SleepJob
+from .local import EngineService
+
+__all__ = [
+    "PRIORITY_BATCH", "PRIORITY_INTERACTIVE", "PRIORITY_SECTION", "Cancelled", "EngineService", "Event", "Failed",
+    "Finished", "GenerateJob", "JobInfo", "Progress", "Queued", "RenderJob", "SleepJob", "Started",
+]
