@@ -17,7 +17,6 @@ import argparse
 import resource
 import time
 
-
 CONFIGS = {
     "tiny": (dict(dim=64, depth=2, ff_mult=2, text_dim=512, conv_layers=1, mel_dim=64, text_num_embeds=363), 2048),
     "base": (dict(dim=2048, depth=16, ff_mult=4, text_dim=512, conv_layers=4, mel_dim=64, text_num_embeds=363), 2048),

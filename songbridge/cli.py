@@ -17,6 +17,7 @@ HANDLERS = {
     ("doctor",): "doctor:run",
     ("generate",): "generate:run",
     ("render",): "render:run",
+    ("serve",): "serve:run",
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
     gen.add_argument("--steps", type=int, help="neural backends: sampler steps (default 32)")
     gen.add_argument("--cfg", type=float, help="neural backends: guidance strength (default 4.0)")
+    gen.add_argument("--engine", metavar="HOST:PORT",
+                     help="run on a remote engine (songbridge serve --engine); 'local' (default) or 'thread'")
+    gen.add_argument("--key-file", metavar="FILE", help="the remote engine's shared key (or SONGBRIDGE_ENGINE_KEY)")
     gen.add_argument("--param", action="append", metavar="KEY=VALUE",
                      help="a backend parameter, e.g. solver=heun, grid=few-step, g2p=espeak (repeatable)")
 
@@ -97,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--bits", default="24", help="16, 24 or 32f (default 24)")
     ren.add_argument("--loudness", default="-14", metavar="LUFS", help="mix loudness target (default -14; 'off')")
     ren.add_argument("--ceiling", type=float, default=-1.0, metavar="DBTP", help="true-peak ceiling (default -1)")
+    ren.add_argument("--engine", choices=("local", "thread"), default="local",
+                     help="run in a worker process (default) or in this process")
+
+    srv = sub.add_parser("serve", help="run the engine for other machines (--engine)",
+                         description="Run the engine service for clients on other machines: they connect with "
+                         "--engine HOST:PORT and the same shared key (SONGBRIDGE_ENGINE_KEY or --key-file).")
+    srv.add_argument("--engine", action="store_true", help="serve the generation engine")
+    srv.add_argument("--listen", default="127.0.0.1:11310", metavar="HOST:PORT",
+                     help="address to listen on (default 127.0.0.1:11310; other interfaces only when given)")
+    srv.add_argument("--key-file", metavar="FILE", help="the shared key (default: SONGBRIDGE_ENGINE_KEY)")
+    srv.add_argument("--print-config", action="store_true", help="print the settings in effect and exit")
 
     mod = sub.add_parser("models", help="model folder status, the tiny random test model, parity with the reference")
     msub = mod.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)

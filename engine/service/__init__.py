@@ -2,7 +2,15 @@
 remote engine over an authenticated connection."""
 
 from .events import Cancelled, Event, Failed, Finished, Progress, Queued, Started
-from .jobs import PRIORITY_BATCH, PRIORITY_INTERACTIVE, PRIORITY_SECTION, GenerateJob, JobInfo, RenderJob, SleepJob
+from .jobs import (
+    PRIORITY_BATCH,
+    PRIORITY_INTERACTIVE,
+    PRIORITY_SECTION,
+    GenerateJob,
+    JobInfo,
+    RenderJob,
+    SleepJob,
+)
 from .local import EngineService
 
 __all__ = [

@@ -55,11 +55,10 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from engine.backends import registry
-    from engine.generation import SongChoices, plan_takes, prepare_song, run_batch, run_take, take_paths
+    from engine.generation import SongChoices, plan_takes, prepare_song, take_paths
     from engine.lyrics import parse_file
     from engine.song.model import Song
     from engine.song.project import Project, project_path
-    from songbridge.progress import ProgressBar
 
     settings = read_settings(args.settings) if args.settings else {}
     for key in SETTINGS_KEYS:  # the command line wins over the settings file
@@ -93,25 +92,29 @@ def run(args: argparse.Namespace) -> int:
     if args.cfg is not None:
         params["cfg"] = args.cfg
     requests = plan_takes(project, count, seed, duration_s=settings.get("duration"), params=params)
+    from engine.service import PRIORITY_BATCH, GenerateJob
+    from songbridge.engine_client import open_engine, run_job
+
+    engine = open_engine(args.engine, args.key_file)  # a wrong key or address fails before the project changes
     project.save()  # the document with its lyrics and settings, before any audio
     secs, mem = backend.estimate(requests[0])
     print(f"{project.song.info.title}: {requests[0].duration_s:.1f} s at {project.song.tempo.bpm:g} bpm in "
           f"{project.song.key}; {count} take(s) with {backend.name} (about {secs * count:.1f} s, "
           f"{mem / 2**20:.0f} MiB)", file=sys.stderr)
-    if hasattr(backend, "generate_many") and count > 1:  # neural backends render takes as one batch
-        bar = ProgressBar(f"{count} takes")
-        try:
-            takes = run_batch(project, backend, requests, bar, lambda: False)
-        finally:
-            bar.close()
-    else:
-        takes = []
-        for i, req in enumerate(requests, 1):
-            bar = ProgressBar(f"take {i}/{count}")
-            try:
-                takes.append(run_take(project, backend, req, bar, lambda: False))
-            finally:
-                bar.close()
+    takes = []
+    try:
+        batch = hasattr(backend, "generate_many") and count > 1  # neural backends render takes as one batch
+        groups = [requests] if batch else [[r] for r in requests]
+        for i, group in enumerate(groups, 1):
+            job = GenerateJob(backend.name, tuple(group), {"models_dir": args.models} if args.models else {},
+                              PRIORITY_BATCH, f"{project.song.info.title} take {i}/{len(groups)}", batch=batch)
+            done = run_job(engine, job, f"take {i}/{len(groups)}" if not batch else f"{count} takes")
+            for take in done.takes:
+                project.song = project.song.with_take(take)
+            project.save()  # after the take's files are complete
+            takes += list(done.takes)
+    finally:
+        engine.close()
     for take in takes:
         print(f"{take.id}  seed {take.seed}  {take_paths(project, take)[0]}")
     print(f"project: {project.folder}", file=sys.stderr)

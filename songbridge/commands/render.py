@@ -19,9 +19,8 @@ def parse_fx(items: list[str] | None) -> dict[str, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.render import RenderSettings, render_take
+    from engine.render import RenderSettings
     from engine.song.project import Project
-    from songbridge.progress import ProgressBar
 
     project = Project.open(args.project)
     if not project.song.takes:
@@ -37,13 +36,21 @@ def run(args: argparse.Namespace) -> int:
     loudness = None if str(args.loudness).lower() in ("off", "none") else float(args.loudness)
     settings = RenderSettings(format=args.format, bits=bits, loudness_lufs=loudness, ceiling_dbtp=args.ceiling,
                               fx=parse_fx(args.fx))
-    bar = ProgressBar(f"render {take_id}")
+    from engine.render import chains_for
+    from engine.service import RenderJob
+    from songbridge.engine_client import open_engine, run_job
+
+    chains_for(project, settings, project.song.take(take_id).stems)  # refuse bad --fx before starting a worker
+    engine = open_engine("thread" if args.engine == "thread" else None)  # renders run on this machine
     try:
-        result = render_take(project, take_id, settings, bar)
+        done = run_job(engine, RenderJob(project.folder, take_id, settings, label=f"render {take_id}"),
+                       f"render {take_id}")
     finally:
-        bar.close()
-    for label, path in result.files.items():
+        engine.close()
+    result = done.render
+    for label, path in result["files"].items():
         print(f"{label:<6} {path}")
-    chains = ", ".join(f"{k}={v}" for k, v in result.chains.items() if v) or "none"
-    print(f"mix {result.lufs:.1f} LUFS, true peak {result.true_peak_db:.1f} dBTP; chains: {chains}", file=sys.stderr)
+    chains = ", ".join(f"{k}={v}" for k, v in result["chains"].items() if v) or "none"
+    print(f"mix {result['lufs']:.1f} LUFS, true peak {result['true_peak_db']:.1f} dBTP; chains: {chains}",
+          file=sys.stderr)
     return 0

@@ -97,7 +97,8 @@ class GuideBackend:
         return {k: stems[k].T for k in STEMS}  # [frames, 2] views
 
     def generate(self, request: GenerationRequest, on_progress: ProgressFn, should_stop: StopFn) -> Take:
-        stems = self.render(request, on_progress, should_stop)
+        # Rendering is 6 steps; writing the take's files is the 7th.
+        stems = self.render(request, lambda d, t: on_progress(d, t + 1), should_stop)
         if request.edit is not None:
             stems = _splice(request, stems)
         mix = sum(stems.values())
@@ -113,7 +114,9 @@ class GuideBackend:
             for name, audio in stems.items():
                 w.write_stem(name, audio)
             w.write_mix(mix)
-            return w.commit(take, {"guide": {"version": VERSION, "peak_dbfs": PEAK_DBFS}})
+            committed = w.commit(take, {"guide": {"version": VERSION, "peak_dbfs": PEAK_DBFS}})
+        on_progress(7, 7)
+        return committed
 
 
 def style_name(request: GenerationRequest) -> str:
