@@ -18,6 +18,7 @@ HANDLERS = {
     ("generate",): "generate:run",
     ("render",): "render:run",
     ("serve",): "serve:run",
+    ("play",): "play:run",
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
@@ -103,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--ceiling", type=float, default=-1.0, metavar="DBTP", help="true-peak ceiling (default -1)")
     ren.add_argument("--engine", choices=("local", "thread"), default="local",
                      help="run in a worker process (default) or in this process")
+
+    ply = sub.add_parser("play", help="audition a take: A/B against another, loop a region, pick the device",
+                         description="Play a take through its effect chains. Keys: space play/pause, a A/B, "
+                         "l loop, arrows seek, 0 start, m/s mute/solo the vocal, q quit.")
+    ply.add_argument("project", nargs="?")
+    ply.add_argument("--take", metavar="ID", help="the take (default: the newest)")
+    ply.add_argument("--ab", metavar="OTHER", help="a second take to compare with A/B")
+    ply.add_argument("--loop", metavar="A-B", help="loop between A and B seconds, e.g. 30-45.5")
+    ply.add_argument("--device", metavar="NAME", help="output device (name or part of it, e.g. JACK)")
+    ply.add_argument("--list-devices", action="store_true", help="list output devices and exit")
 
     srv = sub.add_parser("serve", help="run the engine for other machines (--engine)",
                          description="Run the engine service for clients on other machines: they connect with "

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,9 @@ def address(srv: RemoteEngineServer) -> str:
 def test_wrong_key_is_refused_and_the_server_keeps_serving(server: RemoteEngineServer) -> None:
     with pytest.raises(EngineKeyError, match="refused the key"):
         RemoteEngine(address(server), b"not-the-right-key-at-all")
+    deadline = time.monotonic() + 10  # the server counts the refusal after the client has its answer
+    while server.refused < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert server.refused == 1
     with RemoteEngine(address(server), KEY) as client:
         assert client.jobs() == []

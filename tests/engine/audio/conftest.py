@@ -1,0 +1,41 @@
+"""A real audio server for the player tests: JACK's dummy backend (no sound card, no realtime needed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+
+def _jack_running() -> bool:
+    if shutil.which("jack_lsp") is None:
+        return False
+    return subprocess.run(["jack_lsp"], capture_output=True, timeout=10).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A running JACK server at 44.1 kHz (reused when one runs already); PortAudio is re-initialised to see it."""
+    if shutil.which("jackd") is None:
+        pytest.fail("the audio_server tests need JACK: apt-get install jackd2 jack-tools (.ci/run does)")
+    proc = None
+    if not _jack_running():
+        env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
+        proc = subprocess.Popen(["jackd", "-r", "-t", "5000", "-d", "dummy", "-r", "44100", "-p", "1024"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not _jack_running():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("jackd (dummy backend) did not start")
+            time.sleep(0.2)
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+    yield
+    if proc is not None:
+        proc.terminate()
+        proc.wait(10)
