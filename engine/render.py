@@ -37,6 +37,7 @@ class RenderSettings:
     loudness_lufs: float | None = -14.0  # None: no loudness normalisation (peaks are still kept under the ceiling)
     ceiling_dbtp: float = -1.0
     fx: Mapping[str, str | None] = field(default_factory=dict)  # slot -> preset name/path; None = no chain
+    range_s: tuple[float, float] | None = None  # render only [start, end) seconds of the take (a section)
 
     def __post_init__(self) -> None:
         if self.format not in ("wav", "flac"):
@@ -47,6 +48,8 @@ class RenderSettings:
             raise SongBridgeError("FLAC holds 16 or 24-bit audio; use --format wav for 32-bit float")
         if self.loudness_lufs is not None and not -60 <= self.loudness_lufs <= 0:
             raise SongBridgeError(f"loudness target must be -60..0 LUFS, got {self.loudness_lufs}")
+        if self.range_s is not None and not 0 <= self.range_s[0] < self.range_s[1]:
+            raise SongBridgeError(f"render range must be 0 <= start < end, got {self.range_s}")
         if not -20 <= self.ceiling_dbtp <= 0:
             raise SongBridgeError(f"true-peak ceiling must be -20..0 dBTP, got {self.ceiling_dbtp}")
 
@@ -81,7 +84,10 @@ def chains_for(project: Project, settings: RenderSettings, stems: tuple[str, ...
 
 
 def render_take(project: Project, take_id: str, settings: RenderSettings, on_progress: ProgressFn = no_progress,
-                should_stop: StopFn = never_stop, time_reference_s: float = 0.0) -> RenderResult:
+                should_stop: StopFn = never_stop, time_reference_s: float = 0.0,
+                out_name: str | None = None) -> RenderResult:
+    """Render into ``renders/<out_name or take id>/``. ``time_reference_s``: where the song starts on the DAW's
+    timeline (added to every file's TimeReference)."""
     take = project.song.take(take_id) if take_id else None
     if take is None:
         raise SongBridgeError("no take given")
@@ -107,6 +113,11 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
         audio, sr = read_audio(src / "stems" / f"{stem}.wav")
         if sr != SAMPLE_RATE:
             raise SongBridgeError(f"{src / 'stems' / (stem + '.wav')}: {sr} Hz; takes are {SAMPLE_RATE} Hz")
+        if settings.range_s is not None:
+            a, b = (int(round(t * SAMPLE_RATE)) for t in settings.range_s)
+            audio = audio[a:b]
+            if not len(audio):
+                raise SongBridgeError(f"render range {settings.range_s} is outside the take ({take.duration_s:.1f} s)")
         x = audio.T
         if stem in boards:
             x = process_chunked(boards[stem], x, SAMPLE_RATE, should_stop=should_stop)
@@ -131,14 +142,15 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
 
     lufs, tp = integrated_lufs(mix, SAMPLE_RATE), true_peak_db(mix)
     tick()
-    final = project.render_dir(take.id)
+    final = project.folder / "renders" / out_name if out_name else project.render_dir(take.id)
     staging = final.with_name(f".{final.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     files: dict[str, Path] = {}
     try:
         name = slug(project.song.info.title)
-        ref = int(round(time_reference_s * SAMPLE_RATE))
+        start = settings.range_s[0] if settings.range_s is not None else 0.0
+        ref = int(round((time_reference_s + start) * SAMPLE_RATE))
         for label, audio in (("mix", mix), *stems.items()):
             ext = "wav" if settings.format == "wav" else "flac"
             fname = f"{name}_{take.id}_{label}.{ext}"

@@ -115,13 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
     ply.add_argument("--device", metavar="NAME", help="output device (name or part of it, e.g. JACK)")
     ply.add_argument("--list-devices", action="store_true", help="list output devices and exit")
 
-    srv = sub.add_parser("serve", help="run the engine for other machines (--engine)",
-                         description="Run the engine service for clients on other machines: they connect with "
-                         "--engine HOST:PORT and the same shared key (SONGBRIDGE_ENGINE_KEY or --key-file).")
-    srv.add_argument("--engine", action="store_true", help="serve the generation engine")
+    srv = sub.add_parser("serve", help="the headless DAW bridge (OSC, MIDI, engine), or the engine alone (--engine)",
+                         description="Serve a project to DAWs over OSC (and MIDI), running jobs on the engine; or, "
+                         "with --engine, serve the generation engine to other machines.")
+    srv.add_argument("project", nargs="?", help="the project the DAW works on")
+    srv.add_argument("--osc", default="127.0.0.1:11300", metavar="HOST:PORT", help="OSC listen address")
+    srv.add_argument("--allow", metavar="IP,IP", help="clients allowed when listening beyond loopback")
+    srv.add_argument("--reply-port", type=int, metavar="PORT",
+                     help="send replies to this port on the client's host (default: the sender's port; 11301 "
+                     "suits control surfaces)")
+    srv.add_argument("--auto-land", action="store_true", help="land stems as soon as a job finishes")
+    srv.add_argument("--land-folder", metavar="DIR", help="where the generic adapter writes stamped stems")
+    srv.add_argument("--audio", metavar="DEVICE", help="audition through this output ('default' for the default)")
+    srv.add_argument("--engine-address", metavar="HOST:PORT", help="use a remote engine")
+    srv.add_argument("--engine", action="store_true", help="serve the generation engine instead")
     srv.add_argument("--listen", default="127.0.0.1:11310", metavar="HOST:PORT",
-                     help="address to listen on (default 127.0.0.1:11310; other interfaces only when given)")
-    srv.add_argument("--key-file", metavar="FILE", help="the shared key (default: SONGBRIDGE_ENGINE_KEY)")
+                     help="engine listen address (default 127.0.0.1:11310; other interfaces only when given)")
+    srv.add_argument("--key-file", metavar="FILE", help="the engine's shared key (default: SONGBRIDGE_ENGINE_KEY)")
     srv.add_argument("--print-config", action="store_true", help="print the settings in effect and exit")
 
     mod = sub.add_parser("models", help="model folder status, the tiny random test model, parity with the reference")

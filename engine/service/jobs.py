@@ -36,6 +36,7 @@ class RenderJob:
     time_reference_s: float = 0.0
     priority: int = PRIORITY_INTERACTIVE
     label: str = ""
+    out_name: str | None = None  # renders/<out_name>/ instead of renders/<take>/
 
 
 @dataclass(frozen=True)

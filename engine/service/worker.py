@@ -90,7 +90,8 @@ def run_job(job_id: str, job: Job, backends: Backends, emit: Callable[[Any], Non
         from engine.song.project import Project  # noqa: PLC0415
 
         project = Project.open(job.project)
-        result = render_take(project, job.take_id, job.settings, progress, should_stop, job.time_reference_s)
+        result = render_take(project, job.take_id, job.settings, progress, should_stop, job.time_reference_s,
+                             job.out_name)
         return Finished(job_id, (), render_summary(result))
     raise SongBridgeError(f"unknown job type {type(job).__name__}")
 

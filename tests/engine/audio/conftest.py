@@ -36,6 +36,8 @@ def jack_server():
     sd._terminate()
     sd._initialize()
     yield
+    # PortAudio must let go of the server before it stops, or its exit handler aborts the process.
+    sd._terminate()
     if proc is not None:
         proc.terminate()
         proc.wait(10)

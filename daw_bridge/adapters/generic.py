@@ -1,0 +1,47 @@
+"""The generic adapter: Broadcast WAV files stamped with their position (bext TimeReference), named
+``<song>_<section>_<stem>_bar<N>_<bpm>bpm.wav``, written to a folder the user picks. Landing a newer take of a
+section replaces the previous files of that section. Any DAW can import them at their original position."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "song"
+
+
+@dataclass(frozen=True)
+class Landed:
+    files: tuple[Path, ...]
+    replaced: int
+    detail: str
+
+
+def file_name(song: str, section: str, stem: str, bar: float, bpm: float) -> str:
+    bar_label = f"{bar:g}".replace(".", "_")
+    return f"{slug(song)}_{slug(section)}_{slug(stem)}_bar{bar_label}_{bpm:g}bpm.wav"
+
+
+def land_files(rendered: dict[str, str], folder: Path, song: str, section: str, bar: float, bpm: float) -> Landed:
+    """Move rendered BWF files (label -> path) into ``folder`` under the naming convention, replacing the files
+    this section had there before."""
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = f"{slug(song)}_{slug(section)}_"
+    old = [p for p in folder.glob(prefix + "*.wav")]
+    staged = []
+    for label, path in rendered.items():
+        target = folder / file_name(song, section, label, bar, bpm)
+        tmp = target.with_name("." + target.name + ".partial")
+        shutil.copyfile(path, tmp)
+        staged.append((tmp, target))
+    new_names = {t.name for _, t in staged}
+    for p in old:
+        if p.name not in new_names:
+            p.unlink()
+    for tmp, target in staged:
+        tmp.replace(target)
+    return Landed(tuple(t for _, t in staged), len(old), f"{len(staged)} files in {folder}")

@@ -1,0 +1,1 @@
+"""OSC: the address table, the server (translate and enqueue) and reply encoding."""

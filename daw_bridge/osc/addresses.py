@@ -1,0 +1,226 @@
+"""The OSC address table: data, not code paths. Each entry maps an address (or a family with a trailing
+``<prop>``) to its argument spec and the command it becomes. ``docs/osc.md`` documents the same table.
+
+Argument kinds: ``int`` (OSC i/h), ``float`` (f/d, ints accepted), ``str`` (s), ``bool`` (T/F or 0/1 ints).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from daw_bridge import protocol as p
+
+ROOT = "/songbridge"
+SONG_PROPS = {  # property -> (kind of its value, settable)
+    "title": ("str", True), "tempo": ("float", True), "time_signature": ("str", True), "key": ("str", True),
+    "style": ("str", True), "sections": ("str", True), "lyrics": ("str", True), "length": ("float", False),
+    "takes": ("str", False),
+}
+TRANSPORT_PROPS = ("position", "tempo", "is_playing", "follow")
+MAX_STRING = 60_000  # one UDP datagram
+
+
+class ArgError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str
+    optional: bool = False
+
+
+def _coerce(arg: Arg, value: Any) -> Any:
+    if arg.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ArgError(f"{arg.name} must be an int, got {type(value).__name__}")
+        return value
+    if arg.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ArgError(f"{arg.name} must be a finite number, got {value!r:.40}")
+        return float(value)
+    if arg.kind == "str":
+        if not isinstance(value, str):
+            raise ArgError(f"{arg.name} must be a string, got {type(value).__name__}")
+        if len(value) > MAX_STRING:
+            raise ArgError(f"{arg.name} is longer than {MAX_STRING} characters")
+        return value
+    if arg.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ArgError(f"{arg.name} must be true/false or 0/1")
+    raise ArgError(f"unknown kind {arg.kind}")
+
+
+def parse_args(spec: Sequence[Arg], args: Sequence[Any]) -> dict[str, Any]:
+    required = sum(1 for a in spec if not a.optional)
+    if not required <= len(args) <= len(spec):
+        want = " ".join(f"{a.name}:{a.kind}" + ("?" if a.optional else "") for a in spec) or "no arguments"
+        raise ArgError(f"expected {want}, got {len(args)} argument(s)")
+    return {a.name: _coerce(a, v) for a, v in zip(spec, args, strict=False)}
+
+
+def _positive_takes(v: dict[str, Any]) -> int:
+    takes = v.get("takes", 1)
+    if not 1 <= takes <= 16:
+        raise ArgError("takes must be 1..16")
+    return takes
+
+
+def _range(a: float, b: float, what: str) -> tuple[float, float]:
+    if b <= a:
+        raise ArgError(f"{what}: end must be after start")
+    return a, b
+
+
+def _generate_json(v: dict[str, Any]) -> p.Command:
+    try:
+        data = json.loads(v["json"])
+    except json.JSONDecodeError as exc:
+        raise ArgError(f"json: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise ArgError("json must be an object")
+    allowed = {"section", "bars", "seconds", "takes", "style", "seed", "backend"}
+    extra = set(data) - allowed
+    if extra:
+        raise ArgError(f"json: unknown key {sorted(extra)[0]!r}")
+    out: dict[str, Any] = {}
+    for key in ("section", "style", "backend"):
+        if key in data:
+            if not isinstance(data[key], str):
+                raise ArgError(f"json.{key} must be a string")
+            out[key] = data[key]
+    for key in ("bars", "seconds"):
+        if key in data:
+            val = data[key]
+            if not (isinstance(val, list) and len(val) == 2 and all(isinstance(x, int | float) for x in val)):
+                raise ArgError(f"json.{key} must be [start, end]")
+            out[key] = _range(float(val[0]), float(val[1]), key)
+    if "takes" in data:
+        if not isinstance(data["takes"], int):
+            raise ArgError("json.takes must be an int")
+        out["takes"] = _positive_takes(data)
+    if "seed" in data:
+        if not isinstance(data["seed"], int) or not 0 <= data["seed"] < 2**32:
+            raise ArgError("json.seed must be an int 0..2^32-1")
+        out["seed"] = data["seed"]
+    return p.Generate(**out)
+
+
+def _edit_json(v: dict[str, Any]) -> p.Command:
+    try:
+        data = json.loads(v["json"])
+    except json.JSONDecodeError as exc:
+        raise ArgError(f"json: {exc.msg}") from None
+    if not isinstance(data, dict) or set(data) - {"ranges", "lines", "lyrics", "seed"}:
+        raise ArgError("json must be an object with ranges, lines, lyrics and/or seed")
+    ranges = data.get("ranges", [])
+    if not isinstance(ranges, list) or not all(isinstance(r, list) and len(r) == 2 for r in ranges):
+        raise ArgError("json.ranges must be [[start, end], ...] in seconds")
+    lines = data.get("lines", [])
+    lyrics = data.get("lyrics", {})
+    if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+        raise ArgError("json.lines must be a list of line ids")
+    if not isinstance(lyrics, dict) or not all(isinstance(k, str) and isinstance(t, str) for k, t in lyrics.items()):
+        raise ArgError("json.lyrics must map line ids to new text")
+    if not ranges and not lines:
+        raise ArgError("give ranges or lines to regenerate")
+    return p.Edit(v["take"], tuple(_range(float(a), float(b), "range") for a, b in ranges), tuple(lines),
+                  tuple(lyrics.items()), data.get("seed"))
+
+
+@dataclass(frozen=True)
+class Route:
+    args: tuple[Arg, ...]
+    build: Callable[[dict[str, Any]], p.Command]
+    doc: str
+
+
+def _audition(action: str) -> Callable[[dict[str, Any]], p.Command]:
+    return lambda v: p.Audition(action, v.get("seconds"), v.get("end"), v.get("take"))
+
+
+ROUTES: dict[str, Route] = {
+    "/ping": Route((), lambda v: p.Ping(), "liveness: answered with /songbridge/pong s version"),
+    "/job/generate": Route((Arg("json", "str"),), _generate_json,
+                           'generate from JSON {"section"|"bars"|"seconds", "takes", "style", "seed", "backend"}'),
+    "/job/generate_song": Route((Arg("takes", "int", True),), lambda v: p.Generate(takes=_positive_takes(v)),
+                                "generate the whole song"),
+    "/job/generate_section": Route((Arg("section", "str"), Arg("takes", "int", True)),
+                                   lambda v: p.Generate(section=v["section"], takes=_positive_takes(v)),
+                                   "regenerate one section by name (e.g. 'Chorus 1')"),
+    "/job/generate_bars": Route((Arg("start_bar", "float"), Arg("end_bar", "float"), Arg("takes", "int", True)),
+                                lambda v: p.Generate(bars=_range(v["start_bar"], v["end_bar"], "bars"),
+                                                     takes=_positive_takes(v)),
+                                "regenerate bars [start, end) (1-based)"),
+    "/job/generate_seconds": Route((Arg("start", "float"), Arg("end", "float"), Arg("takes", "int", True)),
+                                   lambda v: p.Generate(seconds=_range(v["start"], v["end"], "seconds"),
+                                                        takes=_positive_takes(v)),
+                                   "regenerate a time range in seconds"),
+    "/job/edit": Route((Arg("take", "str"), Arg("json", "str")), _edit_json,
+                       'edit a take: JSON {"ranges": [[s, e]], "lines": [ids], "lyrics": {id: text}}'),
+    "/job/cancel": Route((Arg("job", "str"),), lambda v: p.Cancel(v["job"]), "cancel a job"),
+    "/job/get/status": Route((Arg("job", "str", True),), lambda v: p.JobStatus(v.get("job")),
+                             "job state: one /songbridge/job/get/status s job s state f progress per job"),
+    "/job/start_listen": Route((), lambda v: p.Listen("job", "events", True), "push job progress/done/failed"),
+    "/job/stop_listen": Route((), lambda v: p.Listen("job", "events", False), "stop job pushes"),
+    "/audition/play": Route((Arg("take", "str", True),), _audition("play"), "play (a take) from the play head"),
+    "/audition/pause": Route((), _audition("pause"), "pause"),
+    "/audition/stop": Route((), _audition("stop"), "stop and return to the start"),
+    "/audition/ab": Route((Arg("take", "str", True),), _audition("ab"), "switch to the other take (A/B)"),
+    "/audition/seek": Route((Arg("seconds", "float"),), _audition("seek"), "move the play head"),
+    "/audition/loop": Route((Arg("seconds", "float"), Arg("end", "float")), _audition("loop"), "loop a region"),
+    "/audition/loop_off": Route((), _audition("loop_off"), "stop looping"),
+    "/take/accept": Route((Arg("take", "str"), Arg("section", "str", True)),
+                          lambda v: p.Accept(v["take"], v.get("section")), "accept a take (for a section)"),
+    "/stems/land": Route((Arg("take", "str", True), Arg("section", "str", True)),
+                         lambda v: p.Land(v.get("take") or None, v.get("section") or None),
+                         "land stems in the DAW (the accepted or newest take; whole song or one section)"),
+    "/stems/land_to": Route((Arg("folder", "str"), Arg("take", "str", True), Arg("section", "str", True)),
+                            lambda v: p.Land(v.get("take") or None, v.get("section") or None, v["folder"]),
+                            "write stamped stems into a folder inside the project"),
+    "/transport/set/follow": Route((Arg("on", "bool"),), lambda v: p.FollowTransport(v["on"]),
+                                   "follow the DAW's transport (MIDI clock/SPP)"),
+}
+
+
+def translate(address: str, args: Sequence[Any]) -> p.Command:
+    """An OSC message -> a command; bad requests become :class:`BadRequest` (never an exception)."""
+    if not address.startswith(ROOT + "/"):
+        return p.BadRequest("unknown_address", f"addresses start with {ROOT}/")
+    tail = address[len(ROOT):]
+    try:
+        route = ROUTES.get(tail)
+        if route is not None:
+            return route.build(parse_args(route.args, args))
+        parts = tail.strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "song" and parts[1] in ("get", "set", "start_listen", "stop_listen"):
+            obj, verb, prop = parts
+            if prop not in SONG_PROPS:
+                return p.BadRequest("unknown_address", f"no song property {prop!r}; properties: "
+                                                       + ", ".join(SONG_PROPS))
+            kind, settable = SONG_PROPS[prop]
+            if verb == "set":
+                if not settable:
+                    return p.BadRequest("not_allowed", f"song property {prop!r} is read-only")
+                value = parse_args((Arg(prop, kind),), args)[prop]
+                return p.SetProperty("song", prop, value)
+            parse_args((), args)
+            return p.GetProperty("song", prop) if verb == "get" else p.Listen("song", prop, verb == "start_listen")
+        if len(parts) == 3 and parts[0] == "transport" and parts[1] in ("get", "start_listen", "stop_listen"):
+            if parts[2] not in TRANSPORT_PROPS:
+                return p.BadRequest("unknown_address", f"no transport property {parts[2]!r}")
+            parse_args((), args)
+            if parts[1] == "get":
+                return p.GetProperty("transport", parts[2])
+            return p.Listen("transport", parts[2], parts[1] == "start_listen")
+    except ArgError as exc:
+        return p.BadRequest("bad_arguments", str(exc))
+    return p.BadRequest("unknown_address", f"unknown address {address}")

@@ -1,0 +1,129 @@
+"""The bridge's command set: frozen values shared by OSC, MIDI, the GUI and the headless server.
+
+Adapters (OSC, MIDI) only translate bytes into these and enqueue them (STYLE.md 10); a controller acts on them.
+Times are seconds; bar numbers are 1-based and may be fractional; positions sent to DAWs are samples at 44.1 kHz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Address = tuple[str, int]  # (host, port) to reply to
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True)
+class Generate:
+    """A whole song (no range) or one section, by name, bars or seconds."""
+
+    section: str | None = None
+    bars: tuple[float, float] | None = None  # [start, end) in 1-based bars
+    seconds: tuple[float, float] | None = None
+    takes: int = 1
+    style: str | None = None
+    seed: int | None = None
+    backend: str | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Regenerate ranges (seconds) or lyric lines of a take, optionally with new words for those lines."""
+
+    take: str
+    ranges: tuple[tuple[float, float], ...] = ()
+    line_ids: tuple[str, ...] = ()
+    new_lyrics: tuple[tuple[str, str], ...] = ()  # (line id, text)
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str | None = None  # None: every job
+
+
+@dataclass(frozen=True)
+class Audition:
+    action: str  # play | pause | stop | seek | loop | ab
+    seconds: float | None = None
+    end_seconds: float | None = None
+    take: str | None = None
+
+
+@dataclass(frozen=True)
+class Accept:
+    take: str
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Land:
+    take: str | None = None  # None: the accepted (or newest) take
+    section: str | None = None  # None: the whole song
+    folder: str | None = None  # a folder inside the project (generic adapter)
+
+
+@dataclass(frozen=True)
+class GetProperty:
+    obj: str
+    prop: str
+
+
+@dataclass(frozen=True)
+class SetProperty:
+    obj: str
+    prop: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Listen:
+    obj: str
+    prop: str
+    on: bool
+
+
+@dataclass(frozen=True)
+class FollowTransport:
+    on: bool
+
+
+@dataclass(frozen=True)
+class TransportUpdate:
+    """From a DAW (MIDI clock/SPP, OSC feedback): what its transport is doing."""
+
+    playing: bool | None = None
+    bpm: float | None = None
+    position_beats: float | None = None
+    position_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    """A request that could not be translated; the controller answers it with an error."""
+
+    code: str  # unknown_address | bad_arguments | bad_value | refused_path | not_allowed
+    message: str
+
+
+Command = (Ping | Generate | Edit | Cancel | JobStatus | Audition | Accept | Land | GetProperty | SetProperty
+           | Listen | FollowTransport | TransportUpdate | BadRequest)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A command with where it came from: the request address (for errors) and where to reply."""
+
+    command: Command
+    address: str = ""
+    reply_to: Address | None = None
+    source: str = "osc"  # osc | midi | gui

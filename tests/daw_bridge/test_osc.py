@@ -1,0 +1,226 @@
+"""The OSC bridge against real peers: liblo's oscsend/oscdump, a python-osc client, and a hostile fuzzer."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from pythonosc.osc_bundle_builder import OscBundleBuilder
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from daw_bridge.osc.server import OscServer
+from daw_bridge.server import Bridge
+from engine.generation import SongChoices, plan_takes, prepare_song, run_take
+from engine.lyrics import parse
+from engine.service import EngineService
+from engine.song import Project, Song
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def bridge(tmp_path: Path):
+    from engine.backends.guide.backend import GuideBackend
+
+    project = Project(tmp_path / "song.songbridge", Song())
+    project.song = prepare_song(project.song, parse("[verse]\nwalk the line\nhold it tight\n[chorus]\nsing it out\n"),
+                                SongChoices(title="Bridge Song", style="pop", bpm=120,
+                                            sections="intro:1,verse:2,chorus:2,outro:1"), first_time=True)
+    project.save()
+    run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
+    engine = EngineService("thread").start()
+    osc = OscServer(None, "127.0.0.1", free_port())  # type: ignore[arg-type]
+    b = Bridge(project, engine, osc.send, version="test")
+    osc.commands = b.commands
+    osc.start()
+    b.start()
+    yield b, osc
+    osc.close()
+    b.close()
+    engine.close()
+
+
+class Client:
+    def __init__(self, server: tuple[str, int]):
+        self.server = server
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+
+    def send(self, address: str, *args) -> None:
+        b = OscMessageBuilder(address)
+        for a in args:
+            b.add_arg(a)
+        self.sock.sendto(b.build().dgram, self.server)
+
+    def raw(self, data: bytes) -> None:
+        self.sock.sendto(data, self.server)
+
+    def recv(self, timeout: float = 5.0, want: str | None = None) -> list[tuple[str, list]]:
+        out, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except TimeoutError:
+                if out and want is None:
+                    break
+                continue
+            m = OscMessage(data)
+            out.append((m.address, list(m.params)))
+            if want is not None and m.address == want:
+                break
+        return out
+
+
+def test_liblo_oscsend_and_oscdump(bridge, tmp_path: Path) -> None:
+    if shutil.which("oscsend") is None:
+        pytest.fail("the OSC tests need liblo-tools (apt-get install liblo-tools; .ci/run does)")
+    b, osc = bridge
+    dump_port = free_port()
+    osc.reply_port = dump_port
+    dump = subprocess.Popen(["oscdump", "-L", str(dump_port)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        port = str(osc.address[1])
+        for args in (["/songbridge/ping"], ["/songbridge/song/get/tempo"], ["/songbridge/song/set/tempo", "f", "96.5"],
+                     ["/songbridge/job/generate_bars", "ff", "3", "5"], ["/songbridge/nope"],
+                     ["/songbridge/song/set/tempo", "s", "fast"],
+                     ["/songbridge/transport/get/position"]):
+            subprocess.run(["oscsend", "localhost", port, *args], check=True, timeout=10)
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("/songbridge/job/done" in ln for ln in lines):
+            lines.append(dump.stdout.readline())
+    finally:
+        dump.kill()
+    text = "".join(lines)
+    assert '/songbridge/pong s "test"' in text
+    assert "/songbridge/song/get/tempo f 120.000000" in text and "/songbridge/song/get/tempo f 96.500000" in text
+    assert '/songbridge/error sss "/songbridge/nope" "unknown_address"' in text
+    assert '"bad_arguments" "tempo must be a finite number' in text
+    assert '/songbridge/transport/get/position hffs 0 0.000000 0.000000 "1|1|000"' in text
+    assert "/songbridge/job/queued" in text and "/songbridge/job/progress" in text and "/songbridge/job/done" in text
+
+
+def test_get_set_listen_generate_and_land(bridge) -> None:
+    b, osc = bridge
+    c = Client(osc.address)
+    listener = Client(osc.address)
+    listener.send("/songbridge/song/start_listen/key")
+    assert listener.recv(want="/songbridge/song/get/key")[-1] == ("/songbridge/song/get/key", ["C major"])
+    c.send("/songbridge/song/set/key", "F# minor")
+    assert ("/songbridge/song/get/key", ["F# minor"]) in c.recv(want="/songbridge/song/get/key")
+    assert ("/songbridge/song/get/key", ["F# minor"]) in listener.recv(want="/songbridge/song/get/key")
+    c.send("/songbridge/song/get/sections")
+    sections = json.loads(c.recv(want="/songbridge/song/get/sections")[-1][1][0])
+    assert [s["name"] for s in sections] == ["Intro", "Verse", "Chorus", "Outro"] and sections[2]["start_bar"] == 4
+    c.send("/songbridge/job/generate", json.dumps({"section": "Chorus", "seed": 9}))
+    events = c.recv(timeout=120, want="/songbridge/job/done")
+    assert events[0][0] == "/songbridge/job/queued" and events[-1][0] == "/songbridge/job/done"
+    take = events[-1][1][1]
+    assert take == "take-002" and b.project.song.take(take).parent == "take-001"
+    c.send("/songbridge/take/accept", take, "Chorus")
+    c.send("/songbridge/stems/land", "", "Chorus")
+    landed = c.recv(timeout=120, want="/songbridge/stems/landed")[-1]
+    assert landed[0] == "/songbridge/stems/landed" and landed[1][:3] == [take, "generic", 1]
+    files = sorted(p.name for p in (b.project.folder / "renders" / "daw").glob("*.wav"))
+    assert "bridge-song_chorus_vocal_bar4_120bpm.wav" in files and len(files) == 5
+    from engine.audio.bwf import read_bext
+
+    ref = read_bext(b.project.folder / "renders" / "daw" / "bridge-song_chorus_mix_bar4_120bpm.wav").time_reference
+    assert ref == round(b.project.song.section("chorus").start_s * 44100)
+
+
+def test_paths_outside_the_project_are_refused(bridge) -> None:
+    b, osc = bridge
+    c = Client(osc.address)
+    c.send("/songbridge/stems/land_to", "../../etc")
+    err = c.recv(want="/songbridge/error")[-1]
+    assert err[1][0] == "/songbridge/stems/land_to" and err[1][1] == "refused_path"
+
+
+def test_bundles_are_processed_in_order_and_timetags_ignored(bridge) -> None:
+    b, osc = bridge
+    c = Client(osc.address)
+    bundle = OscBundleBuilder(time.time() + 3600)  # an hour in the future: must not stall the server
+    for bpm in (100.0, 110.0, 90.0):
+        m = OscMessageBuilder("/songbridge/song/set/tempo")
+        m.add_arg(bpm)
+        bundle.add_content(m.build())
+    c.raw(bundle.build().dgram)
+    replies = [r for r in c.recv(timeout=3) if r[0] == "/songbridge/song/get/tempo"]
+    assert [r[1][0] for r in replies] == [100.0, 110.0, 90.0]
+    assert b.project.song.tempo.bpm == 90.0
+
+
+def test_tempo_change_keeps_sections_on_their_bars(bridge) -> None:
+    b, osc = bridge
+    c = Client(osc.address)
+    c.send("/songbridge/song/set/tempo", 60.0)
+    c.recv(want="/songbridge/song/get/tempo")
+    chorus = b.project.song.section("chorus")
+    assert b.project.song.tempo.seconds_to_bars(chorus.start_s) == pytest.approx(4.0)
+    assert chorus.start_s == pytest.approx(12.0)
+
+
+def test_fuzz_ten_thousand_hostile_packets(bridge) -> None:
+    b, osc = bridge
+    c = Client(osc.address)
+    rng = random.Random(1234)
+    addresses = ["/songbridge/song/set/tempo", "/songbridge/job/generate", "/songbridge/stems/land_to",
+                 "/songbridge/job/cancel", "/songbridge/song/set/lyrics", "/songbridge/audition/loop",
+                 "/nope", "/songbridge/" + "x" * 300, "/songbridge/song/get/tempo"]
+    values = [0, -1, 2**31 - 1, 1.5, float("nan"), "", "x" * 20_000, "../../etc/passwd", "/etc", True, False,
+              b"\x00\xff", '{"section": 5}', '{"bars": [9, 3]}', "[00:xx]bad", "not json {"]
+    sent = 0
+    for i in range(10_000):
+        kind = i % 4
+        if kind == 0:
+            data = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 200)))
+        else:
+            m = OscMessageBuilder(rng.choice(addresses))
+            for _ in range(rng.randint(0, 3)):
+                v = rng.choice(values)
+                try:
+                    m.add_arg(v)
+                except Exception:  # noqa: BLE001 - the builder refuses some values: skip them
+                    pass
+            try:
+                data = m.build().dgram
+            except Exception:  # noqa: BLE001
+                continue
+        c.raw(data)
+        sent += 1
+        if i % 200 == 0:
+            c.recv(timeout=0.01)  # keep our receive buffer drained
+    deadline = time.monotonic() + 120
+    while b.commands.qsize() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pinger = Client(osc.address)
+    pinger.send("/songbridge/ping")
+    assert ("/songbridge/pong", ["test"]) in pinger.recv(timeout=30, want="/songbridge/pong")
+    assert sent >= 9_500 and osc.received >= sent * 0.95
+    assert b.handled >= sent * 0.9  # every packet became a command or an error and was answered
+    assert os.path.exists(b.project.folder / "song.json")
+    from engine.song import load_song
+
+    load_song(b.project.folder)  # the project still loads
+
+
+def test_other_interfaces_need_an_allowlist() -> None:
+    with pytest.raises(ValueError, match="allowlist"):
+        OscServer(None, "0.0.0.0", 0)  # type: ignore[arg-type]
