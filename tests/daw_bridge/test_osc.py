@@ -224,3 +224,13 @@ def test_fuzz_ten_thousand_hostile_packets(bridge) -> None:
 def test_other_interfaces_need_an_allowlist() -> None:
     with pytest.raises(ValueError, match="allowlist"):
         OscServer(None, "0.0.0.0", 0)  # type: ignore[arg-type]
+
+
+def test_every_route_is_documented() -> None:
+    from daw_bridge.osc.addresses import ROUTES, SONG_PROPS
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "osc.md").read_text()
+    missing = [a for a in ROUTES if f"/songbridge{a}" not in doc]
+    missing += [p for p in SONG_PROPS if f"`{p}`" not in doc]
+    assert missing == []
