@@ -31,6 +31,14 @@ class Generate:
 
 
 @dataclass(frozen=True)
+class GenerateHere:
+    """A section of ``bars`` bars starting at the bar the DAW (or the player) is on now."""
+
+    bars: float = 8.0
+    takes: int = 1
+
+
+@dataclass(frozen=True)
 class Edit:
     """Regenerate ranges (seconds) or lyric lines of a take, optionally with new words for those lines."""
 
@@ -115,7 +123,7 @@ class BadRequest:
     message: str
 
 
-Command = (Ping | Generate | Edit | Cancel | JobStatus | Audition | Accept | Land | GetProperty | SetProperty
+Command = (Ping | Generate | GenerateHere | Edit | Cancel | JobStatus | Audition | Accept | Land | GetProperty | SetProperty
            | Listen | FollowTransport | TransportUpdate | BadRequest)
 
 

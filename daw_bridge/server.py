@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import threading
 from collections.abc import Callable
@@ -120,6 +121,13 @@ class Bridge:
                 self.reply(env, f"{ROOT}/{cmd.obj}/get/{cmd.prop}", *self.value(cmd.obj, cmd.prop))
         elif isinstance(cmd, p.Generate | p.Edit):
             self.submit(env, cmd)
+        elif isinstance(cmd, p.GenerateHere):
+            start = math.floor(self.project.song.tempo.seconds_to_bars(self.position_s()))
+            self.submit(env, p.Generate(bars=(float(start), float(start + cmd.bars)), takes=cmd.takes))
+        elif isinstance(cmd, p.Cancel) and cmd.job_id == "*":
+            for info in self.engine.jobs():
+                if info.state in ("queued", "running"):
+                    self.engine.cancel(info.id)
         elif isinstance(cmd, p.Cancel):
             if not self.engine.cancel(cmd.job_id):
                 self.error(env, "bad_value", f"no running or queued job {cmd.job_id!r}")
@@ -131,6 +139,10 @@ class Bridge:
                 frac = i.step / i.total if i.total else (1.0 if i.state == "finished" else 0.0)
                 self.reply(env, f"{ROOT}/job/get/status", i.id, i.state, float(frac))
         elif isinstance(cmd, p.Accept):
+            if not cmd.take:  # "the newest take"
+                if not self.project.song.takes:
+                    raise SongBridgeError("no take to accept yet")
+                cmd = p.Accept(self.project.song.takes[-1].id, cmd.section)
             self.take(cmd.take)
             section = self.section(cmd.section).id if cmd.section else ""
             self.state.accepted[section] = cmd.take
@@ -158,9 +170,7 @@ class Bridge:
                 return (int(playing),)
             if prop == "follow":
                 return (int(self.state.follow),)
-            seconds = self.player.position_s if self.player is not None else 0.0
-            if self.state.follow and self.state.daw_beats is not None:
-                seconds = song.tempo.quarters_to_seconds(self.state.daw_beats) - song.tempo.bar1_s * 0
+            seconds = self.position_s()
             beats = song.tempo.seconds_to_quarters(seconds)
             return (Samples(round(seconds * 44100)), float(seconds), float(beats), str(song.tempo.seconds_to_bbt(seconds)))
         if prop == "title":
@@ -237,6 +247,12 @@ class Bridge:
                 return s
         raise SongBridgeError(f"no section {name!r}; sections: "
                               + ", ".join(s.name for s in self.project.song.sections))
+
+    def position_s(self) -> float:
+        """Where the DAW is (when following its clock), else the player's play head."""
+        if self.state.follow and self.state.daw_beats is not None:
+            return max(0.0, self.project.song.tempo.quarters_to_seconds(self.state.daw_beats))
+        return self.player.position_s if self.player is not None else 0.0
 
     def bpm(self) -> float:
         if self.state.follow and self.state.daw_bpm:

@@ -19,6 +19,7 @@ HANDLERS = {
     ("render",): "render:run",
     ("serve",): "serve:run",
     ("play",): "play:run",
+    ("midi", "learn"): "midi:learn",
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
@@ -128,11 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--land-folder", metavar="DIR", help="where the generic adapter writes stamped stems")
     srv.add_argument("--audio", metavar="DEVICE", help="audition through this output ('default' for the default)")
     srv.add_argument("--engine-address", metavar="HOST:PORT", help="use a remote engine")
+    srv.add_argument("--midi", choices=("auto", "jack", "alsa", "off"), default="auto",
+                     help="MIDI ports SongBridge:in/out through this API (auto: JACK, then ALSA)")
+    srv.add_argument("--midi-map", metavar="TOML", help="note/CC -> command map (default: the shipped map)")
     srv.add_argument("--engine", action="store_true", help="serve the generation engine instead")
     srv.add_argument("--listen", default="127.0.0.1:11310", metavar="HOST:PORT",
                      help="engine listen address (default 127.0.0.1:11310; other interfaces only when given)")
     srv.add_argument("--key-file", metavar="FILE", help="the engine's shared key (default: SONGBRIDGE_ENGINE_KEY)")
     srv.add_argument("--print-config", action="store_true", help="print the settings in effect and exit")
+
+    mid = sub.add_parser("midi", help="MIDI map tools")
+    midsub = mid.add_subparsers(dest="midi_command", metavar="ACTION", parser_class=_Parser)
+    ml = midsub.add_parser("learn", help="bind the next note or CC you send to a command, in a map file")
+    ml.add_argument("bind", metavar="COMMAND",
+                    help="generate_song, generate_section, generate_bars, play, stop, ab, land ...")
+    ml.add_argument("--map", default="songbridge-midi.toml", metavar="TOML", help="map file to add the binding to")
+    ml.add_argument("--section", help="for generate_section")
+    ml.add_argument("--bars", nargs=2, type=float, metavar=("START", "END"), help="for generate_bars")
+    ml.add_argument("--api", choices=("auto", "jack", "alsa"), default="auto")
+    ml.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a message (default 30)")
 
     mod = sub.add_parser("models", help="model folder status, the tiny random test model, parity with the reference")
     msub = mod.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
@@ -158,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = tuple(x for x in (args.command, getattr(args, f"{args.command}_command", None)) if x)
     target = HANDLERS.get(path)
     if target is None:
-        sub = {"lyrics": "lyrics", "models": "models"}.get(args.command or "")
+        sub = {"lyrics": "lyrics", "models": "models", "midi": "midi"}.get(args.command or "")
         if sub:
             parser.parse_args([sub, "--help"])
         parser.print_help()

@@ -48,6 +48,12 @@ def _engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _envelope(command: object) -> object:
+    from daw_bridge import protocol as p
+
+    return p.Envelope(command, "midi:clock", None, "midi")  # type: ignore[arg-type]
+
+
 def _bridge(args: argparse.Namespace) -> int:
     from daw_bridge.osc.server import OscServer
     from daw_bridge.server import Bridge
@@ -82,6 +88,24 @@ def _bridge(args: argparse.Namespace) -> int:
     bridge = Bridge(project, engine, osc.send, player, args.auto_land,
                     Path(args.land_folder) if args.land_folder else None, __version__)
     osc.commands = bridge.commands
+    midi_ports = None
+    if args.midi != "off":
+        from daw_bridge.midi.bridge import MidiInput
+        from daw_bridge.midi.clock import ClockFollower
+        from daw_bridge.midi.ports import MidiUnavailable, open_ports
+        from presets.midi_maps import default_map, load_map
+
+        mapping = load_map(args.midi_map) if args.midi_map else default_map()
+        follower = ClockFollower(lambda c: bridge.commands.put(_envelope(c)), daw=project.song.daw.adapter,
+                                 song_quarters=project.song.tempo.seconds_to_quarters(project.song.duration_s))
+        try:
+            midi_ports = open_ports(args.midi, "SongBridge", MidiInput(bridge.commands, mapping, follower))
+            print(f"songbridge bridge: MIDI ports SongBridge:in/out ({midi_ports[2]}), map {mapping.name}",
+                  file=sys.stderr, flush=True)
+        except MidiUnavailable as exc:
+            if args.midi != "auto":
+                raise
+            print(f"songbridge bridge: MIDI off: {exc}", file=sys.stderr, flush=True)
     osc.start()
     bridge.start()
     h, pt = osc.address
@@ -90,6 +114,9 @@ def _bridge(args: argparse.Namespace) -> int:
     print("songbridge bridge: shutting down", file=sys.stderr, flush=True)
     osc.close()
     bridge.close()
+    if midi_ports is not None:
+        midi_ports[0].close()
+        midi_ports[1].close()
     if player is not None:
         player.close()
     engine.close()

@@ -1,0 +1,1 @@
+"""MIDI: ports with an explicit API, the learnable map, clock/SPP/MMC following."""

@@ -1,0 +1,63 @@
+"""MIDI in: the port callback only translates (map lookup, clock follower) and enqueues commands (STYLE.md 10)."""
+
+from __future__ import annotations
+
+import queue
+from typing import Any
+
+from daw_bridge import protocol as p
+from presets.midi_maps import Binding, MidiMap
+
+from .clock import ClockFollower
+
+
+def command_for(b: Binding) -> p.Command:
+    o = b.options
+    takes = int(o.get("takes", 1))
+    c = b.command
+    if c == "generate_song":
+        return p.Generate(takes=takes)
+    if c == "generate_section":
+        return p.Generate(section=str(o.get("section", "")), takes=takes)
+    if c == "generate_bars":
+        a, e = o.get("bars", (1, 9))
+        return p.Generate(bars=(float(a), float(e)), takes=takes)
+    if c == "generate_bars_at_playhead":
+        return p.GenerateHere(bars=float(o.get("bars", 8)), takes=takes)
+    if c == "cancel_all":
+        return p.Cancel("*")
+    if c == "land":
+        return p.Land()
+    if c == "accept_newest":
+        return p.Accept("")
+    if c in ("play", "pause", "stop", "ab"):
+        return p.Audition(c)
+    return p.FollowTransport(c == "follow_on")
+
+
+class MidiInput:
+    """Turns incoming MIDI into envelopes on ``commands``; keeps the last message for ``midi learn``."""
+
+    def __init__(self, commands: queue.Queue[p.Envelope], mapping: MidiMap, follower: ClockFollower | None = None):
+        self.commands = commands
+        self.mapping = mapping
+        self.follower = follower or ClockFollower(lambda c: self.commands.put(p.Envelope(c, "midi:clock",
+                                                                                         None, "midi")))
+        self.follow = True
+        self.learned: queue.Queue[Any] = queue.Queue()
+
+    def __call__(self, msg: Any) -> None:
+        kind = msg.type
+        if kind in ("clock", "start", "continue", "stop", "songpos", "sysex"):
+            if self.follow:
+                self.follower.feed(msg)
+            return
+        self.learned.put(msg)
+        if kind == "note_on" and msg.velocity > 0:
+            b = self.mapping.find("note", msg.note, msg.channel + 1)
+        elif kind == "control_change" and msg.value > 63:
+            b = self.mapping.find("cc", msg.control, msg.channel + 1)
+        else:
+            return
+        if b is not None:
+            self.commands.put(p.Envelope(command_for(b), f"midi:{b.kind}{b.number}", None, "midi"))

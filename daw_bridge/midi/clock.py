@@ -1,0 +1,92 @@
+"""Following a DAW's MIDI clock: tempo from 24-ppqn clock ticks (averaged over at least 24, because JACK delivers
+clocks in bursts per period), start/continue/stop, Song Position Pointer and MMC transport commands.
+
+SPP is "MIDI beats" (sixteenths) by the spec, but Ardour 7 sends it in clocks (24 per quarter, 6x the spec):
+``spp_unit`` is "sixteenths", "clocks", or "auto", which takes clocks when the DAW is Ardour and otherwise checks
+that the position makes sense (a sixteenths reading far past the song's end while the clocks reading fits it).
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable
+
+from daw_bridge import protocol as p
+
+MMC = {0x01: "stop", 0x02: "play", 0x03: "play", 0x09: "pause", 0x04: "ff", 0x05: "rew"}
+
+
+class ClockFollower:
+    def __init__(self, emit: Callable[[p.Command], None], *, window: int = 96, min_ticks: int = 48,
+                 spp_unit: str = "auto", daw: str = "generic", song_quarters: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.emit = emit
+        self.ticks: collections.deque[float] = collections.deque(maxlen=window)
+        self.min_ticks = min_ticks
+        self.spp_unit = spp_unit
+        self.daw = daw
+        self.song_quarters = song_quarters
+        self.clock = clock
+        self.bpm: float | None = None
+        self.beats = 0.0
+        self.playing = False
+        self._since_emit = 0
+
+    def tempo(self) -> float | None:
+        """bpm from a least-squares line through the last ticks' times (robust to bursty delivery)."""
+        n = len(self.ticks)
+        if n < self.min_ticks:
+            return None
+        ts = list(self.ticks)
+        mean_i, mean_t = (n - 1) / 2, sum(ts) / n
+        num = sum((i - mean_i) * (t - mean_t) for i, t in enumerate(ts))
+        den = sum((i - mean_i) ** 2 for i in range(n))
+        period = num / den if den else 0.0
+        return 60.0 / (24.0 * period) if period > 0 else None
+
+    def spp_quarters(self, value: int) -> float:
+        unit = self.spp_unit
+        if unit == "auto":
+            if self.daw == "ardour":
+                unit = "clocks"
+            elif self.song_quarters and value / 4 > 2 * self.song_quarters >= value / 24:
+                unit = "clocks"
+            else:
+                unit = "sixteenths"
+        return value / 24.0 if unit == "clocks" else value / 4.0
+
+    def feed(self, msg: object) -> None:
+        kind = getattr(msg, "type", "")
+        if kind == "clock":
+            stamp = getattr(msg, "time", 0.0)
+            self.ticks.append(stamp if stamp else self.clock())  # the driver's timestamp when there is one
+            if self.playing:
+                self.beats += 1 / 24
+            self._since_emit += 1
+            if self._since_emit >= 24:
+                self._since_emit = 0
+                bpm = self.tempo()
+                if bpm is not None and (self.bpm is None or abs(bpm - self.bpm) > 0.05):
+                    self.bpm = bpm
+                    self.emit(p.TransportUpdate(bpm=round(bpm, 2), position_beats=self.beats))
+        elif kind == "start":
+            self.playing, self.beats = True, 0.0
+            self.ticks.clear()
+            self.emit(p.TransportUpdate(playing=True, position_beats=0.0))
+        elif kind == "continue":
+            self.playing = True
+            self.emit(p.TransportUpdate(playing=True, position_beats=self.beats))
+        elif kind == "stop":
+            self.playing = False
+            self.emit(p.TransportUpdate(playing=False, position_beats=self.beats))
+        elif kind == "songpos":
+            self.beats = self.spp_quarters(getattr(msg, "pos", 0))
+            self.emit(p.TransportUpdate(position_beats=self.beats))
+        elif kind == "sysex":
+            data = tuple(getattr(msg, "data", ()))
+            if len(data) >= 4 and data[0] == 0x7F and data[2] == 0x06:
+                cmd = MMC.get(data[3])
+                if cmd in ("play", "stop", "pause"):
+                    self.playing = cmd == "play"
+                    self.emit(p.TransportUpdate(playing=self.playing))

@@ -1,0 +1,192 @@
+"""MIDI: the map, the clock follower, and real MIDI over JACK (jack_midi_clock, a mapped note)."""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from daw_bridge import protocol as p
+from daw_bridge.midi.bridge import MidiInput
+from daw_bridge.midi.clock import ClockFollower
+from presets.midi_maps import MidiMapError, default_map, load_map, parse_map
+
+
+class Msg:
+    def __init__(self, type: str, **kw):
+        self.type = type
+        self.__dict__.update(kw)
+
+
+def test_default_map_and_errors(tmp_path: Path) -> None:
+    m = default_map()
+    assert m.find("note", 48, 16).command == "generate_song" and m.find("note", 48, 1) is None
+    bad = tmp_path / "m.toml"
+    for text, message in [("schema_version = 1\n[[binding]]\nnote = 300\ncommand = 'play'\n", r"binding\[0\]\.note"),
+                          ("schema_version = 1\n[[binding]]\ncc = 1\ncommand = 'dance'\n", r"binding\[0\]\.command"),
+                          ("schema_version = 1\n[[binding]]\ncc = 1\nnote = 2\ncommand = 'play'\n", "exactly one"),
+                          ("schema_version = 2\n", "schema_version must be 1")]:
+        bad.write_text(text)
+        with pytest.raises(MidiMapError, match=message):
+            load_map(bad)
+
+
+def test_notes_and_ccs_become_commands() -> None:
+    q: queue.Queue = queue.Queue()
+    m = parse_map({"schema_version": 1, "binding": [
+        {"note": 60, "command": "generate_section", "section": "Chorus 1", "takes": 2},
+        {"cc": 20, "channel": 2, "command": "generate_bars", "bars": [17, 25]}]}, "t")
+    mi = MidiInput(q, m)
+    mi(Msg("note_on", note=60, velocity=100, channel=0))
+    mi(Msg("note_on", note=60, velocity=0, channel=0))  # a note-off in disguise: ignored
+    mi(Msg("control_change", control=20, value=127, channel=1))
+    mi(Msg("control_change", control=20, value=127, channel=0))  # wrong channel
+    got = [q.get_nowait().command for _ in range(q.qsize())]
+    assert got == [p.Generate(section="Chorus 1", takes=2), p.Generate(bars=(17.0, 25.0))]
+
+
+def test_clock_follower_averages_bursty_ticks() -> None:
+    out = []
+    f = ClockFollower(out.append)
+    f.feed(Msg("start"))
+    period = 60 / 120 / 24
+    t = 0.0
+    for i in range(24 * 8):  # delivered in bursts of 1024 frames, but stamped by the driver
+        t = i * period
+        f.feed(Msg("clock", time=t + 1e-4 * ((i * 7) % 3)))
+    assert abs(f.tempo() - 120.0) < 0.1
+    assert out[0] == p.TransportUpdate(playing=True, position_beats=0.0)
+    assert f.beats == pytest.approx(8.0)
+
+
+def test_song_position_pointer_units() -> None:
+    f = ClockFollower(lambda c: None, daw="ardour")
+    f.feed(Msg("songpos", pos=480))
+    assert f.beats == 20.0  # Ardour 7 sends clocks: 480 / 24
+    g = ClockFollower(lambda c: None, daw="generic", song_quarters=200.0)
+    g.feed(Msg("songpos", pos=64))
+    assert g.beats == 16.0  # the spec's sixteenths
+    g.feed(Msg("songpos", pos=4800))  # 1200 quarters in sixteenths is past the song; 200 in clocks fits
+    assert g.beats == 200.0
+
+
+def test_mmc_transport() -> None:
+    out = []
+    f = ClockFollower(out.append)
+    f.feed(Msg("sysex", data=(0x7F, 0x7F, 0x06, 0x02)))
+    f.feed(Msg("sysex", data=(0x7F, 0x7F, 0x06, 0x01)))
+    assert [c.playing for c in out] == [True, False]
+
+
+@pytest.mark.integration
+def test_jack_midi_clock_is_followed_at_96_bpm(jack_server) -> None:
+    import jack
+
+    from daw_bridge.midi.ports import open_ports
+
+    if shutil.which("jack_midi_clock") is None:
+        pytest.fail("needs jack_midi_clock (apt-get install jack-midi-clock; .ci/run does)")
+    q: queue.Queue = queue.Queue()
+    mi = MidiInput(q, default_map())
+    inp, out, api = open_ports("jack", "SBClockTest", mi)
+    jc = jack.Client("sb-patch-clock", no_start_server=True)
+    clk = subprocess.Popen(["jack_midi_clock", "-b", "96"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not jc.get_ports("jack_midi_clock", is_midi=True, is_output=True):
+            assert time.monotonic() < deadline, "jack_midi_clock did not register its port"
+            time.sleep(0.1)
+        jc.connect(jc.get_ports("jack_midi_clock", is_midi=True, is_output=True)[0].name, "SBClockTest:in")
+        jc.transport_start()
+        time.sleep(5)
+        jc.transport_stop()
+        time.sleep(0.3)
+    finally:
+        clk.terminate()
+        clk.wait(5)
+        jc.close()
+        inp.close()
+        out.close()
+    updates = [e.command for e in list(q.queue) if isinstance(e.command, p.TransportUpdate)]
+    tempos = [u.bpm for u in updates if u.bpm is not None]
+    assert api == "jack" and tempos, "no tempo was reported"
+    assert abs(mi.follower.tempo() - 96.0) <= 0.5, mi.follower.tempo()
+    assert all(abs(t - 96.0) <= 0.5 for t in tempos[1:]), tempos
+    assert updates[0].playing is not None
+
+
+@pytest.mark.integration
+def test_a_mapped_note_over_jack_triggers_a_job(jack_server, tmp_path: Path) -> None:
+    import jack
+    import mido
+
+    from daw_bridge.midi.ports import backend, open_ports
+    from daw_bridge.server import Bridge
+    from engine.backends.guide.backend import GuideBackend
+    from engine.generation import SongChoices, plan_takes, prepare_song, run_take
+    from engine.lyrics import parse
+    from engine.service import EngineService
+    from engine.song import Project, Song
+
+    project = Project(tmp_path / "m.songbridge", Song())
+    project.song = prepare_song(project.song, parse("one two three\n"),
+                                SongChoices(style="pop", bpm=120, sections="verse:2"), first_time=True)
+    project.save()
+    run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
+    engine = EngineService("thread").start()
+    bridge = Bridge(project, engine, lambda data, to: None).start()
+    inp, out, _ = open_ports("jack", "SBNoteTest", MidiInput(bridge.commands, default_map()))
+    sender = backend("jack").open_output("keys", virtual=True, client_name="sb-keys")
+    jc = jack.Client("sb-patch-note", no_start_server=True)
+    try:
+        src = [x.name for x in jc.get_ports("sb-keys", is_midi=True, is_output=True)][0]
+        jc.connect(src, "SBNoteTest:in")
+        time.sleep(0.2)
+        sender.send(mido.Message("note_on", note=48, velocity=100, channel=15))  # C3 on channel 16
+        deadline = time.monotonic() + 60
+        while len(project.song.takes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        sender.close()
+        jc.close()
+        inp.close()
+        out.close()
+        bridge.close()
+        engine.close()
+    assert [t.id for t in project.song.takes] == ["take-001", "take-002"]
+
+
+@pytest.mark.integration
+def test_midi_learn_writes_a_binding(jack_server, tmp_path: Path) -> None:
+    import jack
+    import mido
+
+    from daw_bridge.midi.ports import backend
+
+    path = tmp_path / "map.toml"
+    proc = subprocess.Popen([sys.executable, "-m", "songbridge", "midi", "learn", "generate_section", "--section",
+                             "Bridge", "--map", str(path), "--api", "jack", "--timeout", "20"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sender = backend("jack").open_output("ctl", virtual=True, client_name="sb-ctl")
+    jc = jack.Client("sb-patch-learn", no_start_server=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not jc.get_ports("SongBridge-learn", is_midi=True, is_input=True):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.1)
+        jc.connect([x.name for x in jc.get_ports("sb-ctl", is_midi=True, is_output=True)][0],
+                   jc.get_ports("SongBridge-learn", is_midi=True, is_input=True)[0].name)
+        time.sleep(0.2)
+        sender.send(mido.Message("control_change", control=21, value=127, channel=2))
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        sender.close()
+        jc.close()
+    assert proc.returncode == 0, stderr
+    m = load_map(path)
+    assert m.find("cc", 21, 3).command == "generate_section" and m.find("cc", 21, 3).options == {"section": "Bridge"}
