@@ -339,7 +339,12 @@ class Bridge:
         info = self.state.jobs.get(ev.job_id, {})
         if info.get("kind") == "land":
             if isinstance(ev, Finished):
-                self.landed(info, ev.render)
+                try:
+                    self.landed(info, ev.render)
+                except SongBridgeError as exc:
+                    if info.get("reply_to") is not None:
+                        self.send_raw(message(f"{ROOT}/stems/landed", info["take"], self.project.song.daw.adapter, 0,
+                                              str(exc)[:1000]), info["reply_to"])
             elif isinstance(ev, Failed) and info.get("reply_to") is not None:
                 self.send_raw(message(f"{ROOT}/stems/landed", info["take"], "generic", 0, ev.error[:1000]),
                               info["reply_to"])
@@ -391,13 +396,28 @@ class Bridge:
                                               out_name=out_name))
         self.state.jobs[job_id] = {"kind": "land", "reply_to": env.reply_to, "take": take.id, "folder": folder,
                                    "section": section.name if section else "song",
-                                   "bar": round(song.tempo.seconds_to_bars(start), 3), "bpm": song.tempo.bpm}
+                                   "bar": round(song.tempo.seconds_to_bars(start), 3), "bpm": song.tempo.bpm,
+                                   "start_s": start}
 
     def landed(self, info: dict[str, Any], render: dict[str, Any]) -> None:
-        result = land_files(render["files"], info["folder"], self.project.song.info.title, info["section"],
-                            info["bar"], info["bpm"])
+        daw = self.project.song.daw
+        if daw.adapter == "ardour" and daw.session:
+            from daw_bridge.adapters.ardour import land_in_closed_session  # noqa: PLC0415
+            from daw_bridge.adapters.generic import slug  # noqa: PLC0415
+
+            session = Path(daw.session)
+            stems = {f"{daw.track_prefix} {label}".strip(): Path(path) for label, path in render["files"].items()
+                     if label != "mix"}
+            position = round(info["start_s"] * 44100)
+            regions = land_in_closed_session(session, session.name, stems, position, f"sb-{slug(info['section'])}")
+            detail = f"{len(regions)} regions at sample {position} in {session}"
+            adapter = "ardour"
+        else:
+            result = land_files(render["files"], info["folder"], self.project.song.info.title, info["section"],
+                                info["bar"], info["bpm"])
+            detail, adapter = result.detail, "generic"
         if info.get("reply_to") is not None:
-            self.send_raw(message(f"{ROOT}/stems/landed", info["take"], "generic", 1, result.detail), info["reply_to"])
+            self.send_raw(message(f"{ROOT}/stems/landed", info["take"], adapter, 1, detail), info["reply_to"])
 
     # -- audition and transport ----------------------------------------------------------------------------------
     def audition(self, env: p.Envelope, cmd: p.Audition) -> None:

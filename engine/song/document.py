@@ -135,6 +135,7 @@ def song_to_dict(song: Song) -> dict[str, Any]:
             "host": song.daw.host,
             "port": song.daw.port,
             "render_folder": song.daw.render_folder,
+            "session": song.daw.session,
             "track_prefix": song.daw.track_prefix,
             "follow_transport": song.daw.follow_transport,
         },
@@ -259,6 +260,7 @@ def song_from_dict(data: Any, source: str = SONG_FILE, migrations: MigrationRegi
         host=do.str("host", "127.0.0.1"),
         port=do.int("port", 0, lo=0, hi=65535),
         render_folder=do.str("render_folder", ""),
+        session=do.str("session", ""),
         track_prefix=do.str("track_prefix", "SB"),
         follow_transport=do.bool("follow_transport", False),
     )

@@ -208,6 +208,7 @@ class DawLink:
     host: str = "127.0.0.1"
     port: int = 0  # the DAW's OSC port; 0 = the adapter's default
     render_folder: str = ""  # generic adapter: where stamped files go; "" = renders/ in the project
+    session: str = ""  # ardour: the session folder to land stems in (while Ardour is closed)
     track_prefix: str = "SB"
     follow_transport: bool = False
 
