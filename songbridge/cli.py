@@ -19,6 +19,7 @@ HANDLERS = {
     ("render",): "render:run",
     ("serve",): "serve:run",
     ("play",): "play:run",
+    ("gui",): "gui:run",
     ("midi", "learn"): "midi:learn",
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--ceiling", type=float, default=-1.0, metavar="DBTP", help="true-peak ceiling (default -1)")
     ren.add_argument("--engine", choices=("local", "thread"), default="local",
                      help="run in a worker process (default) or in this process")
+
+    gu = sub.add_parser("gui", help="the desktop app: lyric timeline, generation, takes, effects, audition")
+    gu.add_argument("project", nargs="?")
+    gu.add_argument("--engine", choices=("local", "thread"), default="local")
+    gu.add_argument("--audio", default="auto", metavar="DEVICE", help="output device, 'auto' or 'off'")
+    gu.add_argument("--screenshot", metavar="PNG", help="save a screenshot after start-up and quit")
 
     ply = sub.add_parser("play", help="audition a take: A/B against another, loop a region, pick the device",
                          description="Play a take through its effect chains. Keys: space play/pause, a A/B, "

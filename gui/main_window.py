@@ -1,0 +1,300 @@
+"""The main window: the timeline in the centre, panels docked around it, undo/redo, save/open/recent projects,
+autosave, shortcuts, and a status area for the engine, the audio device and the DAW link. The GUI thread only
+submits work and reacts to events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QToolBar,
+)
+
+from engine.song.project import Project
+from engine.song.tempo import Grid
+
+from . import editing
+from .document import DocumentModel
+from .engine_client import EngineClient
+from .panels import EffectsRack, GenerationPanel, JobsStrip, TakesPanel
+from .peaks import PeakCache
+from .timeline import Timeline
+
+AUTOSAVE_MS = 60_000
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, project: Project, engine: EngineClient, player: Any = None):
+        super().__init__()
+        self.doc = DocumentModel(project)
+        self.engine = engine
+        self.player = player
+        self.peaks = PeakCache(project.folder)
+        self.timeline = Timeline(self.doc, self.peaks, player)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.timeline)
+        self.setCentralWidget(scroll)
+        self.generation = GenerationPanel(self.doc)
+        self.takes = TakesPanel(self.doc)
+        self.jobs = JobsStrip()
+        self.rack = EffectsRack(self.doc)
+        for title, widget, area in (("Generate", self.generation, Qt.RightDockWidgetArea),
+                                    ("Takes", self.takes, Qt.RightDockWidgetArea),
+                                    ("Effects", self.rack, Qt.LeftDockWidgetArea),
+                                    ("Jobs", self.jobs, Qt.BottomDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(title)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+        self._actions()
+        self.engine.queued.connect(self.jobs.add)
+        self.engine.progress.connect(self.jobs.progress)
+        self.engine.finished.connect(self._finished)
+        self.engine.failed.connect(self._failed)
+        self.engine.cancelled.connect(self.jobs.done)
+        self.jobs.cancel.connect(self.engine.cancel)
+        self.generation.generateSong.connect(lambda o: self.generate(o, None))
+        self.generation.regenerateSelection.connect(lambda o: self.generate(o, self.timeline.range))
+        self.generation.regenerateLines.connect(self._regenerate_lines)
+        self.takes.play.connect(self.play_take)
+        self.doc.songChanged.connect(self._title)
+        self.doc.undo.cleanChanged.connect(lambda _c: self._title())
+        self.status_engine = QLabel()
+        self.status_audio = QLabel()
+        self.status_daw = QLabel()
+        for w in (self.status_engine, self.status_audio, self.status_daw):
+            self.statusBar().addPermanentWidget(w)
+        self._status()
+        self._autosave = QTimer(self)
+        self._autosave.timeout.connect(self._autosave_now)
+        self._autosave.start(AUTOSAVE_MS)
+        self._lint_later = QTimer(self)
+        self._lint_later.setSingleShot(True)
+        self._lint_later.timeout.connect(self._lint)
+        self.doc.songChanged.connect(lambda: self._lint_later.start(400))
+        self._lint_later.start(100)
+        self.resize(1500, 900)
+        self._title()
+
+    # -- actions and shortcuts -----------------------------------------------------------------------------------
+    def _actions(self) -> None:
+        bar = QToolBar("Transport")
+        bar.setObjectName("transport")
+        self.addToolBar(bar)
+        m = self.menuBar().addMenu("&File")
+        for text, key, slot in (("&Open…", QKeySequence.Open, self.open_dialog), ("&Save", QKeySequence.Save, self.save)):
+            a = QAction(text, self)
+            a.setShortcut(key)
+            a.triggered.connect(slot)
+            m.addAction(a)
+        self.recent_menu = m.addMenu("Open &recent")
+        self._recent()
+        e = self.menuBar().addMenu("&Edit")
+        undo = self.doc.undo.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.Undo)
+        redo = self.doc.undo.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        e.addActions([undo, redo])
+        for text, key, slot in (("Split line at playhead", "Ctrl+E", self._split),
+                                ("Merge selected lines", "Ctrl+M", self._merge),
+                                ("Auto-time untimed lines", "Ctrl+Shift+T", self._autotime)):
+            a = QAction(text, self)
+            a.setShortcut(QKeySequence(key))
+            a.triggered.connect(slot)
+            e.addAction(a)
+        for text, key, slot in (("Play/Pause", "Space", self.toggle_play), ("Loop selection", "L", self.loop),
+                                ("A/B", "B", self.ab), ("Zoom in", "+", lambda: self.timeline.zoom(1.25)),
+                                ("Zoom out", "-", lambda: self.timeline.zoom(0.8))):
+            a = QAction(text, self)
+            a.setShortcut(QKeySequence(key))
+            a.setShortcutContext(Qt.WindowShortcut)
+            a.triggered.connect(slot)
+            bar.addAction(a)
+        self.grid_box = QComboBox()
+        self.grid_box.addItems([g.value for g in Grid] + ["free"])
+        self.grid_box.setCurrentText(Grid.BEAT.value)
+        self.grid_box.currentTextChanged.connect(self._grid)
+        bar.addWidget(QLabel(" Snap "))
+        bar.addWidget(self.grid_box)
+
+    def _grid(self, text: str) -> None:
+        self.timeline.grid = next((g for g in Grid if g.value == text), None) or Grid.BEAT
+        if text == "free":
+            self.timeline.grid = None  # type: ignore[assignment]
+
+    # -- project -------------------------------------------------------------------------------------------------
+    def _title(self) -> None:
+        dirty = "" if self.doc.undo.isClean() else " *"
+        self.setWindowTitle(f"{self.doc.song.info.title}{dirty} — SongBridge")
+
+    def save(self) -> None:
+        self.doc.save()
+        self.statusBar().showMessage(f"saved {self.doc.folder}", 3000)
+        self._remember(self.doc.folder)
+
+    def _autosave_now(self) -> None:
+        if not self.doc.undo.isClean():
+            self.save()
+
+    def _remember(self, folder: Path) -> None:
+        s = QSettings("songbridge", "songbridge")
+        recent = [str(folder)] + [r for r in (s.value("recent") or []) if r != str(folder)]
+        s.setValue("recent", recent[:8])
+        self._recent()
+
+    def _recent(self) -> None:
+        self.recent_menu.clear()
+        for r in QSettings("songbridge", "songbridge").value("recent") or []:
+            a = self.recent_menu.addAction(r)
+            a.triggered.connect(lambda _c=False, path=r: self.open_project(path))
+
+    def open_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open project", str(self.doc.folder.parent))
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str) -> None:
+        try:
+            project = Project.open(path)
+        except Exception as exc:  # noqa: BLE001 - show the message, keep the current project
+            QMessageBox.warning(self, "Cannot open", str(exc))
+            return
+        win = MainWindow(project, self.engine, self.player)
+        win.show()
+        self._remember(project.folder)
+
+    # -- generation ----------------------------------------------------------------------------------------------
+    def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:
+        from engine.backends.base import EditSpec  # noqa: PLC0415
+        from engine.generation import plan_takes  # noqa: PLC0415
+        from engine.service import PRIORITY_INTERACTIVE, GenerateJob  # noqa: PLC0415
+        from engine.song import TimeRange  # noqa: PLC0415
+        from engine.song.model import Style  # noqa: PLC0415
+
+        song = self.doc.song
+        if opts.get("style") is not None and opts["style"] != song.style.prompt:
+            self.doc.edit(song.replace(style=Style(opts["style"], song.style.preset, song.style.reference_audio)),
+                          "Style")
+        edit = None
+        if rng is not None:
+            if not song.takes:
+                self.statusBar().showMessage("generate the song first, then regenerate parts of it", 5000)
+                return None
+            base = song.takes[-1]
+            edit = EditSpec(base.id, (TimeRange(rng[0], min(rng[1], base.duration_s)),))
+        try:
+            reqs = plan_takes(self.doc.project, opts["takes"], opts["seed"], params=opts.get("params"), edit=edit,
+                              duration_s=song.takes[-1].duration_s if edit else None)
+        except Exception as exc:  # noqa: BLE001
+            self.statusBar().showMessage(str(exc), 8000)
+            return None
+        label = "song" if rng is None else f"{rng[0]:.1f}-{rng[1]:.1f} s"
+        return self.engine.submit(GenerateJob(opts["backend"], tuple(reqs), {}, PRIORITY_INTERACTIVE, label))
+
+    def _regenerate_lines(self, opts: dict[str, Any]) -> None:
+        song = self.doc.song
+        rng = editing.lines_range(song, self.timeline.selected, song.takes[-1].duration_s if song.takes else None)
+        if rng is None:
+            self.statusBar().showMessage("select lyric lines first", 4000)
+            return
+        self.generate(opts, rng)
+
+    def _finished(self, job_id: str, ev: Any) -> None:
+        self.jobs.done(job_id)
+        song = self.doc.song
+        for take in ev.takes:
+            song = song.with_take(take)
+        self.doc.replace_silently(song)
+        self.doc.project.save()
+        self.statusBar().showMessage(f"{', '.join(t.id for t in ev.takes)} ready", 5000)
+
+    def _failed(self, job_id: str, message: str) -> None:
+        self.jobs.done(job_id)
+        self.statusBar().showMessage(f"job failed: {message}", 10000)
+
+    # -- editing helpers -----------------------------------------------------------------------------------------
+    def _split(self) -> None:
+        if len(self.timeline.selected) == 1:
+            (lid,) = self.timeline.selected
+            self.doc.edit(editing.split_line(self.doc.song, lid, self.timeline.playhead_s), "Split line")
+
+    def _merge(self) -> None:
+        self.doc.edit(editing.merge_lines(self.doc.song, self.timeline.selected), "Merge lines")
+
+    def _autotime(self) -> None:
+        from engine.lyrics import auto_time  # noqa: PLC0415
+
+        song = self.doc.song
+        self.doc.edit(song.with_lyrics(auto_time(song.lyrics, song.tempo, song.sections)), "Auto-time")
+
+    def _lint(self) -> None:
+        """The timing lint, drawn on the lines (its G2P loads off the GUI thread the first time)."""
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        song = self.doc.song
+
+        def work() -> dict[str, str]:
+            from engine.lyrics import lint_lines  # noqa: PLC0415
+
+            return {i.line_id: f"{i.kind}: {i.message}" for i in lint_lines(song.lyrics, song_end_s=song.duration_s)
+                    if i.severity == "warning"}
+
+        if not hasattr(self, "_lint_pool"):
+            self._lint_pool = ThreadPoolExecutor(max_workers=1)
+        fut = self._lint_pool.submit(work)
+        fut.add_done_callback(lambda f: QTimer.singleShot(0, self, lambda: self._set_lint(f.result())))
+
+    def _set_lint(self, result: dict[str, str]) -> None:
+        self.timeline.lint = result
+        self.timeline.update()
+
+    # -- audition ------------------------------------------------------------------------------------------------
+    def play_take(self, take_id: str) -> None:
+        if self.player is None:
+            self.statusBar().showMessage("no audio device", 4000)
+            return
+        take = self.doc.song.take(take_id)
+        self.player.load(self.doc.project.take_dir(take_id), stems=list(take.stems))
+        self.player.seek(self.timeline.playhead_s)
+        self.player.play()
+
+    def toggle_play(self) -> None:
+        if self.player is not None:
+            if self.player.state == "stopped" and self.doc.song.takes:
+                self.play_take(self.doc.song.takes[-1].id)
+            else:
+                self.player.toggle()
+
+    def loop(self) -> None:
+        if self.player is not None and self.timeline.range:
+            self.player.set_loop(*self.timeline.range)
+
+    def ab(self) -> None:
+        if self.player is not None and len(self.doc.song.takes) >= 2:
+            other = self.doc.song.takes[-2]
+            self.player.load(self.doc.project.take_dir(other.id), slot="B", stems=list(other.stems))
+            self.player.ab()
+
+    def _status(self) -> None:
+        svc = self.engine.service
+        self.status_engine.setText(f"engine: {getattr(svc, 'mode', 'remote')}")
+        dev = getattr(self.player, "device", None)
+        self.status_audio.setText(f"audio: {dev.name} ({dev.hostapi})" if dev else "audio: off")
+        daw = self.doc.song.daw
+        self.status_daw.setText(f"DAW: {daw.adapter}" + (f" {daw.session}" if daw.session else ""))
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if not self.doc.undo.isClean():
+            self.doc.save()
+        super().closeEvent(event)

@@ -1,0 +1,260 @@
+"""Side panels: generation, takes, jobs and the effects rack. Each submits work or edits the document; none waits."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDrag
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.song.model import MASTER, STEMS, EffectSlot
+
+from .document import DocumentModel
+
+
+def take_files(folder: Path, take_id: str, stem: str | None = None) -> list[Path]:
+    """The files a drag carries: the rendered BWF files when the take was rendered, else the take's own WAVs."""
+    rendered = sorted((folder / "renders" / take_id).glob("*.wav"))
+    if rendered:
+        return [p for p in rendered if stem is None or p.stem.endswith(f"_{stem}")]
+    take = folder / "takes" / take_id
+    if stem is not None:
+        return [take / "stems" / f"{stem}.wav"] if stem != "mix" else [take / "mix.wav"]
+    return [take / "mix.wav", *sorted((take / "stems").glob("*.wav"))]
+
+
+def drag_payload(folder: Path, take_id: str, stem: str | None = None) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in take_files(folder, take_id, stem)])
+    return mime
+
+
+class GenerationPanel(QWidget):
+    generateSong = Signal(dict)
+    regenerateSelection = Signal(dict)
+    regenerateLines = Signal(dict)
+
+    def __init__(self, doc: DocumentModel):
+        super().__init__()
+        from engine.backends import registry  # noqa: PLC0415
+
+        self.doc = doc
+        form = QFormLayout(self)
+        self.backend = QComboBox()
+        for name in registry.names():
+            self.backend.addItem(name)
+        self.availability = QLabel()
+        self.availability.setWordWrap(True)
+        self.style_text = QLineEdit(doc.song.style.prompt)
+        self.style_text.setPlaceholderText("e.g. dreamy synth pop, female vocal")
+        self.reference = QLineEdit(doc.song.style.reference_audio or "")
+        self.reference.setPlaceholderText("reference audio in the project (optional)")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(42)
+        self.lock_seed = QCheckBox("lock")
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed)
+        seed_row.addWidget(self.lock_seed)
+        self.steps = QSpinBox()
+        self.steps.setRange(2, 200)
+        self.steps.setValue(32)
+        self.cfg = QDoubleSpinBox()
+        self.cfg.setRange(0.0, 20.0)
+        self.cfg.setValue(4.0)
+        self.takes = QSpinBox()
+        self.takes.setRange(1, 16)
+        self.estimate = QLabel("-")
+        form.addRow("Backend", self.backend)
+        form.addRow("", self.availability)
+        form.addRow("Style", self.style_text)
+        form.addRow("Reference", self.reference)
+        form.addRow("Seed", seed_row)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance", self.cfg)
+        form.addRow("Takes", self.takes)
+        form.addRow("Estimate", self.estimate)
+        self.btn_song = QPushButton("Generate song")
+        self.btn_sel = QPushButton("Regenerate selection")
+        self.btn_lines = QPushButton("Regenerate lines")
+        for b in (self.btn_song, self.btn_sel, self.btn_lines):
+            form.addRow(b)
+        self.btn_song.clicked.connect(lambda: self.generateSong.emit(self.options()))
+        self.btn_sel.clicked.connect(lambda: self.regenerateSelection.emit(self.options()))
+        self.btn_lines.clicked.connect(lambda: self.regenerateLines.emit(self.options()))
+        self.backend.currentTextChanged.connect(self.refresh)
+        self.refresh()
+
+    def options(self) -> dict[str, Any]:
+        opts = {"backend": self.backend.currentText(), "style": self.style_text.text(), "seed": self.seed.value(),
+                "takes": self.takes.value(), "params": {"steps": self.steps.value(), "cfg": self.cfg.value()}}
+        if not self.lock_seed.isChecked():
+            self.seed.setValue((self.seed.value() + self.takes.value()) % 2**31)
+        return opts
+
+    def refresh(self) -> None:
+        from engine.backends import registry  # noqa: PLC0415
+
+        backend = registry.create(self.backend.currentText())
+        ok, reason = backend.available()
+        self.availability.setText(("available: " if ok else "unavailable: ") + reason[:160])
+        self.availability.setToolTip(reason)
+        for b in (self.btn_song, self.btn_sel, self.btn_lines):
+            b.setEnabled(ok)
+        if ok and self.doc.song.duration_s > 0:
+            from engine.backends.base import GenerationRequest  # noqa: PLC0415
+
+            req = GenerationRequest("est", self.doc.folder / "takes" / "est", (), self.doc.song.style,
+                                    max(1.0, self.doc.song.duration_s), 0,
+                                    params={"steps": self.steps.value()})
+            seconds, mem = backend.estimate(req)
+            self.estimate.setText(f"about {seconds:.1f} s, {mem / 2**20:.0f} MiB per take")
+
+
+class TakesPanel(QListWidget):
+    compare = Signal(str)
+    play = Signal(str)
+
+    def __init__(self, doc: DocumentModel):
+        super().__init__()
+        self.doc = doc
+        self.setDragEnabled(True)
+        self.setIconSize(QSize(0, 0))
+        doc.songChanged.connect(self.refresh)
+        self.itemChanged.connect(self._renamed)
+        self.itemDoubleClicked.connect(lambda it: self.play.emit(it.data(Qt.UserRole)))
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.blockSignals(True)
+        self.clear()
+        for t in reversed(self.doc.song.takes):
+            it = QListWidgetItem(("★ " if t.starred else "") + (t.name or t.id))
+            it.setData(Qt.UserRole, t.id)
+            it.setFlags(it.flags() | Qt.ItemIsEditable | Qt.ItemIsDragEnabled)
+            params = ", ".join(f"{k}={v}" for k, v in t.params.items())
+            it.setToolTip(f"{t.id} · {t.backend} · seed {t.seed}\n{params}\n"
+                          + (f"edit of {t.parent}" if t.parent else ""))
+            self.addItem(it)
+        self.blockSignals(False)
+
+    def _renamed(self, item: QListWidgetItem) -> None:
+        tid = item.data(Qt.UserRole)
+        take = self.doc.song.take(tid)
+        name = item.text().removeprefix("★ ").strip()
+        if name and name != (take.name or take.id):
+            self.doc.edit(self.doc.song.with_take(dataclasses.replace(take, name=name)), "Rename take")
+
+    def star(self, take_id: str) -> None:
+        take = self.doc.song.take(take_id)
+        self.doc.edit(self.doc.song.with_take(dataclasses.replace(take, starred=not take.starred)), "Star take")
+
+    def delete(self, take_id: str) -> None:
+        self.doc.edit(self.doc.song.without_take(take_id), "Delete take")
+
+    def startDrag(self, _actions) -> None:  # noqa: N802
+        item = self.currentItem()
+        if item is None:
+            return
+        drag = QDrag(self)
+        drag.setMimeData(drag_payload(self.doc.folder, item.data(Qt.UserRole)))
+        drag.exec(Qt.CopyAction)
+
+
+class JobsStrip(QWidget):
+    cancel = Signal(str)
+
+    def __init__(self):
+        super().__init__()
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(4, 4, 4, 4)
+        self.rows: dict[str, tuple[QWidget, QProgressBar]] = {}
+
+    def add(self, job_id: str, label: str) -> None:
+        row = QWidget()
+        h = QHBoxLayout(row)
+        h.setContentsMargins(0, 0, 0, 0)
+        bar = QProgressBar()
+        bar.setFormat(f"{label} %p%")
+        btn = QPushButton("Cancel")
+        btn.clicked.connect(lambda: self.cancel.emit(job_id))
+        h.addWidget(bar, 1)
+        h.addWidget(btn)
+        self.layout_.addWidget(row)
+        self.rows[job_id] = (row, bar)
+
+    def progress(self, job_id: str, step: int, total: int) -> None:
+        if job_id in self.rows:
+            bar = self.rows[job_id][1]
+            bar.setMaximum(max(1, total))
+            bar.setValue(step)
+
+    def done(self, job_id: str, *_: Any) -> None:
+        row = self.rows.pop(job_id, None)
+        if row is not None:
+            row[0].deleteLater()
+
+
+class EffectsRack(QWidget):
+    """A preset and a bypass per stem and for the master; heard by the player and used by render."""
+
+    def __init__(self, doc: DocumentModel):
+        super().__init__()
+        from presets.effect_chains import shipped_chains  # noqa: PLC0415
+
+        self.doc = doc
+        form = QFormLayout(self)
+        self.rows: dict[str, tuple[QComboBox, QCheckBox]] = {}
+        names = ["(none)", *shipped_chains()]
+        for slot in (*STEMS, MASTER):
+            combo = QComboBox()
+            combo.addItems(names)
+            bypass = QCheckBox("bypass")
+            row = QHBoxLayout()
+            row.addWidget(combo, 1)
+            row.addWidget(bypass)
+            form.addRow(slot, row)
+            self.rows[slot] = (combo, bypass)
+            combo.currentTextChanged.connect(lambda _t, s=slot: self.apply(s))
+            bypass.toggled.connect(lambda _b, s=slot: self.apply(s))
+        doc.songChanged.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        for slot, (combo, bypass) in self.rows.items():
+            e = self.doc.song.effects.get(slot)
+            combo.blockSignals(True)
+            bypass.blockSignals(True)
+            combo.setCurrentText(e.preset if e and e.preset else "(none)")
+            bypass.setChecked(bool(e and e.bypass))
+            combo.blockSignals(False)
+            bypass.blockSignals(False)
+
+    def apply(self, slot: str) -> None:
+        combo, bypass = self.rows[slot]
+        preset = None if combo.currentText() == "(none)" else combo.currentText()
+        effects = dict(self.doc.song.effects)
+        if preset is None and not bypass.isChecked():
+            effects.pop(slot, None)
+        else:
+            old = effects.get(slot)
+            effects[slot] = EffectSlot(preset, bypass.isChecked(), dict(old.overrides) if old else {})
+        self.doc.edit(self.doc.song.replace(effects=effects), f"Effects: {slot}")

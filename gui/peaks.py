@@ -1,0 +1,75 @@
+"""Waveform peaks, computed off the GUI thread and cached in the project (``cache/peaks/<take>-<file>.npy``).
+
+Peaks are (min, max) of the mono mix per 1/200 s; the timeline reduces them further per pixel when it paints."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+PEAKS_PER_S = 200
+_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="songbridge-peaks")
+
+
+def compute_peaks(wav: Path, cache: Path) -> np.ndarray:
+    """[n, 2] float32 (min, max) per 1/200 s; read from the cache when it is newer than the file."""
+    if cache.exists() and cache.stat().st_mtime >= wav.stat().st_mtime:
+        return np.load(cache)
+    import soundfile as sf  # noqa: PLC0415
+
+    hop = 44100 // PEAKS_PER_S
+    chunks = []
+    with sf.SoundFile(str(wav)) as f:
+        while True:
+            block = f.read(hop * 2000, dtype="float32", always_2d=True)
+            if not len(block):
+                break
+            mono = block.mean(axis=1)
+            n = len(mono) // hop * hop
+            if n:
+                m = mono[:n].reshape(-1, hop)
+                chunks.append(np.stack([m.min(axis=1), m.max(axis=1)], axis=1))
+    peaks = np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, peaks.astype(np.float32))
+    return peaks
+
+
+class PeakCache(QObject):
+    """Asks for peaks; ``ready`` fires on the GUI thread (queued connection) when they arrive."""
+
+    ready = Signal(str)
+
+    def __init__(self, project_folder: Path):
+        super().__init__()
+        self.folder = project_folder
+        self.peaks: dict[str, np.ndarray] = {}
+        self._pending: dict[str, Future] = {}
+
+    def key(self, take_id: str, name: str) -> str:
+        return f"{take_id}/{name}"
+
+    def get(self, take_id: str, name: str) -> np.ndarray | None:
+        key = self.key(take_id, name)
+        if key in self.peaks:
+            return self.peaks[key]
+        if key not in self._pending:
+            wav = self.folder / "takes" / take_id / (f"stems/{name}.wav" if name != "mix" else "mix.wav")
+            if not wav.exists():
+                return None
+            cache = self.folder / "cache" / "peaks" / f"{take_id}-{name}.npy"
+            fut = _pool.submit(compute_peaks, wav, cache)
+            self._pending[key] = fut
+            fut.add_done_callback(lambda f, k=key: self._done(k, f))
+        return None
+
+    def _done(self, key: str, fut: Future) -> None:  # runs on the pool thread
+        try:
+            self.peaks[key] = fut.result()
+        except Exception:  # noqa: BLE001 - a broken file draws as empty
+            self.peaks[key] = np.zeros((0, 2), np.float32)
+        self._pending.pop(key, None)
+        self.ready.emit(key)  # cross-thread signal: delivered on the GUI thread

@@ -1,0 +1,406 @@
+"""The timeline: a ruler in bars|beats with seconds below, the section lane, the lyric lane (drag to move with
+snapping, Shift for free, right edge to stretch, double-click to edit text, arrows to nudge, T to tap-time), take
+lanes with waveforms (expandable per stem), a playhead and a time-range selection. Painting only draws what is
+visible and reads precomputed peaks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import QLineEdit, QToolTip, QWidget
+
+from engine.song.tempo import Grid
+
+from . import editing, theme
+from .document import DocumentModel
+from .peaks import PEAKS_PER_S, PeakCache
+
+LABEL_W = 96
+RULER_H = 40
+SECTION_H = 26
+LYRIC_H = 46
+TAKE_H = 58
+STEM_H = 30
+EDGE = 6
+
+
+@dataclass
+class Drag:
+    kind: str  # move | stretch | range | section_start | section_end
+    x0: float
+    ids: tuple[str, ...] = ()
+    anchor: str = ""
+    t0: float = 0.0
+
+
+class Timeline(QWidget):
+    selectionChanged = Signal()
+    rangeChanged = Signal(float, float)
+
+    def __init__(self, doc: DocumentModel, peaks: PeakCache | None = None, player: object = None):
+        super().__init__()
+        self.doc = doc
+        self.peaks = peaks or PeakCache(doc.folder)
+        self.player = player
+        self.px_per_s = 40.0
+        self.scroll_s = 0.0
+        self.grid: Grid = Grid.BEAT
+        self.selected: set[str] = set()
+        self.range: tuple[float, float] | None = None
+        self.expanded: set[str] = set()
+        self.lint: dict[str, str] = {}  # line id -> message
+        self.playhead_s = 0.0
+        self._drag: Drag | None = None
+        self._preview = None  # a Song shown while dragging, committed on release
+        self._taps: list[float] = []
+        self._editor: QLineEdit | None = None
+        self._wave_cache: dict[tuple, QImage] = {}
+        self.setMinimumHeight(RULER_H + SECTION_H + LYRIC_H + TAKE_H)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setMouseTracking(True)
+        doc.songChanged.connect(self.update)
+        self.peaks.ready.connect(lambda _k: self.update())
+        self._tick = QTimer(self)
+        self._tick.timeout.connect(self._follow_player)
+        self._tick.start(33)
+
+    # -- geometry --------------------------------------------------------------------------------------------------
+    @property
+    def song(self):  # type: ignore[no-untyped-def]
+        return self._preview if self._preview is not None else self.doc.song
+
+    def x_of(self, t: float) -> float:
+        return LABEL_W + (t - self.scroll_s) * self.px_per_s
+
+    def t_of(self, x: float) -> float:
+        return max(0.0, self.scroll_s + (x - LABEL_W) / self.px_per_s)
+
+    def lane_top(self, lane: str) -> int:
+        return {"sections": RULER_H, "lyrics": RULER_H + SECTION_H, "takes": RULER_H + SECTION_H + LYRIC_H}[lane]
+
+    def take_rows(self) -> list[tuple[str, str, int, int]]:
+        """(take id, stem or "mix", top, height) for every visible take lane."""
+        rows, y = [], self.lane_top("takes")
+        for take in reversed(self.song.takes):
+            rows.append((take.id, "mix", y, TAKE_H))
+            y += TAKE_H
+            if take.id in self.expanded:
+                for stem in take.stems:
+                    rows.append((take.id, stem, y, STEM_H))
+                    y += STEM_H
+        return rows
+
+    def line_rect(self, line, ends: dict[str, float] | None = None) -> QRectF:  # type: ignore[no-untyped-def]
+        end = (ends or self.line_ends()).get(line.id, line.start_s + 2.0)
+        x0, x1 = self.x_of(line.start_s), self.x_of(end)
+        return QRectF(x0, self.lane_top("lyrics") + 3, max(8.0, x1 - x0 - 2), LYRIC_H - 6)
+
+    def line_ends(self) -> dict[str, float]:
+        """Where each timed line's block ends: its own end, else the next line's start, else 2 s later."""
+        timed = self.song.timed_lines()
+        ends = {}
+        for i, ln in enumerate(timed):
+            ends[ln.id] = ln.end_s if ln.end_s is not None else (
+                timed[i + 1].start_s if i + 1 < len(timed) else ln.start_s + 2.0)
+        return ends
+
+    def line_at(self, x: float, y: float):  # type: ignore[no-untyped-def]
+        top = self.lane_top("lyrics")
+        if not top <= y < top + LYRIC_H:
+            return None
+        ends = self.line_ends()
+        for ln in reversed(self.song.timed_lines()):
+            if self.line_rect(ln, ends).contains(QPointF(x, y)):
+                return ln
+        return None
+
+    # -- painting -----------------------------------------------------------------------------------------------
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), theme.BG)
+        song = self.song
+        t0, t1 = self.t_of(LABEL_W), self.t_of(self.width())
+        self._paint_ruler(p, song, t0, t1)
+        self._paint_sections(p, song)
+        self._paint_lyrics(p, song, t0, t1)
+        self._paint_takes(p, song)
+        if self.range is not None:
+            a, b = (self.x_of(t) for t in self.range)
+            p.fillRect(QRectF(a, 0, b - a, self.height()), theme.SELECT)
+        x = self.x_of(self.playhead_s)
+        if x >= LABEL_W:
+            p.setPen(QPen(theme.PLAYHEAD, 1.5))
+            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.fillRect(QRectF(0, 0, LABEL_W, self.height()), theme.PANEL)
+        p.setPen(theme.DIM)
+        labels = [("bars | s", 0, RULER_H), ("Sections", RULER_H, SECTION_H), ("Lyrics", self.lane_top("lyrics"), LYRIC_H)]
+        labels += [(f"{tid}" if stem == "mix" else f"  {stem}", y, h) for tid, stem, y, h in self.take_rows()]
+        for text, y, h in labels:
+            p.drawText(QRectF(8, y, LABEL_W - 12, h), Qt.AlignVCenter | Qt.AlignLeft, text)
+        p.end()
+
+    def _paint_ruler(self, p: QPainter, song, t0: float, t1: float) -> None:  # type: ignore[no-untyped-def]
+        p.fillRect(QRectF(LABEL_W, 0, self.width(), RULER_H), theme.PANEL)
+        tm = song.tempo
+        bar_px = tm.bar_length_s(1) * self.px_per_s
+        every = max(1, 2 ** math.ceil(math.log2(max(1.0, 60.0 / bar_px))))
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, small.pointSizeF() - 1.5))
+        p.setFont(small)
+        for t in tm.grid_lines(t0, t1, Grid.BAR):
+            bar = round(tm.seconds_to_bars(t))
+            x = self.x_of(t)
+            major = (bar - 1) % every == 0
+            p.setPen(QPen(theme.TEXT if major else theme.DIM, 1))
+            p.drawLine(QPointF(x, 12 if major else 18), QPointF(x, RULER_H))
+            if major:
+                p.drawText(QPointF(x + 3, 12), str(bar))
+            if bar_px > 40:
+                p.setPen(QPen(QColor(255, 255, 255, 40), 1))
+                for b in range(1, tm.meter_at(t).numerator):
+                    bx = self.x_of(tm.bbt_to_seconds(bar, b + 1))
+                    p.drawLine(QPointF(bx, 26), QPointF(bx, RULER_H))
+        step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120) if s * self.px_per_s >= 50)
+        p.setPen(theme.DIM)
+        for s in range(int(t0 // step) * step, int(t1) + step, step):
+            x = self.x_of(s)
+            if x >= LABEL_W:
+                p.drawText(QPointF(x + 2, RULER_H - 3), f"{s // 60}:{s % 60:02d}")
+        p.setFont(self.font())
+
+    def _paint_sections(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
+        y = self.lane_top("sections")
+        p.fillRect(QRectF(LABEL_W, y, self.width(), SECTION_H), theme.LANE)
+        for s in song.sections:
+            r = QRectF(self.x_of(s.start_s), y + 2, (s.end_s - s.start_s) * self.px_per_s - 1, SECTION_H - 4)
+            if r.right() < LABEL_W or r.left() > self.width():
+                continue
+            p.fillRect(r, QColor(s.color or "#607080"))
+            p.setPen(theme.TEXT)
+            p.drawText(r.adjusted(4, 0, -2, 0), Qt.AlignVCenter | Qt.AlignLeft, s.name)
+
+    def _paint_lyrics(self, p: QPainter, song, t0: float, t1: float) -> None:  # type: ignore[no-untyped-def]
+        y = self.lane_top("lyrics")
+        p.fillRect(QRectF(LABEL_W, y, self.width(), LYRIC_H), theme.BG.lighter(112))
+        timed = song.timed_lines()
+        ends = self.line_ends()
+        starts = [ln.start_s for ln in timed]
+        lo = max(0, np.searchsorted(starts, t0 - 30.0) if starts else 0)
+        for ln in timed[lo:]:
+            if ln.start_s > t1:
+                break
+            if not ln.text.strip():
+                continue
+            r = self.line_rect(ln, ends)
+            if r.right() < LABEL_W:
+                continue
+            color = theme.ACCENT.darker(150) if ln.id in self.selected else QColor("#3a4452")
+            p.fillRect(r, color)
+            if ln.id in self.lint:
+                p.fillRect(QRectF(r.left(), r.bottom() - 3, r.width(), 3), theme.WARN)
+            if r.width() < 24:
+                continue  # too narrow to read: the block alone shows where the line is
+            p.setPen(theme.TEXT)
+            p.drawText(r.adjusted(4, 2, -2, -12), Qt.AlignLeft | Qt.AlignTop, ln.text)
+            if ln.words:
+                p.setPen(QPen(theme.PLAYHEAD.darker(130), 1))
+                for w in ln.words:
+                    wx = self.x_of(w.start_s)
+                    p.drawLine(QPointF(wx, r.bottom() - 10), QPointF(wx, r.bottom() - 4))
+
+    def _paint_takes(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
+        for take_id, stem, y, h in self.take_rows():
+            p.fillRect(QRectF(LABEL_W, y + 1, self.width(), h - 2), theme.LANE)
+            peaks = self.peaks.get(take_id, stem)
+            if peaks is None or not len(peaks):
+                continue
+            x0 = max(LABEL_W, int(self.x_of(0.0)))
+            x1 = min(self.width(), int(self.x_of(len(peaks) / PEAKS_PER_S)))
+            if x1 - x0 < 2:
+                continue
+            key = (take_id, stem, x0, x1, h, round(self.px_per_s, 6), round(self.scroll_s, 6), len(peaks))
+            img = self._wave_cache.get(key)
+            if img is None:
+                xs = np.arange(x0, x1 + 1)
+                idx = np.minimum(((self.t_of_array(xs)) * PEAKS_PER_S).astype(np.int64), len(peaks) - 1)
+                lo = np.minimum.reduceat(peaks[:, 0], idx[:-1])
+                hi = np.maximum.reduceat(peaks[:, 1], idx[:-1])
+                color = theme.ACCENT if stem == "mix" else theme.ACCENT.darker(140)
+                img = waveform_image(lo, hi, h - 2, color)
+                if len(self._wave_cache) > 64:
+                    self._wave_cache.clear()
+                self._wave_cache[key] = img
+            p.drawImage(QPointF(x0, y + 1), img)
+
+    def t_of_array(self, xs: np.ndarray) -> np.ndarray:
+        return np.maximum(0.0, self.scroll_s + (xs - LABEL_W) / self.px_per_s)
+
+    # -- interaction -------------------------------------------------------------------------------------------
+    def _grid_for(self, event) -> Grid | None:  # type: ignore[no-untyped-def]
+        return None if event.modifiers() & Qt.ShiftModifier else self.grid
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        x, y = event.position().x(), event.position().y()
+        if y < RULER_H:
+            self._drag = Drag("range", x, t0=self.t_of(x))
+            return
+        line = self.line_at(x, y)
+        if line is not None:
+            if event.modifiers() & Qt.ControlModifier:
+                self.selected ^= {line.id}
+            elif line.id not in self.selected:
+                self.selected = {line.id}
+            self.selectionChanged.emit()
+            kind = "stretch" if self.line_rect(line).right() - x < EDGE else "move"
+            self._drag = Drag(kind, x, tuple(self.selected), line.id)
+            self.update()
+            return
+        for tid, stem, ty, h in self.take_rows():
+            if ty <= y < ty + h and x < LABEL_W and stem == "mix":
+                self.expanded ^= {tid}
+                self.update()
+                return
+        if self.selected and not event.modifiers():
+            self.selected = set()
+            self.selectionChanged.emit()
+            self.update()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        x, y = event.position().x(), event.position().y()
+        d = self._drag
+        if d is None:
+            line = self.line_at(x, y)
+            if line is not None and line.id in self.lint:
+                QToolTip.showText(event.globalPosition().toPoint(), self.lint[line.id], self)
+            self.setCursor(Qt.SizeHorCursor if line is not None and self.line_rect(line).right() - x < EDGE
+                           else Qt.ArrowCursor)
+            return
+        dt = (x - d.x0) / self.px_per_s
+        if d.kind == "range":
+            a, b = sorted((d.t0, self.t_of(x)))
+            self.range = (a, b) if b - a > 0.01 else None
+        elif d.kind == "move":
+            self._preview = editing.move_lines(self.doc.song, d.ids, dt, self._grid_for(event), d.anchor)
+        elif d.kind == "stretch":
+            self._preview = editing.set_line_end(self.doc.song, d.anchor, self.t_of(x), self._grid_for(event))
+        self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        d, self._drag = self._drag, None
+        if d is None:
+            return
+        if d.kind == "range":
+            if self.range:
+                self.rangeChanged.emit(*self.range)
+        elif self._preview is not None:
+            preview, self._preview = self._preview, None
+            self.doc.edit(preview, "Move lines" if d.kind == "move" else "Stretch line")
+        self.update()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        line = self.line_at(event.position().x(), event.position().y())
+        if line is None:
+            return
+        ed = QLineEdit(line.text, self)
+        ed.setGeometry(self.line_rect(line).toRect().adjusted(0, 0, 120, 0))
+        ed.selectAll()
+        ed.show()
+        ed.setFocus()
+        self._editor = ed
+
+        def commit() -> None:
+            if self._editor is ed:
+                self._editor = None
+                self.doc.edit(editing.set_line_text(self.doc.song, line.id, ed.text()), "Edit lyric")
+                ed.deleteLater()
+
+        ed.editingFinished.connect(commit)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120
+        if event.modifiers() & Qt.ControlModifier:
+            self.zoom(1.25 ** steps, event.position().x())
+        else:
+            self.scroll_s = max(0.0, self.scroll_s - steps * 80 / self.px_per_s)
+            self.update()
+
+    def zoom(self, factor: float, at_x: float | None = None) -> None:
+        at_x = at_x if at_x is not None else LABEL_W + (self.width() - LABEL_W) / 2
+        t = self.t_of(at_x)
+        self.px_per_s = min(2000.0, max(2.0, self.px_per_s * factor))
+        self.scroll_s = max(0.0, t - (at_x - LABEL_W) / self.px_per_s)
+        self.update()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if key in (Qt.Key_Left, Qt.Key_Right) and self.selected:
+            sign = -1 if key == Qt.Key_Left else 1
+            if event.modifiers() & Qt.ShiftModifier:
+                new = editing.move_lines(self.doc.song, self.selected, sign * 0.01, None)
+            else:
+                step = self.grid.step_quarters(self.doc.song.tempo.meter) * 60 / self.doc.song.tempo.bpm
+                new = editing.move_lines(self.doc.song, self.selected, sign * step, self.grid)
+            self.doc.edit(new, "Nudge lines")
+        elif key in (Qt.Key_Plus, Qt.Key_Equal):
+            self.zoom(1.25)
+        elif key == Qt.Key_Minus:
+            self.zoom(0.8)
+        elif key == Qt.Key_T:
+            self.tap(self.playhead_s, None if event.modifiers() & Qt.ShiftModifier else self.grid)
+        elif key in (Qt.Key_Return, Qt.Key_Escape) and self._taps:
+            self.finish_taps()
+        else:
+            super().keyPressEvent(event)
+
+    # -- tap to time ---------------------------------------------------------------------------------------------
+    def tap_order(self) -> list[str]:
+        """Lines in lyric order starting at the first selected one (or the first line)."""
+        lines = [ln.id for ln in self.doc.song.lyrics if ln.text.strip()]
+        start = next((i for i, lid in enumerate(lines) if lid in self.selected), 0)
+        return lines[start:]
+
+    def tap(self, t: float, grid: Grid | None) -> None:
+        if not self._taps:
+            self._tap_base = self.doc.song
+            self._tap_order = self.tap_order()
+            self._tap_grid = grid
+        self._taps.append(t)
+        self._preview = editing.tap_times(self._tap_base, self._tap_order, self._taps, grid)
+        if len(self._taps) >= len(self._tap_order):
+            self.finish_taps()
+        self.update()
+
+    def finish_taps(self) -> None:
+        """All taps of a pass become one undoable step."""
+        if not self._taps:
+            return
+        new = editing.tap_times(self._tap_base, self._tap_order, self._taps, self._tap_grid)
+        self._taps, self._preview = [], None
+        self.doc.edit(new, "Tap to time")
+        self.update()
+
+    def _follow_player(self) -> None:
+        if self.player is None:
+            return
+        t = float(getattr(self.player, "position_s", 0.0))
+        if abs(t - self.playhead_s) > 1e-3:
+            self.playhead_s = t
+            self.update()
+
+
+def waveform_image(lo: np.ndarray, hi: np.ndarray, height: int, color: QColor) -> QImage:
+    """A column per pixel from ``lo`` to ``hi`` (-1..1), drawn with numpy into an ARGB image (fast to repaint)."""
+    w = len(lo)
+    mid, amp = (height - 1) / 2, (height - 2) / 2
+    top = np.clip(np.floor(mid - hi * amp), 0, height - 1).astype(np.int32)
+    bottom = np.clip(np.ceil(mid - lo * amp), 0, height - 1).astype(np.int32)
+    rows = np.arange(height, dtype=np.int32)[:, None]
+    mask = (rows >= top[None, :]) & (rows <= bottom[None, :])
+    argb = np.uint32(color.rgba())
+    buf = np.where(mask, argb, np.uint32(0)).astype(np.uint32)
+    img = QImage(buf.data, w, height, w * 4, QImage.Format_ARGB32)
+    return img.copy()  # own the pixels (buf is freed)
