@@ -118,3 +118,38 @@ def set_section_bounds(song: Song, section_id: str, start: float, end: float) ->
     secs = tuple(Section(s.id, s.name, max(0.0, start), max(start + 0.1, end), s.color) if s.id == section_id else s
                  for s in song.sections)
     return song.replace(sections=secs)
+
+
+def rename_section(song: Song, section_id: str, name: str) -> Song:
+    return song.replace(sections=tuple(replace(s, name=name) if s.id == section_id else s for s in song.sections))
+
+
+def add_section(song: Song, name: str, at: float, bars: int = 4) -> Song:
+    """A section of ``bars`` bars from the bar line nearest ``at``, trimmed to the gap it lands in."""
+    import re  # noqa: PLC0415
+
+    from engine.song.model import Section  # noqa: PLC0415
+    from engine.song.sections import SECTION_COLORS  # noqa: PLC0415
+
+    start = song.tempo.snap(at, Grid.BAR)
+    end = song.tempo.bars_to_seconds(song.tempo.seconds_to_bars(start) + bars)
+    for s in song.sections:
+        if s.start_s <= start < s.end_s:
+            start = s.end_s
+        if start < s.start_s < end:
+            end = s.start_s
+    if end - start < 0.1:
+        return song
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "section"
+    sid, n = base, 2
+    while any(s.id == sid for s in song.sections):
+        sid, n = f"{base}-{n}", n + 1
+    kind = re.sub(r"\s*\d+$", "", name.lower())
+    sec = Section(sid, name, start, end, SECTION_COLORS.get(kind, "#607080"))
+    return song.replace(sections=tuple(sorted((*song.sections, sec), key=lambda s: s.start_s)))
+
+
+def remove_section(song: Song, section_id: str) -> Song:
+    return song.replace(sections=tuple(s for s in song.sections if s.id != section_id),
+                        lyrics=tuple(replace(ln, section_id=None) if ln.section_id == section_id else ln
+                                     for ln in song.lyrics))

@@ -68,7 +68,10 @@ class MainWindow(QMainWindow):
         self.generation.regenerateSelection.connect(lambda o: self.generate(o, self.timeline.range))
         self.generation.regenerateLines.connect(self._regenerate_lines)
         self.takes.play.connect(self.play_take)
+        self.takes.compare.connect(self.compare_take)
+        self.takes.render.connect(self.render_take)
         self.doc.songChanged.connect(self._title)
+        self.rack.changed.connect(self._effects_changed)
         self.doc.undo.cleanChanged.connect(lambda _c: self._title())
         self.status_engine = QLabel()
         self.status_audio = QLabel()
@@ -265,9 +268,58 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("no audio device", 4000)
             return
         take = self.doc.song.take(take_id)
-        self.player.load(self.doc.project.take_dir(take_id), stems=list(take.stems))
+        chains, master = self.chains_for(take)
+        self.player.load(self.doc.project.take_dir(take_id), stems=list(take.stems), chains=chains, master=master)
+        self._playing_take = take_id
         self.player.seek(self.timeline.playhead_s)
         self.player.play()
+
+    def chains_for(self, take: Any) -> tuple[dict[str, Any], Any]:
+        """The take's effect chains as the rack sets them (the player hears what render will use)."""
+        from engine.audio.fx import load_board, user_preset_dirs  # noqa: PLC0415
+
+        boards, master = {}, None
+        for slot, e in self.doc.song.effects.items():
+            if not e.preset or e.bypass:
+                continue
+            try:
+                board = load_board(e.preset, 44100, user_preset_dirs(), e.overrides)
+            except Exception as exc:  # noqa: BLE001 - a broken preset is reported, playback goes on dry
+                self.statusBar().showMessage(f"{slot}: {exc}", 8000)
+                continue
+            if slot == "master":
+                master = board
+            elif slot in take.stems:
+                boards[slot] = board
+        return boards, master
+
+    def _effects_changed(self) -> None:
+        """Live effects: reload the playing take's chains when the rack changes."""
+        take_id = getattr(self, "_playing_take", None)
+        if self.player is None or take_id is None or self.player.state != "playing":
+            return
+        try:
+            take = self.doc.song.take(take_id)
+        except KeyError:
+            return
+        chains, master = self.chains_for(take)
+        self.player.load(self.doc.project.take_dir(take_id), stems=list(take.stems), chains=chains, master=master)
+
+    def compare_take(self, take_id: str) -> None:
+        """A/B: the chosen take becomes B at the play head."""
+        if self.player is None:
+            self.statusBar().showMessage("no audio device", 4000)
+            return
+        take = self.doc.song.take(take_id)
+        self.player.load(self.doc.project.take_dir(take_id), slot="B", stems=list(take.stems))
+        self.player.ab("B")
+
+    def render_take(self, take_id: str) -> str:
+        from engine.render import RenderSettings  # noqa: PLC0415
+        from engine.service import RenderJob  # noqa: PLC0415
+
+        self.doc.project.save()
+        return self.engine.submit(RenderJob(self.doc.folder, take_id, RenderSettings(), label=f"render {take_id}"))
 
     def toggle_play(self) -> None:
         if self.player is not None:

@@ -132,6 +132,7 @@ class GenerationPanel(QWidget):
 class TakesPanel(QListWidget):
     compare = Signal(str)
     play = Signal(str)
+    render = Signal(str)
 
     def __init__(self, doc: DocumentModel):
         super().__init__()
@@ -162,6 +163,23 @@ class TakesPanel(QListWidget):
         name = item.text().removeprefix("★ ").strip()
         if name and name != (take.name or take.id):
             self.doc.edit(self.doc.song.with_take(dataclasses.replace(take, name=name)), "Rename take")
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        from PySide6.QtWidgets import QMenu  # noqa: PLC0415
+
+        item = self.itemAt(event.pos())
+        if item is None:
+            return
+        tid = item.data(Qt.UserRole)
+        menu = QMenu(self)
+        actions = {menu.addAction("Play"): lambda: self.play.emit(tid),
+                   menu.addAction("Compare (A/B at the play head)"): lambda: self.compare.emit(tid),
+                   menu.addAction("Star / unstar"): lambda: self.star(tid),
+                   menu.addAction("Render for the DAW"): lambda: self.render.emit(tid),
+                   menu.addAction("Delete"): lambda: self.delete(tid)}
+        chosen = menu.exec(event.globalPos())
+        if chosen in actions:
+            actions[chosen]()
 
     def star(self, take_id: str) -> None:
         take = self.doc.song.take(take_id)
@@ -214,16 +232,23 @@ class JobsStrip(QWidget):
 
 
 class EffectsRack(QWidget):
-    """A preset and a bypass per stem and for the master; heard by the player and used by render."""
+    """A preset and a bypass per stem and for the master, the chosen slot's parameters (edits are overrides on top
+    of the preset), and Save as preset. Heard by the player and used by render."""
+
+    changed = Signal()
 
     def __init__(self, doc: DocumentModel):
         super().__init__()
+        from PySide6.QtWidgets import QTableWidget  # noqa: PLC0415
+
         from presets.effect_chains import shipped_chains  # noqa: PLC0415
 
         self.doc = doc
-        form = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        form = QFormLayout()
+        outer.addLayout(form)
         self.rows: dict[str, tuple[QComboBox, QCheckBox]] = {}
-        names = ["(none)", *shipped_chains()]
+        names = ["(none)", *shipped_chains(), *self._user_presets()]
         for slot in (*STEMS, MASTER):
             combo = QComboBox()
             combo.addItems(names)
@@ -235,8 +260,27 @@ class EffectsRack(QWidget):
             self.rows[slot] = (combo, bypass)
             combo.currentTextChanged.connect(lambda _t, s=slot: self.apply(s))
             bypass.toggled.connect(lambda _b, s=slot: self.apply(s))
+        self.slot = QComboBox()
+        self.slot.addItems([*STEMS, MASTER])
+        self.params = QTableWidget(0, 2)
+        self.params.setHorizontalHeaderLabels(["parameter", "value"])
+        self.params.horizontalHeader().setStretchLastSection(True)
+        self.save_as = QPushButton("Save as preset…")
+        outer.addWidget(QLabel("Parameters of"))
+        outer.addWidget(self.slot)
+        outer.addWidget(self.params, 1)
+        outer.addWidget(self.save_as)
+        self.slot.currentTextChanged.connect(lambda _t: self.show_params())
+        self.params.itemChanged.connect(self._param_edited)
+        self.save_as.clicked.connect(self._save_dialog)
         doc.songChanged.connect(self.refresh)
         self.refresh()
+
+    @staticmethod
+    def _user_presets() -> list[str]:
+        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
+
+        return sorted({p.stem for d in user_preset_dirs() if d.is_dir() for p in d.glob("*.toml")})
 
     def refresh(self) -> None:
         for slot, (combo, bypass) in self.rows.items():
@@ -247,6 +291,110 @@ class EffectsRack(QWidget):
             bypass.setChecked(bool(e and e.bypass))
             combo.blockSignals(False)
             bypass.blockSignals(False)
+        self.show_params()
+
+    def spec(self, slot: str) -> Any:
+        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
+        from presets.effect_chains import find_chain, load_chain  # noqa: PLC0415
+
+        e = self.doc.song.effects.get(slot)
+        if not e or not e.preset:
+            return None
+        return load_chain(find_chain(e.preset, user_preset_dirs()))
+
+    def show_params(self) -> None:
+        from PySide6.QtWidgets import QTableWidgetItem  # noqa: PLC0415
+
+        slot = self.slot.currentText()
+        self.params.blockSignals(True)
+        self.params.setRowCount(0)
+        try:
+            spec = self.spec(slot)
+        except Exception:  # noqa: BLE001
+            spec = None
+        if spec is not None:
+            overrides = self.doc.song.effects[slot].overrides
+            for i, plugin in enumerate(spec.plugins):
+                for name, value in plugin.params.items():
+                    key = f"{i}.{name}"
+                    r = self.params.rowCount()
+                    self.params.insertRow(r)
+                    label = QTableWidgetItem(f"{plugin.type} · {name}")
+                    label.setFlags(label.flags() & ~Qt.ItemIsEditable)
+                    label.setData(Qt.UserRole, key)
+                    self.params.setItem(r, 0, label)
+                    self.params.setItem(r, 1, QTableWidgetItem(str(overrides.get(key, value))))
+        self.params.blockSignals(False)
+
+    def _param_edited(self, item: Any) -> None:
+        if item.column() != 1:
+            return
+        slot = self.slot.currentText()
+        key = self.params.item(item.row(), 0).data(Qt.UserRole)
+        try:
+            value: Any = float(item.text())
+        except ValueError:
+            value = item.text().strip().lower() in ("1", "true", "on", "yes")
+        self.set_override(slot, key, value)
+
+    def set_override(self, slot: str, key: str, value: Any) -> None:
+        e = self.doc.song.effects.get(slot)
+        if e is None:
+            return
+        from engine.audio.fx import build_board  # noqa: PLC0415
+        from engine.errors import PresetError  # noqa: PLC0415
+
+        overrides = {**dict(e.overrides), key: value}
+        try:
+            build_board(self.spec(slot), 44100, overrides)  # refuse a value the plugin refuses
+        except PresetError as exc:
+            from PySide6.QtWidgets import QToolTip  # noqa: PLC0415
+
+            QToolTip.showText(self.params.mapToGlobal(self.params.rect().center()), str(exc), self.params)
+            self.show_params()
+            return
+        effects = {**dict(self.doc.song.effects), slot: EffectSlot(e.preset, e.bypass, overrides)}
+        self.doc.edit(self.doc.song.replace(effects=effects), f"Effect parameter {slot} {key}")
+        self.changed.emit()
+
+    def save_preset(self, slot: str, name: str, folder: Path | None = None) -> Path:
+        """The slot's chain with its overrides as a new preset file (user presets folder by default)."""
+        import tomli_w  # noqa: PLC0415
+
+        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
+
+        spec = self.spec(slot)
+        if spec is None:
+            raise ValueError(f"{slot} has no effect chain to save")
+        overrides = dict(self.doc.song.effects[slot].overrides)
+        plugins = []
+        for i, plug in enumerate(spec.plugins):
+            params = {**plug.params, **{k.split(".", 1)[1]: v for k, v in overrides.items()
+                                        if k.startswith(f"{i}.") and k.split(".", 1)[1] != "bypass"}}
+            entry = {"type": plug.type, **({"path": plug.path, "parameters": params} if plug.type == "external"
+                                           else params)}
+            if overrides.get(f"{i}.bypass", plug.bypass):
+                entry["bypass"] = True
+            plugins.append(entry)
+        folder = folder or user_preset_dirs()[-1]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.toml"
+        path.write_text(tomli_w.dumps({"schema_version": 1, "name": name, "description": f"from {spec.name}",
+                                       "plugin": plugins}))
+        return path
+
+    def _save_dialog(self) -> None:
+        from PySide6.QtWidgets import QInputDialog, QMessageBox  # noqa: PLC0415
+
+        name, ok = QInputDialog.getText(self, "Save as preset", "Name:")
+        if ok and name.strip():
+            try:
+                path = self.save_preset(self.slot.currentText(), name.strip())
+            except Exception as exc:  # noqa: BLE001
+                QMessageBox.warning(self, "Cannot save", str(exc))
+                return
+            for combo, _ in self.rows.values():
+                combo.addItem(path.stem)
 
     def apply(self, slot: str) -> None:
         combo, bypass = self.rows[slot]
@@ -256,5 +404,7 @@ class EffectsRack(QWidget):
             effects.pop(slot, None)
         else:
             old = effects.get(slot)
-            effects[slot] = EffectSlot(preset, bypass.isChecked(), dict(old.overrides) if old else {})
+            keep = dict(old.overrides) if old and old.preset == preset else {}
+            effects[slot] = EffectSlot(preset, bypass.isChecked(), keep)
         self.doc.edit(self.doc.song.replace(effects=effects), f"Effects: {slot}")
+        self.changed.emit()

@@ -248,6 +248,13 @@ class Timeline(QWidget):
         if y < RULER_H:
             self._drag = Drag("range", x, t0=self.t_of(x))
             return
+        sec_top = self.lane_top("sections")
+        if sec_top <= y < sec_top + SECTION_H:
+            for s in self.doc.song.sections:
+                for edge, t in (("section_start", s.start_s), ("section_end", s.end_s)):
+                    if abs(self.x_of(t) - x) <= EDGE:
+                        self._drag = Drag(edge, x, (s.id,), s.id, t)
+                        return
         line = self.line_at(x, y)
         if line is not None:
             if event.modifiers() & Qt.ControlModifier:
@@ -287,6 +294,12 @@ class Timeline(QWidget):
             self._preview = editing.move_lines(self.doc.song, d.ids, dt, self._grid_for(event), d.anchor)
         elif d.kind == "stretch":
             self._preview = editing.set_line_end(self.doc.song, d.anchor, self.t_of(x), self._grid_for(event))
+        elif d.kind in ("section_start", "section_end"):
+            sec = self.doc.song.section(d.anchor)
+            t = editing.snap(self.doc.song, self.t_of(x), None if event.modifiers() & Qt.ShiftModifier else Grid.BAR)
+            a, b = (t, sec.end_s) if d.kind == "section_start" else (sec.start_s, t)
+            if b - a > 0.1:
+                self._preview = editing.set_section_bounds(self.doc.song, d.anchor, a, b)
         self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -298,10 +311,53 @@ class Timeline(QWidget):
                 self.rangeChanged.emit(*self.range)
         elif self._preview is not None:
             preview, self._preview = self._preview, None
-            self.doc.edit(preview, "Move lines" if d.kind == "move" else "Stretch line")
+            text = {"move": "Move lines", "stretch": "Stretch line"}.get(d.kind, "Resize section")
+            self.doc.edit(preview, text)
         self.update()
 
+    def section_at(self, x: float, y: float):  # type: ignore[no-untyped-def]
+        top = self.lane_top("sections")
+        if not top <= y < top + SECTION_H:
+            return None
+        t = self.t_of(x)
+        return next((s for s in self.doc.song.sections if s.start_s <= t < s.end_s), None)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        from PySide6.QtWidgets import QInputDialog, QMenu  # noqa: PLC0415
+
+        x, y = event.pos().x(), event.pos().y()
+        if not self.lane_top("sections") <= y < self.lane_top("sections") + SECTION_H:
+            return
+        sec = self.section_at(x, y)
+        menu = QMenu(self)
+        add = menu.addAction("Add section here (4 bars)")
+        rename = menu.addAction("Rename…") if sec else None
+        remove = menu.addAction("Remove section") if sec else None
+        chosen = menu.exec(event.globalPos())
+        if chosen is None:
+            return
+        if chosen is add:
+            name, ok = QInputDialog.getText(self, "New section", "Name:", text="Bridge")
+            if ok and name.strip():
+                self.doc.edit(editing.add_section(self.doc.song, name.strip(), self.t_of(x)), "Add section")
+        elif chosen is rename and sec is not None:
+            self.rename_section(sec.id)
+        elif chosen is remove and sec is not None:
+            self.doc.edit(editing.remove_section(self.doc.song, sec.id), "Remove section")
+
+    def rename_section(self, section_id: str) -> None:
+        from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
+
+        sec = self.doc.song.section(section_id)
+        name, ok = QInputDialog.getText(self, "Rename section", "Name:", text=sec.name)
+        if ok and name.strip():
+            self.doc.edit(editing.rename_section(self.doc.song, section_id, name.strip()), "Rename section")
+
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        sec = self.section_at(event.position().x(), event.position().y())
+        if sec is not None:
+            self.rename_section(sec.id)
+            return
         line = self.line_at(event.position().x(), event.position().y())
         if line is None:
             return

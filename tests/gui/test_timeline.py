@@ -200,3 +200,43 @@ def test_the_timeline_paints_takes_and_lint(qtbot, tmp_path: Path) -> None:
     y = tl.take_rows()[0][2] + tl.take_rows()[0][3] // 2
     wave = img.pixelColor(LABEL_W + 200, y)
     assert wave.blue() > 150  # the waveform is drawn
+
+
+def test_section_edges_snap_to_bars_and_sections_edit(qtbot, timeline: Timeline) -> None:
+    tl = timeline
+    sec = tl.doc.song.sections[0]  # verse: 0 .. 16 s (8 bars at 2 s)
+    y = tl.lane_top("sections") + 10
+    qtbot.mousePress(tl, Qt.LeftButton, pos=QPointF(tl.x_of(sec.end_s) - 1, y).toPoint())
+    qtbot.mouseMove(tl, pos=QPointF(tl.x_of(13.3), y).toPoint())
+    qtbot.mouseRelease(tl, Qt.LeftButton, pos=QPointF(tl.x_of(13.3), y).toPoint())
+    assert tl.doc.song.sections[0].end_s == pytest.approx(14.0)  # the nearest bar line
+    doc = tl.doc
+    doc.edit(editing.add_section(doc.song, "Chorus", 14.2), "Add section")
+    assert [(s.name, s.start_s, s.end_s) for s in doc.song.sections] == [("Verse", 0.0, 14.0), ("Chorus", 14.0, 22.0)]
+    doc.edit(editing.rename_section(doc.song, "chorus", "Hook"), "Rename section")
+    doc.edit(editing.remove_section(doc.song, "verse"), "Remove section")
+    assert [s.name for s in doc.song.sections] == ["Hook"]
+    for _ in range(4):
+        doc.undo.undo()
+    assert [(s.name, s.end_s) for s in doc.song.sections] == [("Verse", 16.0)]
+
+
+def test_effects_rack_presets_parameters_and_save(qtbot, tmp_path: Path) -> None:
+    from engine.audio.fx import load_board
+    from gui.panels import EffectsRack
+
+    doc = DocumentModel(make_project(tmp_path))
+    rack = EffectsRack(doc)
+    qtbot.addWidget(rack)
+    rack.rows["vocal"][0].setCurrentText("vocal-clean")
+    assert doc.song.effects["vocal"].preset == "vocal-clean"
+    rack.set_override("vocal", "3.gain_db", -3.0)
+    assert doc.song.effects["vocal"].overrides == {"3.gain_db": -3.0}
+    rack.set_override("vocal", "1.ratio", 0.2)  # the Compressor refuses it: nothing changes
+    assert dict(doc.song.effects["vocal"].overrides) == {"3.gain_db": -3.0}
+    path = rack.save_preset("vocal", "my-vocal", tmp_path / "presets")
+    board = load_board(str(path))
+    assert board[3].gain_db == -3.0 and board[1].ratio == 3.0
+    doc.undo.undo()
+    doc.undo.undo()
+    assert "vocal" not in doc.song.effects
