@@ -384,6 +384,19 @@ class Timeline(QWidget):
             self.scroll_s = max(0.0, self.scroll_s - steps * 80 / self.px_per_s)
             self.update()
 
+    def fit(self) -> None:
+        """Show the whole song."""
+        length = max(8.0, self.doc.song.duration_s, *(t.duration_s for t in self.doc.song.takes))
+        self.px_per_s = max(2.0, (max(400, self.width()) - LABEL_W - 20) / length)
+        self.scroll_s = 0.0
+        self.update()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not getattr(self, "_fitted", False):
+            self._fitted = True
+            QTimer.singleShot(0, self.fit)
+
     def zoom(self, factor: float, at_x: float | None = None) -> None:
         at_x = at_x if at_x is not None else LABEL_W + (self.width() - LABEL_W) / 2
         t = self.t_of(at_x)

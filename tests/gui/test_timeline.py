@@ -31,6 +31,8 @@ def timeline(qtbot, tmp_path: Path):
     tl.resize(1200, 300)
     qtbot.addWidget(tl)
     tl.show()
+    qtbot.waitUntil(lambda: getattr(tl, "_fitted", False))
+    qtbot.wait(30)  # let the first fit-to-song zoom happen before the test measures positions
     return tl
 
 
