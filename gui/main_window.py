@@ -168,14 +168,25 @@ class MainWindow(QMainWindow):
             self.open_project(path)
 
     def open_project(self, path: str) -> None:
+        """Read the project off the GUI thread; the new window opens when it is loaded."""
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        self.statusBar().showMessage(f"opening {path}…")
+        pool = ThreadPoolExecutor(max_workers=1)
+        fut = pool.submit(Project.open, path)
+        fut.add_done_callback(lambda f: QTimer.singleShot(0, self, lambda: self._opened(f)))
+        pool.shutdown(wait=False)
+
+    def _opened(self, fut: Any) -> None:
         try:
-            project = Project.open(path)
+            project = fut.result()
         except Exception as exc:  # noqa: BLE001 - show the message, keep the current project
             QMessageBox.warning(self, "Cannot open", str(exc))
             return
         win = MainWindow(project, self.engine, self.player)
         win.show()
         self._remember(project.folder)
+        self._windows = [*getattr(self, "_windows", []), win]
 
     # -- generation ----------------------------------------------------------------------------------------------
     def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:

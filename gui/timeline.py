@@ -414,6 +414,13 @@ class Timeline(QWidget):
                 step = self.grid.step_quarters(self.doc.song.tempo.meter) * 60 / self.doc.song.tempo.bpm
                 new = editing.move_lines(self.doc.song, self.selected, sign * step, self.grid)
             self.doc.edit(new, "Nudge lines")
+        elif key in (Qt.Key_PageDown, Qt.Key_PageUp):
+            page = (self.width() - LABEL_W) / self.px_per_s * 0.8
+            self.scroll_s = max(0.0, self.scroll_s + (page if key == Qt.Key_PageDown else -page))
+            self.update()
+        elif key == Qt.Key_Home:
+            self.scroll_s = 0.0
+            self.update()
         elif key in (Qt.Key_Plus, Qt.Key_Equal):
             self.zoom(1.25)
         elif key == Qt.Key_Minus:
