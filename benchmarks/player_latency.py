@@ -101,6 +101,8 @@ def main() -> None:
         player.load(take, chains=heavy, master=load_board("master-loud"))
         player.set_loop(0.0, 19.5)
         player.counters[:] = 0
+        player.callback_hist[:] = 0
+        player.callback_max[:] = 0
         player.play()
         load = subprocess.Popen([sys.executable, "-c", (
             "from benchmarks.guide_render import main; import sys; sys.argv=['x','--runs','1000000','--seconds','180']; main()")],
@@ -113,7 +115,8 @@ def main() -> None:
         rec.deactivate()
         print(f"{args.seconds:.0f} s of looped playback with heavy chains on 4 stems + master while guide renders run: "
               f"{stats['callbacks']} callbacks, duration p50 {stats['callback_us_p50']:.0f} us, "
-              f"p99 {stats['callback_us_p99']:.0f} us, max {stats['callback_us_max']:.0f} us; "
+              f"p99 {stats['callback_us_p99']:.0f} us, p99.9 {stats['callback_us_p999']:.0f} us, "
+              f"max {stats['callback_us_max']:.0f} us (10 us bins over every callback); "
               f"PortAudio xruns {stats['xruns']}, ring underruns {stats['underruns']}")
     finally:
         if load is not None:

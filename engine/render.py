@@ -23,7 +23,7 @@ from engine.audio.bwf import Bext, write_bwf
 from engine.audio.fx import load_board, process_chunked, user_preset_dirs
 from engine.audio.io import SAMPLE_RATE, read_audio
 from engine.audio.loudness import limit, normalize, true_peak_db
-from engine.backends.base import ProgressFn, StopFn, never_stop, no_progress
+from engine.backends.base import ProgressFn, Steps, StopFn, never_stop, no_progress
 from engine.errors import SongBridgeError
 from engine.song.model import MASTER
 from engine.song.project import Project
@@ -96,17 +96,7 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
     overrides = {slot: dict(e.overrides) for slot, e in project.song.effects.items()}
     boards = {slot: load_board(name, SAMPLE_RATE, user_preset_dirs(), overrides.get(slot) if slot not in settings.fx else None)
               for slot, name in chains.items() if name}
-    total = len(take.stems) + 3
-    step = 0
-
-    def tick() -> None:
-        nonlocal step
-        if should_stop():
-            from engine.backends.base import Cancelled  # noqa: PLC0415
-
-            raise Cancelled("cancelled")
-        step += 1
-        on_progress(step, total)
+    tick = Steps(len(take.stems) + 3, on_progress, should_stop)
 
     processed: dict[str, np.ndarray] = {}
     for stem in take.stems:

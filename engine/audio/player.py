@@ -87,7 +87,9 @@ class Player:
         self.latency_s = 0.0
         self.device: DeviceInfo | None = None
         self.counters = np.zeros(len(COUNTERS), dtype=np.int64)
-        self.callback_times = np.zeros(4096, dtype=np.float64)  # seconds, a ring of the latest callbacks
+        # Callback durations: a histogram in 10 us bins (the last bin collects everything from 20 ms) and the max.
+        self.callback_hist = np.zeros(2001, dtype=np.int64)
+        self.callback_max = np.zeros(1, dtype=np.float64)
         self._playing = False  # read by the callback (for underrun counting)
         self._commands: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._feeder: threading.Thread | None = None
@@ -157,7 +159,10 @@ class Player:
                 counters[2] += 1
         counters[0] += 1
         counters[1] += frames
-        self.callback_times[counters[0] % 4096] = time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        self.callback_hist[min(int(dt * 100_000), 2000)] += 1
+        if dt > self.callback_max[0]:
+            self.callback_max[0] = dt
 
     def _finished(self) -> None:
         if self._alive.is_set():
@@ -220,12 +225,18 @@ class Player:
     _idle_pos = 0
 
     def stats(self) -> dict[str, Any]:
-        n = int(min(self.counters[0], len(self.callback_times)))
-        times = np.sort(self.callback_times[:n]) * 1e6 if n else np.zeros(1)
+        hist = self.callback_hist.copy()
+        total = int(hist.sum())
+
+        def pct(q: float) -> float:  # upper edge of the bin holding the q-th percentile, in microseconds
+            if total == 0:
+                return 0.0
+            return float((np.searchsorted(np.cumsum(hist), q / 100 * total) + 1) * 10)
+
         return {**{k: int(v) for k, v in zip(COUNTERS, self.counters, strict=True)},
-                "callback_us_p50": float(np.percentile(times, 50)), "callback_us_p99": float(np.percentile(times, 99)),
-                "callback_us_max": float(times.max()), "samplerate": self.samplerate, "blocksize": self.blocksize,
-                "latency_s": self.latency_s}
+                "callback_us_p50": pct(50), "callback_us_p99": pct(99), "callback_us_p999": pct(99.9),
+                "callback_us_max": float(self.callback_max[0] * 1e6), "samplerate": self.samplerate,
+                "blocksize": self.blocksize, "latency_s": self.latency_s}
 
     # -- the feeder thread ---------------------------------------------------------------------------------------
     def _feed(self) -> None:

@@ -79,6 +79,21 @@ class Backend(Protocol):
         """Render the take into ``request.out_dir`` and return it."""
 
 
+class Steps:
+    """Counts the steps of a job: each call checks cancellation first (raising :class:`Cancelled`), then reports
+    ``(done, total)``."""
+
+    def __init__(self, total: int, on_progress: ProgressFn, should_stop: StopFn):
+        self.total, self.done = total, 0
+        self.on_progress, self.should_stop = on_progress, should_stop
+
+    def __call__(self) -> None:
+        if self.should_stop():
+            raise Cancelled("cancelled")
+        self.done += 1
+        self.on_progress(self.done, self.total)
+
+
 def no_progress(done: int, total: int) -> None:  # noqa: ARG001
     """A progress callback that ignores progress."""
 

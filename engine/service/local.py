@@ -17,12 +17,11 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from engine.errors import SongBridgeError
 
-from .events import TERMINAL, Cancelled, Event, Failed, Finished, Progress, Queued, Started
+from .events import TERMINAL, Cancelled, Event, EventSource, Failed, Finished, Progress, Queued, Started
 from .jobs import GenerateJob, Job, JobInfo, RenderJob
 from .worker import process_main, worker_loop
 
@@ -102,7 +101,7 @@ class _Worker:
             self.handle.join(timeout)
 
 
-class EngineService:
+class EngineService(EventSource):
     def __init__(self, mode: str = "process", idle_release_s: float = 300.0):
         self.mode, self.idle_release_s = mode, idle_release_s
         self._lock = threading.RLock()
@@ -185,39 +184,6 @@ class EngineService:
     def jobs(self) -> list[JobInfo]:
         with self._lock:
             return list(self._info.values())
-
-    def events(self, max_events: int | None = None) -> list[Event]:
-        """Every event since the last call, without blocking."""
-        out: list[Event] = []
-        while max_events is None or len(out) < max_events:
-            try:
-                out.append(self._out.get_nowait())
-            except queue.Empty:
-                break
-        return out
-
-    def wait(self, timeout: float | None = None) -> Event | None:
-        """The next event, waiting up to ``timeout`` seconds (CLI and tests; never on a GUI thread)."""
-        try:
-            return self._out.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def follow(self, job_id: str, timeout: float | None = None) -> Iterator[Event]:
-        """Events of one job until it ends (other jobs' events are dropped)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ev = self.wait(left if left is not None else 1.0)
-            if ev is None:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise SongBridgeError(f"job {job_id} did not finish in {timeout:.0f} s")
-                continue
-            if ev.job_id != job_id:
-                continue
-            yield ev
-            if isinstance(ev, TERMINAL):
-                return
 
     # -- internals ---------------------------------------------------------------------------------------------
     def _seq_of(self, job_id: str) -> int:

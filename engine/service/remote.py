@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.errors import SongBridgeError
 
-from .events import TERMINAL, Event, Failed, Finished
+from .events import TERMINAL, Event, EventSource, Failed, Finished
 from .jobs import GenerateJob, Job, JobInfo, SleepJob
 from .local import EngineService
 
@@ -182,7 +182,7 @@ class RemoteEngineServer:
                     self._owners.pop(ev.job_id, None)
 
 
-class RemoteEngine:
+class RemoteEngine(EventSource):
     """Client: the :class:`EngineService` facade for an engine on another machine."""
 
     def __init__(self, address: str, key: bytes, timeout_s: float = 10.0):
@@ -196,7 +196,7 @@ class RemoteEngine:
         self.timeout_s = timeout_s
         self._send = threading.Lock()
         self._replies: queue.Queue[tuple[Any, ...]] = queue.Queue()
-        self._events: queue.Queue[Event] = queue.Queue()
+        self._out: queue.Queue[Event] = queue.Queue()
         self._dest: dict[str, dict[str, Path]] = {}  # job id -> take id -> local take folder
         self._info: dict[str, JobInfo] = {}
         self._closed = threading.Event()
@@ -256,23 +256,6 @@ class RemoteEngine:
     def jobs(self) -> list[JobInfo]:
         return list(self._info.values())
 
-    def events(self, max_events: int | None = None) -> list[Event]:
-        out: list[Event] = []
-        while max_events is None or len(out) < max_events:
-            try:
-                out.append(self._events.get_nowait())
-            except queue.Empty:
-                break
-        return out
-
-    def wait(self, timeout: float | None = None) -> Event | None:
-        try:
-            return self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    follow = EngineService.follow
-
     def _staging(self, job_id: str, take_id: str) -> Path:
         final = self._dest[job_id][take_id]
         return final.with_name(f".{final.name}.remote-partial")
@@ -285,7 +268,7 @@ class RemoteEngine:
                 if not self._closed.is_set():
                     for job_id, info in self._info.items():
                         if info.state in ("queued", "running"):
-                            self._events.put(Failed(job_id, "lost the connection to the remote engine"))
+                            self._out.put(Failed(job_id, "lost the connection to the remote engine"))
                 return
             kind = msg[0]
             if kind in ("submitted", "error"):
@@ -311,4 +294,4 @@ class RemoteEngine:
                 if state and ev.job_id in self._info:
                     old = self._info[ev.job_id]
                     self._info[ev.job_id] = dataclasses.replace(old, state=state)
-                self._events.put(ev)
+                self._out.put(ev)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.backends.base import Cancelled, GenerationRequest, ProgressFn, StopFn
+from engine.backends.base import Cancelled, GenerationRequest, ProgressFn, Steps, StopFn
 from engine.backends.takes import TakeWriter
 from engine.song.model import STEMS, Take
 
@@ -46,15 +46,7 @@ class GuideBackend:
         """The dry stems, float32 [frames, 2], already scaled for headroom."""
         from engine.lyrics.g2p import default_g2p  # noqa: PLC0415
 
-        total = 6
-        step = 0
-
-        def tick() -> None:
-            nonlocal step
-            if should_stop():
-                raise Cancelled("cancelled")
-            step += 1
-            on_progress(step, total)
+        tick = Steps(6, on_progress, should_stop)
 
         n = int(math.ceil(request.duration_s * SR))
         style = match_style(request.style.prompt)

@@ -58,15 +58,46 @@ class Recorder:
         self.client.close()
 
 
+class Rig:
+    """A player and a recorder. ``attempt`` runs a scenario until one run has no JACK xrun: on this non-realtime
+    dummy server an xrun means the server skipped a client's cycle (a machine hiccup, not a player bug), which
+    inserts a gap in the capture; the exactness assertions then run on a clean capture."""
+
+    def __init__(self):
+        self.player: Player | None = None
+        self.rec: Recorder | None = None
+
+    def fresh(self) -> tuple[Player, Recorder]:
+        self.close()
+        self.player = Player(device="JACK").open()
+        self.rec = Recorder()
+        self.rec.connect()
+        self.rec.recording.set()
+        return self.player, self.rec
+
+    def attempt(self, scenario, tries: int = 3):  # type: ignore[no-untyped-def]
+        xruns = []
+        for _ in range(tries):
+            player, rec = self.fresh()
+            result = scenario(player, rec)
+            xruns.append(int(player.stats()["xruns"]))
+            if xruns[-1] == 0:
+                return result
+        pytest.fail(f"every attempt had JACK xruns ({xruns}): the machine is too loaded for an exact capture")
+
+    def close(self) -> None:
+        if self.rec is not None:
+            self.rec.close()
+        if self.player is not None:
+            self.player.close()
+        self.player = self.rec = None
+
+
 @pytest.fixture
 def rig(jack_server):
-    player = Player(device="JACK").open()
-    rec = Recorder()
-    rec.connect()
-    rec.recording.set()
-    yield player, rec
-    rec.close()
-    player.close()
+    r = Rig()
+    yield r
+    r.close()
 
 
 def locate(captured: np.ndarray, reference: np.ndarray) -> int:
@@ -82,70 +113,86 @@ pytestmark = pytest.mark.audio_server
 
 
 def test_captured_audio_equals_the_take(rig, tmp_path: Path) -> None:
-    player, rec = rig
     a, b = noise(2.0, 1), noise(2.0, 2, 0.1)
-    player.load(make_take(tmp_path / "t", {"drums": a, "vocal": b}))
-    player.play()
-    time.sleep(1.2)
-    player.stop()
-    time.sleep(0.2)
-    got = rec.audio()
+    take = make_take(tmp_path / "t", {"drums": a, "vocal": b})
+
+    def scenario(player, rec):
+        player.load(take)
+        player.play()
+        time.sleep(1.2)
+        player.stop()
+        time.sleep(0.2)
+        return rec.audio(), player.stats()
+
+    got, stats = rig.attempt(scenario)
     mix = a + b
     off = locate(got, mix)
     n = min(len(got) - off, int(1.0 * SR))
     assert n > SR * 0.8
     assert np.abs(got[off:off + n] - mix[:n]).max() < 1e-6
-    assert player.stats()["underruns"] == 0
+    assert stats["underruns"] == 0
 
 
 def test_mute_and_solo(rig, tmp_path: Path) -> None:
-    player, rec = rig
     a, b = noise(2.0, 3), noise(2.0, 4)
-    player.load(make_take(tmp_path / "t", {"drums": a, "vocal": b}))
-    player.solo("vocal")
-    player.play()
-    time.sleep(0.6)
-    player.stop()
-    time.sleep(0.1)
-    got = rec.audio()
+    take = make_take(tmp_path / "t", {"drums": a, "vocal": b})
+
+    def scenario(player, rec):
+        player.load(take)
+        player.solo("vocal")
+        player.play()
+        time.sleep(0.6)
+        player.stop()
+        time.sleep(0.1)
+        return rec.audio()
+
+    got = rig.attempt(scenario)
     off = locate(got, b)
     assert np.abs(got[off:off + 8192] - b[:8192]).max() < 1e-6
 
 
 def test_ab_switch_crossfades_without_a_click(rig, tmp_path: Path) -> None:
-    player, rec = rig
     t = np.arange(int(3 * SR)) / SR
     sine_a = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     sine_b = (0.5 * np.sin(2 * np.pi * 220 * t + np.pi)).astype(np.float32)  # opposite phase: worst case
-    player.load(make_take(tmp_path / "a", {"mix": np.stack([sine_a, sine_a], 1)}))
-    player.load(make_take(tmp_path / "b", {"mix": np.stack([sine_b, sine_b], 1)}), slot="B")
-    player.play()
-    time.sleep(0.7)
-    player.ab()
-    time.sleep(0.7)
-    player.stop()
-    time.sleep(0.1)
-    got = rec.audio()[:, 0]
+    take_a = make_take(tmp_path / "a", {"mix": np.stack([sine_a, sine_a], 1)})
+    take_b = make_take(tmp_path / "b", {"mix": np.stack([sine_b, sine_b], 1)})
+
+    def scenario(player, rec):
+        player.load(take_a)
+        player.load(take_b, slot="B")
+        player.play()
+        time.sleep(0.7)
+        player.ab()
+        time.sleep(0.7)
+        player.stop()
+        time.sleep(0.1)
+        return rec.audio()[:, 0], player.active
+
+    got, active = rig.attempt(scenario)
     start = np.flatnonzero(np.abs(got) > 1e-4)[0]
     sig = got[start:start + int(1.3 * SR)]
     jumps = np.abs(np.diff(sig))
     max_slope = 2 * np.pi * 220 / SR * 0.5  # the largest step of the sine itself
     assert jumps.max() < 1.6 * max_slope, f"discontinuity {jumps.max():.4f} vs sine step {max_slope:.4f}"
-    # It did switch: late in the capture the signal is B (opposite phase of A at the same position).
-    assert player.active == "B"
+    assert active == "B"  # it did switch
 
 
 def test_loop_is_seamless(rig, tmp_path: Path) -> None:
-    player, rec = rig
     sig = noise(2.0, 5)
-    player.load(make_take(tmp_path / "t", {"mix": sig}))
+    take = make_take(tmp_path / "t", {"mix": sig})
     a, b = int(0.5 * SR), int(0.8 * SR)
-    player.set_loop(0.5, 0.8)
-    player.play()
-    time.sleep(1.5)
-    player.stop()
-    time.sleep(0.1)
-    got = rec.audio()
+
+    def scenario(player, rec):
+        player.load(take)
+        player.set_loop(0.5, 0.8)
+        player.play()
+        time.sleep(1.5)
+        player.stop()
+        time.sleep(0.1)
+        return rec.audio()
+
+    got = rig.attempt(scenario)
     off = locate(got, sig[a:])
     period = b - a
     body = got[off:]
@@ -156,25 +203,26 @@ def test_loop_is_seamless(rig, tmp_path: Path) -> None:
 
 
 def test_seek_is_sample_accurate(rig, tmp_path: Path) -> None:
-    player, rec = rig
     sig = noise(4.0, 6)
-    player.load(make_take(tmp_path / "t", {"mix": sig}))
-    player.play()
-    time.sleep(0.4)
-    player.seek(2.5)
-    time.sleep(0.5)
-    pos = player.position_s
-    player.stop()
-    time.sleep(0.1)
-    got = rec.audio()
+    take = make_take(tmp_path / "t", {"mix": sig})
+
+    def scenario(player, rec):
+        player.load(take)
+        player.play()
+        time.sleep(0.4)
+        player.seek(2.5)
+        time.sleep(0.5)
+        pos = player.position_s
+        player.stop()
+        time.sleep(0.3)
+        return rec.audio(), pos
+
+    got, pos = rig.attempt(scenario)
     target = int(2.5 * SR)
     off = locate(got, sig[target:])
     assert np.abs(got[off:off + SR // 4] - sig[target:target + SR // 4]).max() < 1e-6
     assert 2.5 < pos < 3.2
-    # After stop the play head is back at the start and the output is silent.
-    time.sleep(0.2)
-    tail = rec.audio()[-2048:]
-    assert np.abs(tail).max() == 0.0
+    assert np.abs(got[-2048:]).max() == 0.0  # after stop the output is silent
 
 
 def test_a_missing_device_is_a_clear_error(jack_server) -> None:
