@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="lyrics + style -> a song project with rendered takes",
                          description="Create or update a NAME.songbridge project from lyrics (.lrc or .txt) and render "
                          "takes. Untimed lyrics are timed on bar lines first. Options override --settings.")
-    gen.add_argument("lyrics", help="an .lrc or .txt lyrics file")
+    gen.add_argument("lyrics", nargs="?", help="an .lrc or .txt lyrics file (or lyrics = ... in --settings)")
     gen.add_argument("-o", "--output", required=True, metavar="PROJECT", help="project folder (NAME.songbridge)")
     gen.add_argument("--settings", metavar="TOML", help="a song settings file (title, style, bpm, key, sections ...)")
     gen.add_argument("--title")
@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run in a worker process (default) or in this process")
 
     gu = sub.add_parser("gui", help="the desktop app: lyric timeline, generation, takes, effects, audition")
-    gu.add_argument("project", nargs="?")
+    gu.add_argument("project", nargs="?",
+                    help="a project folder, or a song settings .toml (such as examples/neon-rain.toml): its project "
+                    "is created in your documents folder with a first guide take")
     gu.add_argument("--engine", choices=("local", "thread"), default="local")
     gu.add_argument("--audio", default="auto", metavar="DEVICE", help="output device, 'auto' or 'off'")
     gu.add_argument("--screenshot", metavar="PNG", help="save a screenshot after start-up and quit")

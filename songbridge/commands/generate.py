@@ -5,35 +5,11 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from engine.errors import SongBridgeError
-from engine.song.reader import Obj
-
-SETTINGS_KEYS = ("title", "style", "bpm", "key", "meter", "sections", "takes", "seed", "duration", "backend",
-                 "bars_per_line")
-
-
-def read_settings(path: str) -> dict[str, Any]:
-    """A song settings file (TOML): the same names as the command-line options."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SongBridgeError(f"{path}: not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SongBridgeError(f"{path}: invalid TOML: {exc}") from None
-    o = Obj(data, path, "settings", SongBridgeError)
-    out = {
-        "title": o.str("title", None), "style": o.str("style", None), "bpm": o.float("bpm", None, 20, 400),
-        "key": o.str("key", None), "meter": o.str("meter", None), "sections": o.str("sections", None),
-        "takes": o.int("takes", None, 1, 16), "seed": o.int("seed", None, 0, 2**32 - 1),
-        "duration": o.float("duration", None, 1, 900), "backend": o.str("backend", None),
-        "bars_per_line": o.float("bars_per_line", None, 0.25, 16),
-    }
-    o.done()
-    return {k: v for k, v in out.items() if v is not None}
+from engine.song.settings_file import SETTINGS_KEYS, read_settings, settings_lyrics
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -65,14 +41,17 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
-    lyrics = parse_file(args.lyrics)
+    lyrics_path = args.lyrics or (settings_lyrics(args.settings, settings) if args.settings else None)
+    if not lyrics_path:
+        raise SongBridgeError("give a lyrics file (or a --settings file with lyrics = \"...\")")
+    lyrics = parse_file(lyrics_path)
     for w in lyrics.warnings:
         print(f"warning: {w}", file=sys.stderr)
     folder = project_path(args.output)
     exists = (folder / "song.json").exists()
     project = Project.open(folder) if exists else Project(folder, Song())
     choices = SongChoices(
-        title=settings.get("title") or (None if exists else Path(args.lyrics).stem.replace("_", " ").title()),
+        title=settings.get("title") or (None if exists else Path(lyrics_path).stem.replace("_", " ").title()),
         style=settings.get("style"), bpm=settings.get("bpm"), key=settings.get("key"), meter=settings.get("meter"),
         sections=settings.get("sections"), bars_per_line=settings.get("bars_per_line", 2.0),
     )

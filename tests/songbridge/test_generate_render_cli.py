@@ -71,3 +71,15 @@ def test_render_errors(tmp_path: Path) -> None:
                            (["--take", "take-7"], "no take 'take-7'"), (["--fx", "vocal=nope"], "no effect preset")]:
         out = run_cli("render", str(tmp_path / "p.songbridge"), *extra)
         assert out.returncode == 2 and message in out.stderr, (extra, out.stderr)
+
+
+def test_settings_file_can_name_the_lyrics(tmp_path: Path) -> None:
+    out = run_cli("generate", "--settings", str(REPO / "examples/neon-rain.toml"), "-o", str(tmp_path / "s"),
+                  "--duration", "12", "--engine", "thread")
+    assert out.returncode == 0, out.stderr
+    song = json.loads((tmp_path / "s.songbridge/song.json").read_text())
+    assert song["lyrics"][0]["text"] == "Streetlights shiver on the wet black road"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('lyrics = "missing.txt"\n')
+    out = run_cli("generate", "--settings", str(bad), "-o", str(tmp_path / "b"))
+    assert out.returncode == 2 and "missing.txt: not found" in out.stderr
