@@ -118,18 +118,6 @@ def run_take(project: Project, backend: Backend, request: GenerationRequest, on_
     return take
 
 
-def run_batch(project: Project, backend: Backend, requests: Sequence[GenerationRequest], on_progress: ProgressFn,
-              should_stop: StopFn) -> list[Take]:
-    """Several takes of one request in one batch (backends with ``generate_many``)."""
-    for r in requests:
-        r.out_dir.parent.mkdir(parents=True, exist_ok=True)
-    takes = backend.generate_many(requests, on_progress, should_stop)  # type: ignore[attr-defined]
-    for take in takes:
-        project.song = project.song.with_take(take)
-    project.save()
-    return takes
-
-
 def take_paths(project: Project, take: Take) -> Sequence[Path]:
     d = project.take_dir(take.id)
     return [d / "mix.wav", *(d / "stems" / f"{s}.wav" for s in take.stems)]

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 SAMPLE_RATE = 44100
 HOP = 2048
 #: Latent frames per second: 44100 / 2048 = 21.533203125 (exact in binary floating point).
 FRAME_RATE = SAMPLE_RATE / HOP
-#: Longest song the full model makes (6144 frames, 285.3 s); the base model makes 95 s (2048 frames).
-MAX_FRAMES_FULL = 6144
-MAX_FRAMES_BASE = 2048
 
 
 def frame_of(t_s: float) -> int:
@@ -20,7 +15,3 @@ def frame_of(t_s: float) -> int:
 
 def frame_time(frame: int) -> float:
     return frame / FRAME_RATE
-
-
-def frames_for(seconds: float) -> int:
-    return int(math.floor(seconds * FRAME_RATE))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,9 +208,3 @@ def _lrc(request: GenerationRequest) -> str:
     from engine.lyrics import lrc_from_lines  # noqa: PLC0415
 
     return format_lrc(lrc_from_lines(request.lyrics, request.sections))
-
-
-def tiny_models_dir(root: Path) -> Path:
-    from .tiny import create_tiny_model  # noqa: PLC0415
-
-    return create_tiny_model(root)

@@ -50,8 +50,6 @@ class GuideBackend:
 
         n = int(math.ceil(request.duration_s * SR))
         style = match_style(request.style.prompt)
-        if "bpm" not in request.params and request.tempo is None:
-            raise ValueError("a tempo map is required")
         sections = request.sections
         timed = [ln.start_s for ln in request.lyrics if ln.start_s is not None and ln.text.strip()]
         if not sections:
