@@ -90,7 +90,7 @@ def _interact(player, duration: float, loop: tuple[float, float] | None) -> int:
             pos = player.position_s
             if interactive:
                 sys.stderr.write(f"\r{player.active} {player.state:<8} {pos:7.2f} / {duration:6.2f} s"
-                                 f"{'  loop' if looping else ''}   ")
+                                 f"  {'loop' if looping else '    '}  ")
                 sys.stderr.flush()
                 ready, _, _ = select.select([sys.stdin], [], [], 0.1)
                 if not ready:
