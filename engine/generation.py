@@ -35,6 +35,13 @@ class SongChoices:
     sections: str | None = None
     bars_per_line: float = 2.0
 
+    @classmethod
+    def from_settings(cls, settings: dict, default_title: str | None = None) -> SongChoices:
+        """Choices from a song settings dict (``engine.song.settings_file``), as the CLI and the GUI read it."""
+        return cls(title=settings.get("title") or default_title, style=settings.get("style"),
+                   bpm=settings.get("bpm"), key=settings.get("key"), meter=settings.get("meter"),
+                   sections=settings.get("sections"), bars_per_line=settings.get("bars_per_line", 2.0))
+
 
 def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *, first_time: bool) -> Song:
     """Apply choices and lyrics to ``song``; untimed lines get times on bar lines."""

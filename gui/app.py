@@ -79,7 +79,6 @@ def project_from_settings(path: str) -> tuple[Any, bool]:
         project = Project.open(folder)
         return project, not project.song.takes
     lyrics = settings_lyrics(path, settings)
-    song = prepare_song(Song(), parse_file(lyrics) if lyrics else None, SongChoices(
-        title=settings.get("title"), style=settings.get("style"), bpm=settings.get("bpm"), key=settings.get("key"),
-        meter=settings.get("meter"), sections=settings.get("sections")), first_time=True)
+    song = prepare_song(Song(), parse_file(lyrics) if lyrics else None, SongChoices.from_settings(settings),
+                        first_time=True)
     return Project.create(folder, song), True

@@ -50,11 +50,8 @@ def run(args: argparse.Namespace) -> int:
     folder = project_path(args.output)
     exists = (folder / "song.json").exists()
     project = Project.open(folder) if exists else Project(folder, Song())
-    choices = SongChoices(
-        title=settings.get("title") or (None if exists else Path(lyrics_path).stem.replace("_", " ").title()),
-        style=settings.get("style"), bpm=settings.get("bpm"), key=settings.get("key"), meter=settings.get("meter"),
-        sections=settings.get("sections"), bars_per_line=settings.get("bars_per_line", 2.0),
-    )
+    choices = SongChoices.from_settings(
+        settings, None if exists else Path(lyrics_path).stem.replace("_", " ").title())
     project.song = prepare_song(project.song, lyrics, choices, first_time=not exists)
     backend = registry.create(settings["backend"], models_dir=args.models) if settings.get("backend") \
         else registry.best_available(models_dir=args.models)
