@@ -16,6 +16,7 @@ from engine.backends.base import Backend, EditSpec, GenerationRequest, ProgressF
 from engine.errors import SongBridgeError
 from engine.lyrics import auto_time, lines_from_lrc
 from engine.lyrics.lrc import LrcDocument
+from engine.lyrics.tempo_guess import fits_tempo, guess_tempo
 from engine.song.key import Key
 from engine.song.model import Song, SongInfo, Take
 from engine.song.project import Project
@@ -43,21 +44,51 @@ class SongChoices:
                    sections=settings.get("sections"), bars_per_line=settings.get("bars_per_line", 2.0))
 
 
-def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *, first_time: bool) -> Song:
-    """Apply choices and lyrics to ``song``; untimed lines get times on bar lines."""
+def _stamps(lyrics: LrcDocument | None) -> list[float]:
+    return [ln.time_s for ln in (lyrics.lines if lyrics else []) if ln.time_s is not None]
+
+
+def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *, first_time: bool,
+                 notes: list[str] | None = None) -> Song:
+    """Apply choices and lyrics to ``song``; untimed lines get times on bar lines.
+
+    A new song without a chosen tempo takes the tempo its timed lyrics were written at, when their stamps show one
+    (else the style's); a chosen tempo that the stamps contradict is kept, with a warning. Warnings and such
+    decisions are appended to ``notes``, one sentence each.
+    """
+    notes = notes if notes is not None else []
+    stamps = _stamps(lyrics)
     try:
         if choices.title:
             song = song.replace(info=SongInfo(choices.title, song.info.artist))
         if choices.style is not None:
             song = song.replace(style=replace(song.style, prompt=choices.style))
-        bpm = choices.bpm
+        bpm, bar1 = choices.bpm, song.tempo.bar1_s
+        if bpm is not None and not 20 <= bpm <= 400:
+            raise ValueError(f"--bpm must be 20..400, got {bpm:g}")
         if bpm is None and first_time:
             from engine.backends.guide.styles import match_style  # noqa: PLC0415
 
-            bpm = match_style(song.style.prompt).bpm
+            style_bpm = match_style(song.style.prompt).bpm
+            guess = guess_tempo(stamps, prior_bpm=style_bpm)
+            if guess is not None:
+                bpm, bar1 = guess.bpm, guess.offset_s
+                notes.append(f"tempo {bpm:g} bpm, read off the lyrics' timestamps ({guess.lines} lines sit on its "
+                             f"grid; the style would suggest {style_bpm:g}); give --bpm to choose another")
+            else:
+                bpm = style_bpm
+        elif stamps:
+            chosen = bpm if bpm is not None else song.tempo.bpm
+            if not fits_tempo(stamps, chosen):
+                guess = guess_tempo(stamps, prior_bpm=chosen)
+                if guess is not None:
+                    what = f"--bpm {chosen:g}" if bpm is not None else f"the song's tempo ({chosen:g} bpm)"
+                    notes.append(f"the lyrics' timestamps sit on a {guess.bpm:g} bpm grid, not on {what}: the "
+                                 f"lines keep their times but miss the song's bars (give --bpm {guess.bpm:g} to "
+                                 "follow them)")
         meter = TimeSignature.parse(choices.meter) if choices.meter else song.tempo.meter
         if bpm is not None or choices.meter:
-            song = song.replace(tempo=TempoMap.constant(bpm or song.tempo.bpm, meter, song.tempo.bar1_s))
+            song = song.replace(tempo=TempoMap.constant(bpm or song.tempo.bpm, meter, bar1))
         if choices.key:
             song = song.replace(key=Key.parse(choices.key))
         if choices.sections:
@@ -65,10 +96,10 @@ def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *
     except ValueError as exc:
         raise SongBridgeError(str(exc)) from None
     if lyrics is not None:
-        song = song.with_lyrics(lines_from_lrc(lyrics, song.sections))
+        song = song.with_lyrics(lines_from_lrc(lyrics, song.sections, notes))
     if any(not ln.timed for ln in song.lyrics):
         song = song.with_lyrics(auto_time(song.lyrics, song.tempo, song.sections,
-                                          bars_per_line=choices.bars_per_line))
+                                          bars_per_line=choices.bars_per_line, warnings=notes))
     return song
 
 

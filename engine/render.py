@@ -83,6 +83,45 @@ def chains_for(project: Project, settings: RenderSettings, stems: tuple[str, ...
     return out
 
 
+@dataclass(frozen=True)
+class AuditionChains:
+    """The chains a take is auditioned with: those of its last render when it has one, else the song's."""
+
+    presets: dict[str, str | None]  # slot -> preset name or path (None: dry)
+    overrides: dict[str, dict]  # slot -> "plugin_index.param" -> value
+    source: str  # "render" (renders/<take>/render.json) or "song"
+    render_file: Path | None = None
+
+    def describe(self) -> str:
+        used = ", ".join(f"{k}={v}" for k, v in self.presets.items() if v) or "none"
+        where = f"as rendered ({self.render_file})" if self.source == "render" else "the song's effect slots"
+        return f"chains {used}, {where}"
+
+
+def audition_chains(project: Project, take_id: str, stems: tuple[str, ...]) -> AuditionChains:
+    """What you hear is what you rendered: a rendered take plays with the chains of its render (``--fx`` choices
+    included); a take not rendered yet plays with the song's effect slots, which its first render will use."""
+    record = project.render_dir(take_id) / "render.json"
+    try:
+        data = json.loads(record.read_text())
+        chains = data["chains"]
+        if isinstance(chains, dict) and all(isinstance(v, str | None) for v in chains.values()):
+            raw = data.get("overrides") or {}
+            overrides = {k: dict(v) for k, v in raw.items() if isinstance(v, dict)} if isinstance(raw, dict) else {}
+            return AuditionChains({k: v for k, v in chains.items() if k in (*stems, MASTER)}, overrides, "render",
+                                  record)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    presets: dict[str, str | None] = {}
+    overrides = {}
+    for slot in (*stems, MASTER):
+        e = project.song.effects.get(slot)
+        presets[slot] = e.preset if e is not None and not e.bypass else None
+        if e is not None:
+            overrides[slot] = dict(e.overrides)
+    return AuditionChains(presets, overrides, "song")
+
+
 def render_take(project: Project, take_id: str, settings: RenderSettings, on_progress: ProgressFn = no_progress,
                 should_stop: StopFn = never_stop, time_reference_s: float = 0.0,
                 out_name: str | None = None) -> RenderResult:
@@ -93,8 +132,9 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
         raise SongBridgeError("no take given")
     src = project.take_dir(take.id)
     chains = chains_for(project, settings, take.stems)
-    overrides = {slot: dict(e.overrides) for slot, e in project.song.effects.items()}
-    boards = {slot: load_board(name, SAMPLE_RATE, user_preset_dirs(), overrides.get(slot) if slot not in settings.fx else None)
+    overrides = {slot: dict(e.overrides) for slot, e in project.song.effects.items()
+                 if slot not in settings.fx and e.overrides and chains.get(slot)}
+    boards = {slot: load_board(name, SAMPLE_RATE, user_preset_dirs(), overrides.get(slot))
               for slot, name in chains.items() if name}
     tick = Steps(len(take.stems) + 3, on_progress, should_stop)
 
@@ -157,6 +197,7 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
             "songbridge_version": __version__, "take": take.id, "format": settings.format, "bits": settings.bits,
             "loudness_target_lufs": settings.loudness_lufs, "ceiling_dbtp": settings.ceiling_dbtp,
             "mix_lufs": lufs, "mix_true_peak_db": tp, "time_reference_samples": ref, "chains": chains,
+            "overrides": overrides,
             "files": {k: v.name for k, v in files.items()},
         }
         (staging / "render.json").write_text(json.dumps(record, indent=2) + "\n")

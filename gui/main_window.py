@@ -286,15 +286,20 @@ class MainWindow(QMainWindow):
         self.player.play()
 
     def chains_for(self, take: Any) -> tuple[dict[str, Any], Any]:
-        """The take's effect chains as the rack sets them (the player hears what render will use)."""
+        """The take's effect chains as ``songbridge play`` and render use them: a rendered take plays with the
+        chains of its render; one not rendered yet with the rack's (live)."""
         from engine.audio.fx import load_board, user_preset_dirs  # noqa: PLC0415
+        from engine.render import audition_chains  # noqa: PLC0415
 
+        ac = audition_chains(self.doc.project, take.id, take.stems)
+        if ac.source == "render":
+            self.statusBar().showMessage(f"{take.id}: {ac.describe()}; the rack applies to its next render", 8000)
         boards, master = {}, None
-        for slot, e in self.doc.song.effects.items():
-            if not e.preset or e.bypass:
+        for slot, preset in ac.presets.items():
+            if not preset:
                 continue
             try:
-                board = load_board(e.preset, 44100, user_preset_dirs(), e.overrides)
+                board = load_board(preset, 44100, user_preset_dirs(), ac.overrides.get(slot))
             except Exception as exc:  # noqa: BLE001 - a broken preset is reported, playback goes on dry
                 self.statusBar().showMessage(f"{slot}: {exc}", 8000)
                 continue

@@ -104,8 +104,12 @@ class GenerationPanel(QWidget):
         self.refresh()
 
     def options(self) -> dict[str, Any]:
+        from engine.backends import registry  # noqa: PLC0415
+
+        declared = registry.param_specs(self.backend.currentText())
+        params = {k: v for k, v in (("steps", self.steps.value()), ("cfg", self.cfg.value())) if k in declared}
         opts = {"backend": self.backend.currentText(), "style": self.style_text.text(), "seed": self.seed.value(),
-                "takes": self.takes.value(), "params": {"steps": self.steps.value(), "cfg": self.cfg.value()}}
+                "takes": self.takes.value(), "params": params}
         if not self.lock_seed.isChecked():
             self.seed.setValue((self.seed.value() + self.takes.value()) % 2**31)
         return opts
@@ -124,7 +128,8 @@ class GenerationPanel(QWidget):
 
             req = GenerationRequest("est", self.doc.folder / "takes" / "est", (), self.doc.song.style,
                                     max(1.0, self.doc.song.duration_s), 0,
-                                    params={"steps": self.steps.value()})
+                                    params={k: v for k, v in (("steps", self.steps.value()),)
+                                            if k in getattr(backend, "params", {})})
             seconds, mem = backend.estimate(req)
             self.estimate.setText(f"about {seconds:.1f} s, {mem / 2**20:.0f} MiB per take")
 

@@ -167,8 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--variant", choices=("full", "base"), default="full")
     mt.add_argument("--seed", type=int, default=0)
     mt.add_argument("--vocab", metavar="PATH", help="vocab.json to use (default: a vocabulary of our own symbols)")
-    mp = msub.add_parser("parity", help="check this implementation against reference fixtures")
-    mp.add_argument("fixture_dir")
+    mp = msub.add_parser("parity", help="check this implementation against reference fixtures",
+                         description="One PASS/FAIL line per case and a final 'N passed, N failed'. KIND: "
+                         "diffrhythm (default when only a folder is given).")
+    mp.add_argument("kind", metavar="KIND", help="diffrhythm (or give FIXTURE_DIR alone)")
+    mp.add_argument("fixture_dir", nargs="?", metavar="FIXTURE_DIR")
     mp.add_argument("--vocab", metavar="PATH")
 
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
@@ -196,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("songbridge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``songbridge lyrics lint --json | head``): stop quietly
+        import os  # noqa: PLC0415
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except SongBridgeError as exc:
         if args.debug:
             raise

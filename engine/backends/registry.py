@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from engine.errors import SongBridgeError
 
 from .base import Backend
+from .params import Param, check_params
 
 #: name -> "module:factory"; the factory takes keyword settings (such as ``models_dir``).
 _FACTORIES: dict[str, str] = {
@@ -27,22 +29,39 @@ def names() -> list[str]:
     return list(_FACTORIES)
 
 
-def create(name: str, **settings: object) -> Backend:
+def _factory(name: str) -> Callable[..., Backend]:
     target = _FACTORIES.get(name)
     if target is None:
         raise SongBridgeError(f"unknown backend {name!r}; choose one of: {', '.join(_FACTORIES)}")
     module_name, factory_name = target.split(":")
-    factory: Callable[..., Backend] = getattr(importlib.import_module(module_name), factory_name)
-    return factory(**settings)
+    return getattr(importlib.import_module(module_name), factory_name)
 
 
-def best_available(**settings: object) -> Backend:
-    """The most capable backend that can run here; the guide renderer always can."""
+def create(name: str, **settings: object) -> Backend:
+    return _factory(name)(**settings)
+
+
+def param_specs(name: str) -> Mapping[str, Param]:
+    """What ``--param`` may set for this backend (no model is loaded, nothing heavy imported)."""
+    return getattr(_factory(name), "params", {})
+
+
+def check_request_params(name: str, params: Mapping[str, Any], label: str = "--param {name}") -> dict[str, Any]:
+    """``params`` checked against the backend's declared parameters; raises naming the parameter."""
+    return check_params(name, param_specs(name), params, label)
+
+
+def best_available(notes: list[str] | None = None, **settings: object) -> Backend:
+    """The most capable backend that can run here; the guide renderer always can. A backend whose files are
+    present but broken or incomplete is skipped with a sentence in ``notes``."""
     for name in PREFERENCE:
         if name not in _FACTORIES:
             continue
         backend = create(name, **settings)
-        ok, _ = backend.available()
+        ok, reason = backend.available()
         if ok:
             return backend
+        installed = getattr(backend, "installed", None)
+        if notes is not None and installed is not None and installed():
+            notes.append(f"the {name} backend was skipped: {reason}; drafting with the guide renderer")
     return create("guide")

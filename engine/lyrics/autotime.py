@@ -1,10 +1,19 @@
 """Auto-timing: give untimed lyric lines start times on bar lines, weighted by their syllables.
 
 Each line gets about ``bars_per_line`` bars (default 2), more when it has more syllables than the average line
-of its section and fewer when it has less, rounded to whole bars. Lines go into the song's vocal sections in
-order (intro, solos, breaks and outros stay instrumental); a line that names its section (from an LRC header
-such as ``[chorus]``) goes to that section. When a section's lines need more bars than it has, they are
-squeezed onto beats. Lines that are already timed keep their times.
+of its section and fewer when it has less, rounded to whole bars.
+
+Where lines go:
+
+- a line that names its section (an LRC header matched by :func:`engine.lyrics.convert.match_headers`) goes to
+  that section, instrumental kinds included (an intro ad-lib stays in the intro);
+- lines without a section fill the vocal sections (not intros, solos, breaks, outros) that lie between the
+  sections of their neighbours, in order, ``bars_per_line`` bars each; when there are more of them than those
+  sections hold, they are shared out in proportion to the sections' lengths;
+- so untimed lines keep their order in time.
+
+When a section's lines need more bars than it has, they are squeezed onto beats inside it, with a warning; a line
+is never moved into another section. Lines that are already timed keep their times.
 """
 
 from __future__ import annotations
@@ -21,8 +30,13 @@ INSTRUMENTAL_KINDS = frozenset(
 )
 
 
+def _quote(ln: LyricLine) -> str:
+    return repr(ln.text if len(ln.text) <= 40 else ln.text[:37] + "...")
+
+
 def _place(lines: list[LyricLine], start_bar: float, bars: float | None, tempo: TempoMap, bars_per_line: float,
-           syllables: Callable[[str], int]) -> tuple[list[LyricLine], float]:
+           syllables: Callable[[str], int], where: str = "", warnings: list[str] | None = None,
+           ) -> tuple[list[LyricLine], float]:
     """Times for ``lines`` from ``start_bar`` within ``bars`` (None: unbounded). Returns the next free bar."""
     if not lines:
         return [], start_bar
@@ -33,12 +47,36 @@ def _place(lines: list[LyricLine], start_bar: float, bars: float | None, tempo: 
     total = sum(lengths)
     scale = 1.0 if bars is None or total <= bars else bars / total
     grid = Grid.BAR if scale == 1.0 else Grid.BEAT
+    if scale < 1.0 and warnings is not None:
+        warnings.append(f"{where} ({bars:g} bars) has {len(lines)} lines that need about {total:g} bars: they are "
+                        f"squeezed onto beats (lines {_quote(lines[0])} to {_quote(lines[-1])})")
     out, pos = [], start_bar
+    seen: dict[float, LyricLine] = {}
     for ln, length in zip(lines, lengths, strict=True):
-        t = tempo.snap(tempo.bars_to_seconds(pos), grid)
-        out.append(replace(ln, start_s=max(0.0, t)))
+        t = max(0.0, tempo.snap(tempo.bars_to_seconds(pos), grid))
+        if t in seen and warnings is not None:
+            warnings.append(f"line {_quote(ln)} does not fit in {where}: it shares a beat with {_quote(seen[t])}; "
+                            "give the section more bars or time the lines by hand")
+        seen.setdefault(t, ln)
+        out.append(replace(ln, start_s=t))
         pos += length * scale
     return out, pos
+
+
+def _share(n: int, capacities: list[int], bars: list[float]) -> list[int]:
+    """How many of ``n`` lines each section takes: in order up to capacity, or in proportion when over."""
+    if n <= sum(capacities):
+        out, left = [], n
+        for c in capacities:
+            out.append(min(c, left))
+            left -= out[-1]
+        return out
+    total = sum(bars)
+    raw = [n * b / total for b in bars]
+    out = [int(r) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: raw[i] - out[i], reverse=True)[: n - sum(out)]:
+        out[i] += 1
+    return out
 
 
 def auto_time(
@@ -49,8 +87,9 @@ def auto_time(
     bars_per_line: float = 2.0,
     first_bar: int = 1,
     syllables: Callable[[str], int] | None = None,
+    warnings: list[str] | None = None,
 ) -> list[LyricLine]:
-    """Return ``lines`` with every untimed line timed. Order is kept."""
+    """Return ``lines`` with every untimed line timed. Order is kept; problems are appended to ``warnings``."""
     if bars_per_line <= 0:
         raise ValueError(f"bars per line must be > 0, got {bars_per_line}")
     if syllables is None:
@@ -58,33 +97,48 @@ def auto_time(
     untimed = [ln for ln in lines if ln.start_s is None]
     if not untimed:
         return list(lines)
-    timed_by_id: dict[str, LyricLine] = {}
-    vocal = [s for s in sorted(sections, key=lambda s: s.start_s) if s.kind not in INSTRUMENTAL_KINDS]
-    if not vocal:
+    ordered = sorted(sections, key=lambda s: s.start_s)
+    if not ordered:
         placed, _ = _place(untimed, float(first_bar), None, tempo, bars_per_line, syllables)
-        timed_by_id = {ln.id: ln for ln in placed}
-    else:
-        # Lines that name a section go there; the rest fill vocal sections in order, bars_per_line each.
-        assigned: dict[str, list[LyricLine]] = {s.id: [] for s in vocal}
-        free = [ln for ln in untimed if ln.section_id not in assigned]
-        for ln in untimed:
-            if ln.section_id in assigned:
-                assigned[ln.section_id].append(ln)
-        queue = list(free)
-        for s in vocal:
-            if assigned[s.id] or not queue:
-                continue
-            bars = tempo.seconds_to_bars(s.end_s) - tempo.seconds_to_bars(s.start_s)
-            take = max(1, int(round(bars / bars_per_line)))
-            assigned[s.id] = [replace(ln, section_id=s.id) for ln in queue[:take]]
-            queue = queue[take:]
-        for s in vocal:
-            start_bar = tempo.seconds_to_bars(s.start_s)
-            bars = tempo.seconds_to_bars(s.end_s) - start_bar
-            placed, _ = _place(assigned[s.id], start_bar, bars, tempo, bars_per_line, syllables)
-            timed_by_id.update({ln.id: ln for ln in placed})
-        last_bar = tempo.seconds_to_bars(max(x.end_s for x in sections))
-        if queue:  # more lines than the sections hold: carry on after the last section
-            placed, _ = _place(queue, round(last_bar), None, tempo, bars_per_line, syllables)
-            timed_by_id.update({ln.id: ln for ln in placed})
-    return [timed_by_id.get(ln.id, ln) for ln in lines]
+        by_id = {ln.id: ln for ln in placed}
+        return [by_id.get(ln.id, ln) for ln in lines]
+    index = {s.id: i for i, s in enumerate(ordered)}
+    span = [(tempo.seconds_to_bars(s.start_s), tempo.seconds_to_bars(s.end_s) - tempo.seconds_to_bars(s.start_s))
+            for s in ordered]
+    # Runs of consecutive untimed lines: those with a section, and those without (None).
+    runs: list[tuple[str | None, list[LyricLine]]] = []
+    for ln in untimed:
+        sid = ln.section_id if ln.section_id in index else None
+        if runs and runs[-1][0] == sid:
+            runs[-1][1].append(ln)
+        else:
+            runs.append((sid, [ln]))
+    claimed = {sid for sid, _ in runs if sid is not None}
+    per_section: dict[int, list[LyricLine]] = {}
+    for r, (sid, run) in enumerate(runs):
+        if sid is not None:
+            per_section.setdefault(index[sid], []).extend(run)
+            continue
+        before = max((index[s] for s, _ in runs[:r] if s is not None), default=-1)
+        after = min((index[s] for s, _ in runs[r + 1:] if s is not None), default=len(ordered))
+        free = [i for i in range(before + 1, after)
+                if ordered[i].kind not in INSTRUMENTAL_KINDS and ordered[i].id not in claimed]
+        if not free:  # nowhere between the neighbours: stay with the previous section (or the next one)
+            home = before if before >= 0 else min(after, len(ordered) - 1)
+            if warnings is not None:
+                warnings.append(f"lines {_quote(run[0])} to {_quote(run[-1])} have no header and no free vocal "
+                                f"section around them: they are placed in {ordered[home].name}")
+            per_section.setdefault(home, []).extend(replace(ln, section_id=ordered[home].id) for ln in run)
+            continue
+        caps = [max(1, int(round(span[i][1] / bars_per_line))) for i in free]
+        counts = _share(len(run), caps, [span[i][1] for i in free])
+        pos = 0
+        for i, k in zip(free, counts, strict=True):
+            per_section.setdefault(i, []).extend(replace(ln, section_id=ordered[i].id) for ln in run[pos:pos + k])
+            pos += k
+    by_id: dict[str, LyricLine] = {}
+    for i, group in per_section.items():
+        start_bar, bars = span[i]
+        placed, _ = _place(group, start_bar, bars, tempo, bars_per_line, syllables, ordered[i].name, warnings)
+        by_id.update({ln.id: ln for ln in placed})
+    return [by_id.get(ln.id, ln) for ln in lines]

@@ -51,6 +51,7 @@ class LrcLine:
     words: tuple[LrcWord, ...] = ()
     section: str | None = None
     source_line: int = 0
+    block: int = 0  # which header this line stands under: 1 for the file's first header, 0 before any
 
     @property
     def time_s(self) -> float | None:
@@ -153,6 +154,7 @@ def parse(text: str, source: str = "<lyrics>") -> LrcDocument:
                     )
                 offset_ms = int(value)
     section: str | None = None
+    block = 0
     entries: list[tuple[int, int, LrcLine]] = []  # (time, original order, line)
     order = 0
     for line_no, raw in enumerate(text.splitlines(), 1):
@@ -188,6 +190,7 @@ def parse(text: str, source: str = "<lyrics>") -> LrcDocument:
                 break
             elif not stamps and _SECTION.match(content) and not line[close + 1:].strip():
                 section = content.strip()
+                block += 1
                 pos = len(line)
                 break
             elif not stamps and not line[close + 1:].strip():
@@ -203,7 +206,7 @@ def parse(text: str, source: str = "<lyrics>") -> LrcDocument:
             continue  # blank line, metadata or section header
         text_part, words = _parse_words(rest, line_no, pos, source, offset_ms, stamps[0] if stamps else None)
         if not stamps:
-            entries.append((-1, order, LrcLine(None, text_part, words, section, line_no)))
+            entries.append((-1, order, LrcLine(None, text_part, words, section, line_no, block)))
             order += 1
             continue
         for t in stamps:
@@ -215,7 +218,7 @@ def parse(text: str, source: str = "<lyrics>") -> LrcDocument:
             moved = tuple(
                 LrcWord(w.start_ms + shift, w.text, None if w.end_ms is None else w.end_ms + shift) for w in words
             )
-            entries.append((t, order, LrcLine(t, text_part, moved, section, line_no)))
+            entries.append((t, order, LrcLine(t, text_part, moved, section, line_no, block)))
             order += 1
     timed = [e for e in entries if e[0] >= 0]
     untimed = [e for e in entries if e[0] < 0]

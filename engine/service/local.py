@@ -43,13 +43,15 @@ def estimate(job: Job) -> tuple[float, int]:
     """Time and memory before the job runs (never loads a model)."""
     if isinstance(job, GenerateJob):
         from engine.backends import registry  # noqa: PLC0415
+        from engine.estimates import estimate_seconds  # noqa: PLC0415
 
         try:
             backend = registry.create(job.backend, **dict(job.backend_settings))
             s, b = backend.estimate(job.requests[0])
         except Exception:  # noqa: BLE001 - an estimate must not block a submission
             return 0.0, 0
-        return s * (1 if job.batch and len(job.requests) > 1 else len(job.requests)), b
+        guess = s * (1 if job.batch and len(job.requests) > 1 else len(job.requests))
+        return estimate_seconds(job.backend, sum(r.duration_s for r in job.requests), guess), b
     if isinstance(job, RenderJob):
         return 3.0, 512 * 2**20
     return job.steps * job.step_s, 0

@@ -74,6 +74,9 @@ def run_job(job_id: str, job: Job, backends: Backends, emit: Callable[[Any], Non
             progress(i + 1, job.steps)
         return Finished(job_id)
     if isinstance(job, GenerateJob):
+        from engine.estimates import record_job  # noqa: PLC0415
+
+        began = time.monotonic()
         backend = backends.get(job.backend, dict(job.backend_settings))
         for r in job.requests:
             r.out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,7 @@ def run_job(job_id: str, job: Job, backends: Backends, emit: Callable[[Any], Non
             n = len(job.requests)
             for i, req in enumerate(job.requests):
                 takes.append(backend.generate(req, lambda d, t, i=i: progress(i * t + d, n * t), should_stop))
+        record_job(job.backend, sum(r.duration_s for r in job.requests), time.monotonic() - began)
         return Finished(job_id, tuple(takes))
     if isinstance(job, RenderJob):
         from engine.render import render_summary, render_take  # noqa: PLC0415

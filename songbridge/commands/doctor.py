@@ -88,14 +88,23 @@ def _espeak() -> tuple[str, str]:
 
 def _models(explicit: str | None) -> Callable[[], tuple[str, str]]:
     def check() -> tuple[str, str]:
+        from engine.backends.diffrhythm.files import ModelFilesError, installed, locate  # noqa: PLC0415
         from engine.settings import models_dir  # noqa: PLC0415
 
         folder, origin = models_dir(explicit)
         if not folder.exists():
             return OK, (f"model folder {folder} ({origin}) does not exist: only the guide renderer is available. "
                         "Put DiffRhythm files there or point --models / SONGBRIDGE_MODELS at them")
-        files = sorted(p.name for p in folder.rglob("*") if p.is_file())
-        return OK, f"model folder {folder} ({origin}): {len(files)} files"
+        if not installed(folder):
+            return OK, f"model folder {folder} ({origin}) holds no DiffRhythm weights: the guide renderer is used"
+        try:
+            files = locate(folder)
+        except ModelFilesError as exc:
+            return WARN, f"{exc} (songbridge models status lists each file)"
+        problems = files.problems()
+        if problems:
+            return FAIL, "; ".join(problems) + " (the guide renderer is used until they are fixed)"
+        return OK, f"model folder {folder} ({origin}): {files.model_id} ({files.variant}) complete"
 
     return check
 

@@ -29,13 +29,42 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+#: option -> (settings key, lowest, highest): the ranges a settings file is read with (settings_file.py)
+RANGES = {"--bpm": ("bpm", 20, 400), "--takes": ("takes", 1, 16), "--seed": ("seed", 0, 2**32 - 1),
+          "--duration": ("duration", 1, 900), "--bars-per-line": ("bars_per_line", 0.25, 16)}
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every numeric option within its range, before anything is read or written."""
+    for option, (key, lo, hi) in RANGES.items():
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        if value != value or not lo <= value <= hi:
+            raise SongBridgeError(f"{option} must be {lo}..{hi}, got {value:g}")
+
+
+def backend_params(args: argparse.Namespace, backend: str) -> dict[str, Any]:
+    """--param, --steps and --cfg checked against what ``backend`` takes (names, types, ranges, choices)."""
+    from engine.backends import registry
+
+    params = parse_params(args.param)
+    checked = registry.check_request_params(backend, params)
+    for option, key, value in (("--steps", "steps", args.steps), ("--cfg", "cfg", args.cfg)):
+        if value is not None:
+            checked.update(registry.check_request_params(backend, {key: value}, option))
+    return checked
+
+
 def run(args: argparse.Namespace) -> int:
     from engine.backends import registry
+    from engine.estimates import estimate_seconds
     from engine.generation import SongChoices, plan_takes, prepare_song, take_paths
     from engine.lyrics import parse_file
     from engine.song.model import Song
     from engine.song.project import Project, project_path
 
+    check_options(args)
     settings = read_settings(args.settings) if args.settings else {}
     for key in SETTINGS_KEYS:  # the command line wins over the settings file
         value = getattr(args, key, None)
@@ -44,36 +73,36 @@ def run(args: argparse.Namespace) -> int:
     lyrics_path = args.lyrics or (settings_lyrics(args.settings, settings) if args.settings else None)
     if not lyrics_path:
         raise SongBridgeError("give a lyrics file (or a --settings file with lyrics = \"...\")")
+    notes: list[str] = []
+    backend = registry.create(settings["backend"], models_dir=args.models) if settings.get("backend") \
+        else registry.best_available(notes, models_dir=args.models)
+    ok, reason = backend.available()
+    if not ok:
+        raise SongBridgeError(f"the {backend.name} backend cannot run here: {reason}")
+    params = backend_params(args, backend.name)
     lyrics = parse_file(lyrics_path)
-    for w in lyrics.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    notes += lyrics.warnings
     folder = project_path(args.output)
     exists = (folder / "song.json").exists()
     project = Project.open(folder) if exists else Project(folder, Song())
     choices = SongChoices.from_settings(
         settings, None if exists else Path(lyrics_path).stem.replace("_", " ").title())
-    project.song = prepare_song(project.song, lyrics, choices, first_time=not exists)
-    backend = registry.create(settings["backend"], models_dir=args.models) if settings.get("backend") \
-        else registry.best_available(models_dir=args.models)
-    ok, reason = backend.available()
-    if not ok:
-        raise SongBridgeError(f"the {backend.name} backend cannot run here: {reason}")
+    project.song = prepare_song(project.song, lyrics, choices, first_time=not exists, notes=notes)
     seed = settings.get("seed")
     if seed is None:
         seed = secrets.randbelow(2**31)
     count = settings.get("takes", 1)
-    params = parse_params(args.param)
-    if args.steps is not None:
-        params["steps"] = args.steps
-    if args.cfg is not None:
-        params["cfg"] = args.cfg
     requests = plan_takes(project, count, seed, duration_s=settings.get("duration"), params=params)
     from engine.service import PRIORITY_BATCH, GenerateJob
     from songbridge.engine_client import open_engine, run_job
 
     engine = open_engine(args.engine, args.key_file)  # a wrong key or address fails before the project changes
+    for note in notes:
+        print(f"warning: {note}" if not note.startswith("tempo ") else note, file=sys.stderr)
+    created = not folder.exists()
     project.save()  # the document with its lyrics and settings, before any audio
     secs, mem = backend.estimate(requests[0])
+    secs = estimate_seconds(backend.name, requests[0].duration_s, secs)
     print(f"{project.song.info.title}: {requests[0].duration_s:.1f} s at {project.song.tempo.bpm:g} bpm in "
           f"{project.song.key}; {count} take(s) with {backend.name} (about {secs * count:.1f} s, "
           f"{mem / 2**20:.0f} MiB)", file=sys.stderr)
@@ -89,9 +118,19 @@ def run(args: argparse.Namespace) -> int:
                 project.song = project.song.with_take(take)
             project.save()  # after the take's files are complete
             takes += list(done.takes)
+    except BaseException:
+        if created and not takes:  # a project this command made and that never got a take is not left behind
+            _remove_new_project(folder)
+        raise
     finally:
         engine.close()
     for take in takes:
         print(f"{take.id}  seed {take.seed}  {take_paths(project, take)[0]}")
     print(f"project: {project.folder}", file=sys.stderr)
     return 0
+
+
+def _remove_new_project(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)

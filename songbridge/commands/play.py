@@ -27,13 +27,28 @@ def _parse_loop(text: str | None) -> tuple[float, float] | None:
     return start, end
 
 
+def _take(project, take_id: str | None, option: str):  # type: ignore[no-untyped-def]
+    if take_id is None:
+        return project.song.takes[-1]
+    try:
+        return project.song.take(take_id)
+    except KeyError:
+        have = ", ".join(t.id for t in project.song.takes)
+        raise SongBridgeError(f"{option} {take_id}: no such take in {project.folder}; it has {have}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from engine.audio.fx import load_board, user_preset_dirs
     from engine.audio.player import Player, list_devices
+    from engine.render import audition_chains
     from engine.song.project import Project
 
     if args.list_devices:
-        for d in list_devices():
+        devices = list_devices()
+        if not devices:
+            raise SongBridgeError("--list-devices: no audio output device found (is a sound server such as JACK, "
+                                  "PipeWire or PulseAudio running, and is libportaudio2 installed?)")
+        for d in devices:
             print(f"{d.index:>3}  {d.name} ({d.hostapi}, {d.channels} ch, {d.default_samplerate:g} Hz)")
         return 0
     if not args.project:
@@ -41,28 +56,28 @@ def run(args: argparse.Namespace) -> int:
     project = Project.open(args.project)
     if not project.song.takes:
         raise SongBridgeError(f"{project.folder}: no takes to play yet")
-    take = project.song.take(args.take) if args.take else project.song.takes[-1]
-    other = project.song.take(args.ab) if args.ab else None
+    take = _take(project, args.take, "--take")
+    other = _take(project, args.ab, "--ab") if args.ab else None
     loop = _parse_loop(args.loop)
 
-    def chains(stems: tuple[str, ...]) -> tuple[dict, object]:
-        boards = {}
-        for stem in stems:
-            slot = project.song.effects.get(stem)
-            if slot and slot.preset and not slot.bypass:
-                boards[stem] = load_board(slot.preset, 44100, user_preset_dirs(), slot.overrides)
-        m = project.song.effects.get("master")
-        master = load_board(m.preset, 44100, user_preset_dirs(), m.overrides) if m and m.preset and not m.bypass else None
-        return boards, master
+    def chains(take_id: str, stems: tuple[str, ...]) -> tuple[dict, object, str]:
+        ac = audition_chains(project, take_id, stems)
+        boards = {stem: load_board(p, 44100, user_preset_dirs(), ac.overrides.get(stem))
+                  for stem, p in ac.presets.items() if p and stem in stems}
+        m = ac.presets.get("master")
+        master = load_board(m, 44100, user_preset_dirs(), ac.overrides.get("master")) if m else None
+        return boards, master, ac.describe()
 
+    boards, master, said = chains(take.id, take.stems)  # a broken preset is refused before the device opens
     player = Player(device=args.device).open()
     try:
-        boards, master = chains(take.stems)
         player.load(project.take_dir(take.id), stems=list(take.stems), chains=boards, master=master)
+        print(f"{take.id}: {said}", file=sys.stderr)
         if other is not None:
-            b_boards, b_master = chains(other.stems)
+            b_boards, b_master, b_said = chains(other.id, other.stems)
             player.load(project.take_dir(other.id), slot="B", stems=list(other.stems), chains=b_boards,
                         master=b_master)
+            print(f"{other.id} (B): {b_said}", file=sys.stderr)
         if loop:
             player.set_loop(*loop)
         player.play()

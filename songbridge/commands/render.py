@@ -18,6 +18,18 @@ def parse_fx(items: list[str] | None) -> dict[str, str | None]:
     return out
 
 
+def parse_loudness(text: str) -> float | None:
+    if str(text).strip().lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -60 <= value <= 0:
+        raise SongBridgeError(f"--loudness must be a target of -60..0 LUFS (e.g. -14) or 'off', got {text!r}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from engine.render import RenderSettings
     from engine.song.project import Project
@@ -29,11 +41,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         project.song.take(take_id)
     except KeyError as exc:
-        raise SongBridgeError(str(exc.args[0])) from None
+        raise SongBridgeError(f"--take {take_id}: {exc.args[0]}") from None
+    if not -20 <= args.ceiling <= 0:
+        raise SongBridgeError(f"--ceiling must be -20..0 dBTP, got {args.ceiling:g}")
     bits = {"16": 16, "24": 24, "32f": 32, "32": 32}.get(args.bits)
     if bits is None:
         raise SongBridgeError(f"--bits must be 16, 24 or 32f, got {args.bits!r}")
-    loudness = None if str(args.loudness).lower() in ("off", "none") else float(args.loudness)
+    loudness = parse_loudness(args.loudness)
     settings = RenderSettings(format=args.format, bits=bits, loudness_lufs=loudness, ceiling_dbtp=args.ceiling,
                               fx=parse_fx(args.fx))
     from engine.render import chains_for

@@ -18,22 +18,34 @@ from typing import Any
 import numpy as np
 
 from engine.backends.base import Cancelled, GenerationRequest, ProgressFn, StopFn
+from engine.backends.params import Param, check_params
 from engine.backends.takes import TakeWriter
 from engine.errors import SongBridgeError
 from engine.song.model import Take
 
-from .files import ModelFilesError, locate
-from .tiny import MODEL_ID as TINY_ID
+from .files import TINY_MODEL_ID as TINY_ID
+from .files import ModelFilesError, installed, locate
 
 VERSION = "1.0"
 CEILING_DBFS = -1.0
 DEFAULTS = {"steps": 32, "cfg": 4.0, "solver": "euler", "grid": "linear", "g2p": "g2p_en"}
+#: What ``--param`` may set (the names match engine.sampling.SOLVERS and GRIDS; a test keeps them in step).
+PARAMS = {
+    "steps": Param("steps", int, "time-grid points; the sampler makes steps-1 steps", 2, 512),
+    "cfg": Param("cfg", float, "guidance strength (0: none, one DiT pass a step)", 0, 20),
+    "solver": Param("solver", str, "ODE solver (heun and midpoint cost two DiT calls a step)",
+                    choices=("euler", "midpoint", "heun")),
+    "grid": Param("grid", str, "time grid", choices=("linear", "sway", "few-step")),
+    "g2p": Param("g2p", str, "lyric phonemes: g2p_en (built in) or espeak (the reference's; needs espeak-ng)",
+                 choices=("g2p_en", "espeak")),
+}
 FRAME_RATE = 44100 / 2048
 
 
 class DiffRhythmBackend:
     name = "diffrhythm"
     version = VERSION
+    params = PARAMS
 
     def __init__(self, models_dir: str | os.PathLike[str] | None = None, variant: str | None = None,
                  device: str | None = None, dtype: str | None = None, attention: str = "auto", **_: Any):
@@ -45,11 +57,19 @@ class DiffRhythmBackend:
 
     # -- protocol -------------------------------------------------------------------------------------
     def available(self) -> tuple[bool, str]:
+        """Decided from the files alone: nothing is loaded and torch is not imported."""
         try:
             files = locate(self.models_dir, self.variant)
         except ModelFilesError as exc:
             return False, str(exc)
+        problems = files.problems()
+        if problems:
+            return False, "; ".join(problems)
         return True, f"{files.model_id} ({files.variant}) in {files.root}"
+
+    def installed(self) -> bool:
+        """Whether the user has put DiffRhythm files in the model folder (complete or not)."""
+        return installed(self.models_dir)
 
     def estimate(self, request: GenerationRequest) -> tuple[float, int]:
         files = locate(self.models_dir, self.variant)
@@ -96,6 +116,7 @@ class DiffRhythmBackend:
 
         first = requests[0]
         params = {**DEFAULTS, **dict(first.params)}
+        check_params(self.name, {**PARAMS, "batch": Param("batch", int, "", 1, 64)}, params, "parameter {name}")
         pipe = self.pipeline()
         max_frames = pipe.max_frames
         duration = first.duration_s

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import TINY_MODEL_ID as MODEL_ID
 from .files import VARIANT_DIRS
 
-MODEL_ID = "diffrhythm-tiny-random"
 TINY_CONFIG = {"dim": 64, "depth": 2, "heads": 4, "ff_mult": 2, "text_dim": 512, "conv_layers": 1, "mel_dim": 64,
                "text_num_embeds": 363}
 

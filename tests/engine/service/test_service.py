@@ -60,10 +60,10 @@ def test_guide_job_events_in_order(service: EngineService, tmp_path: Path) -> No
     assert any(i.id == job_id and i.state == "finished" for i in service.jobs())
 
 
-def test_tiny_neural_job_and_cancel_mid_job(service: EngineService, tmp_path: Path, fixtures_dir: Path) -> None:
+def test_tiny_neural_job_and_cancel_mid_job(service: EngineService, tmp_path: Path) -> None:
     from engine.backends.diffrhythm.tiny import create_tiny_model
 
-    models = create_tiny_model(tmp_path / "models", vocab=fixtures_dir / "g2p_vocab.json")
+    models = create_tiny_model(tmp_path / "models")
     p = project(tmp_path)
     settings = {"models_dir": str(models)}
     ok = service.submit(GenerateJob("diffrhythm", tuple(plan_takes(p, 1, 1, params={"steps": 4})), settings))
