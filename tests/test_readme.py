@@ -24,3 +24,28 @@ def test_ci_runs_readme_command_two_exactly() -> None:
 def test_command_one_installs_and_runs_songbridge() -> None:
     first = readme_commands()[0]
     assert "pip install ." in first and "songbridge " in first
+
+
+def test_readme_renders_with_every_fence_closed_and_both_commands_as_code_blocks() -> None:
+    from markdown_it import MarkdownIt
+
+    text = (REPO / "README.md").read_text()
+    tokens = MarkdownIt("commonmark").parse(text)
+    fences = [t for t in tokens if t.type == "fence"]
+    # A fence left open swallows the rest of the file: the last fence would then end at the end of the text.
+    lines = text.splitlines()
+    for f in fences:
+        start, end = f.map
+        assert end <= len(lines) and lines[end - 1].strip().startswith("```"), f"fence at line {start + 1} never closes"
+    assert text.count("```") == 2 * len(fences)
+    code = [f.content.strip() for f in fences]
+    for command in readme_commands():
+        assert command in code, command
+    # Prose stays prose: no paragraph of the README ends up inside a code block.
+    for f in fences:
+        assert not any(len(line) > 60 and line.endswith(".") and " the " in line for line in f.content.splitlines())
+
+
+def test_readme_names_no_path_outside_the_repository() -> None:
+    text = (REPO / "README.md").read_text()
+    assert "../shared" not in text and "/work/" not in text

@@ -46,7 +46,12 @@ def _place(lines: list[LyricLine], start_bar: float, bars: float | None, tempo: 
     lengths = [max(1.0, round(bars_per_line * c / mean)) if c else 1.0 for c in counts]
     total = sum(lengths)
     scale = 1.0 if bars is None or total <= bars else bars / total
-    grid = Grid.BAR if scale == 1.0 else Grid.BEAT
+    grid = Grid.BAR
+    if scale < 1.0:  # squeezed: the coarsest of beats, eighths and sixteenths that gives every line a slot
+        beats = bars * tempo.meter.numerator  # type: ignore[operator]
+        grid = next((g for g, per_beat in ((Grid.BEAT, 1), (Grid.EIGHTH, 2), (Grid.SIXTEENTH, 4))
+                     if len(lines) <= beats * per_beat), Grid.SIXTEENTH)
+    end_s = None if bars is None else tempo.bars_to_seconds(start_bar + bars)
     if scale < 1.0 and warnings is not None:
         warnings.append(f"{where} ({bars:g} bars) has {len(lines)} lines that need about {total:g} bars: they are "
                         f"squeezed onto beats (lines {_quote(lines[0])} to {_quote(lines[-1])})")
@@ -54,6 +59,9 @@ def _place(lines: list[LyricLine], start_bar: float, bars: float | None, tempo: 
     seen: dict[float, LyricLine] = {}
     for ln, length in zip(lines, lengths, strict=True):
         t = max(0.0, tempo.snap(tempo.bars_to_seconds(pos), grid))
+        if end_s is not None and t >= end_s - 1e-9:  # rounded onto the next section: the last slot inside
+            step_s = grid.step_quarters(tempo.meter) * 60.0 / tempo.bpm
+            t = max(tempo.bars_to_seconds(start_bar), end_s - step_s)
         if t in seen and warnings is not None:
             warnings.append(f"line {_quote(ln)} does not fit in {where}: it shares a beat with {_quote(seen[t])}; "
                             "give the section more bars or time the lines by hand")
@@ -126,8 +134,8 @@ def auto_time(
         if not free:  # nowhere between the neighbours: stay with the previous section (or the next one)
             home = before if before >= 0 else min(after, len(ordered) - 1)
             if warnings is not None:
-                warnings.append(f"lines {_quote(run[0])} to {_quote(run[-1])} have no header and no free vocal "
-                                f"section around them: they are placed in {ordered[home].name}")
+                warnings.append(f"lines {_quote(run[0])} to {_quote(run[-1])} have no section of their own and no "
+                                f"free vocal section around them: they are placed in {ordered[home].name}")
             per_section.setdefault(home, []).extend(replace(ln, section_id=ordered[home].id) for ln in run)
             continue
         caps = [max(1, int(round(span[i][1] / bars_per_line))) for i in free]

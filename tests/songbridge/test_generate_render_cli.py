@@ -52,7 +52,7 @@ def test_generate_errors_are_one_line(tmp_path: Path) -> None:
         (["--key", "H major"], "key must look like"),
         (["--sections", "verse"], "must be NAME:BARS"),
         (["--backend", "nope"], "unknown backend 'nope'"),
-        (["--duration", "-3"], "--duration must be positive"),
+        (["--duration", "-3"], "--duration must be 1..900"),
     ]
     for extra, message in cases:
         out = run_cli("generate", str(lyrics), "-o", str(tmp_path / "x"), *extra)

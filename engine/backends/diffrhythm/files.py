@@ -183,7 +183,9 @@ def file_problem(path: Path) -> str | None:
                 fh.seek(0)
                 try:
                     version = np.lib.format.read_magic(fh)
-                    shape, _, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(fh)
                 except (ValueError, OSError) as exc:
                     return f"not a .npy array ({exc})"
                 expected = fh.tell() + int(np.prod(shape)) * dtype.itemsize

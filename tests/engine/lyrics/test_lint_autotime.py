@@ -89,13 +89,28 @@ def test_auto_time_weights_by_syllables_and_keeps_timed_lines() -> None:
 def test_auto_time_fills_vocal_sections_and_skips_intro() -> None:
     tm = TempoMap.constant(90, "4/4")
     sections = parse_sections("intro:4,verse:8,chorus:4", tm)
-    lines = [LyricLine(f"l{i}", "la la la la") for i in range(8)]
+    lines = [LyricLine(f"l{i}", "la la la la") for i in range(6)]
     out = auto_time(lines, tm, sections, syllables=syl)
     bars = [round(tm.seconds_to_bars(ln.start_s), 3) for ln in out]
     assert bars[:4] == [5, 7, 9, 11]  # verse: 8 bars, 2 per line
     assert bars[4:6] == [13, 15]  # chorus: 4 bars
-    assert bars[6:] == [17, 19]  # overflow continues after the last section
     assert out[0].section_id == "verse" and out[4].section_id == "chorus"
+
+
+def test_more_lines_than_the_sections_hold_are_shared_out_and_reported() -> None:
+    tm = TempoMap.constant(90, "4/4")
+    sections = parse_sections("intro:4,verse:8,chorus:4,outro:4", tm)
+    lines = [LyricLine(f"l{i}", "la la la la") for i in range(9)]
+    warnings: list[str] = []
+    out = auto_time(lines, tm, sections, syllables=syl, warnings=warnings)
+    ends = {s.id: s.end_s for s in sections}
+    starts = {s.id: s.start_s for s in sections}
+    for ln in out:  # nothing spills past its section, nothing after the last vocal section
+        assert ln.section_id in ("verse", "chorus")
+        assert starts[ln.section_id] <= ln.start_s < ends[ln.section_id]
+    assert [ln.start_s for ln in out] == sorted(ln.start_s for ln in out)
+    assert sum(ln.section_id == "verse" for ln in out) == 6  # in proportion to 8 and 4 bars
+    assert any("squeezed onto beats" in w for w in warnings)
 
 
 def test_auto_time_squeezes_onto_beats_when_a_section_is_full() -> None:
