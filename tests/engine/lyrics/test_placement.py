@@ -139,7 +139,7 @@ def test_any_song_any_headers(spec_items, blocks, seed) -> None:
     out, warnings, sections = place(lrc, spec, bpm=rnd.choice([70, 92, 128]))
     by_id = {s.id: s for s in sections}
     kind_of_line = [k for k, n in blocks for _ in range(n)]
-    for ln, kind in zip(out, kind_of_line, strict=True):
+    for ln in out:
         assert ln.start_s is not None
         if ln.section_id is not None:
             s = by_id[ln.section_id]
