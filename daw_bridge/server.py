@@ -21,6 +21,8 @@ from engine.errors import DocumentError, LyricsError, SongBridgeError
 
 log = logging.getLogger("songbridge.bridge")
 ROOT = "/songbridge"
+MAX_REPLY = 60_000  # bytes: an OSC reply must fit one UDP datagram (65,507) with room for the header
+MAX_LYRICS = 48_000  # characters of lyrics set over OSC, so that get/lyrics always fits a reply
 
 
 @dataclass
@@ -88,14 +90,24 @@ class Bridge:
 
     # -- sending --------------------------------------------------------------------------------------------------
     def reply(self, env: p.Envelope, address: str, *args: Any) -> None:
-        if env.reply_to is not None:
-            self.send_raw(message(address, *args), env.reply_to)
+        """Send a reply; one too large for a datagram is refused with an error naming its size (never split)."""
+        if env.reply_to is None:
+            return
+        data = message(address, *args)
+        if len(data) > MAX_REPLY:
+            data = message(f"{ROOT}/error", env.address, "too_large",
+                           f"the reply to {env.address} would be {len(data):,} bytes; one OSC datagram holds at most "
+                           f"{MAX_REPLY:,} (shorten the lyrics or read them from the project file)")
+        self.send_raw(data, env.reply_to)
 
     def error(self, env: p.Envelope, code: str, text: str) -> None:
         self.reply(env, f"{ROOT}/error", env.address, code, text[:1000])
 
     def push(self, key: tuple[str, str], address: str, *args: Any) -> None:
         data = message(address, *args)
+        if len(data) > MAX_REPLY:
+            log.warning("not pushing %s: %d bytes is more than a datagram holds", address, len(data))
+            return
         for to in self.listeners.get(key, set()):
             self.send_raw(data, to)
 
@@ -228,6 +240,10 @@ class Bridge:
             elif prop == "lyrics":
                 from engine.lyrics import auto_time, lines_from_lrc, parse  # noqa: PLC0415
 
+                if len(value) > MAX_LYRICS:
+                    raise SongBridgeError(f"lyrics: {len(value):,} characters; at most {MAX_LYRICS:,} over OSC, so "
+                                          "that /songbridge/song/get/lyrics still fits a datagram")
+
                 lines = lines_from_lrc(parse(value, "OSC lyrics"), song.sections)
                 song = song.with_lyrics(auto_time(lines, song.tempo, song.sections))
         except (ValueError, LyricsError) as exc:
@@ -271,11 +287,22 @@ class Bridge:
                 from engine.song import TempoMap  # noqa: PLC0415
 
                 tempo = TempoMap.constant(self.state.daw_bpm, tempo.meter, tempo.bar1_s)
+            if cmd.bars[0] < 1:
+                raise SongBridgeError(f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}: bars count from 1")
             a, b = (tempo.bars_to_seconds(x) for x in cmd.bars)
-            return a, b, f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}"
+            return self._inside(a, b, f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}")
         if cmd.seconds:
-            return cmd.seconds[0], cmd.seconds[1], f"{cmd.seconds[0]:g}-{cmd.seconds[1]:g} s"
+            return self._inside(cmd.seconds[0], cmd.seconds[1], f"{cmd.seconds[0]:g}-{cmd.seconds[1]:g} s")
         return None
+
+    def _inside(self, a: float, b: float, label: str) -> tuple[float, float, str]:
+        """A range to regenerate must start inside the take it edits (its end is clipped to the take)."""
+        song = self.project.song
+        base = self.state.accepted.get("") or (song.takes[-1].id if song.takes else None)
+        length = song.take(base).duration_s if base else song.duration_s
+        if length and a >= length:
+            raise SongBridgeError(f"{label} starts at {a:.1f} s, after the end of the song ({length:.1f} s)")
+        return a, (min(b, length) if length else b), label
 
     # -- jobs -----------------------------------------------------------------------------------------------------
     def submit(self, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
@@ -289,6 +316,7 @@ class Bridge:
         label = "song"
         rng: tuple[float, float] | None = None
         if isinstance(cmd, p.Edit):
+            # Everything is checked before the lyrics change: a refused edit changes nothing.
             source = self.take(cmd.take)
             ranges = list(cmd.ranges)
             timed = song.timed_lines()
@@ -298,12 +326,22 @@ class Bridge:
                     raise SongBridgeError(f"no timed lyric line {lid!r}")
                 end = timed[idx + 1].start_s if idx + 1 < len(timed) else source.duration_s
                 ranges.append((timed[idx].start_s, end))
+            for a, b in ranges:
+                if a >= source.duration_s:
+                    raise SongBridgeError(f"range {a:g}-{b:g} s starts after the end of {source.id} "
+                                          f"({source.duration_s:.1f} s)")
+            known = {ln.id for ln in song.lyrics}
+            unknown = [lid for lid, _ in cmd.new_lyrics if lid not in known]
+            if unknown:
+                raise SongBridgeError(f"no lyric line {unknown[0]!r}")
+            if any("\n" in text or len(text) > 500 for _, text in cmd.new_lyrics):
+                raise SongBridgeError("new lyric text must be one line of at most 500 characters")
+            edit = EditSpec(source.id, tuple(TimeRange(a, min(b, source.duration_s)) for a, b in ranges))
             if cmd.new_lyrics:
                 texts = dict(cmd.new_lyrics)
                 song = song.with_lyrics(replace(ln, text=texts.get(ln.id, ln.text)) for ln in song.lyrics)
                 self.project.song = song
                 self.project.save()
-            edit = EditSpec(source.id, tuple(TimeRange(a, min(b, source.duration_s)) for a, b in ranges))
             label = f"edit of {source.id}"
             seed, takes, style, backend = cmd.seed, 1, None, None
         else:

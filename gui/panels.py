@@ -130,7 +130,10 @@ class GenerationPanel(QWidget):
                                     max(1.0, self.doc.song.duration_s), 0,
                                     params={k: v for k, v in (("steps", self.steps.value()),)
                                             if k in getattr(backend, "params", {})})
+            from engine.estimates import estimate_seconds  # noqa: PLC0415
+
             seconds, mem = backend.estimate(req)
+            seconds = estimate_seconds(backend.name, req.duration_s, seconds)
             self.estimate.setText(f"about {seconds:.1f} s, {mem / 2**20:.0f} MiB per take")
 
 

@@ -74,17 +74,47 @@ def _positive_takes(v: dict[str, Any]) -> int:
     return takes
 
 
-def _range(a: float, b: float, what: str) -> tuple[float, float]:
+MAX_JSON = 16_384  # bytes of a JSON argument
+MAX_TIME = 100_000.0  # bars or seconds: far past any song
+
+
+def _number(x: Any, what: str) -> float:
+    """A finite, non-negative number (bars or seconds)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise ArgError(f"{what} must be numbers, got {json.dumps(x)[:40]}")
+    v = float(x)
+    if not math.isfinite(v) or not 0 <= v <= MAX_TIME:
+        raise ArgError(f"{what} must be finite numbers 0..{MAX_TIME:g}, got {x!r}"[:200])
+    return v
+
+
+def _range(a: Any, b: Any, what: str) -> tuple[float, float]:
+    a, b = _number(a, what), _number(b, what)
     if b <= a:
         raise ArgError(f"{what}: end must be after start")
     return a, b
 
 
-def _generate_json(v: dict[str, Any]) -> p.Command:
+def _load_json(text: str) -> Any:
+    """JSON with limits: size, nesting (a RecursionError is a bad request) and digits (Python refuses long ints)."""
+    if len(text) > MAX_JSON:
+        raise ArgError(f"json is {len(text)} characters; at most {MAX_JSON}")
     try:
-        data = json.loads(v["json"])
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ArgError(f"json: {exc.msg} at column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:
+        raise ArgError(f"json: {str(exc)[:120] or 'nested too deeply'}") from None
+
+
+def _seed(x: Any, what: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < 2**32:
+        raise ArgError(f"{what} must be an int 0..2^32-1, got {json.dumps(x)[:40]}")
+    return x
+
+
+def _generate_json(v: dict[str, Any]) -> p.Command:
+    data = _load_json(v["json"])
     if not isinstance(data, dict):
         raise ArgError("json must be an object")
     allowed = {"section", "bars", "seconds", "takes", "style", "seed", "backend"}
@@ -100,25 +130,20 @@ def _generate_json(v: dict[str, Any]) -> p.Command:
     for key in ("bars", "seconds"):
         if key in data:
             val = data[key]
-            if not (isinstance(val, list) and len(val) == 2 and all(isinstance(x, int | float) for x in val)):
+            if not (isinstance(val, list) and len(val) == 2):
                 raise ArgError(f"json.{key} must be [start, end]")
-            out[key] = _range(float(val[0]), float(val[1]), key)
+            out[key] = _range(val[0], val[1], f"json.{key}")
     if "takes" in data:
         if not isinstance(data["takes"], int):
             raise ArgError("json.takes must be an int")
         out["takes"] = _positive_takes(data)
     if "seed" in data:
-        if not isinstance(data["seed"], int) or not 0 <= data["seed"] < 2**32:
-            raise ArgError("json.seed must be an int 0..2^32-1")
-        out["seed"] = data["seed"]
+        out["seed"] = _seed(data["seed"], "json.seed")
     return p.Generate(**out)
 
 
 def _edit_json(v: dict[str, Any]) -> p.Command:
-    try:
-        data = json.loads(v["json"])
-    except json.JSONDecodeError as exc:
-        raise ArgError(f"json: {exc.msg}") from None
+    data = _load_json(v["json"])
     if not isinstance(data, dict) or set(data) - {"ranges", "lines", "lyrics", "seed"}:
         raise ArgError("json must be an object with ranges, lines, lyrics and/or seed")
     ranges = data.get("ranges", [])
@@ -132,8 +157,11 @@ def _edit_json(v: dict[str, Any]) -> p.Command:
         raise ArgError("json.lyrics must map line ids to new text")
     if not ranges and not lines:
         raise ArgError("give ranges or lines to regenerate")
-    return p.Edit(v["take"], tuple(_range(float(a), float(b), "range") for a, b in ranges), tuple(lines),
-                  tuple(lyrics.items()), data.get("seed"))
+    if len(ranges) > 256 or len(lines) > 1000 or len(lyrics) > 1000:
+        raise ArgError("at most 256 ranges and 1000 lines in one edit")
+    seed = None if data.get("seed") is None else _seed(data["seed"], "json.seed")
+    return p.Edit(v["take"], tuple(_range(a, b, "json.ranges") for a, b in ranges), tuple(lines),
+                  tuple(lyrics.items()), seed)
 
 
 @dataclass(frozen=True)
@@ -223,4 +251,6 @@ def translate(address: str, args: Sequence[Any]) -> p.Command:
             return p.Listen("transport", parts[2], parts[1] == "start_listen")
     except ArgError as exc:
         return p.BadRequest("bad_arguments", str(exc))
+    except Exception as exc:  # noqa: BLE001 - no argument may stop the OSC thread: it becomes an error reply
+        return p.BadRequest("bad_arguments", f"{type(exc).__name__}: {str(exc)[:200]}")
     return p.BadRequest("unknown_address", f"unknown address {address}")

@@ -22,6 +22,7 @@ log = logging.getLogger("songbridge.osc")
 DEFAULT_PORT = 11300
 DEFAULT_REPLY_PORT = 11301
 MAX_PACKET = 65_535
+RECV_BUFFER = 8 * 2**20  # bytes
 
 
 def _messages(packet: Any) -> Iterable[Any]:
@@ -47,6 +48,16 @@ class OscServer:
         self.allow = {str(ipaddress.ip_address(a)) for a in allow}
         self.reply_port = reply_port
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # A burst from a DAW (thousands of messages at once) waits in the kernel rather than being dropped:
+        # ask for a large receive buffer (the kernel caps it at net.core.rmem_max; root may force more).
+        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+            if opt is None:
+                continue
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, opt, RECV_BUFFER)
+                break
+            except OSError:
+                continue
         self.sock.bind((host, port))
         self.address = self.sock.getsockname()
         self._thread: threading.Thread | None = None
@@ -98,10 +109,14 @@ class OscServer:
                 self.commands.put(p.Envelope(p.BadRequest("parse_error", f"not an OSC packet: {str(exc)[:80]}"),
                                              "", reply_to))
                 continue
+            if not messages:  # a bundle whose elements are not OSC (python-osc skips them without a word)
+                self.commands.put(p.Envelope(p.BadRequest("parse_error", "a bundle with no readable OSC message"),
+                                             "", reply_to))
+                continue
             for msg in messages:
-                address = getattr(msg, "address", "")
+                address = str(getattr(msg, "address", ""))[:256]
                 try:
-                    params = list(msg.params)
-                except Exception:  # noqa: BLE001
-                    params = []
-                self.commands.put(p.Envelope(translate(address, params), address, reply_to))
+                    command = translate(address, list(msg.params))
+                except Exception as exc:  # noqa: BLE001 - translate never raises by contract; this is the backstop
+                    command = p.BadRequest("bad_arguments", f"{type(exc).__name__}: {str(exc)[:200]}")
+                self.commands.put(p.Envelope(command, address, reply_to))

@@ -234,3 +234,36 @@ def test_every_route_is_documented() -> None:
     missing = [a for a in ROUTES if f"/songbridge{a}" not in doc]
     missing += [p for p in SONG_PROPS if f"`{p}`" not in doc]
     assert missing == []
+
+
+HOSTILE_EDITS = [
+    '{"ranges": [["a", "b"]]}', '{"ranges": [[null, 1]]}', '{"ranges": ' + "[" * 5000 + "]" * 5000 + "}",
+    '{"ranges": [[1, 2]], "seed": ' + "9" * 5000 + "}", '{"ranges": [[-3, 2]]}', '{"ranges": [[NaN, 2]]}',
+    '{"ranges": [[1, 2]], "seed": "abc", "lyrics": {"l001": "changed words"}}', '{"ranges": [[900, 950]]}',
+    '{"ranges": [[1, 2]], "lyrics": {"l999": "x"}}', '{"ranges": [[1e308, 1e309]]}', "[]", "x" * 20_000,
+]
+
+
+def test_no_message_silences_the_bridge_and_a_refused_edit_changes_nothing(bridge) -> None:
+    b, osc = bridge
+    c = Client(osc.address)
+    before = (b.project.folder / "song.json").read_bytes()
+    for text in HOSTILE_EDITS:
+        c.send("/songbridge/job/edit", "take-001", text)
+        got = c.recv(timeout=10, want="/songbridge/error")
+        errors = [args for addr, args in got if addr == "/songbridge/error"]
+        assert errors and errors[0][0] == "/songbridge/job/edit" and errors[0][1] != "internal", (text[:40], got)
+        c.send("/songbridge/ping")
+        assert ("/songbridge/pong", ["test"]) in c.recv(timeout=10, want="/songbridge/pong"), text[:40]
+    for args in ((-4.0, 2.0), (500.0, 510.0), (float("nan"), 3.0)):
+        c.send("/songbridge/job/generate_bars", *args)
+        errors = [a for addr, a in c.recv(timeout=10, want="/songbridge/error") if addr == "/songbridge/error"]
+        assert errors and errors[0][1] in ("bad_arguments", "bad_value"), args
+    c.raw(b"#bundle\x00" + b"\x00" * 8 + b"\x00\x00\x00\x10" + b"garbage!garbage!")
+    assert any(a == "/songbridge/error" for a, _ in c.recv(timeout=10, want="/songbridge/error"))
+    c.send("/songbridge/song/set/lyrics", "la la la\n" * 6000)
+    errors = [a for addr, a in c.recv(timeout=10, want="/songbridge/error") if addr == "/songbridge/error"]
+    assert errors and "at most" in errors[0][2]
+    c.send("/songbridge/song/get/lyrics")
+    assert any(a == "/songbridge/song/get/lyrics" for a, _ in c.recv(timeout=10, want="/songbridge/song/get/lyrics"))
+    assert (b.project.folder / "song.json").read_bytes() == before
