@@ -103,9 +103,11 @@ def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *
     return song
 
 
-def next_take_ids(song: Song, count: int) -> list[str]:
-    used = {t.id for t in song.takes}
-    nums = [int(m.group(1)) for t in song.takes if (m := re.fullmatch(r"take-(\d+)", t.id))]
+def next_take_ids(song: Song, count: int, taken: set[str] | None = None) -> list[str]:
+    """``count`` unused take ids; ``taken`` adds ids whose folders exist on disk but are not in the song (a take
+    that another program wrote, or one left by a killed job), so they never block a new take."""
+    used = {t.id for t in song.takes} | set(taken or ())
+    nums = [int(m.group(1)) for t in used if (m := re.fullmatch(r"take-(\d+)", t))]
     n = max(nums, default=0)
     out = []
     while len(out) < count:
@@ -131,7 +133,9 @@ def plan_takes(project: Project, count: int, seed: int, *, duration_s: float | N
                params: dict | None = None, edit: EditSpec | None = None) -> list[GenerationRequest]:
     song = project.song
     duration = song_duration(song, duration_s)
-    ids = next_take_ids(song, count)
+    takes_dir = project.folder / "takes"
+    on_disk = {p.name for p in takes_dir.iterdir()} if takes_dir.is_dir() else set()
+    ids = next_take_ids(song, count, on_disk)
     try:
         return [
             GenerationRequest(

@@ -202,3 +202,14 @@ def test_audition_plays_the_chains_the_take_was_rendered_with(project: Path) -> 
     assert after.source == "render"
     assert after.presets["vocal"] == "vocal-space" and after.presets["master"] == "master-gentle"
     assert "vocal=vocal-space" in after.describe()
+
+
+def test_a_take_folder_left_on_disk_does_not_block_the_next_take(tmp_path: Path) -> None:
+    (tmp_path / "l.txt").write_text("one line\nanother line\n")
+    args = ["generate", str(tmp_path / "l.txt"), "--duration", "6", "-o", str(tmp_path / "s")]
+    assert run_cli(*args).returncode == 0
+    (tmp_path / "s.songbridge/takes/take-002").mkdir()  # left by a killed job, or written by another program
+    out = run_cli(*args)
+    assert out.returncode == 0, out.stderr
+    song = json.loads((tmp_path / "s.songbridge/song.json").read_text())
+    assert [t["id"] for t in song["takes"]] == ["take-001", "take-003"]
