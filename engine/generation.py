@@ -21,6 +21,7 @@ from engine.song.key import Key
 from engine.song.model import Song, SongInfo, Take
 from engine.song.project import Project
 from engine.song.sections import parse_sections
+from engine.song.settings_file import RANGES
 from engine.song.tempo import TempoMap, TimeSignature
 
 
@@ -64,13 +65,15 @@ def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *
         if choices.style is not None:
             song = song.replace(style=replace(song.style, prompt=choices.style))
         bpm, bar1 = choices.bpm, song.tempo.bar1_s
-        if bpm is not None and not 20 <= bpm <= 400:
-            raise ValueError(f"--bpm must be 20..400, got {bpm:g}")
+        lo, hi = RANGES["bpm"]
+        if bpm is not None and not lo <= bpm <= hi:
+            raise ValueError(f"--bpm must be {lo:g}..{hi:g}, got {bpm:g}")
+        meter = TimeSignature.parse(choices.meter) if choices.meter else song.tempo.meter
         if bpm is None and first_time:
             from engine.backends.guide.styles import match_style  # noqa: PLC0415
 
             style_bpm = match_style(song.style.prompt).bpm
-            guess = guess_tempo(stamps, prior_bpm=style_bpm)
+            guess = guess_tempo(stamps, prior_bpm=style_bpm, beats_per_bar=meter.numerator)
             if guess is not None:
                 bpm, bar1 = guess.bpm, guess.offset_s
                 notes.append(f"tempo {bpm:g} bpm, read off the lyrics' timestamps ({guess.lines} lines sit on its "
@@ -80,13 +83,12 @@ def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *
         elif stamps:
             chosen = bpm if bpm is not None else song.tempo.bpm
             if not fits_tempo(stamps, chosen):
-                guess = guess_tempo(stamps, prior_bpm=chosen)
+                guess = guess_tempo(stamps, prior_bpm=chosen, beats_per_bar=meter.numerator)
                 if guess is not None:
                     what = f"--bpm {chosen:g}" if bpm is not None else f"the song's tempo ({chosen:g} bpm)"
                     notes.append(f"the lyrics' timestamps sit on a {guess.bpm:g} bpm grid, not on {what}: the "
                                  f"lines keep their times but miss the song's bars (give --bpm {guess.bpm:g} to "
                                  "follow them)")
-        meter = TimeSignature.parse(choices.meter) if choices.meter else song.tempo.meter
         if bpm is not None or choices.meter:
             song = song.replace(tempo=TempoMap.constant(bpm or song.tempo.bpm, meter, bar1))
         if choices.key:

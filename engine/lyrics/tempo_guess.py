@@ -27,7 +27,7 @@ class TempoGuess:
     worst_error_s: float  # the largest distance of a stamp from the grid
 
 
-def _fits(d: np.ndarray, period: np.ndarray, tol: float) -> np.ndarray:
+def _fits(d: np.ndarray, period: np.ndarray) -> np.ndarray:
     """d: [n] intervals, period: [p] -> [p] worst distance of any interval from a multiple of the period."""
     k = np.round(d[None, :] / period[:, None])
     return np.abs(d[None, :] - k * period[:, None]).max(axis=1)
@@ -50,7 +50,7 @@ def guess_tempo(starts_s: Sequence[float], prior_bpm: float | None = None, beats
     periods = hi * ratio ** np.arange(int(math.log(lo / hi) / math.log(ratio)) + 1)
     best = None
     for chunk in np.array_split(periods, max(1, len(periods) // 20000)):
-        ok = np.nonzero(_fits(d, chunk, tol_s) <= tol_s)[0]
+        ok = np.nonzero(_fits(d, chunk) <= tol_s)[0]
         if len(ok):
             best = float(chunk[ok[0]])
             break
@@ -88,4 +88,4 @@ def fits_tempo(starts_s: Sequence[float], bpm: float, tol_s: float = TOLERANCE_S
     if len(t) < 2:
         return True
     sixteenth = 60.0 / bpm / 4
-    return bool(_fits(t[1:] - t[0], np.array([sixteenth]), tol_s)[0] <= tol_s)
+    return bool(_fits(t[1:] - t[0], np.array([sixteenth]))[0] <= tol_s)

@@ -10,6 +10,10 @@ from typing import Any
 from engine.errors import SongBridgeError
 from engine.song.reader import Obj
 
+#: the allowed range of each numeric setting (inclusive), for settings files and the matching command-line options
+RANGES: dict[str, tuple[float, float]] = {"bpm": (20, 400), "takes": (1, 16), "seed": (0, 2**32 - 1),
+                                          "duration": (1, 900), "bars_per_line": (0.25, 16)}
+
 SETTINGS_KEYS = ("title", "style", "bpm", "key", "meter", "sections", "takes", "seed", "duration", "backend",
                  "bars_per_line")
 
@@ -31,11 +35,11 @@ def read_settings(path: str) -> dict[str, Any]:
     o = Obj(data, path, "settings", SongBridgeError)
     out = {
         "lyrics": o.str("lyrics", None),
-        "title": o.str("title", None), "style": o.str("style", None), "bpm": o.float("bpm", None, 20, 400),
+        "title": o.str("title", None), "style": o.str("style", None), "bpm": o.float("bpm", None, *RANGES["bpm"]),
         "key": o.str("key", None), "meter": o.str("meter", None), "sections": o.str("sections", None),
-        "takes": o.int("takes", None, 1, 16), "seed": o.int("seed", None, 0, 2**32 - 1),
-        "duration": o.float("duration", None, 1, 900), "backend": o.str("backend", None),
-        "bars_per_line": o.float("bars_per_line", None, 0.25, 16),
+        "takes": o.int("takes", None, *RANGES["takes"]), "seed": o.int("seed", None, *RANGES["seed"]),
+        "duration": o.float("duration", None, *RANGES["duration"]), "backend": o.str("backend", None),
+        "bars_per_line": o.float("bars_per_line", None, *RANGES["bars_per_line"]),
     }
     o.done()
     return {k: v for k, v in out.items() if v is not None}

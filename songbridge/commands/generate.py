@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SongBridgeError
-from engine.song.settings_file import SETTINGS_KEYS, read_settings, settings_lyrics
+from engine.song.settings_file import RANGES, SETTINGS_KEYS, read_settings, settings_lyrics
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -29,19 +29,17 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-#: option -> (settings key, lowest, highest): the ranges a settings file is read with (settings_file.py)
-RANGES = {"--bpm": ("bpm", 20, 400), "--takes": ("takes", 1, 16), "--seed": ("seed", 0, 2**32 - 1),
-          "--duration": ("duration", 1, 900), "--bars-per-line": ("bars_per_line", 0.25, 16)}
-
-
 def check_options(args: argparse.Namespace) -> None:
-    """Every numeric option within its range, before anything is read or written."""
-    for option, (key, lo, hi) in RANGES.items():
+    """Every numeric option within the range a settings file allows, before anything is read or written."""
+    for key, (lo, hi) in RANGES.items():
         value = getattr(args, key, None)
         if value is None:
             continue
         if value != value or not lo <= value <= hi:
-            raise SongBridgeError(f"{option} must be {lo}..{hi}, got {value:g}")
+            def show(x: float) -> str:
+                return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+            raise SongBridgeError(f"--{key.replace('_', '-')} must be {show(lo)}..{show(hi)}, got {value:g}")
 
 
 def backend_params(args: argparse.Namespace, backend: str) -> dict[str, Any]:
