@@ -33,6 +33,7 @@ def main() -> None:
     from engine.generation import SongChoices, plan_takes, prepare_song, run_take
     from engine.lyrics import parse
     from engine.service import EngineService
+from engine.session import Session
     from engine.song import Project, Song
 
     tmp = Path(tempfile.mkdtemp())
@@ -43,8 +44,9 @@ def main() -> None:
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     engine = EngineService("process").start()
     osc = OscServer(None, "127.0.0.1", 0)  # type: ignore[arg-type]
-    bridge = Bridge(project, engine, osc.send, version="bench")
-    osc.commands = bridge.commands
+    session = Session(project, engine)
+    bridge = Bridge(session, osc.send, version="bench")
+    osc.commands = bridge
     osc.start()
     bridge.start()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -18,6 +18,11 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class BridgeStats:
+    """How the bridge is coping: messages received, handled, coalesced, dropped by the kernel, replies unsent."""
+
+
+@dataclass(frozen=True)
 class Generate:
     """A whole song (no range) or one section, by name, bars or seconds."""
 
@@ -113,6 +118,7 @@ class TransportUpdate:
     bpm: float | None = None
     position_beats: float | None = None
     position_samples: int | None = None
+    tempo_known: bool | None = None  # False: the DAW's tempo is unknown for now (clock restarted; too few ticks)
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ class BadRequest:
 
 
 Command = (Ping | Generate | GenerateHere | Edit | Cancel | JobStatus | Audition | Accept | Land | GetProperty | SetProperty
-           | Listen | FollowTransport | TransportUpdate | BadRequest)
+           | Listen | FollowTransport | TransportUpdate | BadRequest | BridgeStats)
 
 
 @dataclass(frozen=True)

@@ -1,57 +1,77 @@
-"""The headless bridge: commands from OSC and MIDI -> the engine service, the player and the DAW adapters; replies
-and pushes back to the clients. One controller thread owns the project document; adapters only enqueue.
+"""The DAW bridge: commands from OSC and MIDI -> calls on the session core; the session's changes -> replies and
+pushes to the DAW. The bridge keeps no copy of the song: the session owns it, and the app (when it hosts the
+bridge) sees every change at once.
+
+Threads: the OSC thread calls :meth:`Bridge.put` for every command; cheap reads (ping, get, job status) are answered
+there from the session's immutable song, the rest goes to the inbox, which the control thread empties. Sets are
+acknowledged only when the session has saved them (they survive ``kill -9``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import queue
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from daw_bridge import protocol as p
-from daw_bridge.adapters.generic import land_files
-from daw_bridge.osc.replies import Samples, message
-from engine.errors import DocumentError, LyricsError, SongBridgeError
+from daw_bridge.inbox import Inbox
+from daw_bridge.landing import deliver, find_section, render_job
+from daw_bridge.osc.replies import message
+from daw_bridge.song_props import LABELS, MAX_LYRICS, song_value, song_with, transport_value
+from engine.errors import DocumentError, SongBridgeError
 
 log = logging.getLogger("songbridge.bridge")
 ROOT = "/songbridge"
 MAX_REPLY = 60_000  # bytes: an OSC reply must fit one UDP datagram (65,507) with room for the header
-MAX_LYRICS = 48_000  # characters of lyrics set over OSC, so that get/lyrics always fits a reply
+MAX_JOBS_PER_CLIENT = 8  # queued or running generate jobs one client may have
+TEMPO_TOLERANCE = 0.5  # bpm: a DAW tempo this close to the song's is the song's
+__all__ = ["MAX_LYRICS", "MAX_REPLY", "Bridge", "Deferred", "Peer"]
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Work the bridge hands to its own control thread (landing a finished render)."""
+
+    run: Callable[[], None]
 
 
 @dataclass
-class BridgeState:
-    follow: bool = False
-    daw_bpm: float | None = None
-    daw_playing: bool = False
-    daw_beats: float | None = None
-    accepted: dict[str, str] = field(default_factory=dict)  # section id ("" = song) -> take id
-    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # job id -> what it was for
+class Peer:
+    """A client seen on OSC (or MIDI): for the app's DAW link panel."""
+
+    address: str
+    last: str = ""
+    when: float = 0.0
+    count: int = 0
 
 
 class Bridge:
-    def __init__(self, project: Any, engine: Any, send: Callable[[bytes, tuple[str, int]], None],
-                 player: Any = None, auto_land: bool = False, land_folder: Path | None = None,
-                 version: str = "0"):
-        self.project = project
-        self.engine = engine
+    def __init__(self, session: Any, send: Callable[[bytes, tuple[str, int]], None], player: Any = None,
+                 auto_land: bool = False, land_folder: Path | None = None, version: str = "0"):
+        self.session = session
         self.send_raw = send
         self.player = player
         self.auto_land = auto_land
         self.land_folder = land_folder
         self.version = version
-        self.commands: queue.Queue[p.Envelope] = queue.Queue()
-        self.state = BridgeState()
+        self.commands = Inbox()
         self.listeners: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        self.peers: dict[str, Peer] = {}
+        self.handled = 0
+        self.quick = 0
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.handled = 0
+        self._unsubscribe = session.subscribe(self._on_session)
+
+    @property
+    def project(self) -> Any:
+        return self.session.project
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def start(self) -> Bridge:
@@ -60,233 +80,238 @@ class Bridge:
         return self
 
     def close(self) -> None:
+        self._unsubscribe()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
 
+    # -- intake (OSC thread, MIDI callback) ----------------------------------------------------------------------
+    def put(self, env: p.Envelope) -> None:
+        """Take a command: cheap reads are answered here and now, everything else waits its turn in the inbox."""
+        if env.reply_to is not None or env.source == "midi":
+            self._seen(env)
+        cmd = env.command
+        try:
+            if isinstance(cmd, p.Ping):
+                self.reply(env, f"{ROOT}/pong", self.version)
+            elif isinstance(cmd, p.BridgeStats):
+                self.reply(env, f"{ROOT}/bridge/get/stats", *self.stats())
+            elif isinstance(cmd, p.GetProperty) and not (cmd.obj == "song" and self.commands.unsettled(cmd.prop)):
+                self.reply(env, f"{ROOT}/{cmd.obj}/get/{cmd.prop}", *self.value(cmd.obj, cmd.prop))
+            elif isinstance(cmd, p.JobStatus):
+                self.job_status(env, cmd)
+            else:
+                self.commands.put(env)
+                return
+            self.quick += 1
+        except SongBridgeError as exc:
+            self.error(env, "bad_value", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not stop the OSC thread
+            log.exception("while answering %s", env.address)
+            self.error(env, "internal", f"{type(exc).__name__}: {exc}")
+
+    def _seen(self, env: p.Envelope) -> None:
+        key = f"{env.reply_to[0]}:{env.reply_to[1]}" if env.reply_to else "MIDI"
+        with self._lock:
+            peer = self.peers.get(key)
+            if peer is None:
+                if len(self.peers) >= 64:  # a flood from many ports must not grow this without bound
+                    oldest = min(self.peers.values(), key=lambda x: x.when)
+                    del self.peers[oldest.address]
+                peer = self.peers[key] = Peer(key)
+            peer.last, peer.when, peer.count = env.address or type(env.command).__name__, time.time(), peer.count + 1
+
+    def stats(self) -> tuple[int, int, int, int, int]:
+        """(received, handled, coalesced, dropped by the kernel, replies unsent) since the bridge started."""
+        osc = getattr(self, "osc", None)
+        return (self.commands.received + self.quick, self.handled + self.quick, self.commands.coalesced,
+                getattr(osc, "overflowed", 0), getattr(osc, "unsent", 0))
+
+    def peers_seen(self) -> list[Peer]:
+        """The peers, newest first (a copy: safe from any thread)."""
+        with self._lock:
+            return sorted((Peer(x.address, x.last, x.when, x.count) for x in self.peers.values()),
+                          key=lambda x: -x.when)
+
+    # -- the control thread ---------------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            env = self.commands.get(timeout=0.05)
+            if env is None:
+                continue
             try:
-                env = self.commands.get(timeout=0.02)
-            except queue.Empty:
-                env = None
-            if env is not None:
-                try:
-                    self.handle(env)
-                except DocumentError as exc:
-                    code = "refused_path" if "outside the project" in str(exc) else "bad_value"
-                    self.error(env, code, str(exc))
-                except SongBridgeError as exc:
-                    self.error(env, "bad_value", str(exc))
-                except Exception as exc:  # noqa: BLE001 - a bug must not stop the bridge
-                    log.exception("while handling %s", env.address)
-                    self.error(env, "internal", f"{type(exc).__name__}: {exc}")
-                self.handled += 1
-            for ev in self.engine.events():
-                try:
-                    self.on_event(ev)
-                except Exception:  # noqa: BLE001
-                    log.exception("while handling engine event %s", ev)
+                self.handle(env)
+            except DocumentError as exc:
+                code = "refused_path" if "outside the project" in str(exc) else "bad_value"
+                self.error(env, code, str(exc))
+            except SongBridgeError as exc:
+                self.error(env, "bad_value", str(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the bridge
+                log.exception("while handling %s", env.address)
+                self.error(env, "internal", f"{type(exc).__name__}: {exc}")
+            finally:
+                self.commands.settled(env)
+            self.handled += 1
 
     # -- sending --------------------------------------------------------------------------------------------------
     def reply(self, env: p.Envelope, address: str, *args: Any) -> None:
         """Send a reply; one too large for a datagram is refused with an error naming its size (never split)."""
         if env.reply_to is None:
             return
+        self.send_to(env.reply_to, address, *args, request=env.address)
+
+    def send_to(self, to: tuple[str, int], address: str, *args: Any, request: str = "") -> None:
         data = message(address, *args)
         if len(data) > MAX_REPLY:
-            data = message(f"{ROOT}/error", env.address, "too_large",
-                           f"the reply to {env.address} would be {len(data):,} bytes; one OSC datagram holds at most "
-                           f"{MAX_REPLY:,} (shorten the lyrics or read them from the project file)")
-        self.send_raw(data, env.reply_to)
+            data = message(f"{ROOT}/error", request or address, "too_large",
+                           f"the reply to {request or address} would be {len(data):,} bytes; one OSC datagram holds "
+                           f"at most {MAX_REPLY:,} (shorten the lyrics or read them from the project file)")
+        self.send_raw(data, to)
 
     def error(self, env: p.Envelope, code: str, text: str) -> None:
         self.reply(env, f"{ROOT}/error", env.address, code, text[:1000])
 
     def push(self, key: tuple[str, str], address: str, *args: Any) -> None:
+        with self._lock:
+            targets = list(self.listeners.get(key, ()))
+        if not targets:
+            return
         data = message(address, *args)
         if len(data) > MAX_REPLY:
             log.warning("not pushing %s: %d bytes is more than a datagram holds", address, len(data))
             return
-        for to in self.listeners.get(key, set()):
+        for to in targets:
             self.send_raw(data, to)
 
     # -- commands -------------------------------------------------------------------------------------------------
     def handle(self, env: p.Envelope) -> None:
         cmd = env.command
-        if isinstance(cmd, p.BadRequest):
+        if isinstance(cmd, Deferred):
+            cmd.run()
+        elif isinstance(cmd, p.BadRequest):
             self.error(env, cmd.code, cmd.message)
         elif isinstance(cmd, p.Ping):
             self.reply(env, f"{ROOT}/pong", self.version)
         elif isinstance(cmd, p.GetProperty):
             self.reply(env, f"{ROOT}/{cmd.obj}/get/{cmd.prop}", *self.value(cmd.obj, cmd.prop))
+        elif isinstance(cmd, p.JobStatus):
+            self.job_status(env, cmd)
         elif isinstance(cmd, p.SetProperty):
-            self.set_song(cmd.prop, cmd.value)
-            self.reply(env, f"{ROOT}/song/get/{cmd.prop}", *self.value("song", cmd.prop))
-            self.push(("song", cmd.prop), f"{ROOT}/song/get/{cmd.prop}", *self.value("song", cmd.prop))
+            self.set_song(env, cmd)
         elif isinstance(cmd, p.Listen):
             key = (cmd.obj, cmd.prop)
-            targets = self.listeners.setdefault(key, set())
-            if env.reply_to is not None:
-                (targets.add if cmd.on else targets.discard)(env.reply_to)
+            with self._lock:
+                targets = self.listeners.setdefault(key, set())
+                if env.reply_to is not None:
+                    (targets.add if cmd.on else targets.discard)(env.reply_to)
             if cmd.on and cmd.obj in ("song", "transport"):
                 self.reply(env, f"{ROOT}/{cmd.obj}/get/{cmd.prop}", *self.value(cmd.obj, cmd.prop))
         elif isinstance(cmd, p.Generate | p.Edit):
             self.submit(env, cmd)
         elif isinstance(cmd, p.GenerateHere):
-            start = math.floor(self.project.song.tempo.seconds_to_bars(self.position_s()))
-            self.submit(env, p.Generate(bars=(float(start), float(start + cmd.bars)), takes=cmd.takes))
+            self.generate_here(env, cmd)
         elif isinstance(cmd, p.Cancel) and cmd.job_id == "*":
-            for info in self.engine.jobs():
+            for info in self.session.engine.jobs():
                 if info.state in ("queued", "running"):
-                    self.engine.cancel(info.id)
+                    self.session.cancel(info.id)
         elif isinstance(cmd, p.Cancel):
-            if not self.engine.cancel(cmd.job_id):
+            if not self.session.cancel(cmd.job_id):
                 self.error(env, "bad_value", f"no running or queued job {cmd.job_id!r}")
-        elif isinstance(cmd, p.JobStatus):
-            infos = [i for i in self.engine.jobs() if cmd.job_id in (None, i.id)]
-            if cmd.job_id and not infos:
-                self.error(env, "bad_value", f"no job {cmd.job_id!r}")
-            for i in infos:
-                frac = i.step / i.total if i.total else (1.0 if i.state == "finished" else 0.0)
-                self.reply(env, f"{ROOT}/job/get/status", i.id, i.state, float(frac))
         elif isinstance(cmd, p.Accept):
-            if not cmd.take:  # "the newest take"
-                if not self.project.song.takes:
-                    raise SongBridgeError("no take to accept yet")
-                cmd = p.Accept(self.project.song.takes[-1].id, cmd.section)
-            self.take(cmd.take)
-            section = self.section(cmd.section).id if cmd.section else ""
-            self.state.accepted[section] = cmd.take
-            self.reply(env, f"{ROOT}/take/accepted", cmd.take, cmd.section or "")
+            self.accept(env, cmd)
         elif isinstance(cmd, p.Land):
-            self.land(env, cmd)
+            job, purpose = render_job(self.session, cmd.take, cmd.section, cmd.folder, self.land_folder)
+            self.session.flush(5.0)  # the render reads song.json: what was accepted just before must be on disk
+            self.session.submit(job, {**purpose, "reply_to": env.reply_to}, "daw")
         elif isinstance(cmd, p.Audition):
             self.audition(env, cmd)
         elif isinstance(cmd, p.FollowTransport):
-            self.state.follow = cmd.on
+            self.session.set_transport(follow=cmd.on)
             self.reply(env, f"{ROOT}/transport/get/follow", int(cmd.on))
         elif isinstance(cmd, p.TransportUpdate):
             self.on_transport(cmd)
 
-    # -- song document -------------------------------------------------------------------------------------------
+    def job_status(self, env: p.Envelope, cmd: p.JobStatus) -> None:
+        infos = [i for i in self.session.engine.jobs() if cmd.job_id in (None, i.id)]
+        if cmd.job_id and not infos:
+            raise SongBridgeError(f"no job {cmd.job_id!r}")
+        for i in infos:
+            frac = i.step / i.total if i.total else (1.0 if i.state == "finished" else 0.0)
+            self.reply(env, f"{ROOT}/job/get/status", i.id, i.state, float(frac))
+
+    # -- the song -------------------------------------------------------------------------------------------------
     def value(self, obj: str, prop: str) -> tuple[Any, ...]:
-        song = self.project.song
+        song = self.session.song
         if obj == "transport":
-            bpm = self.bpm()
-            if prop == "tempo":
-                return (float(bpm),)
-            if prop == "is_playing":
-                playing = self.state.daw_playing if self.state.follow else (
-                    self.player is not None and self.player.state == "playing")
-                return (int(playing),)
-            if prop == "follow":
-                return (int(self.state.follow),)
-            seconds = self.position_s()
-            beats = song.tempo.seconds_to_quarters(seconds)
-            return (Samples(round(seconds * 44100)), float(seconds), float(beats), str(song.tempo.seconds_to_bbt(seconds)))
-        if prop == "title":
-            return (song.info.title,)
-        if prop == "tempo":
-            return (float(song.tempo.bpm),)
-        if prop == "time_signature":
-            return (str(song.tempo.meter),)
-        if prop == "key":
-            return (str(song.key),)
-        if prop == "style":
-            return (song.style.prompt,)
-        if prop == "length":
-            return (float(song.duration_s),)
-        if prop == "sections":
-            tm = song.tempo
-            return (json.dumps([{"id": s.id, "name": s.name, "start_s": s.start_s, "end_s": s.end_s,
-                                 "start_bar": round(tm.seconds_to_bars(s.start_s), 4),
-                                 "end_bar": round(tm.seconds_to_bars(s.end_s), 4)} for s in song.sections]),)
-        if prop == "lyrics":
-            from engine.lyrics import format as format_lrc  # noqa: PLC0415
-            from engine.lyrics import lrc_from_lines  # noqa: PLC0415
+            t = self.session.transport
+            playing = t.playing if t.follow else (self.player is not None and self.player.state == "playing")
+            return transport_value(song, prop, self.bpm(), playing, t.follow, self.position_s())
+        return song_value(song, prop)
 
-            return (format_lrc(lrc_from_lines(song.lyrics, song.sections)),)
-        if prop == "takes":
-            return (json.dumps([{"id": t.id, "backend": t.backend, "seed": t.seed, "parent": t.parent}
-                                for t in song.takes]),)
-        raise SongBridgeError(f"no property {obj}.{prop}")
+    def set_song(self, env: p.Envelope, cmd: p.SetProperty) -> None:
+        """Check, apply as one undoable edit, and answer once it is on disk."""
+        new = song_with(self.session.song, cmd.prop, cmd.value)
 
-    def set_song(self, prop: str, value: Any) -> None:
-        from engine.song import Key, TempoMap, TimeSignature  # noqa: PLC0415
-        from engine.song.model import SongInfo, Style  # noqa: PLC0415
+        def saved(ok: bool, error: str) -> None:
+            if ok:  # the value this set made, which is on disk now (a later set may not be yet)
+                self.reply(env, f"{ROOT}/song/get/{cmd.prop}", *song_value(new, cmd.prop))
+            else:
+                self.error(env, "save_failed", f"{cmd.prop} was set but could not be saved: {error}")
 
-        song = self.project.song
-        try:
-            if prop == "title":
-                song = song.replace(info=SongInfo(value, song.info.artist))
-            elif prop == "tempo":
-                song = _retempo(song, TempoMap.constant(value, song.tempo.meter, song.tempo.bar1_s))
-            elif prop == "time_signature":
-                song = song.replace(tempo=TempoMap.constant(song.tempo.bpm, TimeSignature.parse(value),
-                                                            song.tempo.bar1_s))
-            elif prop == "key":
-                song = song.replace(key=Key.parse(value))
-            elif prop == "style":
-                song = song.replace(style=Style(value, song.style.preset, song.style.reference_audio))
-            elif prop == "sections":
-                from engine.song.sections import parse_sections  # noqa: PLC0415
-
-                secs = parse_sections(value, song.tempo)
-                ids = {s.id for s in secs}
-                song = song.replace(sections=secs, lyrics=tuple(
-                    ln if ln.section_id in ids or ln.section_id is None else replace(ln, section_id=None)
-                    for ln in song.lyrics))
-            elif prop == "lyrics":
-                from engine.lyrics import auto_time, lines_from_lrc, parse  # noqa: PLC0415
-
-                if len(value) > MAX_LYRICS:
-                    raise SongBridgeError(f"lyrics: {len(value):,} characters; at most {MAX_LYRICS:,} over OSC, so "
-                                          "that /songbridge/song/get/lyrics still fits a datagram")
-
-                lines = lines_from_lrc(parse(value, "OSC lyrics"), song.sections)
-                song = song.with_lyrics(auto_time(lines, song.tempo, song.sections))
-        except (ValueError, LyricsError) as exc:
-            raise SongBridgeError(f"{prop}: {exc}") from None
-        self.project.song = song
-        self.project.save()
+        self.session.edit(new, f"Set {LABELS.get(cmd.prop, cmd.prop)} (from DAW)", "daw", on_saved=saved)
 
     def take(self, take_id: str) -> Any:
         try:
-            return self.project.song.take(take_id)
+            return self.session.song.take(take_id)
         except KeyError as exc:
             raise SongBridgeError(str(exc.args[0])) from None
 
     def section(self, name: str) -> Any:
-        for s in self.project.song.sections:
-            if name in (s.id, s.name) or name.lower() == s.name.lower():
-                return s
-        raise SongBridgeError(f"no section {name!r}; sections: "
-                              + ", ".join(s.name for s in self.project.song.sections))
+        return find_section(self.session.song, name)
 
+    def accept(self, env: p.Envelope, cmd: p.Accept) -> None:
+        song = self.session.song
+        take_id = cmd.take
+        if not take_id:  # "the newest take"
+            if not song.takes:
+                raise SongBridgeError("no take to accept yet")
+            take_id = song.takes[-1].id
+        section = self.section(cmd.section).id if cmd.section else ""
+        self.take(take_id)
+        self.session.accept(take_id, section, "daw", on_saved=lambda ok, err: self.reply(
+            env, f"{ROOT}/take/accepted", take_id, cmd.section or "") if ok else self.error(env, "save_failed", err))
+
+    # -- where the DAW is ---------------------------------------------------------------------------------------
     def position_s(self) -> float:
         """Where the DAW is (when following its clock), else the player's play head."""
-        if self.state.follow and self.state.daw_beats is not None:
-            return max(0.0, self.project.song.tempo.quarters_to_seconds(self.state.daw_beats))
+        t = self.session.transport
+        if t.follow and t.beats is not None:
+            return max(0.0, self.session.song.tempo.quarters_to_seconds(t.beats))
         return self.player.position_s if self.player is not None else 0.0
 
     def bpm(self) -> float:
-        if self.state.follow and self.state.daw_bpm:
-            return self.state.daw_bpm
-        return self.project.song.tempo.bpm
+        t = self.session.transport
+        if t.follow and t.bpm:
+            return t.bpm
+        return self.session.song.tempo.bpm
+
+    def check_tempo(self, what: str) -> None:
+        """Bars from a DAW that plays at another tempo than the song would land on the wrong beats: refuse."""
+        t = self.session.transport
+        song_bpm = self.session.song.tempo.bpm
+        if t.follow and t.bpm and abs(t.bpm - song_bpm) > TEMPO_TOLERANCE:
+            raise SongBridgeError(f"{what}: the DAW plays at {t.bpm:g} bpm but the song is at {song_bpm:g} bpm; "
+                                  f"set the song's tempo first (/songbridge/song/set/tempo {t.bpm:g}) or stop "
+                                  "following the DAW (/songbridge/transport/follow 0)")
 
     def range_of(self, cmd: p.Generate) -> tuple[float, float, str] | None:
-        """(start s, end s, label) of a section request, using the DAW's tempo when following it."""
-        song = self.project.song
+        """(start s, end s, label) of a section request, in the song's own tempo."""
         if cmd.section:
             s = self.section(cmd.section)
-            return s.start_s, s.end_s, s.name
+            return self._inside(s.start_s, s.end_s, s.name)
         if cmd.bars:
-            tempo = song.tempo
-            if self.state.follow and self.state.daw_bpm:
-                from engine.song import TempoMap  # noqa: PLC0415
-
-                tempo = TempoMap.constant(self.state.daw_bpm, tempo.meter, tempo.bar1_s)
+            self.check_tempo(f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}")
+            tempo = self.session.song.tempo
             if cmd.bars[0] < 1:
                 raise SongBridgeError(f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}: bars count from 1")
             a, b = (tempo.bars_to_seconds(x) for x in cmd.bars)
@@ -297,26 +322,40 @@ class Bridge:
 
     def _inside(self, a: float, b: float, label: str) -> tuple[float, float, str]:
         """A range to regenerate must start inside the take it edits (its end is clipped to the take)."""
-        song = self.project.song
-        base = self.state.accepted.get("") or (song.takes[-1].id if song.takes else None)
-        length = song.take(base).duration_s if base else song.duration_s
+        song = self.session.song
+        base = song.base_take()
+        length = base.duration_s if base else song.duration_s
         if length and a >= length:
             raise SongBridgeError(f"{label} starts at {a:.1f} s, after the end of the song ({length:.1f} s)")
         return a, (min(b, length) if length else b), label
 
+    def generate_here(self, env: p.Envelope, cmd: p.GenerateHere) -> None:
+        self.check_tempo("generate at the play head")
+        t = self.session.transport
+        if t.follow and t.beats is None:
+            raise SongBridgeError("the DAW's position is not known yet: start its transport (or send a Song "
+                                  "Position Pointer) before generating at the play head")
+        start = math.floor(self.session.song.tempo.seconds_to_bars(self.position_s()))
+        self.submit(env, p.Generate(bars=(float(start), float(start + cmd.bars)), takes=cmd.takes))
+
     # -- jobs -----------------------------------------------------------------------------------------------------
     def submit(self, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
+        """Check everything, then (only then) change the lyrics or style the request carries, then queue."""
         from engine.backends.base import EditSpec  # noqa: PLC0415
-        from engine.generation import plan_takes  # noqa: PLC0415
-        from engine.service import PRIORITY_BATCH, PRIORITY_SECTION, GenerateJob  # noqa: PLC0415
         from engine.song import TimeRange  # noqa: PLC0415
 
-        song = self.project.song
+        client = f"{env.reply_to[0]}:{env.reply_to[1]}" if env.reply_to else env.source
+        busy = self.session.in_flight(kind="generate", client=client)
+        if len(busy) >= MAX_JOBS_PER_CLIENT:
+            self.error(env, "busy", f"{len(busy)} of your generate jobs are queued or running (at most "
+                                    f"{MAX_JOBS_PER_CLIENT}); wait for one to finish or cancel some "
+                                    "(/songbridge/job/cancel s *)")
+            return
+        song = self.session.song
         edit = None
-        label = "song"
+        new_song = song
         rng: tuple[float, float] | None = None
         if isinstance(cmd, p.Edit):
-            # Everything is checked before the lyrics change: a refused edit changes nothing.
             source = self.take(cmd.take)
             ranges = list(cmd.ranges)
             timed = song.timed_lines()
@@ -339,123 +378,95 @@ class Bridge:
             edit = EditSpec(source.id, tuple(TimeRange(a, min(b, source.duration_s)) for a, b in ranges))
             if cmd.new_lyrics:
                 texts = dict(cmd.new_lyrics)
-                song = song.with_lyrics(replace(ln, text=texts.get(ln.id, ln.text)) for ln in song.lyrics)
-                self.project.song = song
-                self.project.save()
-            label = f"edit of {source.id}"
-            seed, takes, style, backend = cmd.seed, 1, None, None
+                new_song = song.with_lyrics(replace(ln, text=texts.get(ln.id, ln.text)) for ln in song.lyrics)
+            label, seed, takes, style, backend = f"edit of {source.id}", cmd.seed, 1, None, None
         else:
             r = self.range_of(cmd)
+            label = "song"
             if r is not None:
-                base = self.state.accepted.get("") or (song.takes[-1].id if song.takes else None)
+                base = song.base_take()
                 if base is None:
                     raise SongBridgeError("there is no take to regenerate a section of; generate the song first")
-                edit = EditSpec(base, (TimeRange(r[0], r[1]),))
+                edit = EditSpec(base.id, (TimeRange(r[0], r[1]),))
                 rng, label = (r[0], r[1]), r[2]
             seed, takes, style, backend = cmd.seed, cmd.takes, cmd.style, cmd.backend
         if style:
             from engine.song.model import Style  # noqa: PLC0415
 
-            self.project.song = self.project.song.replace(style=Style(style))
-        backend_name = backend or (self.project.song.takes[-1].backend if self.project.song.takes else "guide")
-        if seed is None:
-            import secrets  # noqa: PLC0415
+            new_song = new_song.replace(style=Style(style, new_song.style.preset, new_song.style.reference_audio))
+        backend_name = backend or (song.takes[-1].backend if song.takes else "guide")
+        if backend:
+            from engine.backends import registry  # noqa: PLC0415
 
-            seed = secrets.randbelow(2**31)
-        duration = self.project.song.take(edit.source_take).duration_s if edit else None
-        requests = plan_takes(self.project, takes, seed, duration_s=duration, edit=edit)
-        job = GenerateJob(backend_name, tuple(requests), {}, PRIORITY_SECTION if edit else PRIORITY_BATCH,
-                          f"{label} ({takes} take{'s' if takes > 1 else ''})")
-        job_id = self.engine.submit(job)
-        self.state.jobs[job_id] = {"reply_to": env.reply_to, "range": rng, "label": label,
-                                   "section": cmd.section if isinstance(cmd, p.Generate) else None}
-        self.reply(env, f"{ROOT}/job/queued", job_id, job.label)
+            if backend not in registry.names():
+                raise SongBridgeError(f"no backend {backend!r}; backends: {', '.join(registry.names())}")
+        if new_song != song:
+            self.session.edit(new_song, "Edit lyrics (from DAW)" if isinstance(cmd, p.Edit) else
+                              "Set style (from DAW)", "daw")
+        purpose = {"reply_to": env.reply_to, "client": client, "range": rng,
+                   "section": cmd.section if isinstance(cmd, p.Generate) else None}
+        job_id = self.session.generate(backend_name, takes, seed, edit=edit, label=label, origin="daw",
+                                       purpose=purpose)
+        self.reply(env, f"{ROOT}/job/queued", job_id, self.session.jobs.get(job_id, {}).get("label", label))
 
-    def on_event(self, ev: Any) -> None:
-        from engine.service import Cancelled, Failed, Finished, Progress  # noqa: PLC0415
+    # -- what the session says ----------------------------------------------------------------------------------
+    def _on_session(self, ev: Any) -> None:
+        """Called on whichever thread changed the session: only builds messages and sends (non-blocking)."""
+        from engine.session import JobEnded, JobProgress, JobQueued, SongChanged  # noqa: PLC0415
 
-        info = self.state.jobs.get(ev.job_id, {})
-        if info.get("kind") == "land":
-            if isinstance(ev, Finished):
-                try:
-                    self.landed(info, ev.render)
-                except SongBridgeError as exc:
-                    if info.get("reply_to") is not None:
-                        self.send_raw(message(f"{ROOT}/stems/landed", info["take"], self.project.song.daw.adapter, 0,
-                                              str(exc)[:1000]), info["reply_to"])
-            elif isinstance(ev, Failed) and info.get("reply_to") is not None:
-                self.send_raw(message(f"{ROOT}/stems/landed", info["take"], "generic", 0, ev.error[:1000]),
-                              info["reply_to"])
+        if isinstance(ev, SongChanged):
+            for prop in sorted(ev.changed() & {"title", "tempo", "time_signature", "key", "style", "sections",
+                                               "lyrics", "takes", "length"}):
+                if self.listeners.get(("song", prop)):
+                    self.push(("song", prop), f"{ROOT}/song/get/{prop}", *song_value(ev.after, prop))
             return
-        targets = set(self.listeners.get(("job", "events"), set()))
-        if info.get("reply_to") is not None:
-            targets.add(info["reply_to"])
-        if isinstance(ev, Progress):
+        purpose = getattr(ev, "purpose", None) or self.session.jobs.get(ev.job_id, {})
+        if purpose.get("kind") == "land":
+            if isinstance(ev, JobEnded):
+                self.commands.put(p.Envelope(Deferred(lambda: self._landed(ev, purpose)), f"{ROOT}/stems/land",
+                                             purpose.get("reply_to")))
+            return
+        with self._lock:
+            targets = set(self.listeners.get(("job", "events"), set()))
+        if purpose.get("reply_to") is not None:
+            targets.add(purpose["reply_to"])
+        if isinstance(ev, JobQueued):
+            if ev.origin == "daw":
+                return  # the requester got job/queued as the reply
+            data = message(f"{ROOT}/job/queued", ev.job_id, ev.label)
+            targets = set(self.listeners.get(("job", "events"), set()))
+        elif isinstance(ev, JobProgress):
             data = message(f"{ROOT}/job/progress", ev.job_id, int(ev.step), int(ev.total),
                            float(ev.eta_s if ev.eta_s is not None else -1.0))
-        elif isinstance(ev, Finished):
-            if ev.takes:
-                for take in ev.takes:
-                    self.project.song = self.project.song.with_take(take)
-                self.project.save()
-            take = ev.take
-            path = str(self.project.take_dir(take.id) / "mix.wav") if take else ""
-            data = message(f"{ROOT}/job/done", ev.job_id, take.id if take else "", path)
-            if self.auto_land and take is not None and info:
-                self.commands.put(p.Envelope(p.Land(take.id, info.get("section")), f"{ROOT}/stems/land",
-                                             info.get("reply_to")))
-        elif isinstance(ev, Failed):
+        elif isinstance(ev, JobEnded) and ev.state == "finished":
+            args: list[Any] = [ev.job_id]
+            for take in ev.takes or ():
+                args += [take.id, str(self.session.project.take_dir(take.id) / "mix.wav")]
+            data = message(f"{ROOT}/job/done", *(args if ev.takes else [ev.job_id, "", ""]))
+            if self.auto_land and ev.takes and purpose.get("origin") == "daw":
+                self.commands.put(p.Envelope(p.Land(ev.takes[0].id, purpose.get("section")), f"{ROOT}/stems/land",
+                                             purpose.get("reply_to")))
+        elif isinstance(ev, JobEnded) and ev.state == "failed":
             data = message(f"{ROOT}/job/failed", ev.job_id, ev.error[:1000])
-        elif isinstance(ev, Cancelled):
+        elif isinstance(ev, JobEnded):
             data = message(f"{ROOT}/job/cancelled", ev.job_id)
         else:
             return
         for to in targets:
             self.send_raw(data, to)
 
-    # -- landing ------------------------------------------------------------------------------------------------
-    def land(self, env: p.Envelope, cmd: p.Land) -> None:
-        from engine.render import RenderSettings  # noqa: PLC0415
-        from engine.service import RenderJob  # noqa: PLC0415
-
-        song = self.project.song
-        section = self.section(cmd.section) if cmd.section else None
-        take_id = cmd.take or self.state.accepted.get(section.id if section else "") or \
-            (song.takes[-1].id if song.takes else None)
-        if take_id is None:
-            raise SongBridgeError("no take to land yet")
-        take = self.take(take_id)
-        folder = self.project.inside(cmd.folder) if cmd.folder else (
-            self.land_folder or self.project.folder / "renders" / "daw")
-        start, end = (section.start_s, section.end_s) if section else (0.0, take.duration_s)
-        settings = RenderSettings(range_s=(start, min(end, take.duration_s)) if section else None)
-        out_name = f"{take.id}-{section.id}" if section else None
-        job_id = self.engine.submit(RenderJob(self.project.folder, take.id, settings, label=f"land {take.id}",
-                                              out_name=out_name))
-        self.state.jobs[job_id] = {"kind": "land", "reply_to": env.reply_to, "take": take.id, "folder": folder,
-                                   "section": section.name if section else "song",
-                                   "bar": round(song.tempo.seconds_to_bars(start), 3), "bpm": song.tempo.bpm,
-                                   "start_s": start}
-
-    def landed(self, info: dict[str, Any], render: dict[str, Any]) -> None:
-        daw = self.project.song.daw
-        if daw.adapter == "ardour" and daw.session:
-            from daw_bridge.adapters.ardour import land_in_closed_session  # noqa: PLC0415
-            from daw_bridge.adapters.generic import slug  # noqa: PLC0415
-
-            session = Path(daw.session)
-            stems = {f"{daw.track_prefix} {label}".strip(): Path(path) for label, path in render["files"].items()
-                     if label != "mix"}
-            position = round(info["start_s"] * 44100)
-            regions = land_in_closed_session(session, session.name, stems, position, f"sb-{slug(info['section'])}")
-            detail = f"{len(regions)} regions at sample {position} in {session}"
-            adapter = "ardour"
+    def _landed(self, ev: Any, purpose: dict[str, Any]) -> None:
+        to = purpose.get("reply_to")
+        if ev.state != "finished":
+            result = ("generic", 0, ev.error or ev.state)
         else:
-            result = land_files(render["files"], info["folder"], self.project.song.info.title, info["section"],
-                                info["bar"], info["bpm"])
-            detail, adapter = result.detail, "generic"
-        if info.get("reply_to") is not None:
-            self.send_raw(message(f"{ROOT}/stems/landed", info["take"], adapter, 1, detail), info["reply_to"])
+            try:
+                adapter, detail = deliver(self.session, purpose, ev.render or {})
+                result = (adapter, 1, detail)
+            except (SongBridgeError, OSError) as exc:
+                result = (self.session.song.daw.adapter, 0, str(exc))
+        if to is not None:
+            self.send_to(to, f"{ROOT}/stems/landed", purpose["take"], result[0], result[1], result[2][:1000])
 
     # -- audition and transport ----------------------------------------------------------------------------------
     def audition(self, env: p.Envelope, cmd: p.Audition) -> None:
@@ -464,7 +475,8 @@ class Bridge:
         pl = self.player
         if cmd.take and cmd.action in ("play", "ab"):
             take = self.take(cmd.take)
-            pl.load(self.project.take_dir(take.id), slot="B" if cmd.action == "ab" else "A", stems=list(take.stems))
+            pl.load(self.session.project.take_dir(take.id), slot="B" if cmd.action == "ab" else "A",
+                    stems=list(take.stems))
         {"play": pl.play, "pause": pl.pause, "stop": pl.stop, "ab": pl.ab}.get(cmd.action, lambda: None)()
         if cmd.action == "seek":
             pl.seek(cmd.seconds or 0.0)
@@ -474,26 +486,21 @@ class Bridge:
             pl.set_loop(None)
 
     def on_transport(self, cmd: p.TransportUpdate) -> None:
+        changes: dict[str, Any] = {}
+        if cmd.tempo_known is False:
+            changes["bpm"] = None
         if cmd.bpm is not None:
-            self.state.daw_bpm = cmd.bpm
-            self.push(("transport", "tempo"), f"{ROOT}/transport/get/tempo", float(cmd.bpm))
+            changes["bpm"] = cmd.bpm
         if cmd.playing is not None:
-            self.state.daw_playing = cmd.playing
-            self.push(("transport", "is_playing"), f"{ROOT}/transport/get/is_playing", int(cmd.playing))
+            changes["playing"] = cmd.playing
         if cmd.position_beats is not None:
-            self.state.daw_beats = cmd.position_beats
+            changes["beats"] = cmd.position_beats
+        elif cmd.position_samples is not None:
+            changes["beats"] = self.session.song.tempo.seconds_to_quarters(cmd.position_samples / 44100)
+        self.session.set_transport(**changes)
+        if "bpm" in changes and changes["bpm"] is not None:
+            self.push(("transport", "tempo"), f"{ROOT}/transport/get/tempo", float(changes["bpm"]))
+        if "playing" in changes:
+            self.push(("transport", "is_playing"), f"{ROOT}/transport/get/is_playing", int(changes["playing"]))
+        if "beats" in changes:
             self.push(("transport", "position"), f"{ROOT}/transport/get/position", *self.value("transport", "position"))
-
-
-def _retempo(song: Any, tempo: Any) -> Any:
-    """The song at a new tempo with its sections and lyrics kept on the same bars and beats."""
-    old = song.tempo
-
-    def move(t: float | None) -> float | None:
-        return None if t is None else max(0.0, tempo.quarters_to_seconds(old.seconds_to_quarters(t)))
-
-    sections = tuple(replace(s, start_s=move(s.start_s), end_s=move(s.end_s)) for s in song.sections)
-    lyrics = tuple(replace(ln, start_s=move(ln.start_s), end_s=move(ln.end_s),
-                           words=tuple(replace(w, start_s=move(w.start_s), end_s=move(w.end_s)) for w in ln.words))
-                   for ln in song.lyrics)
-    return song.replace(tempo=tempo, sections=sections, lyrics=lyrics)

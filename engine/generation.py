@@ -131,17 +131,27 @@ def song_duration(song: Song, duration_s: float | None) -> float:
     return d
 
 
+def taken_on_disk(project: Project) -> set[str]:
+    takes_dir = project.folder / "takes"
+    return {p.name for p in takes_dir.iterdir()} if takes_dir.is_dir() else set()
+
+
 def plan_takes(project: Project, count: int, seed: int, *, duration_s: float | None = None,
-               params: dict | None = None, edit: EditSpec | None = None) -> list[GenerationRequest]:
+               params: dict | None = None, edit: EditSpec | None = None,
+               pending: str | None = None) -> list[GenerationRequest]:
+    """One request per take. With ``pending`` (a job's tag) the takes render into ``takes/.pending-TAG-N`` and get
+    their ids when the session commits them, so requests queued back to back never compete for an id."""
     song = project.song
     duration = song_duration(song, duration_s)
-    takes_dir = project.folder / "takes"
-    on_disk = {p.name for p in takes_dir.iterdir()} if takes_dir.is_dir() else set()
-    ids = next_take_ids(song, count, on_disk)
+    if pending is not None:
+        ids = [f"pending-{pending}-{i + 1}" for i in range(count)]
+    else:
+        ids = next_take_ids(song, count, taken_on_disk(project))
     try:
         return [
             GenerationRequest(
-                take_id=tid, out_dir=project.take_dir(tid), lyrics=tuple(song.timed_lines()),
+                take_id=tid, out_dir=project.folder / "takes" / f".{tid}" if pending is not None
+                else project.take_dir(tid), lyrics=tuple(song.timed_lines()),
                 style=song.style, duration_s=duration, seed=(seed + i) % 2**32, tempo=song.tempo, key=song.key,
                 sections=song.sections, params=dict(params or {}), edit=edit, title=song.info.title,
                 name=f"Take {tid.split('-')[-1].lstrip('0')}",

@@ -6,14 +6,13 @@ import sys
 from typing import Any
 
 
-def run(project_path: str | None, engine_mode: str = "process", audio: str | None = "auto",
-        screenshot: str | None = None) -> int:
+def run(session: Any, bridge: Any = None, bridge_off: str = "", player: Any = None,
+        screenshot: str | None = None, first_take: bool = False) -> int:
+    """The app over an open session (and the bridge it hosts). SIGTERM and SIGINT close it cleanly."""
+    import signal
+
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-
-    from engine.service import EngineService
-    from engine.song.model import Song
-    from engine.song.project import Project
 
     from . import theme
     from .engine_client import EngineClient
@@ -21,27 +20,19 @@ def run(project_path: str | None, engine_mode: str = "process", audio: str | Non
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     theme.apply(app)
-    first_take = False
-    if project_path and project_path.endswith(".toml"):
-        project, first_take = project_from_settings(project_path)
-    elif project_path:
-        project = Project.open(project_path)
-    else:
-        project = Project.create(documents() / "untitled", Song())
-    player: Any = None
-    if audio != "off":
-        try:
-            from engine.audio.player import Player
-
-            player = Player(device=None if audio in (None, "auto") else audio).open()
-        except Exception:  # noqa: BLE001 - no audio device: the app still edits and generates
-            player = None
-    engine = EngineClient(EngineService(engine_mode).start())
-    win = MainWindow(project, engine, player)
+    engine = EngineClient(session)
+    win = MainWindow(session, engine, player, bridge, bridge_off)
     win.show()
+    for note in session.notes:
+        win.statusBar().showMessage(note, 8000)
     if first_take:  # an example opened from its settings: render a first guide take in the worker
-        win.generate({"backend": "guide", "style": project.song.style.prompt, "seed": 42, "takes": 1, "params": {}},
+        win.generate({"backend": "guide", "style": session.song.style.prompt, "seed": 42, "takes": 1, "params": {}},
                      None)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.quit())
+    wake = QTimer()  # lets Python run its signal handlers while Qt's loop waits
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
     if screenshot:
         def shoot() -> None:
             win.grab().save(screenshot)
@@ -49,9 +40,8 @@ def run(project_path: str | None, engine_mode: str = "process", audio: str | Non
 
         QTimer.singleShot(2500, shoot)
     code = app.exec()
+    win.doc.save()
     engine.close()
-    if player is not None:
-        player.close()
     return code
 
 

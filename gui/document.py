@@ -1,60 +1,83 @@
-"""The open project and its undo stack. Every document edit is a ``SongEdit`` (old song -> new song) on the
-QUndoStack, so undo/redo works for every edit; saving is the engine's atomic save."""
+"""The open project as the app sees it: a view of the session core. Every edit goes to the session (which saves
+it off the GUI thread); the QUndoStack mirrors the session's history, so an edit from the DAW appears in it
+("Set tempo (from DAW)") and Ctrl+Z undoes it like any other, and the DAW hears the change back."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from engine.session import Session, SongChanged
 from engine.song.model import Song
 from engine.song.project import Project
 
 
 class SongEdit(QUndoCommand):
-    def __init__(self, doc: DocumentModel, before: Song, after: Song, text: str):
+    """One entry of the session's history; pushing it does not apply it again (the session already has)."""
+
+    def __init__(self, doc: DocumentModel, text: str):
         super().__init__(text)
-        self.doc, self.before, self.after = doc, before, after
+        self.doc = doc
+        self._applied = True
 
     def redo(self) -> None:
-        self.doc._set(self.after)
+        if self._applied:
+            self._applied = False
+            return
+        self.doc.session.redo()
 
     def undo(self) -> None:
-        self.doc._set(self.before)
+        self.doc.session.undo()
 
 
 class DocumentModel(QObject):
     songChanged = Signal()
     saved = Signal(str)
+    sessionEvent = Signal(object)  # every session event, on the GUI thread
+    _arrived = Signal(object)
 
-    def __init__(self, project: Project):
+    def __init__(self, source: Project | Session):
         super().__init__()
-        self.project = project
+        self.session = source if isinstance(source, Session) else Session(source)
+        self._owns_session = not isinstance(source, Session)
         self.undo = QUndoStack(self)
+        self._arrived.connect(self._on_event)  # queued when it comes from another thread
+        self._unsubscribe = self.session.subscribe(self._arrived.emit)
+
+    @property
+    def project(self) -> Project:
+        return self.session.project
 
     @property
     def song(self) -> Song:
-        return self.project.song
+        return self.session.song
 
     @property
     def folder(self) -> Path:
-        return self.project.folder
-
-    def _set(self, song: Song) -> None:
-        self.project.song = song
-        self.songChanged.emit()
+        return self.session.folder
 
     def edit(self, new: Song, text: str) -> None:
-        """Apply an edit through the undo stack (no-op edits are dropped)."""
-        if new != self.project.song:
-            self.undo.push(SongEdit(self, self.project.song, new, text))
+        """Apply an edit through the session and the undo stack (no-op edits are dropped)."""
+        if self.session.edit(new, text, "app"):
+            self.undo.push(SongEdit(self, text))
 
-    def replace_silently(self, new: Song) -> None:
-        """Changes that are not user edits (a finished take arriving) — not undoable."""
-        self._set(new)
+    def _on_event(self, ev: Any) -> None:
+        if isinstance(ev, SongChanged):
+            if ev.kind == "edit" and ev.origin != "app":
+                self.undo.push(SongEdit(self, ev.label))
+            self.songChanged.emit()
+        self.sessionEvent.emit(ev)
 
     def save(self) -> None:
-        self.project.save()
+        """Everything is saved as it happens; this waits until the last change is on disk."""
+        self.session.flush()
         self.undo.setClean()
-        self.saved.emit(str(self.project.folder))
+        self.saved.emit(str(self.session.folder))
+
+    def close(self) -> None:
+        self._unsubscribe()
+        if self._owns_session:
+            self.session.close()

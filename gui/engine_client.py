@@ -1,50 +1,53 @@
-"""The GUI's view of the engine service: submit and cancel never block; a timer drains events on the GUI thread
-and re-emits them as signals (STYLE.md 13)."""
+"""The GUI's view of the jobs: what the session reports (jobs from the app and from the DAW alike), re-emitted
+as signals on the GUI thread; submit and cancel never block (STYLE.md 13)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
+
+from engine.session import JobEnded, JobProgress, JobQueued, Session
 
 
 class EngineClient(QObject):
     progress = Signal(str, int, int)  # job, step, total
-    finished = Signal(str, object)  # job, Finished event
+    finished = Signal(str, object)  # job, JobEnded (its takes are in the song already)
     failed = Signal(str, str)  # job, message
     cancelled = Signal(str)
-    queued = Signal(str, str)  # job, label
+    queued = Signal(str, str)  # job, label (from the DAW: "… (from DAW)")
+    _arrived = Signal(object)
 
-    def __init__(self, service: Any, interval_ms: int = 30):
+    def __init__(self, session: Session):
         super().__init__()
-        self.service = service
+        self.session = session
         self.labels: dict[str, str] = {}
-        self.timer = QTimer(self)
-        self.timer.timeout.connect(self.drain)
-        self.timer.start(interval_ms)
+        self._arrived.connect(self._on_event)
+        self._unsubscribe = session.subscribe(self._arrived.emit)
+
+    @property
+    def service(self) -> Any:
+        return self.session.engine
 
     def submit(self, job: Any) -> str:
-        job_id = self.service.submit(job)
-        self.labels[job_id] = getattr(job, "label", "") or "job"
-        self.queued.emit(job_id, self.labels[job_id])
-        return job_id
+        return self.session.submit(job, {"label": getattr(job, "label", "") or "job"}, "app")
 
     def cancel(self, job_id: str) -> None:
-        self.service.cancel(job_id)
+        self.session.cancel(job_id)
 
-    def drain(self) -> None:
-        from engine.service import Cancelled, Failed, Finished, Progress  # noqa: PLC0415
-
-        for ev in self.service.events(max_events=200):
-            if isinstance(ev, Progress):
-                self.progress.emit(ev.job_id, ev.step, ev.total)
-            elif isinstance(ev, Finished):
-                self.finished.emit(ev.job_id, ev)
-            elif isinstance(ev, Failed):
-                self.failed.emit(ev.job_id, ev.error)
-            elif isinstance(ev, Cancelled):
-                self.cancelled.emit(ev.job_id)
+    def _on_event(self, ev: Any) -> None:
+        if isinstance(ev, JobQueued):
+            label = ev.label + (" (from DAW)" if ev.origin == "daw" else "")
+            self.labels[ev.job_id] = label
+            self.queued.emit(ev.job_id, label)
+        elif isinstance(ev, JobProgress):
+            self.progress.emit(ev.job_id, ev.step, ev.total)
+        elif isinstance(ev, JobEnded) and ev.state == "finished":
+            self.finished.emit(ev.job_id, ev)
+        elif isinstance(ev, JobEnded) and ev.state == "failed":
+            self.failed.emit(ev.job_id, ev.error)
+        elif isinstance(ev, JobEnded):
+            self.cancelled.emit(ev.job_id)
 
     def close(self) -> None:
-        self.timer.stop()
-        self.service.close()
+        self._unsubscribe()

@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from engine.song.project import Project
+from engine.session import Session
 from engine.song.tempo import Grid
 
 from . import editing
+from .daw_link import DawLinkPanel
 from .document import DocumentModel
 from .engine_client import EngineClient
 from .panels import EffectsRack, GenerationPanel, JobsStrip, TakesPanel
@@ -34,12 +35,14 @@ AUTOSAVE_MS = 60_000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, project: Project, engine: EngineClient, player: Any = None):
+    def __init__(self, session: Session, engine: EngineClient, player: Any = None, bridge: Any = None,
+                 bridge_off: str = ""):
         super().__init__()
-        self.doc = DocumentModel(project)
+        self.doc = DocumentModel(session)
         self.engine = engine
         self.player = player
-        self.peaks = PeakCache(project.folder)
+        self.bridge = bridge
+        self.peaks = PeakCache(session.folder)
         self.timeline = Timeline(self.doc, self.peaks, player)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -49,9 +52,11 @@ class MainWindow(QMainWindow):
         self.takes = TakesPanel(self.doc)
         self.jobs = JobsStrip()
         self.rack = EffectsRack(self.doc)
+        self.daw_link = DawLinkPanel(session, bridge, bridge_off)
         for title, widget, area in (("Generate", self.generation, Qt.RightDockWidgetArea),
                                     ("Takes", self.takes, Qt.RightDockWidgetArea),
                                     ("Effects", self.rack, Qt.LeftDockWidgetArea),
+                                    ("DAW link", self.daw_link, Qt.LeftDockWidgetArea),
                                     ("Jobs", self.jobs, Qt.BottomDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
@@ -62,7 +67,7 @@ class MainWindow(QMainWindow):
         self.engine.progress.connect(self.jobs.progress)
         self.engine.finished.connect(self._finished)
         self.engine.failed.connect(self._failed)
-        self.engine.cancelled.connect(self.jobs.done)
+        self.engine.cancelled.connect(lambda j: self.jobs.done(j, "cancelled"))
         self.jobs.cancel.connect(self.engine.cancel)
         self.generation.generateSong.connect(lambda o: self.generate(o, None))
         self.generation.regenerateSelection.connect(lambda o: self.generate(o, self.timeline.range))
@@ -71,6 +76,7 @@ class MainWindow(QMainWindow):
         self.takes.compare.connect(self.compare_take)
         self.takes.render.connect(self.render_take)
         self.doc.songChanged.connect(self._title)
+        self.doc.songChanged.connect(self._status)
         self.rack.changed.connect(self._effects_changed)
         self.doc.undo.cleanChanged.connect(lambda _c: self._title())
         self.status_engine = QLabel()
@@ -168,31 +174,37 @@ class MainWindow(QMainWindow):
             self.open_project(path)
 
     def open_project(self, path: str) -> None:
-        """Read the project off the GUI thread; the new window opens when it is loaded."""
-        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+        """Open another project in its own window and process: each project has one owner, and this window's
+        session, engine and DAW link stay with this project."""
+        import subprocess  # noqa: PLC0415
+        import sys  # noqa: PLC0415
 
-        self.statusBar().showMessage(f"opening {path}…")
-        pool = ThreadPoolExecutor(max_workers=1)
-        fut = pool.submit(Project.open, path)
-        fut.add_done_callback(lambda f: QTimer.singleShot(0, self, lambda: self._opened(f)))
-        pool.shutdown(wait=False)
+        from engine.song.lock import read_holder  # noqa: PLC0415
+        from engine.song.project import project_path  # noqa: PLC0415
 
-    def _opened(self, fut: Any) -> None:
-        try:
-            project = fut.result()
-        except Exception as exc:  # noqa: BLE001 - show the message, keep the current project
-            QMessageBox.warning(self, "Cannot open", str(exc))
+        folder = project_path(path)
+        holder = read_holder(folder)
+        if folder == self.doc.folder:
+            self.statusBar().showMessage(f"{folder.name} is this window's project", 5000)
             return
-        win = MainWindow(project, self.engine, self.player)
-        win.show()
-        self._remember(project.folder)
-        self._windows = [*getattr(self, "_windows", []), win]
+        if holder is not None and holder.host == __import__("socket").gethostname():
+            import os  # noqa: PLC0415
+
+            try:
+                os.kill(holder.pid, 0)
+                QMessageBox.information(self, "Already open", f"{folder} is open in {holder.describe()}.")
+                return
+            except OSError:
+                pass
+        subprocess.Popen([sys.executable, "-m", "songbridge", "gui", str(folder), "--osc", "127.0.0.1:0"],
+                         start_new_session=True)
+        self._remember(folder)
+        self.statusBar().showMessage(f"opening {folder} in a new window…", 5000)
 
     # -- generation ----------------------------------------------------------------------------------------------
     def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:
         from engine.backends.base import EditSpec  # noqa: PLC0415
-        from engine.generation import plan_takes  # noqa: PLC0415
-        from engine.service import PRIORITY_INTERACTIVE, GenerateJob  # noqa: PLC0415
+        from engine.service import PRIORITY_INTERACTIVE  # noqa: PLC0415
         from engine.song import TimeRange  # noqa: PLC0415
         from engine.song.model import Style  # noqa: PLC0415
 
@@ -202,39 +214,36 @@ class MainWindow(QMainWindow):
                           "Style")
         edit = None
         if rng is not None:
-            if not song.takes:
+            base = song.base_take()
+            if base is None:
                 self.statusBar().showMessage("generate the song first, then regenerate parts of it", 5000)
                 return None
-            base = song.takes[-1]
             edit = EditSpec(base.id, (TimeRange(rng[0], min(rng[1], base.duration_s)),))
+        label = "song" if rng is None else f"{rng[0]:.1f}-{rng[1]:.1f} s"
         try:
-            reqs = plan_takes(self.doc.project, opts["takes"], opts["seed"], params=opts.get("params"), edit=edit,
-                              duration_s=song.takes[-1].duration_s if edit else None)
-        except Exception as exc:  # noqa: BLE001
+            return self.doc.session.generate(opts["backend"], opts["takes"], opts["seed"], params=opts.get("params"),
+                                             edit=edit, priority=PRIORITY_INTERACTIVE, label=label, origin="app")
+        except Exception as exc:  # noqa: BLE001 - shown, the app goes on
             self.statusBar().showMessage(str(exc), 8000)
             return None
-        label = "song" if rng is None else f"{rng[0]:.1f}-{rng[1]:.1f} s"
-        return self.engine.submit(GenerateJob(opts["backend"], tuple(reqs), {}, PRIORITY_INTERACTIVE, label))
 
     def _regenerate_lines(self, opts: dict[str, Any]) -> None:
         song = self.doc.song
-        rng = editing.lines_range(song, self.timeline.selected, song.takes[-1].duration_s if song.takes else None)
+        base = song.base_take()
+        rng = editing.lines_range(song, self.timeline.selected, base.duration_s if base else None)
         if rng is None:
             self.statusBar().showMessage("select lyric lines first", 4000)
             return
         self.generate(opts, rng)
 
     def _finished(self, job_id: str, ev: Any) -> None:
-        self.jobs.done(job_id)
-        song = self.doc.song
-        for take in ev.takes:
-            song = song.with_take(take)
-        self.doc.replace_silently(song)
-        self.doc.project.save()
-        self.statusBar().showMessage(f"{', '.join(t.id for t in ev.takes)} ready", 5000)
+        """The session has already put the job's takes in the song (and saved it)."""
+        self.jobs.done(job_id, ", ".join(t.id for t in ev.takes) + " ready" if ev.takes else "done")
+        if ev.takes:
+            self.statusBar().showMessage(f"{', '.join(t.id for t in ev.takes)} ready", 5000)
 
     def _failed(self, job_id: str, message: str) -> None:
-        self.jobs.done(job_id)
+        self.jobs.done(job_id, f"failed: {message[:80]}")
         self.statusBar().showMessage(f"job failed: {message}", 10000)
 
     # -- editing helpers -----------------------------------------------------------------------------------------
@@ -334,7 +343,7 @@ class MainWindow(QMainWindow):
         from engine.render import RenderSettings  # noqa: PLC0415
         from engine.service import RenderJob  # noqa: PLC0415
 
-        self.doc.project.save()
+        self.doc.session.flush()  # the worker reads song.json
         return self.engine.submit(RenderJob(self.doc.folder, take_id, RenderSettings(), label=f"render {take_id}"))
 
     def toggle_play(self) -> None:
@@ -360,9 +369,13 @@ class MainWindow(QMainWindow):
         dev = getattr(self.player, "device", None)
         self.status_audio.setText(f"audio: {dev.name} ({dev.hostapi})" if dev else "audio: off")
         daw = self.doc.song.daw
-        self.status_daw.setText(f"DAW: {daw.adapter}" + (f" {daw.session}" if daw.session else ""))
+        if self.bridge is not None:
+            h, port = self.bridge.osc.address
+            link = f"OSC {h}:{port}"
+        else:
+            link = "DAW link off"
+        self.status_daw.setText(f"DAW: {daw.adapter}, {link}")
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if not self.doc.undo.isClean():
-            self.doc.save()
+        self.doc.save()
         super().closeEvent(event)

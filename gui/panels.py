@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -213,8 +213,11 @@ class JobsStrip(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(4, 4, 4, 4)
         self.rows: dict[str, tuple[QWidget, QProgressBar]] = {}
+        self.labels: dict[str, str] = {}  # every job shown, with its label and (once over) how it ended
+        self.keep_ms = 6000  # a finished job stays in the strip this long, saying what it made
 
     def add(self, job_id: str, label: str) -> None:
+        self.labels[job_id] = label
         row = QWidget()
         h = QHBoxLayout(row)
         h.setContentsMargins(0, 0, 0, 0)
@@ -233,10 +236,22 @@ class JobsStrip(QWidget):
             bar.setMaximum(max(1, total))
             bar.setValue(step)
 
-    def done(self, job_id: str, *_: Any) -> None:
+    def done(self, job_id: str, outcome: str = "") -> None:
         row = self.rows.pop(job_id, None)
-        if row is not None:
-            row[0].deleteLater()
+        if row is None:
+            return
+        widget, bar = row
+        label = self.labels.get(job_id, "job")
+        if outcome:
+            self.labels[job_id] = f"{label} — {outcome}"
+            bar.setMaximum(1)
+            bar.setValue(1)
+            bar.setFormat(self.labels[job_id])
+            for b in widget.findChildren(QPushButton):
+                b.setEnabled(False)
+            QTimer.singleShot(self.keep_ms, widget.deleteLater)
+        else:
+            widget.deleteLater()
 
 
 class EffectsRack(QWidget):

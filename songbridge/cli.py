@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     gu.add_argument("--engine", choices=("local", "thread"), default="local")
     gu.add_argument("--audio", default="auto", metavar="DEVICE", help="output device, 'auto' or 'off'")
     gu.add_argument("--screenshot", metavar="PNG", help="save a screenshot after start-up and quit")
+    _bridge_options(gu)
+    gu.add_argument("--no-bridge", action="store_true", help="do not serve OSC or MIDI (the app alone)")
 
     ply = sub.add_parser("play", help="audition a take: A/B against another, loop a region, pick the device",
                          description="Play a take through its effect chains. Keys: space play/pause, a A/B, "
@@ -129,18 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Serve a project to DAWs over OSC (and MIDI), running jobs on the engine; or, "
                          "with --engine, serve the generation engine to other machines.")
     srv.add_argument("project", nargs="?", help="the project the DAW works on")
-    srv.add_argument("--osc", default="127.0.0.1:11300", metavar="HOST:PORT", help="OSC listen address")
-    srv.add_argument("--allow", metavar="IP,IP", help="clients allowed when listening beyond loopback")
-    srv.add_argument("--reply-port", type=int, metavar="PORT",
-                     help="send replies to this port on the client's host (default: the sender's port; 11301 "
-                     "suits control surfaces)")
-    srv.add_argument("--auto-land", action="store_true", help="land stems as soon as a job finishes")
-    srv.add_argument("--land-folder", metavar="DIR", help="where the generic adapter writes stamped stems")
+    _bridge_options(srv)
     srv.add_argument("--audio", metavar="DEVICE", help="audition through this output ('default' for the default)")
     srv.add_argument("--engine-address", metavar="HOST:PORT", help="use a remote engine")
-    srv.add_argument("--midi", choices=("auto", "jack", "alsa", "off"), default="auto",
-                     help="MIDI ports SongBridge:in/out through this API (auto: JACK, then ALSA)")
-    srv.add_argument("--midi-map", metavar="TOML", help="note/CC -> command map (default: the shipped map)")
     srv.add_argument("--engine", action="store_true", help="serve the generation engine instead")
     srv.add_argument("--listen", default="127.0.0.1:11310", metavar="HOST:PORT",
                      help="engine listen address (default 127.0.0.1:11310; other interfaces only when given)")
@@ -177,6 +170,22 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
     doc.add_argument("--models", metavar="DIR", help="model folder to check (default: setting or SONGBRIDGE_MODELS)")
     return p
+
+
+def _bridge_options(cmd: argparse.ArgumentParser) -> None:
+    """The DAW bridge's options, the same for ``serve`` and ``gui`` (the app hosts the bridge)."""
+    cmd.add_argument("--osc", default="127.0.0.1:11300", metavar="HOST:PORT",
+                     help="OSC listen address (default 127.0.0.1:11300)")
+    cmd.add_argument("--allow", metavar="IP,IP", help="clients allowed when listening beyond loopback")
+    cmd.add_argument("--reply-port", type=int, metavar="PORT",
+                     help="send replies to this port on the client's host (default: the sender's port; 11301 "
+                     "suits control surfaces)")
+    cmd.add_argument("--auto-land", action="store_true", help="land stems as soon as a job from the DAW finishes")
+    cmd.add_argument("--land-folder", metavar="DIR", help="where the generic adapter writes stamped stems")
+    cmd.add_argument("--midi", choices=("auto", "jack", "alsa", "off"), default="auto",
+                     help="MIDI ports SongBridge:in and SongBridge-out:out through this API (auto: JACK, then "
+                     "ALSA; off when neither runs)")
+    cmd.add_argument("--midi-map", metavar="TOML", help="note/CC -> command map (default: the shipped map)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

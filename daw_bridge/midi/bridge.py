@@ -10,6 +10,8 @@ from presets.midi_maps import Binding, MidiMap
 
 from .clock import ClockFollower
 
+LEARN_KEEP = 64
+
 
 def command_for(b: Binding) -> p.Command:
     o = b.options
@@ -44,7 +46,8 @@ class MidiInput:
         self.follower = follower or ClockFollower(lambda c: self.commands.put(p.Envelope(c, "midi:clock",
                                                                                          None, "midi")))
         self.follow = True
-        self.learned: queue.Queue[Any] = queue.Queue()
+        # The last messages for ``midi learn``: bounded, the oldest dropped (a flood of pitch-bends must not grow it).
+        self.learned: queue.Queue[Any] = queue.Queue(maxsize=LEARN_KEEP)
 
     def __call__(self, msg: Any) -> None:
         kind = msg.type
@@ -52,7 +55,14 @@ class MidiInput:
             if self.follow:
                 self.follower.feed(msg)
             return
-        self.learned.put(msg)
+        try:
+            self.learned.put_nowait(msg)
+        except queue.Full:
+            try:
+                self.learned.get_nowait()
+                self.learned.put_nowait(msg)
+            except (queue.Empty, queue.Full):
+                pass
         if kind == "note_on" and msg.velocity > 0:
             b = self.mapping.find("note", msg.note, msg.channel + 1)
         elif kind == "control_change" and msg.value > 63:

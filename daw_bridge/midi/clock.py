@@ -4,16 +4,22 @@ clocks in bursts per period), start/continue/stop, Song Position Pointer and MMC
 SPP is "MIDI beats" (sixteenths) by the spec, but Ardour 7 sends it in clocks (24 per quarter, 6x the spec):
 ``spp_unit`` is "sixteenths", "clocks", or "auto", which takes clocks when the DAW is Ardour and otherwise checks
 that the position makes sense (a sixteenths reading far past the song's end while the clocks reading fits it).
+
+The position moves with every tick while playing (a position update per tick; the bridge's inbox coalesces them).
+The tempo is unknown after start, continue, stop, a Song Position Pointer or a gap in the ticks, until
+``min_ticks`` new ticks have arrived: a reading across a restart would be wild, so none is given.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import time
 from collections.abc import Callable
 
 from daw_bridge import protocol as p
 
+GAP_S = 0.5  # no tick for this long (under 5 bpm): the clock stopped, old ticks say nothing about the tempo
 MMC = {0x01: "stop", 0x02: "play", 0x03: "play", 0x09: "pause", 0x04: "ff", 0x05: "rew"}
 
 
@@ -56,33 +62,49 @@ class ClockFollower:
                 unit = "sixteenths"
         return value / 24.0 if unit == "clocks" else value / 4.0
 
+    def _forget_tempo(self) -> None:
+        self.ticks.clear()
+        self.bpm = None
+        self._since_emit = 0
+
     def feed(self, msg: object) -> None:
         kind = getattr(msg, "type", "")
         if kind == "clock":
-            stamp = getattr(msg, "time", 0.0)
-            self.ticks.append(stamp if stamp else self.clock())  # the driver's timestamp when there is one
+            stamp = getattr(msg, "time", None)  # the driver's timestamp when there is one
+            stamp = self.clock() if stamp is None else float(stamp)
+            if self.ticks and (stamp - self.ticks[-1] > GAP_S or stamp < self.ticks[-1]):
+                self._forget_tempo()
+                self.emit(p.TransportUpdate(tempo_known=False))
+            self.ticks.append(stamp)
+            self._since_emit += 1
+            update: dict[str, object] = {}
             if self.playing:
                 self.beats += 1 / 24
-            self._since_emit += 1
-            if self._since_emit >= 24:
+                update["position_beats"] = self.beats
+            if self._since_emit >= 24 or (self.bpm is None and len(self.ticks) >= self.min_ticks):
                 self._since_emit = 0
                 bpm = self.tempo()
-                if bpm is not None and (self.bpm is None or abs(bpm - self.bpm) > 0.05):
+                if bpm is not None and math.isfinite(bpm) and (self.bpm is None or abs(bpm - self.bpm) > 0.05):
                     self.bpm = bpm
-                    self.emit(p.TransportUpdate(bpm=round(bpm, 2), position_beats=self.beats))
+                    update["bpm"] = round(bpm, 2)
+            if update:
+                self.emit(p.TransportUpdate(**update))  # type: ignore[arg-type]
         elif kind == "start":
             self.playing, self.beats = True, 0.0
-            self.ticks.clear()
-            self.emit(p.TransportUpdate(playing=True, position_beats=0.0))
+            self._forget_tempo()
+            self.emit(p.TransportUpdate(playing=True, position_beats=0.0, tempo_known=False))
         elif kind == "continue":
             self.playing = True
-            self.emit(p.TransportUpdate(playing=True, position_beats=self.beats))
+            self._forget_tempo()
+            self.emit(p.TransportUpdate(playing=True, position_beats=self.beats, tempo_known=False))
         elif kind == "stop":
             self.playing = False
-            self.emit(p.TransportUpdate(playing=False, position_beats=self.beats))
+            self._forget_tempo()
+            self.emit(p.TransportUpdate(playing=False, position_beats=self.beats, tempo_known=False))
         elif kind == "songpos":
             self.beats = self.spp_quarters(getattr(msg, "pos", 0))
-            self.emit(p.TransportUpdate(position_beats=self.beats))
+            self._forget_tempo()
+            self.emit(p.TransportUpdate(position_beats=self.beats, tempo_known=False))
         elif kind == "sysex":
             data = tuple(getattr(msg, "data", ()))
             if len(data) >= 4 and data[0] == 0x7F and data[2] == 0x06:

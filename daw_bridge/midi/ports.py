@@ -59,14 +59,16 @@ class TimedInput:
 
 
 def open_ports(api: str = "auto", client: str = "SongBridge", callback: Any = None) -> tuple[Any, Any, str]:
-    """Virtual input and output ports ``client:in`` and ``client-NN:out``. ``auto`` tries JACK, then ALSA."""
+    """Virtual ports ``client:in`` and ``client-out:out`` (JACK gives every client its own unique name, so the
+    output, a second client, is named for what it is rather than numbered by JACK). ``auto`` tries JACK, then
+    ALSA."""
     tried = []
     for candidate in (["jack", "alsa"] if api == "auto" else [api]):
         if candidate not in APIS:
             raise MidiUnavailable(f"unknown MIDI API {candidate!r}; choose one of {', '.join(APIS)}")
         try:
             inp = TimedInput(candidate, client, callback or (lambda m: None))
-            out = backend(candidate).open_output("out", virtual=True, client_name=client)
+            out = backend(candidate).open_output("out", virtual=True, client_name=f"{client}-out")
             return inp, out, candidate
         except Exception as exc:  # noqa: BLE001 - rtmidi raises SystemError/OSError/RuntimeError
             tried.append(f"{candidate}: {str(exc).splitlines()[0][:120]}")

@@ -177,6 +177,7 @@ def _audition(action: str) -> Callable[[dict[str, Any]], p.Command]:
 
 ROUTES: dict[str, Route] = {
     "/ping": Route((), lambda v: p.Ping(), "liveness: answered with /songbridge/pong s version"),
+    "/bridge/get/stats": Route((), lambda v: p.BridgeStats(), "received, handled, coalesced, dropped, unsent"),
     "/job/generate": Route((Arg("json", "str"),), _generate_json,
                            'generate from JSON {"section"|"bars"|"seconds", "takes", "style", "seed", "backend"}'),
     "/job/generate_song": Route((Arg("takes", "int", True),), lambda v: p.Generate(takes=_positive_takes(v)),

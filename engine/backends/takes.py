@@ -80,3 +80,52 @@ def read_record(take_dir: Path) -> Take:
         raise SongBridgeError(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
     known = set(take_to_dict(Take("x", "x", 0)))
     return read_take(Obj({k: v for k, v in data.items() if k in known}, str(path)))
+
+
+PENDING = ".pending-"  # takes/.pending-<job>-<n>/: a take rendered by a job, waiting for its id
+QUARANTINE = ".quarantine"
+
+
+def commit_pending(takes_dir: Path, pending: Take, new_id: str, name: str) -> Take:
+    """Give a finished take its id: rename ``takes/.pending-…`` to ``takes/<new_id>`` and rewrite its record."""
+    src = Path(takes_dir) / f".{pending.id}"
+    dst = Path(takes_dir) / new_id
+    take = dataclasses.replace(pending, id=new_id, name=name)
+    record_path = src / RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        record = {}
+    record.update(take_to_dict(take))
+    tmp = src / f".{RECORD}.tmp"
+    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(record_path)
+    src.rename(dst)
+    return take
+
+
+def leftovers(takes_dir: Path, known: set[str]) -> tuple[list[Path], list[Path], list[Path]]:
+    """What a crash can leave in ``takes/``: (partial folders, finished takes not in the song, unreadable folders)."""
+    partial, finished, broken = [], [], []
+    if not Path(takes_dir).is_dir():
+        return partial, finished, broken
+    for p in sorted(Path(takes_dir).iterdir()):
+        if not p.is_dir() or p.name == QUARANTINE:
+            continue
+        if p.name.endswith(".partial"):
+            partial.append(p)
+        elif p.name.startswith(PENDING) or p.name not in known:
+            (finished if (p / RECORD).is_file() and (p / "mix.wav").is_file() else broken).append(p)
+    return partial, finished, broken
+
+
+def quarantine(takes_dir: Path, folder: Path) -> Path:
+    """Move an unreadable take folder aside (``takes/.quarantine/``) instead of deleting someone's audio."""
+    q = Path(takes_dir) / QUARANTINE
+    q.mkdir(exist_ok=True)
+    dst = q / folder.name.lstrip(".")
+    n = 2
+    while dst.exists():
+        dst, n = q / f"{folder.name.lstrip('.')}-{n}", n + 1
+    folder.rename(dst)
+    return dst

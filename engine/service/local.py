@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import multiprocessing as mp
+import os
 import queue
 import signal
 import threading
@@ -69,7 +70,9 @@ class _Worker:
             self.events: Any = ctx.Queue()
             self.cancel_flag: Any = ctx.Event()
             self.handle: Any = ctx.Process(target=process_main, name="songbridge-engine",
-                                           args=(self.commands, self.events, self.cancel_flag, idle_release_s),
+                                           args=(self.commands, self.events, self.cancel_flag, idle_release_s,
+                                                 os.getpid(),
+                                                 threading.current_thread() is threading.main_thread()),
                                            daemon=True)
         elif mode == "thread":
             self.commands = queue.Queue()

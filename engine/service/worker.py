@@ -133,8 +133,40 @@ def worker_loop(commands: Any, events: Any, cancel_flag: Any, idle_release_s: fl
     backends.release_all()
 
 
-def process_main(commands: Any, events: Any, cancel_flag: Any, idle_release_s: float) -> None:
+def die_with_parent(parent: int, deathsig: bool) -> None:
+    """The worker must not outlive the program that started it, however that program ends (``kill -9``
+    included): on Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG; only when the worker was
+    started from the parent's main thread, since the signal follows the thread that started it); everywhere a
+    watchdog thread checks the parent every half second."""
+    import signal  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    if deathsig and sys.platform.startswith("linux"):
+        try:
+            import ctypes  # noqa: PLC0415
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="songbridge-parent-watch", daemon=True).start()
+
+
+def process_main(commands: Any, events: Any, cancel_flag: Any, idle_release_s: float,
+                 parent: int | None = None, deathsig: bool = False) -> None:
     """Entry point of the worker process (spawned)."""
+    if parent is not None:
+        die_with_parent(parent, deathsig)
     try:
         worker_loop(commands, events, cancel_flag, idle_release_s)
     except KeyboardInterrupt:

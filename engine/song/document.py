@@ -21,7 +21,7 @@ from .model import DawLink, EffectSlot, LyricLine, Section, Song, SongInfo, Styl
 from .reader import Obj
 from .tempo import TempoMap, TempoSegment, TimeSignature
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SONG_FILE = "song.json"
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -64,6 +64,13 @@ class MigrationRegistry:
 
 #: The registry used for ``song.json``. Add a step here whenever SCHEMA_VERSION goes up.
 MIGRATIONS = MigrationRegistry(SCHEMA_VERSION)
+
+
+@MIGRATIONS.register(1)
+def _add_accepted(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 keeps the accepted take per section in the song (it lived only in a running bridge before)."""
+    data.setdefault("accepted", {})
+    return data
 
 
 # -- Song -> JSON ----------------------------------------------------------------------------------------
@@ -139,6 +146,7 @@ def song_to_dict(song: Song) -> dict[str, Any]:
             "track_prefix": song.daw.track_prefix,
             "follow_transport": song.daw.follow_transport,
         },
+        "accepted": dict(song.accepted),
     }
 
 
@@ -265,6 +273,10 @@ def song_from_dict(data: Any, source: str = SONG_FILE, migrations: MigrationRegi
         follow_transport=do.bool("follow_transport", False),
     )
     do.done()
+    accepted = o.raw_dict("accepted", {})
+    for where, take_id in accepted.items():
+        if not isinstance(take_id, str):
+            raise o.fail(f"$.accepted.{where}", f"expected a take id, got {take_id!r}")
     song = o.build(
         Song,
         info=info,
@@ -276,6 +288,7 @@ def song_from_dict(data: Any, source: str = SONG_FILE, migrations: MigrationRegi
         takes=tuple(read_take(t) for t in o.objs("takes", [])),
         effects=effects,
         daw=daw,
+        accepted=accepted,
     )
     o.done()
     return song

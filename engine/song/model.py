@@ -228,9 +228,12 @@ class Song:
     takes: tuple[Take, ...] = ()
     effects: Mapping[str, EffectSlot] = field(default_factory=dict)
     daw: DawLink = field(default_factory=DawLink)
+    #: The take the producer chose per section id ("" = the whole song); the bridge lands and edits these.
+    accepted: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "effects", frozen_mapping(self.effects))
+        object.__setattr__(self, "accepted", frozen_mapping(self.accepted))
         for kind, items in (("section", self.sections), ("lyric line", self.lyrics), ("take", self.takes)):
             seen: set[str] = set()
             for item in items:
@@ -245,6 +248,11 @@ class Song:
         for take in self.takes:
             if take.parent is not None and take.parent not in take_ids:
                 raise ValueError(f"take {take.id} has unknown parent take {take.parent!r}")
+        for where, take_id in self.accepted.items():
+            if take_id not in take_ids:
+                raise ValueError(f"accepted take {take_id!r} (for {where or 'the song'}) is not one of the takes")
+            if where and where not in section_ids:
+                raise ValueError(f"accepted take {take_id!r} is for unknown section {where!r}")
         for slot in self.effects:
             if slot not in (*STEMS, MASTER):
                 raise ValueError(f"effect slot must be one of {', '.join((*STEMS, MASTER))}, got {slot!r}")
@@ -294,4 +302,16 @@ class Song:
         return self.replace(takes=(*others, take))
 
     def without_take(self, take_id: str) -> Song:
-        return self.replace(takes=tuple(t for t in self.takes if t.id != take_id))
+        return self.replace(takes=tuple(t for t in self.takes if t.id != take_id),
+                            accepted={k: v for k, v in self.accepted.items() if v != take_id})
+
+    def with_accepted(self, section_id: str, take_id: str) -> Song:
+        """``take_id`` becomes the accepted take of ``section_id`` ("" = the whole song)."""
+        return self.replace(accepted={**self.accepted, section_id: take_id})
+
+    def base_take(self) -> Take | None:
+        """The take a section request edits: the accepted take of the song, else the newest take."""
+        chosen = self.accepted.get("")
+        if chosen:
+            return self.take(chosen)
+        return self.takes[-1] if self.takes else None

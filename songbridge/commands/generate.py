@@ -56,11 +56,8 @@ def backend_params(args: argparse.Namespace, backend: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from engine.backends import registry
-    from engine.estimates import estimate_seconds
-    from engine.generation import SongChoices, plan_takes, prepare_song, take_paths
     from engine.lyrics import parse_file
-    from engine.song.model import Song
-    from engine.song.project import Project, project_path
+    from engine.song.project import project_path
 
     check_options(args)
     settings = read_settings(args.settings) if args.settings else {}
@@ -82,6 +79,35 @@ def run(args: argparse.Namespace) -> int:
     notes += lyrics.warnings
     folder = project_path(args.output)
     exists = (folder / "song.json").exists()
+    locks = [_lock(folder)] if exists else []  # one owner: refused (naming it) while the app or serve has it
+    try:
+        return _generate(args, settings, lyrics_path, lyrics, notes, backend, params, folder, exists, locks)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _lock(folder: Path) -> Any:
+    from engine.song.lock import ProjectBusy, ProjectLock, clean_temporary
+
+    try:
+        lock = ProjectLock.acquire(folder, "songbridge generate")
+    except ProjectBusy as exc:
+        osc = exc.holder.get("osc")
+        hint = (f"; or ask it for a take over OSC: oscsend {osc.split(':')[0]} {osc.split(':')[1]} "
+                "/songbridge/job/generate s '{\"takes\": 1}'") if osc else ""
+        raise SongBridgeError(f"{exc}{hint}") from None
+    clean_temporary(folder)
+    return lock
+
+
+def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics: Any, notes: list[str],
+              backend: Any, params: dict, folder: Path, exists: bool, locks: list[Any]) -> int:
+    from engine.estimates import estimate_seconds
+    from engine.generation import SongChoices, plan_takes, prepare_song, take_paths
+    from engine.song.model import Song
+    from engine.song.project import Project
+
     project = Project.open(folder) if exists else Project(folder, Song())
     choices = SongChoices.from_settings(
         settings, None if exists else Path(lyrics_path).stem.replace("_", " ").title())
@@ -99,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {note}" if not note.startswith("tempo ") else note, file=sys.stderr)
     created = not folder.exists()
     project.save()  # the document with its lyrics and settings, before any audio
+    if not locks:
+        locks.append(_lock(folder))  # a new project is ours from its first save
     secs, mem = backend.estimate(requests[0])
     secs = estimate_seconds(backend.name, requests[0].duration_s, secs)
     print(f"{project.song.info.title}: {requests[0].duration_s:.1f} s at {project.song.tempo.bpm:g} bpm in "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from engine.errors import SongBridgeError
 
@@ -31,10 +32,19 @@ def parse_loudness(text: str) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.render import RenderSettings
-    from engine.song.project import Project
+    from engine.song.lock import ProjectLock
+    from engine.song.project import Project, project_path
 
-    project = Project.open(args.project)
+    folder = project_path(args.project)
+    if not (folder / "song.json").exists():
+        Project.open(folder)  # says what is wrong
+    with ProjectLock.acquire(folder, "songbridge render"):  # refused, naming the holder, while the app has it
+        return _render(args, Project.open(folder))
+
+
+def _render(args: argparse.Namespace, project: Any) -> int:
+    from engine.render import RenderSettings
+
     if not project.song.takes:
         raise SongBridgeError(f"{project.folder}: the project has no takes yet; run songbridge generate first")
     take_id = args.take or project.song.takes[-1].id

@@ -54,17 +54,70 @@ def _envelope(command: object) -> object:
     return p.Envelope(command, "midi:clock", None, "midi")  # type: ignore[arg-type]
 
 
-def _bridge(args: argparse.Namespace) -> int:
-    from daw_bridge.osc.server import OscServer
+def start_bridge(session: object, args: argparse.Namespace, player: object = None, program: str = "serve") -> object:
+    """OSC server, bridge and MIDI ports over an open session (``serve`` and the app share this)."""
+    from daw_bridge.osc.server import OscServer, parse_listen
     from daw_bridge.server import Bridge
-    from engine.service.remote import parse_address
-    from engine.song.project import Project
     from engine.version import __version__
+
+    host, port = parse_listen(args.osc)
+    allow = [a for a in (args.allow or "").split(",") if a]
+    try:
+        osc = OscServer(None, host, port, allow, args.reply_port)
+    except (OSError, ValueError) as exc:
+        raise SongBridgeError(f"cannot listen for OSC on {args.osc}: {getattr(exc, 'strerror', None) or exc}") from None
+    bridge = Bridge(session, osc.send, player, getattr(args, "auto_land", False),
+                    Path(args.land_folder) if getattr(args, "land_folder", None) else None, __version__)
+    osc.commands = bridge
+    bridge.osc = osc  # type: ignore[attr-defined]
+    bridge.midi_ports = None  # type: ignore[attr-defined]
+    bridge.midi_note = "MIDI off"  # type: ignore[attr-defined]
+    if getattr(args, "midi", "off") != "off":
+        from daw_bridge.midi.bridge import MidiInput
+        from daw_bridge.midi.clock import ClockFollower
+        from daw_bridge.midi.ports import MidiUnavailable, open_ports
+        from presets.midi_maps import default_map, load_map
+
+        mapping = load_map(args.midi_map) if getattr(args, "midi_map", None) else default_map()
+        song = session.song  # type: ignore[attr-defined]
+        follower = ClockFollower(lambda c: bridge.put(_envelope(c)), daw=song.daw.adapter,
+                                 song_quarters=song.tempo.seconds_to_quarters(song.duration_s))
+        bridge.follower = follower  # type: ignore[attr-defined]
+        try:
+            bridge.midi_ports = open_ports(args.midi, "SongBridge", MidiInput(bridge, mapping, follower))
+            bridge.midi_note = f"MIDI ports SongBridge:in, SongBridge-out:out ({bridge.midi_ports[2]}), " \
+                               f"map {mapping.name}"
+        except MidiUnavailable as exc:
+            if args.midi != "auto":
+                osc.close()
+                raise
+            bridge.midi_note = f"MIDI off: {exc}"
+    osc.start()
+    bridge.start()
+    h, pt = osc.address
+    lock = getattr(session, "lock", None)
+    if lock is not None:
+        lock.set_osc(f"{h}:{pt}")
+    return bridge
+
+
+def stop_bridge(bridge: object) -> None:
+    bridge.osc.close()  # type: ignore[attr-defined]
+    bridge.close()  # type: ignore[attr-defined]
+    ports = getattr(bridge, "midi_ports", None)
+    if ports is not None:
+        ports[0].close()
+        ports[1].close()
+
+
+def _bridge(args: argparse.Namespace) -> int:
+    from daw_bridge.osc.server import parse_listen
+    from engine.session import Session
     from songbridge.engine_client import open_engine
 
     if not args.project:
         raise SongBridgeError("serve needs a project (songbridge serve PROJECT) or --engine")
-    host, port = parse_address(args.osc)
+    host, port = parse_listen(args.osc)
     allow = [a for a in (args.allow or "").split(",") if a]
     config = {"project": str(Path(args.project)), "osc": f"{host}:{port}", "reply_port": args.reply_port or "sender",
               "allow": allow or "loopback only", "engine": args.engine_address or "local worker",
@@ -73,51 +126,32 @@ def _bridge(args: argparse.Namespace) -> int:
         for k, v in config.items():
             print(f"{k} = {v}")
         return 0
-    project = Project.open(args.project)
     engine = open_engine(args.engine_address, args.key_file)
-    player = None
-    if args.audio:
-        from engine.audio.player import Player
-
-        player = Player(device=None if args.audio == "default" else args.audio).open()
     try:
-        osc = OscServer(None, host, port, allow, args.reply_port)  # type: ignore[arg-type]
-    except (OSError, ValueError) as exc:
+        session = Session.open(args.project, engine, "songbridge serve")
+    except BaseException:
         engine.close()
-        raise SongBridgeError(f"cannot listen for OSC on {args.osc}: {getattr(exc, 'strerror', None) or exc}") from None
-    bridge = Bridge(project, engine, osc.send, player, args.auto_land,
-                    Path(args.land_folder) if args.land_folder else None, __version__)
-    osc.commands = bridge.commands
-    midi_ports = None
-    if args.midi != "off":
-        from daw_bridge.midi.bridge import MidiInput
-        from daw_bridge.midi.clock import ClockFollower
-        from daw_bridge.midi.ports import MidiUnavailable, open_ports
-        from presets.midi_maps import default_map, load_map
+        raise
+    for note in session.notes:
+        print(f"songbridge bridge: {note}", file=sys.stderr, flush=True)
+    player = None
+    bridge = None
+    try:
+        if args.audio:
+            from engine.audio.player import Player
 
-        mapping = load_map(args.midi_map) if args.midi_map else default_map()
-        follower = ClockFollower(lambda c: bridge.commands.put(_envelope(c)), daw=project.song.daw.adapter,
-                                 song_quarters=project.song.tempo.seconds_to_quarters(project.song.duration_s))
-        try:
-            midi_ports = open_ports(args.midi, "SongBridge", MidiInput(bridge.commands, mapping, follower))
-            print(f"songbridge bridge: MIDI ports SongBridge:in/out ({midi_ports[2]}), map {mapping.name}",
-                  file=sys.stderr, flush=True)
-        except MidiUnavailable as exc:
-            if args.midi != "auto":
-                raise
-            print(f"songbridge bridge: MIDI off: {exc}", file=sys.stderr, flush=True)
-    osc.start()
-    bridge.start()
-    h, pt = osc.address
-    print(f"songbridge bridge: OSC on {h}:{pt}, project {project.folder}", file=sys.stderr, flush=True)
-    _wait_for_signal()
-    print("songbridge bridge: shutting down", file=sys.stderr, flush=True)
-    osc.close()
-    bridge.close()
-    if midi_ports is not None:
-        midi_ports[0].close()
-        midi_ports[1].close()
-    if player is not None:
-        player.close()
-    engine.close()
+            player = Player(device=None if args.audio == "default" else args.audio).open()
+        bridge = start_bridge(session, args, player)
+        print(f"songbridge bridge: {bridge.midi_note}", file=sys.stderr, flush=True)  # type: ignore[attr-defined]
+        h, pt = bridge.osc.address  # type: ignore[attr-defined]
+        print(f"songbridge bridge: OSC on {h}:{pt}, project {session.folder}", file=sys.stderr, flush=True)
+        _wait_for_signal()
+        print("songbridge bridge: shutting down", file=sys.stderr, flush=True)
+    finally:
+        if bridge is not None:
+            stop_bridge(bridge)
+        session.close()
+        if player is not None:
+            player.close()
+        engine.close()
     return 0

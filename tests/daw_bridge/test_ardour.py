@@ -109,6 +109,7 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path) -> None:
     from engine.generation import SongChoices, plan_takes, prepare_song, run_take
     from engine.lyrics import parse
     from engine.service import EngineService
+    from engine.session import Session
     from engine.song import DawLink, Project, Song
 
     session = new_session(tmp_path, "BridgeLand")
@@ -120,7 +121,7 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path) -> None:
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     sent = []
     with EngineService("thread") as engine:
-        bridge = Bridge(project, engine, lambda data, to: sent.append(data)).start()
+        bridge = Bridge(Session(project, engine), lambda data, to: sent.append(data)).start()
         bridge.commands.put(p.Envelope(p.Land(None, "Chorus"), "/songbridge/stems/land", ("127.0.0.1", 9)))
         deadline = time.monotonic() + 120
         while not any(b"/songbridge/stems/landed" in d for d in sent) and time.monotonic() < deadline:

@@ -60,8 +60,50 @@ def test_clock_follower_averages_bursty_ticks() -> None:
         t = i * period
         f.feed(Msg("clock", time=t + 1e-4 * ((i * 7) % 3)))
     assert abs(f.tempo() - 120.0) < 0.1
-    assert out[0] == p.TransportUpdate(playing=True, position_beats=0.0)
+    assert out[0] == p.TransportUpdate(playing=True, position_beats=0.0, tempo_known=False)
     assert f.beats == pytest.approx(8.0)
+    positions = [u.position_beats for u in out[1:] if u.position_beats is not None]
+    assert len(positions) == 24 * 8 and positions[0] == pytest.approx(1 / 24)  # every tick moves the position
+
+
+def test_tempo_is_unknown_after_a_restart_until_enough_ticks() -> None:
+    """Stop, a pause, continue: the first readings after continue must not mix ticks from before the pause."""
+    out: list = []
+    f = ClockFollower(out.append, min_ticks=48)
+    period = 60 / 120 / 24
+    f.feed(Msg("start"))
+    t = 0.0
+    for _ in range(24 * 4):
+        t += period
+        f.feed(Msg("clock", time=t))
+    assert f.bpm == pytest.approx(120.0, abs=0.1)
+    f.feed(Msg("stop"))
+    assert f.bpm is None and out[-1].tempo_known is False
+    t += 2.0  # the DAW stays stopped for two seconds (it may keep sending clock, or not)
+    f.feed(Msg("continue"))
+    readings = []
+    for _ in range(24 * 4):
+        t += period
+        f.feed(Msg("clock", time=t))
+        readings.append(f.bpm)
+    assert all(r is None for r in readings[:47])  # unknown, never a wild value, until 48 new ticks
+    assert all(abs(r - 120.0) < 0.5 for r in readings[47:])
+    f.feed(Msg("songpos", pos=64))
+    assert f.bpm is None and f.beats == pytest.approx(16.0)
+    t += 1.0  # a gap in the ticks without any message: the clock stopped
+    f.feed(Msg("clock", time=t))
+    assert f.bpm is None and out[-2].tempo_known is False
+
+
+def test_midi_learn_keeps_only_the_last_messages() -> None:
+    from daw_bridge.midi.bridge import LEARN_KEEP
+
+    q: queue.Queue = queue.Queue()
+    mi = MidiInput(q, default_map())
+    for i in range(10_000):
+        mi(Msg("pitchwheel", pitch=i % 8000, channel=0))
+    assert mi.learned.qsize() == LEARN_KEEP and q.qsize() == 0
+    assert list(mi.learned.queue)[-1].pitch == 9999 % 8000
 
 
 def test_song_position_pointer_units() -> None:
@@ -104,6 +146,7 @@ def test_jack_midi_clock_is_followed_at_96_bpm(jack_server) -> None:
         jc.connect(jc.get_ports("jack_midi_clock", is_midi=True, is_output=True)[0].name, "SBClockTest:in")
         jc.transport_start()
         time.sleep(5)
+        followed = mi.follower.tempo()
         jc.transport_stop()
         time.sleep(0.3)
     finally:
@@ -115,7 +158,8 @@ def test_jack_midi_clock_is_followed_at_96_bpm(jack_server) -> None:
     updates = [e.command for e in list(q.queue) if isinstance(e.command, p.TransportUpdate)]
     tempos = [u.bpm for u in updates if u.bpm is not None]
     assert api == "jack" and tempos, "no tempo was reported"
-    assert abs(mi.follower.tempo() - 96.0) <= 0.5, mi.follower.tempo()
+    assert followed is not None and abs(followed - 96.0) <= 0.5, followed
+    assert mi.follower.tempo() is None  # stopped: unknown until the clock runs again
     assert all(abs(t - 96.0) <= 0.5 for t in tempos[1:]), tempos
     assert updates[0].playing is not None
 
@@ -131,6 +175,7 @@ def test_a_mapped_note_over_jack_triggers_a_job(jack_server, tmp_path: Path) -> 
     from engine.generation import SongChoices, plan_takes, prepare_song, run_take
     from engine.lyrics import parse
     from engine.service import EngineService
+    from engine.session import Session
     from engine.song import Project, Song
 
     project = Project(tmp_path / "m.songbridge", Song())
@@ -139,8 +184,8 @@ def test_a_mapped_note_over_jack_triggers_a_job(jack_server, tmp_path: Path) -> 
     project.save()
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     engine = EngineService("thread").start()
-    bridge = Bridge(project, engine, lambda data, to: None).start()
-    inp, out, _ = open_ports("jack", "SBNoteTest", MidiInput(bridge.commands, default_map()))
+    bridge = Bridge(Session(project, engine), lambda data, to: None).start()
+    inp, out, _ = open_ports("jack", "SBNoteTest", MidiInput(bridge, default_map()))
     sender = backend("jack").open_output("keys", virtual=True, client_name="sb-keys")
     jc = jack.Client("sb-patch-note", no_start_server=True)
     try:

@@ -155,11 +155,14 @@ def test_drag_payload_carries_rendered_files(tmp_path: Path) -> None:
 
 def test_event_loop_stays_responsive_during_a_slow_job(qtbot, tmp_path: Path) -> None:
     from engine.service import EngineService, SleepJob
+    from engine.session import Session
     from gui.engine_client import EngineClient
     from gui.main_window import MainWindow
 
-    engine = EngineClient(EngineService("process").start())
-    win = MainWindow(make_project(tmp_path), engine)
+    service = EngineService("process").start()
+    session = Session(make_project(tmp_path), service)
+    engine = EngineClient(session)
+    win = MainWindow(session, engine)
     qtbot.addWidget(win)
     win.show()
     ticks: list[float] = []
@@ -176,6 +179,8 @@ def test_event_loop_stays_responsive_during_a_slow_job(qtbot, tmp_path: Path) ->
     print(f"largest gap between 5 ms timer ticks while a 2 s job ran: {worst:.1f} ms over {len(gaps)} ticks")
     assert len(gaps) > 100 and worst < 100
     engine.close()
+    session.close()
+    service.close()
 
 
 def test_the_timeline_paints_takes_and_lint(qtbot, tmp_path: Path) -> None:

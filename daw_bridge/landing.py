@@ -1,0 +1,66 @@
+"""Landing a take in the DAW: render its stems (a job in the engine), then hand the files to the project's DAW
+adapter (Ardour's closed session, or stamped files in a folder for any DAW)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from daw_bridge.adapters.generic import land_files, slug
+from engine.errors import SongBridgeError
+
+
+def find_section(song: Any, name: str) -> Any:
+    for s in song.sections:
+        if name in (s.id, s.name) or name.lower() == s.name.lower():
+            return s
+    raise SongBridgeError(f"no section {name!r}; sections: " + (", ".join(s.name for s in song.sections) or "none"))
+
+
+def render_job(session: Any, take: str | None, section_name: str | None, folder: str | None,
+               land_folder: Path | None) -> tuple[Any, dict[str, Any]]:
+    """The render job that lands a take (the section's accepted take, else the song's, else the newest) and what
+    to do with its files."""
+    from engine.render import RenderSettings  # noqa: PLC0415
+    from engine.service import RenderJob  # noqa: PLC0415
+
+    song = session.song
+    section = find_section(song, section_name) if section_name else None
+    take_id = take or song.accepted.get(section.id if section else "") or song.accepted.get("") or (
+        song.takes[-1].id if song.takes else None)
+    if take_id is None:
+        raise SongBridgeError("no take to land yet")
+    try:
+        t = song.take(take_id)
+    except KeyError as exc:
+        raise SongBridgeError(str(exc.args[0])) from None
+    out = session.project.inside(folder) if folder else (land_folder or session.folder / "renders" / "daw")
+    start, end = (section.start_s, section.end_s) if section else (0.0, t.duration_s)
+    if start >= t.duration_s:
+        raise SongBridgeError(f"{section.name} starts at {start:.1f} s, after the end of {t.id} "
+                              f"({t.duration_s:.1f} s)")
+    settings = RenderSettings(range_s=(start, min(end, t.duration_s)) if section else None)
+    job = RenderJob(session.folder, t.id, settings, label=f"land {t.id}",
+                    out_name=f"{t.id}-{section.id}" if section else None)
+    purpose = {"kind": "land", "take": t.id, "folder": str(out), "section": section.name if section else "song",
+               "bar": round(song.tempo.seconds_to_bars(start), 3), "bpm": song.tempo.bpm, "start_s": start,
+               "label": f"land {t.id}"}
+    return job, purpose
+
+
+def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tuple[str, str]:
+    """Put a finished render where the DAW takes it; returns (adapter, what was done)."""
+    song = session.song
+    daw = song.daw
+    if daw.adapter == "ardour" and daw.session:
+        from daw_bridge.adapters.ardour import land_in_closed_session  # noqa: PLC0415
+
+        folder = Path(daw.session)
+        stems = {f"{daw.track_prefix} {label}".strip(): Path(path) for label, path in render["files"].items()
+                 if label != "mix"}
+        position = round(purpose["start_s"] * 44100)
+        regions = land_in_closed_session(folder, folder.name, stems, position, f"sb-{slug(purpose['section'])}")
+        return "ardour", f"{len(regions)} regions at sample {position} in {folder}"
+    result = land_files(render["files"], Path(purpose["folder"]), song.info.title, purpose["section"],
+                        purpose["bar"], purpose["bpm"])
+    return "generic", result.detail

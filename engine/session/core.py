@@ -1,0 +1,351 @@
+"""The session: one open project, owned by one program.
+
+It holds the song and its edit history, the takes and the accepted take per section (both in ``song.json``), the
+jobs in flight and what each is for, and the DAW's transport as last reported. Every change goes through it and is
+published to subscribers (the app, the OSC bridge); saving happens on the saver thread, never on the caller's.
+
+Take ids are given when a take is committed: jobs render into ``takes/.pending-…`` and the session names each
+finished take with the next free id, so any number of queued requests all become takes. Opening a project takes
+its lock, removes temporary files of an interrupted save, and tidies what a crashed job left in ``takes/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from engine.errors import DocumentError, SongBridgeError
+from engine.song.document import SONG_FILE, save_song
+from engine.song.lock import ProjectLock, clean_temporary
+from engine.song.model import Song, Take
+from engine.song.project import Project, project_path
+
+from .events import JobEnded, JobProgress, JobQueued, SaveFailed, SongChanged, TakesAdded
+from .history import Entry, History, keep_takes
+from .saver import Done, Saver
+
+log = logging.getLogger("songbridge.session")
+Subscriber = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Transport:
+    """The DAW's transport as the bridge last heard it (MIDI clock or the DAW's OSC)."""
+
+    follow: bool = False
+    bpm: float | None = None  # None: not known (too few clock ticks since start/continue/SPP)
+    playing: bool = False
+    beats: float | None = None  # quarter notes from the song start
+
+
+class Session:
+    def __init__(self, project: Project, engine: Any = None, *, lock: ProjectLock | None = None):
+        self.project = project
+        self.engine = engine
+        self.lock = lock
+        self.history = History()
+        self.transport = Transport(follow=project.song.daw.follow_transport)
+        self.jobs: dict[str, dict[str, Any]] = {}  # job id -> purpose (kind, label, origin, client, ...)
+        self.notes: list[str] = []  # what opening the project did (recovered takes, removed files)
+        self.version = 0
+        self._mutex = threading.RLock()
+        self._subs: list[Subscriber] = []
+        self._saver = Saver(self._write, self._save_failed)
+        self._stop = threading.Event()
+        self._pump: threading.Thread | None = None
+        if engine is not None:
+            self._pump = threading.Thread(target=self._pump_events, name="songbridge-session", daemon=True)
+            self._pump.start()
+
+    # -- opening and closing --------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, engine: Any = None, program: str = "songbridge") -> Session:
+        """Open a project as its only owner: lock, tidy, load. Raises ProjectBusy naming the holder."""
+        folder = project_path(path)
+        if not (folder / SONG_FILE).exists():
+            raise DocumentError(f"{folder}: not a SongBridge project (no {SONG_FILE})")
+        lock = ProjectLock.acquire(folder, program)
+        try:
+            notes = []
+            if lock.took_over is not None:
+                notes.append(f"took over the lock of {lock.took_over.describe()}, which is no longer running")
+            removed = clean_temporary(folder)
+            if removed:
+                notes.append(f"removed {len(removed)} temporary file(s) left by an interrupted save")
+            project = Project.open(folder)
+            session = cls(project, engine, lock=lock)
+            session.notes = notes + session._tidy_takes()
+        except BaseException:
+            lock.release()
+            raise
+        for n in session.notes:
+            log.info("%s: %s", folder, n)
+        return session
+
+    def close(self) -> None:
+        """Stop following the engine, write what is pending, release the lock (the engine is the caller's)."""
+        self._stop.set()
+        if self._pump is not None:
+            self._pump.join(2.0)
+        self._saver.close()
+        if self.lock is not None:
+            self.lock.release()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every change so far is on disk."""
+        return self._saver.flush(timeout)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    @property
+    def song(self) -> Song:
+        return self.project.song
+
+    @property
+    def folder(self) -> Path:
+        return self.project.folder
+
+    @property
+    def saved(self) -> bool:
+        return self._saver.saved_version >= self.version
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        with self._mutex:
+            self._subs.append(fn)
+        return lambda: self._subs.remove(fn) if fn in self._subs else None
+
+    def _publish(self, *events: Any) -> None:
+        for ev in events:
+            for fn in list(self._subs):
+                try:
+                    fn(ev)
+                except Exception:  # noqa: BLE001 - one broken subscriber must not silence the others
+                    log.exception("subscriber %r failed on %s", fn, type(ev).__name__)
+
+    # -- editing ----------------------------------------------------------------------------------------------
+    def edit(self, new: Song, label: str, origin: str = "app", on_saved: Done | None = None) -> bool:
+        """Make ``new`` the song, as one undoable step named ``label``. ``on_saved`` is called (on the saver
+        thread) once the change is on disk. Returns False when nothing changed."""
+        with self._mutex:
+            before = self.project.song
+            changed = new != before
+            if changed:
+                self.history.push(Entry(label, origin, before, new))
+                ev = self._set(new, before, label, origin, "edit")
+            version = self.version
+        self._saver.request(version, new if changed else None, on_saved)
+        if changed:
+            self._publish(ev)
+        return changed
+
+    def undo(self, origin: str = "app") -> str | None:
+        """Undo the last edit (its takes stay); returns its label, or None when there is nothing to undo."""
+        return self._step(-1, origin)
+
+    def redo(self, origin: str = "app") -> str | None:
+        return self._step(+1, origin)
+
+    def _step(self, direction: int, origin: str) -> str | None:
+        with self._mutex:
+            entry = self.history.undo_entry() if direction < 0 else self.history.redo_entry()
+            if entry is None:
+                return None
+            before = self.project.song
+            target = keep_takes(entry.before if direction < 0 else entry.after, before)
+            self.history.index += direction
+            ev = self._set(target, before, entry.label, origin, "undo" if direction < 0 else "redo")
+            version = self.version
+        self._saver.request(version, target)
+        self._publish(ev)
+        return entry.label
+
+    def accept(self, take_id: str, section_id: str = "", origin: str = "app", on_saved: Done | None = None) -> None:
+        """``take_id`` becomes the accepted take of a section ("" = the song); kept in song.json."""
+        with self._mutex:
+            before = self.project.song
+            try:
+                new = before.with_accepted(section_id, before.take(take_id).id)
+            except (KeyError, ValueError) as exc:
+                raise SongBridgeError(str(exc.args[0])) from None
+            ev = self._set(new, before, f"Accept {take_id}", origin, "accept")
+            version = self.version
+        self._saver.request(version, new, on_saved)
+        self._publish(ev)
+
+    def _set(self, new: Song, before: Song, label: str, origin: str, kind: str) -> SongChanged:
+        self.project.song = new
+        self.version += 1
+        return SongChanged(before, new, label, origin, kind, self.version)
+
+    def _write(self, song: Song) -> None:
+        save_song(song, self.project.folder)
+
+    def _save_failed(self, error: str) -> None:
+        self._publish(SaveFailed(self.version, error))
+
+    # -- transport -------------------------------------------------------------------------------------------
+    def set_transport(self, **changes: Any) -> Transport:
+        with self._mutex:
+            self.transport = replace(self.transport, **changes)
+            return self.transport
+
+    # -- jobs -------------------------------------------------------------------------------------------------
+    def generate(self, backend: str, count: int, seed: int | None, *, params: dict | None = None,
+                 edit: Any = None, duration_s: float | None = None, priority: int | None = None,
+                 label: str = "song", origin: str = "app", purpose: dict[str, Any] | None = None) -> str:
+        """Queue ``count`` takes; they get their ids when they are committed."""
+        from engine.generation import plan_takes  # noqa: PLC0415
+        from engine.service import PRIORITY_BATCH, PRIORITY_SECTION, GenerateJob  # noqa: PLC0415
+
+        if self.engine is None:
+            raise SongBridgeError("this session has no engine")
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        tag = secrets.token_hex(4)
+        with self._mutex:
+            if edit is not None and duration_s is None:
+                duration_s = self.song.take(edit.source_take).duration_s
+            requests = plan_takes(self.project, count, seed, duration_s=duration_s, params=params, edit=edit,
+                                  pending=tag)
+        if priority is None:
+            priority = PRIORITY_SECTION if edit is not None else PRIORITY_BATCH
+        full = f"{label} ({count} take{'s' if count > 1 else ''})"
+        job = GenerateJob(backend, tuple(requests), {}, priority, full)
+        return self.submit(job, {**(purpose or {}), "kind": "generate", "label": full, "pending": tag}, origin)
+
+    def submit(self, job: Any, purpose: dict[str, Any], origin: str = "app") -> str:
+        purpose = {**purpose, "origin": origin}
+        with self._mutex:
+            job_id = self.engine.submit(job)
+            self.jobs[job_id] = purpose
+        self._publish(JobQueued(job_id, purpose.get("label") or getattr(job, "label", "") or "job", origin,
+                                purpose))
+        return job_id
+
+    def cancel(self, job_id: str) -> bool:
+        return bool(self.engine is not None and self.engine.cancel(job_id))
+
+    def in_flight(self, **match: Any) -> list[str]:
+        """Ids of queued or running jobs whose purpose has every ``key=value`` in ``match``."""
+        with self._mutex:
+            return [j for j, p in self.jobs.items() if all(p.get(k) == v for k, v in match.items())]
+
+    def _pump_events(self) -> None:
+        from engine.service import Cancelled, Failed, Finished, Progress  # noqa: PLC0415
+
+        while not self._stop.is_set():
+            try:
+                ev = self.engine.wait(0.1)
+            except Exception:  # noqa: BLE001 - a broken connection is reported by the engine's own events
+                log.exception("reading engine events")
+                self._stop.wait(0.5)
+                continue
+            if ev is None:
+                continue
+            try:
+                if isinstance(ev, Progress):
+                    self._publish(JobProgress(ev.job_id, ev.step, ev.total, ev.eta_s))
+                elif isinstance(ev, Finished):
+                    self._finished(ev)
+                elif isinstance(ev, Failed | Cancelled):
+                    with self._mutex:
+                        purpose = self.jobs.pop(ev.job_id, {})
+                    kept = self._keep_finished(purpose)
+                    state = "failed" if isinstance(ev, Failed) else "cancelled"
+                    self._publish(JobEnded(ev.job_id, state, kept, error=getattr(ev, "error", ""), purpose=purpose))
+            except Exception:  # noqa: BLE001 - the pump must outlive any event
+                log.exception("while handling engine event %s", ev)
+
+    def _finished(self, ev: Any) -> None:
+        with self._mutex:
+            purpose = self.jobs.pop(ev.job_id, {})
+        committed = self._commit(ev.job_id, ev.takes, purpose)
+        self._publish(JobEnded(ev.job_id, "finished", tuple(committed), ev.render or None, purpose=purpose))
+
+    def _commit(self, job_id: str, takes: Any, purpose: dict[str, Any]) -> list[Take]:
+        """Name the finished takes, add them to the song, save; publishes TakesAdded."""
+        from engine.backends.takes import commit_pending  # noqa: PLC0415
+        from engine.generation import next_take_ids, taken_on_disk  # noqa: PLC0415
+
+        committed: list[Take] = []
+        events: list[Any] = []
+        with self._mutex:
+            before = song = self.project.song
+            takes_dir = self.project.folder / "takes"
+            for take in takes:
+                if take.id.startswith("pending-"):
+                    (new_id,) = next_take_ids(song, 1, taken_on_disk(self.project))
+                    take = commit_pending(takes_dir, take, new_id, f"Take {new_id.split('-')[-1].lstrip('0')}")
+                song = song.with_take(take)
+                committed.append(take)
+            if committed:
+                events.append(self._set(song, before, f"{len(committed)} new take(s)", purpose.get("origin", "app"),
+                                        "takes"))
+                version = self.version
+        if committed:
+            self._saver.request(version, song)
+            events.append(TakesAdded(job_id, tuple(committed)))
+        self._publish(*events)
+        return committed
+
+    def _keep_finished(self, purpose: dict[str, Any]) -> tuple[Take, ...]:
+        """The takes a failed or cancelled multi-take job finished before it stopped become takes too."""
+        from engine.backends.takes import PENDING, read_record  # noqa: PLC0415
+
+        tag = purpose.get("pending")
+        if not tag:
+            return ()
+        done = []
+        for p in sorted((self.project.folder / "takes").glob(f"{PENDING}{tag}-*")):
+            try:
+                if (p / "mix.wav").is_file():
+                    done.append(replace(read_record(p), id=p.name[1:]))
+            except SongBridgeError:
+                continue
+        return tuple(self._commit("", done, purpose)) if done else ()
+
+    # -- opening: what a crash left --------------------------------------------------------------------------
+    def _tidy_takes(self) -> list[str]:
+        from engine.backends.takes import PENDING, commit_pending, leftovers, quarantine, read_record  # noqa: PLC0415
+        from engine.generation import next_take_ids, taken_on_disk  # noqa: PLC0415
+
+        takes_dir = self.project.folder / "takes"
+        song = self.project.song
+        partial, finished, broken = leftovers(takes_dir, {t.id for t in song.takes})
+        notes = []
+        for p in partial:
+            shutil.rmtree(p, ignore_errors=True)
+        if partial:
+            notes.append(f"removed {len(partial)} unfinished take folder(s) of a job that was interrupted")
+        def aside(p: Path) -> None:
+            dst = quarantine(takes_dir, p)
+            notes.append(f"moved {p.name} aside to {dst.relative_to(self.project.folder)} (not a complete take)")
+
+        for p in broken:  # first, so that their names do not push recovered takes' ids up
+            aside(p)
+        for p in finished:
+            try:
+                take = read_record(p)
+                if take.parent is not None and take.parent not in {t.id for t in song.takes}:
+                    take = replace(take, parent=None)
+                if p.name.startswith(PENDING):
+                    (new_id,) = next_take_ids(song, 1, taken_on_disk(self.project))
+                    take = commit_pending(takes_dir, replace(take, id=p.name[1:]), new_id,
+                                          f"Take {new_id.split('-')[-1].lstrip('0')}")
+                elif take.id != p.name:
+                    raise SongBridgeError(f"its record names {take.id}")
+                song = song.with_take(take)
+                notes.append(f"recovered {take.id} (finished before the program that made it stopped)")
+            except (SongBridgeError, ValueError, OSError) as exc:
+                log.info("%s: not recovered: %s", p, exc)
+                aside(p)
+        if song is not self.project.song:
+            self.project.song = song
+            self.version += 1
+            self._saver.request(self.version, song)
+            self._saver.flush()
+        return notes

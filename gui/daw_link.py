@@ -1,0 +1,99 @@
+"""The DAW link panel: where the bridge listens, who has talked to it, what the DAW's clock says, and whether the
+project's DAW adapter can land stems (with a test button). Reads the bridge and the session twice a second."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def _ago(t: float) -> str:
+    s = max(0.0, time.time() - t)
+    return f"{s:.0f} s ago" if s < 120 else f"{s / 60:.0f} min ago"
+
+
+class DawLinkPanel(QWidget):
+    def __init__(self, session: Any, bridge: Any = None, off_reason: str = ""):
+        super().__init__()
+        self.session, self.bridge, self.off_reason = session, bridge, off_reason
+        form = QFormLayout()
+        self.osc = QLabel()
+        self.midi = QLabel()
+        self.follow = QLabel()
+        self.clock = QLabel()
+        self.adapter = QLabel()
+        for w in (self.osc, self.midi, self.adapter):
+            w.setWordWrap(True)
+        form.addRow("OSC", self.osc)
+        form.addRow("MIDI", self.midi)
+        form.addRow("Follow", self.follow)
+        form.addRow("DAW clock", self.clock)
+        row = QHBoxLayout()
+        row.addWidget(self.adapter, 1)
+        self.test = QPushButton("Test")
+        self.test.setToolTip("Check that stems can be landed in the DAW now")
+        self.test.clicked.connect(self.run_test)
+        row.addWidget(self.test)
+        form.addRow("Adapter", row)
+        self.peers = QTableWidget(0, 4)
+        self.peers.setHorizontalHeaderLabels(["Peer", "Last command", "When", "Messages"])
+        self.peers.horizontalHeader().setStretchLastSection(True)
+        self.peers.verticalHeader().setVisible(False)
+        self.test_result = ""
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(QLabel("Peers seen"))
+        lay.addWidget(self.peers, 1)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(500)
+        self.refresh()
+
+    def run_test(self) -> None:
+        from daw_bridge.adapters.check import check_link  # noqa: PLC0415
+
+        ok, text = check_link(self.session.song, self.session.folder)
+        self.test_result = ("✔ " if ok else "✖ ") + text
+        self.refresh()
+
+    def refresh(self) -> None:
+        b = self.bridge
+        if b is None:
+            self.osc.setText(f"off: {self.off_reason}" if self.off_reason else "off")
+            self.midi.setText("off")
+        else:
+            h, port = b.osc.address
+            osc = b.osc
+            extra = f"; {osc.overflowed} dropped by the kernel (burst too large)" if osc.overflowed else ""
+            self.osc.setText(f"listening on {h}:{port} — {osc.received} received, {b.commands.coalesced} "
+                             f"coalesced{extra}")
+            self.midi.setText(getattr(b, "midi_note", "off"))
+        t = self.session.transport
+        self.follow.setText("following the DAW's transport" if t.follow else "not following (the song's own tempo)")
+        bpm = f"{t.bpm:.2f} bpm" if t.bpm else "tempo unknown"
+        if t.beats is not None:
+            bbt = self.session.song.tempo.seconds_to_bbt(self.session.song.tempo.quarters_to_seconds(t.beats))
+            pos = f"at {bbt}"
+        else:
+            pos = "position unknown"
+        self.clock.setText(f"{bpm}, {pos}, {'playing' if t.playing else 'stopped'}")
+        daw = self.session.song.daw
+        self.adapter.setText(f"{daw.adapter}" + (f" — {daw.session}" if daw.session else "") +
+                             (f"\n{self.test_result}" if self.test_result else ""))
+        peers = b.peers_seen() if b is not None else []
+        self.peers.setRowCount(len(peers))
+        for i, peer in enumerate(peers):
+            for j, text in enumerate((peer.address, peer.last, _ago(peer.when), str(peer.count))):
+                self.peers.setItem(i, j, QTableWidgetItem(text))
