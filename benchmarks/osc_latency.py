@@ -33,7 +33,7 @@ def main() -> None:
     from engine.generation import SongChoices, plan_takes, prepare_song, run_take
     from engine.lyrics import parse
     from engine.service import EngineService
-from engine.session import Session
+    from engine.session import Session
     from engine.song import Project, Song
 
     tmp = Path(tempfile.mkdtemp())
