@@ -38,6 +38,7 @@ class ClockFollower:
         self.beats = 0.0
         self.playing = False
         self._since_emit = 0
+        self._at_downbeat = False
 
     def tempo(self) -> float | None:
         """bpm from a least-squares line through the last ticks' times (robust to bursty delivery)."""
@@ -78,7 +79,9 @@ class ClockFollower:
             self.ticks.append(stamp)
             self._since_emit += 1
             update: dict[str, object] = {}
-            if self.playing:
+            if self.playing and self._at_downbeat:
+                self._at_downbeat = False  # the first clock after Start/Continue sounds the position itself
+            elif self.playing:
                 self.beats += 1 / 24
                 update["position_beats"] = self.beats
             if self._since_emit >= 24 or (self.bpm is None and len(self.ticks) >= self.min_ticks):
@@ -90,11 +93,11 @@ class ClockFollower:
             if update:
                 self.emit(p.TransportUpdate(**update))  # type: ignore[arg-type]
         elif kind == "start":
-            self.playing, self.beats = True, 0.0
+            self.playing, self.beats, self._at_downbeat = True, 0.0, True
             self._forget_tempo()
             self.emit(p.TransportUpdate(playing=True, position_beats=0.0, tempo_known=False))
         elif kind == "continue":
-            self.playing = True
+            self.playing, self._at_downbeat = True, True
             self._forget_tempo()
             self.emit(p.TransportUpdate(playing=True, position_beats=self.beats, tempo_known=False))
         elif kind == "stop":

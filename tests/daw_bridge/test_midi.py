@@ -61,9 +61,10 @@ def test_clock_follower_averages_bursty_ticks() -> None:
         f.feed(Msg("clock", time=t + 1e-4 * ((i * 7) % 3)))
     assert abs(f.tempo() - 120.0) < 0.1
     assert out[0] == p.TransportUpdate(playing=True, position_beats=0.0, tempo_known=False)
-    assert f.beats == pytest.approx(8.0)
+    # The first clock after Start sounds beat 0 (MIDI spec); each later tick moves the position by 1/24 quarter.
+    assert f.beats == pytest.approx(8.0 - 1 / 24)
     positions = [u.position_beats for u in out[1:] if u.position_beats is not None]
-    assert len(positions) == 24 * 8 and positions[0] == pytest.approx(1 / 24)  # every tick moves the position
+    assert len(positions) == 24 * 8 - 1 and positions[0] == pytest.approx(1 / 24)
 
 
 def test_tempo_is_unknown_after_a_restart_until_enough_ticks() -> None:
@@ -235,3 +236,49 @@ def test_midi_learn_writes_a_binding(jack_server, tmp_path: Path) -> None:
     assert proc.returncode == 0, stderr
     m = load_map(path)
     assert m.find("cc", 21, 3).command == "generate_section" and m.find("cc", 21, 3).options == {"section": "Bridge"}
+
+
+@pytest.mark.integration
+def test_a_steady_jack_midi_clock_is_tracked_within_one_tick(jack_server) -> None:
+    """jack_midi_clock at 120 bpm for 10 s: the followed position stays within one clock tick (1/24 quarter) of the
+    JACK transport's position at every sample, and the tempo reads 120."""
+    import jack
+
+    from daw_bridge.midi.ports import open_ports
+
+    if shutil.which("jack_midi_clock") is None:
+        pytest.fail("needs jack_midi_clock (apt-get install jack-midi-clock; .ci/run does)")
+    q: queue.Queue = queue.Queue()
+    mi = MidiInput(q, default_map())
+    inp, out, _ = open_ports("jack", "SBTrackTest", mi)
+    jc = jack.Client("sb-track-clock", no_start_server=True)
+    clk = subprocess.Popen(["jack_midi_clock", "-b", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors: list[float] = []
+    try:
+        deadline = time.monotonic() + 10
+        while not jc.get_ports("jack_midi_clock", is_midi=True, is_output=True):
+            assert time.monotonic() < deadline, "jack_midi_clock did not register its port"
+            time.sleep(0.1)
+        jc.connect(jc.get_ports("jack_midi_clock", is_midi=True, is_output=True)[0].name, "SBTrackTest:in")
+        jc.transport_frame = 0
+        time.sleep(0.3)
+        jc.transport_start()
+        time.sleep(1.0)
+        for _ in range(45):  # 9 s more, sampled every 0.2 s
+            time.sleep(0.2)
+            expected = jc.transport_frame / jc.samplerate * 2.0  # quarters at 120 bpm
+            errors.append(mi.follower.beats - expected)
+        tempo = mi.follower.tempo()
+        jc.transport_stop()
+    finally:
+        clk.terminate()
+        clk.wait(5)
+        jc.close()
+        inp.close()
+        out.close()
+    worst = max(abs(e) for e in errors)
+    print(f"followed position vs JACK transport over 9 s: worst {worst * 24:.2f} ticks, "
+          f"mean {sum(errors) / len(errors) * 24:+.2f} ticks; tempo {tempo:.3f} bpm")
+    assert tempo is not None and abs(tempo - 120.0) < 0.2
+    assert abs(sum(errors) / len(errors)) <= 0.5 / 24  # no offset on average
+    assert worst <= 1 / 24 + 1024 / 44100 * 2.0, errors  # one tick, plus the JACK period the reading can lag

@@ -41,3 +41,66 @@ def test_serve_engine_and_generate_remotely(tmp_path: Path) -> None:
         assert server.wait(timeout=30) == 0
     out = run_cli("serve")
     assert out.returncode == 2 and "--engine" in out.stderr
+
+
+def test_kill_9_of_serve_keeps_acknowledged_edits_and_orphans_nothing(tmp_path: Path) -> None:
+    """Three times: serve, tempo sets streaming, kill -9 in the middle. The last acknowledged tempo (or a later one)
+    is on disk, the engine worker dies with serve, and the next open leaves no temporary file."""
+    import re
+    import time
+
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from engine.session import Session
+    from engine.song import load_song
+    from tests.engine.session.test_session import make_project
+
+    project = make_project(tmp_path).folder
+    for run in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "songbridge", "serve", str(project), "--osc", "127.0.0.1:0",
+                                 "--midi", "off"], stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        port = None
+        while port is None:
+            line = proc.stderr.readline()
+            assert line, "serve exited before listening"
+            m = re.search(r"OSC on [\d.]+:(\d+)", line)
+            port = int(m.group(1)) if m else None
+        time.sleep(0.3)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "spawn_main"], capture_output=True,
+                                 text=True).stdout.split()
+        assert workers, "serve has no engine worker"
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.setblocking(False)
+        sent, acked = [], None
+        for i in range(300):
+            bpm = 70.0 + run * 20 + i / 10
+            b = OscMessageBuilder("/songbridge/song/set/tempo")
+            b.add_arg(bpm)
+            s.sendto(b.build().dgram, ("127.0.0.1", port))
+            sent.append(bpm)
+            try:
+                while True:
+                    msg = OscMessage(s.recv(65535))
+                    if msg.address == "/songbridge/song/get/tempo":
+                        acked = msg.params[0]
+            except BlockingIOError:
+                pass
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() and
+                                                  Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"
+                                                  for w in workers):
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{w}").exists() and Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"
+                       for w in workers), "the engine worker outlived serve"
+        assert acked is not None, "no set was acknowledged"
+        on_disk = load_song(project).tempo.bpm
+        first = next(i for i, v in enumerate(sent) if abs(v - acked) < 1e-3)
+        assert any(abs(on_disk - v) < 1e-3 for v in sent[first:]), (on_disk, acked)
+        Session.open(project, None, "check").close()
+        assert not list(project.glob(".*.tmp"))
