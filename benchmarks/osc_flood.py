@@ -5,8 +5,9 @@ PROJECT --osc 127.0.0.1:0 --midi off``, engine in its worker process) and read i
 flood: one socket sends 2,000 messages as fast as it can (tempo sets, lyric sets of a 40-line LRC, or
 ``generate_section`` requests), while a second socket sends ``/songbridge/ping`` every 2 ms from just before the
 flood until its replies stop, timing each pong with ``time.perf_counter``. Afterwards ``/songbridge/bridge/get/stats``
-says how many messages the bridge received, handled, coalesced, and how many the kernel dropped. Prints ping
-p50/p99/max (goal: p99 <= 5 ms), pings lost, and processed/coalesced/dropped/replies per flood.
+says how many messages the bridge received, handled, coalesced, and how many the kernel dropped. Each flood runs three times, probed with
+ping, a transport read and a song read (of a property the flood does not set). Prints p50/p99/max of the probe's
+round trip (goal: p99 <= 5 ms), probes lost, and processed/coalesced/dropped/replies per flood.
 
 Run: ``python benchmarks/osc_flood.py [--count 2000]``
 """
@@ -67,7 +68,7 @@ def start_serve(project: Path) -> tuple[subprocess.Popen, tuple[str, int]]:
     raise SystemExit("serve did not start")
 
 
-def flood(address: tuple[str, int], payloads: list[bytes]) -> dict[str, object]:
+def flood(address: tuple[str, int], payloads: list[bytes], probe: str = "/songbridge/ping") -> dict[str, object]:
     from pythonosc.osc_message import OscMessage
 
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -79,7 +80,8 @@ def flood(address: tuple[str, int], payloads: list[bytes]) -> dict[str, object]:
     rtts: list[float] = []
     sent_pings = 0
     stop = threading.Event()
-    ping = osc("/songbridge/ping")
+    ping = osc(probe)
+    answer = "/songbridge/pong" if probe.endswith("/ping") else probe
 
     def pings() -> None:
         nonlocal sent_pings
@@ -88,7 +90,7 @@ def flood(address: tuple[str, int], payloads: list[bytes]) -> dict[str, object]:
             pinger.sendto(ping, address)
             sent_pings += 1
             try:
-                while OscMessage(pinger.recv(65535)).address != "/songbridge/pong":
+                while OscMessage(pinger.recv(65535)).address != answer:
                     pass
                 rtts.append((time.perf_counter() - t0) * 1000)
             except TimeoutError:
@@ -142,13 +144,15 @@ def main() -> None:
         try:
             print(f"{args.count:,}-message floods against songbridge serve on {address[0]}:{address[1]}")
             last = (0, 0, 0, 0, 0)
-            for name, payloads in floods.items():
-                r = flood(address, payloads)
+            for (name, payloads), probe in [(kv, p) for kv in floods.items()
+                                            for p in ("/songbridge/ping", "/songbridge/transport/get/position",
+                                                      "/songbridge/song/get/key")]:
+                r = flood(address, payloads, probe)
                 stats = tuple(r["stats"])  # type: ignore[arg-type]
                 delta = tuple(b - a for a, b in zip(last, stats, strict=True))
                 last = stats
                 received, handled, coalesced, dropped, unsent = delta
-                print(f"  {name:<18} ping p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  max {r['max']:.2f} ms  "
+                print(f"  {name:<18} {probe.split('/', 2)[2]:<24} p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  max {r['max']:.2f} ms  "
                       f"({r['pings']} pings, {r['lost']} lost; flood sent in {r['send_ms']:.0f} ms)")
                 print(f"  {'':<18} received {received}, processed {handled}, "
                       f"coalesced {coalesced}, dropped by the kernel {dropped}, replies {r['replies']}, "

@@ -28,6 +28,10 @@ DEFAULT_REPLY_PORT = 11301
 MAX_PACKET = 65_535
 RECV_BUFFER = 8 * 2**20  # bytes
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: datagrams dropped for a full buffer, as ancillary data
+MAX_BURST = 4096  # datagrams read off the socket before parsing them
+PING = b"/songbridge/ping\x00"
+QUICK_READS = (b"/songbridge/transport/get/", b"/songbridge/job/get/", b"/songbridge/bridge/get/")
+SONG_GET, SONG_SET = b"/songbridge/song/get/", b"/songbridge/song/set/"
 MAX_OUTBOX = 20_000  # replies waiting to be sent; past this the oldest are dropped (and counted)
 
 
@@ -165,18 +169,46 @@ class OscServer:
             self._flush()
             if self.sock not in readable:
                 continue
-            for _ in range(256):  # read a burst, then send what it produced
-                try:
-                    got = self._recv()
-                except BlockingIOError:
-                    break
-                except OSError:
-                    if self._stop.is_set():
-                        return
-                    break
-                if got is not None:
-                    self._packet(*got)
+            pending: collections.deque[tuple[bytes, Any]] = collections.deque()
+            if not self._take_in(pending):
+                return
+            while pending:  # parse in arrival order; every few packets, take in what arrived meanwhile
+                for _ in range(min(4, len(pending))):
+                    self._packet(*pending.popleft())
+                if not self._take_in(pending):
+                    return
+                self._flush()
             self._flush()
+
+    def _take_in(self, pending: collections.deque[tuple[bytes, Any]]) -> bool:
+        """Move what the kernel holds onto ``pending`` (cheap), answering pings at once so that they never wait
+        behind a burst being parsed. False when the socket is closed."""
+        while len(pending) < MAX_BURST:
+            try:
+                got = self._recv()
+            except BlockingIOError:
+                return True
+            except OSError:
+                return not self._stop.is_set()
+            if got is None:
+                continue
+            if self._quick(got[0], pending):
+                self._packet(*got)
+            else:
+                pending.append(got)
+        return True
+
+    @staticmethod
+    def _quick(data: bytes, pending: collections.deque[tuple[bytes, Any]]) -> bool:
+        """May this datagram be answered ahead of the ones still waiting? Pings and reads of the transport, the
+        jobs and the bridge always; a read of a song property only when no set of it (and no bundle) waits."""
+        if data.startswith(PING) or data.startswith(QUICK_READS):
+            return True
+        if data.startswith(SONG_GET):
+            prop = data[len(SONG_GET):data.find(b"\x00")]
+            setter = SONG_SET + prop + b"\x00"
+            return not any(d.startswith(setter) or d.startswith(b"#bundle") for d, _ in pending)
+        return False
 
     def _packet(self, data: bytes, sender: Any) -> None:
         from pythonosc.osc_packet import OscPacket, ParseError  # noqa: PLC0415
