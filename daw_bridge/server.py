@@ -22,7 +22,7 @@ from daw_bridge import protocol as p
 from daw_bridge.inbox import Inbox
 from daw_bridge.landing import deliver, find_section, render_job
 from daw_bridge.osc.replies import message
-from daw_bridge.song_props import LABELS, MAX_LYRICS, song_value, song_with, transport_value
+from daw_bridge.song_props import LABELS, song_value, song_with, transport_value
 from engine.errors import DocumentError, SongBridgeError
 
 log = logging.getLogger("songbridge.bridge")
@@ -30,7 +30,7 @@ ROOT = "/songbridge"
 MAX_REPLY = 60_000  # bytes: an OSC reply must fit one UDP datagram (65,507) with room for the header
 MAX_JOBS_PER_CLIENT = 8  # queued or running generate jobs one client may have
 TEMPO_TOLERANCE = 0.5  # bpm: a DAW tempo this close to the song's is the song's
-__all__ = ["MAX_LYRICS", "MAX_REPLY", "Bridge", "Deferred", "Peer"]
+__all__ = ["MAX_REPLY", "Bridge", "Deferred", "Peer"]
 
 
 @dataclass(frozen=True)

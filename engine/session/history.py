@@ -42,6 +42,3 @@ class History:
 
     def redo_entry(self) -> Entry | None:
         return self.entries[self.index] if self.index < len(self.entries) else None
-
-    def labels(self) -> list[str]:
-        return [e.label for e in self.entries]
