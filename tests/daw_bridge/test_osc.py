@@ -210,16 +210,15 @@ def test_fuzz_ten_thousand_hostile_packets(bridge) -> None:
         sent += 1
         if i % 200 == 0:
             c.recv(timeout=0.01)  # keep our receive buffer drained
-    deadline = time.monotonic() + 120
-    while b.commands.waiting() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    deadline, last = time.monotonic() + 120, -1
+    while (b.commands.waiting() or osc.received != last) and time.monotonic() < deadline:
+        last = osc.received  # a ping jumps the queue, so wait until the OSC thread has parsed everything
+        time.sleep(0.5)
     pinger = Client(osc.address)
     pinger.send("/songbridge/ping")
     assert ("/songbridge/pong", ["test"]) in pinger.recv(timeout=30, want="/songbridge/pong")
-    # 10,000 datagrams sent back to back can overflow the kernel's loopback backlog before they reach the socket
-    # (those drops are invisible to the receiver; drops at the socket itself are counted in osc.overflowed).
-    assert sent >= 9_500 and osc.received >= sent * 0.5
-    assert b.handled + b.quick >= osc.received * 0.9  # every packet became a command or an error and was answered
+    assert sent >= 9_500 and osc.received >= sent * 0.95
+    assert b.handled + b.quick >= sent * 0.9  # every packet became a command or an error and was answered
     assert os.path.exists(b.project.folder / "song.json")
     from engine.song import load_song
 
