@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.song.project import Project
     from gui.app import documents, project_from_settings
     from gui.app import run as run_app
-    from songbridge.commands.serve import start_bridge, stop_bridge
+    from songbridge.commands.serve import close_all, start_bridge
 
     first_take = False
     if args.project and args.project.endswith(".toml"):
@@ -60,9 +60,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"songbridge gui: OSC on {h}:{port}; {bridge.midi_note}", file=sys.stderr, flush=True)
         return run_app(session, bridge, bridge_off, player, args.screenshot, first_take)
     finally:
-        if bridge is not None:
-            stop_bridge(bridge)
-        session.close()
-        if player is not None:
-            player.close()
-        engine.close()
+        close_all(bridge, session, player, engine)

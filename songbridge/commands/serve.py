@@ -101,6 +101,17 @@ def start_bridge(session: object, args: argparse.Namespace, player: object = Non
     return bridge
 
 
+def close_all(bridge: object, session: object, player: object, engine: object) -> None:
+    """Shut down in order: the bridge (no more commands), the session (pending saves written, lock released),
+    the player, the engine (its worker stops)."""
+    if bridge is not None:
+        stop_bridge(bridge)
+    session.close()  # type: ignore[attr-defined]
+    if player is not None:
+        player.close()  # type: ignore[attr-defined]
+    engine.close()  # type: ignore[attr-defined]
+
+
 def stop_bridge(bridge: object) -> None:
     bridge.osc.close()  # type: ignore[attr-defined]
     bridge.close()  # type: ignore[attr-defined]
@@ -148,10 +159,5 @@ def _bridge(args: argparse.Namespace) -> int:
         _wait_for_signal()
         print("songbridge bridge: shutting down", file=sys.stderr, flush=True)
     finally:
-        if bridge is not None:
-            stop_bridge(bridge)
-        session.close()
-        if player is not None:
-            player.close()
-        engine.close()
+        close_all(bridge, session, player, engine)
     return 0
