@@ -110,10 +110,6 @@ class Session:
     def folder(self) -> Path:
         return self.project.folder
 
-    @property
-    def saved(self) -> bool:
-        return self._saver.saved_version >= self.version
-
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         with self._mutex:
             self._subs.append(fn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import shutil
 import subprocess
@@ -126,8 +127,10 @@ def test_mmc_transport() -> None:
     assert [c.playing for c in out] == [True, False]
 
 
-@pytest.mark.integration
-def test_jack_midi_clock_is_followed_at_96_bpm(jack_server) -> None:
+@contextlib.contextmanager
+def clock_into(bpm: int, client: str):
+    """A jack_midi_clock at ``bpm`` patched into our virtual input ``client:in``; yields (queue, MidiInput,
+    JACK client, API)."""
     import jack
 
     from daw_bridge.midi.ports import open_ports
@@ -136,26 +139,32 @@ def test_jack_midi_clock_is_followed_at_96_bpm(jack_server) -> None:
         pytest.fail("needs jack_midi_clock (apt-get install jack-midi-clock; .ci/run does)")
     q: queue.Queue = queue.Queue()
     mi = MidiInput(q, default_map())
-    inp, out, api = open_ports("jack", "SBClockTest", mi)
-    jc = jack.Client("sb-patch-clock", no_start_server=True)
-    clk = subprocess.Popen(["jack_midi_clock", "-b", "96"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    inp, out, api = open_ports("jack", client, mi)
+    jc = jack.Client(f"{client}-patch", no_start_server=True)
+    clk = subprocess.Popen(["jack_midi_clock", "-b", str(bpm)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while not jc.get_ports("jack_midi_clock", is_midi=True, is_output=True):
             assert time.monotonic() < deadline, "jack_midi_clock did not register its port"
             time.sleep(0.1)
-        jc.connect(jc.get_ports("jack_midi_clock", is_midi=True, is_output=True)[0].name, "SBClockTest:in")
-        jc.transport_start()
-        time.sleep(5)
-        followed = mi.follower.tempo()
-        jc.transport_stop()
-        time.sleep(0.3)
+        jc.connect(jc.get_ports("jack_midi_clock", is_midi=True, is_output=True)[0].name, f"{client}:in")
+        yield q, mi, jc, api
     finally:
         clk.terminate()
         clk.wait(5)
         jc.close()
         inp.close()
         out.close()
+
+
+@pytest.mark.integration
+def test_jack_midi_clock_is_followed_at_96_bpm(jack_server) -> None:
+    with clock_into(96, "SBClockTest") as (q, mi, jc, api):
+        jc.transport_start()
+        time.sleep(5)
+        followed = mi.follower.tempo()
+        jc.transport_stop()
+        time.sleep(0.3)
     updates = [e.command for e in list(q.queue) if isinstance(e.command, p.TransportUpdate)]
     tempos = [u.bpm for u in updates if u.bpm is not None]
     assert api == "jack" and tempos, "no tempo was reported"
@@ -242,24 +251,8 @@ def test_midi_learn_writes_a_binding(jack_server, tmp_path: Path) -> None:
 def test_a_steady_jack_midi_clock_is_tracked_within_one_tick(jack_server) -> None:
     """jack_midi_clock at 120 bpm for 10 s: the followed position stays within one clock tick (1/24 quarter) of the
     JACK transport's position at every sample, and the tempo reads 120."""
-    import jack
-
-    from daw_bridge.midi.ports import open_ports
-
-    if shutil.which("jack_midi_clock") is None:
-        pytest.fail("needs jack_midi_clock (apt-get install jack-midi-clock; .ci/run does)")
-    q: queue.Queue = queue.Queue()
-    mi = MidiInput(q, default_map())
-    inp, out, _ = open_ports("jack", "SBTrackTest", mi)
-    jc = jack.Client("sb-track-clock", no_start_server=True)
-    clk = subprocess.Popen(["jack_midi_clock", "-b", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     errors: list[float] = []
-    try:
-        deadline = time.monotonic() + 10
-        while not jc.get_ports("jack_midi_clock", is_midi=True, is_output=True):
-            assert time.monotonic() < deadline, "jack_midi_clock did not register its port"
-            time.sleep(0.1)
-        jc.connect(jc.get_ports("jack_midi_clock", is_midi=True, is_output=True)[0].name, "SBTrackTest:in")
+    with clock_into(120, "SBTrackTest") as (_, mi, jc, _api):
         jc.transport_frame = 0
         time.sleep(0.3)
         jc.transport_start()
@@ -270,12 +263,6 @@ def test_a_steady_jack_midi_clock_is_tracked_within_one_tick(jack_server) -> Non
             errors.append(mi.follower.beats - expected)
         tempo = mi.follower.tempo()
         jc.transport_stop()
-    finally:
-        clk.terminate()
-        clk.wait(5)
-        jc.close()
-        inp.close()
-        out.close()
     worst = max(abs(e) for e in errors)
     print(f"followed position vs JACK transport over 9 s: worst {worst * 24:.2f} ticks, "
           f"mean {sum(errors) / len(errors) * 24:+.2f} ticks; tempo {tempo:.3f} bpm")
