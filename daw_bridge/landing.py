@@ -1,5 +1,6 @@
-"""Landing a take in the DAW: render its stems (a job in the engine), then hand the files to the project's DAW
-adapter (Ardour's closed session, or stamped files in a folder for any DAW)."""
+"""Landing a take in the DAW: render its stems (a job in the engine, where the take's files are), then hand the files
+to the project's DAW adapter (Ardour: the running Ardour or its closed session, ``adapters.ardour_route``; any other
+DAW: stamped files in a folder)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
                     out_name=f"{t.id}-{section.id}" if section else None)
     purpose = {"kind": "land", "take": t.id, "folder": str(out), "section": section.name if section else "song",
                "bar": round(song.tempo.seconds_to_bars(start), 3), "bpm": song.tempo.bpm, "start_s": start,
+               "end_s": min(end, t.duration_s),
                "label": f"land {t.id}"}
     return job, purpose
 
@@ -53,14 +55,15 @@ def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tu
     song = session.song
     daw = song.daw
     if daw.adapter == "ardour" and daw.session:
-        from daw_bridge.adapters.ardour import land_in_closed_session  # noqa: PLC0415
+        from daw_bridge.adapters.ardour_route import land_stems  # noqa: PLC0415
 
-        folder = Path(daw.session)
         stems = {f"{daw.track_prefix} {label}".strip(): Path(path) for label, path in render["files"].items()
                  if label != "mix"}
-        position = round(purpose["start_s"] * 44100)
-        regions = land_in_closed_session(folder, folder.name, stems, position, f"sb-{slug(purpose['section'])}")
-        return "ardour", f"{len(regions)} regions at sample {position} in {folder}"
+        meter = song.tempo.meter
+        landing = land_stems(Path(daw.session), stems, purpose["start_s"], purpose.get("end_s", purpose["start_s"]),
+                             f"sb-{slug(purpose['section'])}-", purpose["take"], song.tempo.bpm, meter.numerator,
+                             purpose["bar"], osc=(daw.host, daw.port or 3819))
+        return "ardour", landing.describe()
     result = land_files(render["files"], Path(purpose["folder"]), song.info.title, purpose["section"],
                         purpose["bar"], purpose["bpm"])
     return "generic", result.detail

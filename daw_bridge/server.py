@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,14 +32,7 @@ ROOT = "/songbridge"
 MAX_REPLY = 60_000  # bytes: an OSC reply must fit one UDP datagram (65,507) with room for the header
 MAX_JOBS_PER_CLIENT = 8  # queued or running generate jobs one client may have
 TEMPO_TOLERANCE = 0.5  # bpm: a DAW tempo this close to the song's is the song's
-__all__ = ["MAX_REPLY", "Bridge", "Deferred", "Peer"]
-
-
-@dataclass(frozen=True)
-class Deferred:
-    """Work the bridge hands to its own control thread (landing a finished render)."""
-
-    run: Callable[[], None]
+__all__ = ["MAX_REPLY", "Bridge", "Peer"]
 
 
 @dataclass
@@ -67,6 +62,11 @@ class Bridge:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Landing waits on the DAW (a running Ardour answers in about a second, or times out): its own thread, so
+        # the control thread keeps answering. The last landings are kept for the app's DAW link panel.
+        self._landing: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._lander: threading.Thread | None = None
+        self.landings: deque[dict[str, Any]] = deque(maxlen=10)
         self._unsubscribe = session.subscribe(self._on_session)
 
     @property
@@ -77,13 +77,25 @@ class Bridge:
     def start(self) -> Bridge:
         self._thread = threading.Thread(target=self._run, name="songbridge-bridge", daemon=True)
         self._thread.start()
+        self._lander = threading.Thread(target=self._land_loop, name="songbridge-landing", daemon=True)
+        self._lander.start()
         return self
+
+    def _land_loop(self) -> None:
+        while (work := self._landing.get()) is not None:
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - one failed landing must not stop the next
+                log.exception("while landing")
 
     def close(self) -> None:
         self._unsubscribe()
         self._stop.set()
+        self._landing.put(None)
         if self._thread is not None:
             self._thread.join(5.0)
+        if self._lander is not None:
+            self._lander.join(5.0)
 
     # -- intake (OSC thread, MIDI callback) ----------------------------------------------------------------------
     def put(self, env: p.Envelope) -> None:
@@ -186,9 +198,7 @@ class Bridge:
     # -- commands -------------------------------------------------------------------------------------------------
     def handle(self, env: p.Envelope) -> None:
         cmd = env.command
-        if isinstance(cmd, Deferred):
-            cmd.run()
-        elif isinstance(cmd, p.BadRequest):
+        if isinstance(cmd, p.BadRequest):
             self.error(env, cmd.code, cmd.message)
         elif isinstance(cmd, p.Ping):
             self.reply(env, f"{ROOT}/pong", self.version)
@@ -423,8 +433,7 @@ class Bridge:
         purpose = getattr(ev, "purpose", None) or self.session.jobs.get(ev.job_id, {})
         if purpose.get("kind") == "land":
             if isinstance(ev, JobEnded):
-                self.commands.put(p.Envelope(Deferred(lambda: self._landed(ev, purpose)), f"{ROOT}/stems/land",
-                                             purpose.get("reply_to")))
+                self._landing.put(lambda: self._landed(ev, purpose))
             return
         with self._lock:
             targets = set(self.listeners.get(("job", "events"), set()))
@@ -465,6 +474,8 @@ class Bridge:
                 result = (adapter, 1, detail)
             except (SongBridgeError, OSError) as exc:
                 result = (self.session.song.daw.adapter, 0, str(exc))
+        self.landings.append({"when": time.time(), "take": purpose["take"], "section": purpose.get("section", ""),
+                              "adapter": result[0], "ok": bool(result[1]), "detail": result[2]})
         if to is not None:
             self.send_to(to, f"{ROOT}/stems/landed", purpose["take"], result[0], result[1], result[2][:1000])
 

@@ -4,19 +4,14 @@ OSC (``ArdourOsc``): Ardour's surface on UDP 3819 with ``/set_surface`` in auto-
 the socket we send from; ``/locate``, ``/transport_play``, ``/transport_stop``, ``/transport_frame`` and the
 ``/position/samples`` feedback. Ardour has no OSC address for its tempo; use MIDI clock for that.
 
-Landing (``land_in_closed_session``): no OSC or headless Lua call imports audio in Ardour 7.3, so while Ardour is
-closed we add the stem to the session file: the WAV copied into ``interchange/<session>/audiofiles/``, one
-``<Source>`` per channel, a whole-file ``<Region>`` and a playlist region on the named track at the exact sample
-(Ardour 7 "superclock" time: 282,240,000 ticks per second), the session range widened to cover it. Landing a newer
-take of the same section replaces its previous region on that track. Tracks that do not exist yet are created
-with ``ardour7-lua`` first. ``session_regions`` (reload with ``ardour7-lua``) and ``export_session``
-(``ardour7-export``) verify the result. The session file is replaced atomically and the previous one kept as .bak.
+Sessions: ``create_session`` (``ardour7-lua``, with the song's tempo and meter), ``session_regions`` (what Ardour
+itself loads from a session file) and ``export_session`` (``ardour7-export``). Landing stems lives in
+``ardour_closed`` (a session no Ardour holds) and ``ardour_live`` (a running Ardour, through its editor).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -125,124 +120,6 @@ def _lua_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def ensure_tracks(session_dir: Path, name: str, tracks: list[str]) -> None:
-    """Create the stereo audio tracks that do not exist yet (Ardour must be closed)."""
-    root = ET.parse(session_dir / f"{name}.ardour").getroot()
-    existing = {r.get("name") for r in root.iter("Route")}
-    missing = [t for t in tracks if t not in existing]
-    if not missing:
-        return
-    lines = [f"local s = load_session({_lua_str(str(session_dir))}, {_lua_str(name)}); assert(s)"]
-    for t in missing:
-        lines.append(f"s:new_audio_track(2, 2, nil, 1, {_lua_str(t)}, ARDOUR.PresentationInfo.max_order, "
-                     "ARDOUR.TrackMode.Normal, true)")
-    lines.append('s:save_state("", false, false, false, false, false); close_session()')
-    _lua("\n".join(lines))
-
-
-@dataclass(frozen=True)
-class LandedRegion:
-    track: str
-    region: str
-    position: int  # samples
-    length: int
-
-
-def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path], position: int, tag: str,
-                           rate: int = 44100) -> list[LandedRegion]:
-    """Place each stem file (track name -> WAV) on its track at ``position`` samples. ``tag`` names the regions
-    (e.g. ``sb-chorus-1``); a region with the same tag on a track is replaced."""
-    import soundfile as sf  # noqa: PLC0415
-
-    session_dir = Path(session_dir)
-    xml_path = session_dir / f"{name}.ardour"
-    if not xml_path.exists():
-        raise ArdourError(f"{xml_path}: no such Ardour session")
-    if (session_dir / f"{name}.pending").exists() or (session_dir / f".{name}.ardour.lock").exists():
-        raise ArdourError(f"{session_dir}: the session is open in Ardour; close it first (or use the OSC/Lua route)")
-    ensure_tracks(session_dir, name, list(stems))
-    tree = ET.parse(xml_path)
-    root = tree.getroot()
-    counter = int(root.get("id-counter", "1000"))
-
-    def next_id() -> str:
-        nonlocal counter
-        counter += 1
-        return str(counter)
-
-    sources = root.find("Sources")
-    regions = root.find("Regions")
-    if sources is None or regions is None:
-        raise ArdourError(f"{xml_path}: no <Sources>/<Regions>: not an Ardour 7 session file")
-    audio_dir = session_dir / "interchange" / name / "audiofiles"
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    playlists = {pl.get("id"): pl for pl in root.iter("Playlist")}
-    routes = {r.get("name"): r for r in root.iter("Route")}
-    landed = []
-    end_sample = position
-    for track, wav in stems.items():
-        route = routes.get(track)
-        if route is None or route.get("audio-playlist") not in playlists:
-            raise ArdourError(f"{xml_path}: no audio track {track!r}")
-        info = sf.info(str(wav))
-        if info.samplerate != rate:
-            raise ArdourError(f"{wav}: {info.samplerate} Hz; the session runs at {rate} Hz")
-        fname = f"{tag}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', track)}.wav"
-        shutil.copyfile(wav, audio_dir / fname)
-        pos_sc, len_sc = superclock(position, rate), superclock(info.frames, rate)
-        src_ids = []
-        for ch in range(info.channels):
-            sid = next_id()
-            src_ids.append(sid)
-            ET.SubElement(sources, "Source", {
-                "name": fname, "type": "audio", "flags": "", "id": sid, "natural-position": f"a{pos_sc}",
-                "channel": str(ch), "origin": str(wav), "gain": "1"})
-        region_name = f"{tag}-{track}"
-
-        ET.SubElement(regions, "Region", _region(next_id(), True, region_name, pos_sc, len_sc, src_ids))
-        playlist = playlists[route.get("audio-playlist")]
-        for old in [r for r in playlist.findall("Region") if (r.get("name") or "").startswith(region_name)]:
-            playlist.remove(old)  # the previous take of this section on this track
-        ET.SubElement(playlist, "Region", _region(next_id(), False, f"{region_name}.1", pos_sc, len_sc, src_ids))
-        landed.append(LandedRegion(track, f"{region_name}.1", position, info.frames))
-        end_sample = max(end_sample, position + info.frames)
-    root.set("id-counter", str(counter + 1))
-    for loc in root.iter("Location"):
-        if "IsSessionRange" in (loc.get("flags") or ""):
-            start = loc.get("start", "a0")
-            start_sc = int(start.lstrip("a").split("@")[0] or 0)
-            loc.set("start", f"a{min(start_sc, superclock(position, rate))}")
-            loc.set("end", f"a{max(int((loc.get('end') or 'a0').lstrip('a') or 0), superclock(end_sample, rate))}")
-    if not any("IsSessionRange" in (loc.get("flags") or "") for loc in root.iter("Location")):
-        locs = root.find("Locations")
-        if locs is not None:
-            ET.SubElement(locs, "Location", {"id": str(counter + 2), "name": "session", "start": "a0",
-                                             "end": f"a{superclock(end_sample, rate)}", "flags": "IsSessionRange",
-                                             "locked": "0", "timestamp": str(int(time.time())), "cue": "0"})
-            root.set("id-counter", str(counter + 3))
-    shutil.copyfile(xml_path, xml_path.with_suffix(".ardour.sb-bak"))
-    tmp = xml_path.with_name(f".{xml_path.name}.tmp")
-    tree.write(tmp, xml_declaration=True, encoding="UTF-8")
-    os.replace(tmp, xml_path)
-    return landed
-
-
-def _region(rid: str, whole: bool, name: str, pos_sc: int, len_sc: int, sources: list[str]) -> dict[str, str]:
-    """A region's attributes as Ardour 7.3 writes them (learned from a take it recorded)."""
-    a = {"name": name, "muted": "0", "opaque": "1", "locked": "0", "video-locked": "0", "automatic": "0",
-         "whole-file": "1" if whole else "0", "import": "1", "external": "0", "sync-marked": "0",
-         "left-of-split": "0", "right-of-split": "0", "hidden": "0", "position-locked": "0",
-         "valid-transients": "0", "start": "a0", "length": f"a{len_sc}@a{pos_sc}", "sync-position": "a0",
-         "ancestral-start": "a0", "ancestral-length": "a0@a0", "stretch": "1", "shift": "1",
-         "layering-index": "0", "tags": "songbridge", "contents": "0", "envelope-active": "0",
-         "default-fade-in": "0", "default-fade-out": "0", "fade-in-active": "1", "fade-out-active": "1",
-         "scale-amplitude": "1", "id": rid, "type": "audio", "first-edit": "nothing", "channels": str(len(sources))}
-    for i, sid in enumerate(sources):
-        a[f"source-{i}"] = sid
-        a[f"master-source-{i}"] = sid
-    return a
-
-
 def session_regions(session_dir: Path, name: str) -> list[tuple[str, str, int, int, int, float]]:
     """(track, region, position, length, channels, peak) as Ardour itself loads them."""
     script = f"""
@@ -287,3 +164,52 @@ def enable_osc(session_dir: Path, name: str) -> None:
         if opt.get("name") == "jack-time-master":
             opt.set("value", "0")
     tree.write(xml_path, xml_declaration=True, encoding="UTF-8")
+
+
+def create_session(session_dir: Path, bpm: float, beats_per_bar: int, note_value: int = 4, rate: int = 44100) -> Path:
+    """A new Ardour session at ``session_dir`` (its name is the folder's) whose tempo map starts at the song's
+    tempo and meter."""
+    session_dir = Path(session_dir)
+    if (session_dir / f"{session_dir.name}.ardour").exists():
+        raise ArdourError(f"{session_dir}: an Ardour session is already there")
+    if session_dir.exists() and any(session_dir.iterdir()):
+        raise ArdourError(f"{session_dir}: the folder is not empty")
+    _lua(f"""
+local s = create_session({_lua_str(str(session_dir))}, {_lua_str(session_dir.name)}, {int(rate)}); assert(s)
+local tm = Temporal.TempoMap.fetch_writable ()
+tm:set_tempo (Temporal.Tempo ({float(bpm)}, {float(bpm)}, {int(note_value)}), Temporal.timepos_t (0))
+tm:set_meter (Temporal.Meter ({int(beats_per_bar)}, {int(note_value)}), Temporal.timepos_t (0))
+Temporal.TempoMap.update (tm)
+s:save_state ("", false, false, false, false, false); close_session ()
+""")
+    return session_dir
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    name: str
+    rate: int
+    bpm: float  # quarter notes per minute at the start
+    beats_per_bar: int
+
+
+def session_facts(session_dir: Path) -> SessionFacts:
+    """Sample rate, tempo and meter at the start, read from the session file."""
+    session_dir = Path(session_dir)
+    xml_path = session_dir / f"{session_dir.name}.ardour"
+    try:
+        root = ET.parse(xml_path).getroot()
+    except FileNotFoundError:
+        raise ArdourError(f"{xml_path}: no such Ardour session") from None
+    except (ET.ParseError, OSError) as exc:
+        raise ArdourError(f"{xml_path}: not readable as an Ardour session ({exc})") from None
+    tempo = root.find("TempoMap/Tempos/Tempo")
+    meter = root.find("TempoMap/Meters/Meter")
+    try:
+        npm = float(tempo.get("npm", "120")) if tempo is not None else 120.0
+        note = float(tempo.get("note-type", "4")) if tempo is not None else 4.0
+        return SessionFacts(root.get("name") or session_dir.name, int(root.get("sample-rate", "44100")),
+                            npm * 4.0 / note, int(float(meter.get("divisions-per-bar", "4"))) if meter is not None
+                            else 4)
+    except ValueError as exc:
+        raise ArdourError(f"{xml_path}: unreadable tempo map or sample rate ({exc})") from None

@@ -4,7 +4,9 @@
 message is read; 127.0.0.1 unless told otherwise) and runs jobs in its own :class:`EngineService`. Takes are
 rendered into a scratch folder on the server and their files are streamed back; ``RemoteEngine`` (the client, the
 same facade as the local service) writes them into the client's project folder, atomically, before it reports
-``Finished``. A client with a wrong key is refused and logged; the server keeps serving.
+``Finished``. A client with a wrong key is refused and logged; the server keeps serving. Rendering a take (to land
+it in the DAW) works on the take's files, which are on the client: ``RemoteEngine`` runs those jobs in a local
+thread service and merges their events with the remote ones.
 
 Messages are tuples: client -> server ``("submit", token, job)``, ``("upload", token, relpath, bytes)``,
 ``("cancel", job_id)``, ``("bye",)``; server -> client ``("submitted", token, job_id)``, ``("event", event)``,
@@ -28,7 +30,7 @@ from typing import Any
 from engine.errors import SongBridgeError
 
 from .events import TERMINAL, Event, EventSource, Failed, Finished
-from .jobs import GenerateJob, Job, JobInfo, SleepJob
+from .jobs import GenerateJob, Job, JobInfo, RenderJob, SleepJob
 from .local import EngineService
 
 log = logging.getLogger("songbridge.engine.remote")
@@ -149,7 +151,7 @@ class RemoteEngineServer:
         if isinstance(job, SleepJob):
             return job
         if not isinstance(job, GenerateJob):
-            raise SongBridgeError(f"{type(job).__name__} jobs run on the client; the remote engine runs generation")
+            raise SongBridgeError(f"{type(job).__name__} jobs run where the project is; this engine runs generation")
         reqs = tuple(dataclasses.replace(r, out_dir=client_dir / "takes" / r.take_id) for r in job.requests)
         return dataclasses.replace(job, requests=reqs)
 
@@ -200,6 +202,8 @@ class RemoteEngine(EventSource):
         self._dest: dict[str, dict[str, Path]] = {}  # job id -> take id -> local take folder
         self._info: dict[str, JobInfo] = {}
         self._closed = threading.Event()
+        self._local: EngineService | None = None  # renders run here, where the take's files are
+        self._local_lock = threading.Lock()
         threading.Thread(target=self._reader, name="engine-client-reader", daemon=True).start()
 
     def start(self) -> RemoteEngine:
@@ -220,8 +224,30 @@ class RemoteEngine(EventSource):
             except OSError:
                 pass
             self.conn.close()
+            if self._local is not None:
+                self._local.close()
+
+    def _local_service(self) -> EngineService:
+        """A service on this machine for the jobs that work on the project's files (rendering a take to land it);
+        its events join the remote engine's."""
+        with self._local_lock:
+            if self._local is None:
+                self._local = EngineService("thread").start()
+                threading.Thread(target=self._forward_local, args=(self._local,), name="engine-client-local",
+                                 daemon=True).start()
+            return self._local
+
+    def _forward_local(self, local: EngineService) -> None:
+        while not self._closed.is_set():
+            ev = local.wait(0.2)
+            if ev is not None:
+                self._out.put(ev)
 
     def submit(self, job: Job) -> str:
+        if isinstance(job, RenderJob):
+            job_id = self._local_service().submit(job)
+            self._info[job_id] = JobInfo(job_id, getattr(job, "label", ""), "queued", job.priority)
+            return job_id
         token = uuid.uuid4().hex
         dest: dict[str, Path] = {}
         if isinstance(job, GenerateJob):
@@ -249,12 +275,15 @@ class RemoteEngine(EventSource):
         return job_id
 
     def cancel(self, job_id: str) -> bool:
+        if self._local is not None and any(j.id == job_id for j in self._local.jobs()):
+            return self._local.cancel(job_id)
         with self._send:
             self.conn.send(("cancel", job_id))
         return True
 
     def jobs(self) -> list[JobInfo]:
-        return list(self._info.values())
+        local = {j.id: j for j in self._local.jobs()} if self._local is not None else {}
+        return [local.get(job_id, info) for job_id, info in self._info.items()]
 
     def _staging(self, job_id: str, take_id: str) -> Path:
         final = self._dest[job_id][take_id]

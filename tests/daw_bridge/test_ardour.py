@@ -16,9 +16,9 @@ from daw_bridge.adapters.ardour import (
     ArdourOsc,
     enable_osc,
     export_session,
-    land_in_closed_session,
     session_regions,
 )
+from daw_bridge.adapters.ardour_closed import land_in_closed_session
 
 pytestmark = pytest.mark.integration
 
@@ -79,37 +79,122 @@ def test_osc_transport_through_a_running_session(tmp_path: Path) -> None:
             proc.kill()
 
 
+def stems_for(folder: Path, take: str, seconds: float = 2.0, level: float = 0.5) -> dict[str, Path]:
+    """Four stereo stems with different tones, named as renders name them."""
+    t = np.arange(round(seconds * 44100)) / 44100
+    out = {}
+    for i, stem in enumerate(("vocal", "drums", "bass", "keys")):
+        tone = level / (i + 1) * np.sin(2 * np.pi * 110 * (i + 2) * t)
+        path = folder / f"{take}-{stem}.wav"
+        sf.write(str(path), np.stack([tone, tone], 1).astype(np.float32), 44100, subtype="FLOAT")
+        out[f"SB {stem}"] = path
+    return out
+
+
+def sources_in(session: Path) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    return [s.get("name") for s in ET.parse(session / f"{session.name}.ardour").getroot().iter("Source")]
+
+
 def test_stems_land_at_the_exact_sample_in_a_closed_session(tmp_path: Path) -> None:
     session = new_session(tmp_path, "Land")
-    t = np.arange(88200) / 44100
-    vocal = np.stack([0.5 * np.sin(2 * np.pi * 220 * t), 0.25 * np.sin(2 * np.pi * 220 * t)], 1).astype(np.float32)
-    drums = (0.125 * np.sign(np.sin(2 * np.pi * 2 * t)))[:, None].repeat(2, 1).astype(np.float32)
-    sf.write(str(tmp_path / "vocal.wav"), vocal, 44100, subtype="FLOAT")
-    sf.write(str(tmp_path / "drums.wav"), drums, 44100, subtype="FLOAT")
-    land_in_closed_session(session, "Land", {"SB vocal": tmp_path / "vocal.wav", "SB drums": tmp_path / "drums.wav"},
-                           441000, "sb-chorus")
+    take1 = stems_for(tmp_path, "take-001")
+    landed = land_in_closed_session(session, "Land", take1, 441000, "sb-chorus-", "take-001", 441000 + 88200)
+    assert {r.how for r in landed} == {"imported"}
     regions = session_regions(session, "Land")
-    assert sorted((r[0], r[2], r[3], r[4]) for r in regions) == [("SB drums", 441000, 88200, 2),
-                                                                 ("SB vocal", 441000, 88200, 2)]
+    assert sorted((r[0], r[2], r[3], r[4]) for r in regions) == sorted(
+        (track, 441000, 88200, 2) for track in take1)
     assert dict((r[0], r[5]) for r in regions)["SB vocal"] == pytest.approx(0.5, abs=1e-3)
-    # A newer take of the same section replaces the old region on its track.
-    land_in_closed_session(session, "Land", {"SB vocal": tmp_path / "vocal.wav"}, 441000, "sb-chorus")
-    assert len([r for r in session_regions(session, "Land") if r[0] == "SB vocal"]) == 1
+    first_sources = sources_in(session)
+    assert len(first_sources) == 8  # four stereo files, one Source per channel
+
+    # The same take again: its Sources are reused, not added again; one region per track.
+    again = land_in_closed_session(session, "Land", take1, 441000, "sb-chorus-", "take-001", 441000 + 88200)
+    assert {r.how for r in again} == {"reused"}
+    assert sources_in(session) == first_sources
+    assert len(session_regions(session, "Land")) == 4
+
+    # A newer take of the section replaces the old regions; the old take's files stay in the session.
+    audio_dir = session / "interchange" / "Land" / "audiofiles"
+    old_files = {p.name: p.read_bytes() for p in audio_dir.iterdir()}
+    take2 = stems_for(tmp_path, "take-002", seconds=1.5, level=0.25)
+    land_in_closed_session(session, "Land", take2, 441000, "sb-chorus-", "take-002", 441000 + 88200)
+    regions = session_regions(session, "Land")
+    assert sorted((r[0], r[2], r[3]) for r in regions) == sorted((track, 441000, 66150) for track in take2)
+    assert {p.name: p.read_bytes() for p in audio_dir.iterdir() if p.name in old_files} == old_files
+    assert len(sources_in(session)) == 16
+
+    # Ardour renders what landed: silence before the chorus, the newer take (not the older) inside it.
     audio, sr = sf.read(str(export_session(session, "Land", tmp_path / "render.wav")))
     nz = np.flatnonzero(np.abs(audio).max(axis=1) > 1e-6)
     assert sr == 44100 and 441000 <= nz[0] <= 441000 + 64  # Ardour's default 64-sample fade-in
-    assert nz[-1] < 441000 + 88200
+    assert nz[-1] < 441000 + 66150
     assert (session / "Land.ardour.sb-bak").exists()
 
 
-def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path) -> None:
+def test_a_session_that_ardour7_lua_holds_is_refused_and_left_byte_identical(tmp_path: Path) -> None:
+    from daw_bridge.adapters.ardour_route import land_stems
+
+    session = new_session(tmp_path, "Held")
+    before = (session / "Held.ardour").read_bytes()
+    stop_file = tmp_path / "stop"
+    hold = tmp_path / "hold.lua"
+    hold.write_text(f'local s = load_session("{session}", "Held"); assert(s)\n'
+                    f'for i = 1, 1200 do if io.open("{stop_file}") then break end; ARDOUR.LuaAPI.usleep(50000) end\n'
+                    's:save_state("", false, false, false, false, false); close_session()\n')
+    proc = subprocess.Popen(["ardour7-lua", str(hold)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2.0)
+        with pytest.raises(Exception) as err:
+            land_stems(session, stems_for(tmp_path, "take-001"), 10.0, 12.0, "sb-chorus-", "take-001", 120.0, 4,
+                       6.0)
+        assert f"ardour7-lua (pid {proc.pid}) has {session} open" in str(err.value)
+        assert "did not touch it" in str(err.value)
+        assert (session / "Held.ardour").read_bytes() == before
+        assert not (session / "interchange" / "Held" / "audiofiles").exists() or not any(
+            (session / "interchange" / "Held" / "audiofiles").iterdir())
+    finally:
+        stop_file.write_text("")
+        proc.wait(60)
+
+
+def test_a_session_at_another_tempo_lands_at_the_songs_sample_and_says_so(tmp_path: Path) -> None:
+    from daw_bridge.adapters.ardour import create_session, session_facts
+    from daw_bridge.adapters.ardour_route import land_stems
+
+    need_ardour()
+    session = create_session(tmp_path / "Grid", 120.0, 4)
+    assert session_facts(session).bpm == 120.0
+    # the song: 96 bpm, the chorus at bar 13 = 48 beats = 30 s
+    landing = land_stems(session, stems_for(tmp_path, "take-003"), 30.0, 32.0, "sb-chorus-", "take-003", 96.0, 4,
+                         13.0)
+    assert landing.route == "closed" and landing.position == 30 * 44100
+    assert {r[2] for r in session_regions(session, "Grid")} == {30 * 44100}
+    assert "120 bpm" in landing.tempo_note and "96 bpm" in landing.tempo_note
+    assert "bar 16.00" in landing.tempo_note  # 30 s at 120 bpm 4/4 is Ardour's bar 16
+    matched = create_session(tmp_path / "Matched", 96.0, 4)
+    facts = session_facts(matched)
+    assert (facts.bpm, facts.beats_per_bar) == (96.0, 4)
+    landing = land_stems(matched, stems_for(tmp_path, "take-003"), 30.0, 32.0, "sb-chorus-", "take-003", 96.0, 4,
+                         13.0)
+    assert landing.tempo_note == ""
+
+
+@pytest.mark.parametrize("engine_kind", ["local", "remote"])
+def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path, engine_kind: str) -> None:
+    """The whole path: a take generated by the engine (on this machine, or a remote engine on loopback), the
+    section rendered where the take's files are, its four stems landed into the Ardour session."""
+    from contextlib import ExitStack
+
     from daw_bridge import protocol as p
     from daw_bridge.server import Bridge
-    from engine.backends.guide.backend import GuideBackend
-    from engine.generation import SongChoices, plan_takes, prepare_song, run_take
+    from engine.generation import SongChoices, prepare_song
     from engine.lyrics import parse
     from engine.service import EngineService
+    from engine.service.remote import RemoteEngine, RemoteEngineServer
     from engine.session import Session
+    from engine.session.events import JobEnded
     from engine.song import DawLink, Project, Song
 
     session = new_session(tmp_path, "BridgeLand")
@@ -118,19 +203,37 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path) -> None:
                                 SongChoices(style="rock", bpm=120, sections="intro:1,chorus:2"), first_time=True)
     project.song = project.song.replace(daw=DawLink(adapter="ardour", session=str(session), track_prefix="SB"))
     project.save()
-    run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
-    sent = []
-    with EngineService("thread") as engine:
-        bridge = Bridge(Session(project, engine), lambda data, to: sent.append(data)).start()
+    sent: list[bytes] = []
+    with ExitStack() as stack:
+        if engine_kind == "remote":
+            key = b"landing-test-key-0123456789"
+            server = RemoteEngineServer(("127.0.0.1", 0), key, EngineService("thread"),
+                                        workdir=tmp_path / "server").start()
+            stack.callback(server.close)
+            engine = stack.enter_context(RemoteEngine(f"127.0.0.1:{server.address[1]}", key))
+        else:
+            engine = stack.enter_context(EngineService("thread"))
+        core = Session(project, engine)
+        stack.callback(core.close)
+        ended: list[JobEnded] = []
+        core.subscribe(lambda ev: ended.append(ev) if isinstance(ev, JobEnded) else None)
+        core.generate("guide", 1, 7)
+        deadline = time.monotonic() + 120
+        while not ended and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ended and ended[0].state == "finished", ended
+        bridge = Bridge(core, lambda data, to: sent.append(data)).start()
+        stack.callback(bridge.close)
         bridge.commands.put(p.Envelope(p.Land(None, "Chorus"), "/songbridge/stems/land", ("127.0.0.1", 9)))
         deadline = time.monotonic() + 120
         while not any(b"/songbridge/stems/landed" in d for d in sent) and time.monotonic() < deadline:
             time.sleep(0.1)
-        bridge.close()
+        assert bridge.landings and bridge.landings[-1]["ok"], list(bridge.landings)
     from pythonosc.osc_message import OscMessage
 
     landed = [OscMessage(d) for d in sent if b"/stems/landed" in d][0]
     assert landed.params[1:3] == ["ardour", 1], landed.params
+    assert "closed session" in landed.params[3]
     regions = session_regions(session, "BridgeLand")
     chorus_start = round(project.song.section("chorus").start_s * 44100)  # bar 2 at 120 bpm = 88200
     assert {r[0] for r in regions} == {"SB drums", "SB bass", "SB keys", "SB vocal"}
