@@ -230,9 +230,15 @@ class Bridge:
         elif isinstance(cmd, p.Accept):
             self.accept(env, cmd)
         elif isinstance(cmd, p.Land):
-            job, purpose = render_job(self.session, cmd.take, cmd.section, cmd.folder, self.land_folder)
+            try:
+                job, purpose = render_job(self.session, cmd.take, cmd.section, cmd.folder, self.land_folder)
+            except SongBridgeError as exc:
+                self._record_landing(cmd.take or "", cmd.section or "song", self.session.song.daw.adapter, False,
+                                     str(exc))
+                raise
             self.session.flush(5.0)  # the render reads song.json: what was accepted just before must be on disk
-            self.session.submit(job, {**purpose, "reply_to": env.reply_to}, "daw")
+            self.session.submit(job, {**purpose, "reply_to": env.reply_to},
+                                "app" if env.source == "gui" else "daw")
         elif isinstance(cmd, p.Audition):
             self.audition(env, cmd)
         elif isinstance(cmd, p.FollowTransport):
@@ -464,6 +470,10 @@ class Bridge:
         for to in targets:
             self.send_raw(data, to)
 
+    def _record_landing(self, take: str, section: str, adapter: str, ok: bool, detail: str) -> None:
+        self.landings.append({"when": time.time(), "take": take, "section": section, "adapter": adapter, "ok": ok,
+                              "detail": detail})
+
     def _landed(self, ev: Any, purpose: dict[str, Any]) -> None:
         to = purpose.get("reply_to")
         if ev.state != "finished":
@@ -474,8 +484,7 @@ class Bridge:
                 result = (adapter, 1, detail)
             except (SongBridgeError, OSError) as exc:
                 result = (self.session.song.daw.adapter, 0, str(exc))
-        self.landings.append({"when": time.time(), "take": purpose["take"], "section": purpose.get("section", ""),
-                              "adapter": result[0], "ok": bool(result[1]), "detail": result[2]})
+        self._record_landing(purpose["take"], purpose.get("section", ""), result[0], bool(result[1]), result[2])
         if to is not None:
             self.send_to(to, f"{ROOT}/stems/landed", purpose["take"], result[0], result[1], result[2][:1000])
 

@@ -1,5 +1,6 @@
 """The DAW link panel: where the bridge listens, who has talked to it, what the DAW's clock says, and whether the
-project's DAW adapter can land stems (with a test button). Reads the bridge and the session twice a second."""
+project's DAW adapter can land stems (a Test button), a Land button and the last landing. Reads the bridge and the
+session twice a second."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -47,6 +49,18 @@ class DawLinkPanel(QWidget):
         self.test.clicked.connect(self.run_test)
         row.addWidget(self.test)
         form.addRow("Adapter", row)
+        land_row = QHBoxLayout()
+        self.land_what = QComboBox()
+        self.land_what.setToolTip("What to land: a section (its accepted take) or the whole song")
+        land_row.addWidget(self.land_what, 1)
+        self.land_button = QPushButton("Land in DAW")
+        self.land_button.setToolTip("Render the stems and drop them into the DAW session at the section's bar")
+        self.land_button.clicked.connect(self.land)
+        land_row.addWidget(self.land_button)
+        form.addRow("Land", land_row)
+        self.landed = QLabel("nothing landed yet")
+        self.landed.setWordWrap(True)
+        form.addRow("Last landing", self.landed)
         self.peers = QTableWidget(0, 4)
         self.peers.setHorizontalHeaderLabels(["Peer", "Last command", "When", "Messages"])
         self.peers.horizontalHeader().setStretchLastSection(True)
@@ -60,6 +74,16 @@ class DawLinkPanel(QWidget):
         self.timer.timeout.connect(self.refresh)
         self.timer.start(500)
         self.refresh()
+
+    def land(self) -> None:
+        from daw_bridge import protocol as p  # noqa: PLC0415
+
+        if self.bridge is None:
+            self.landed.setText("✖ the DAW bridge is off" + (f": {self.off_reason}" if self.off_reason else ""))
+            return
+        section = self.land_what.currentData()
+        self.bridge.commands.put(p.Envelope(p.Land(None, section), "/songbridge/stems/land", None, "gui"))
+        self.landed.setText(f"landing {self.land_what.currentText()} …")
 
     def run_test(self) -> None:
         from daw_bridge.adapters.check import check_link  # noqa: PLC0415
@@ -92,6 +116,19 @@ class DawLinkPanel(QWidget):
         daw = self.session.song.daw
         self.adapter.setText(f"{daw.adapter}" + (f" — {daw.session}" if daw.session else "") +
                              (f"\n{self.test_result}" if self.test_result else ""))
+        names = [("Whole song", None)] + [(sec.name, sec.name) for sec in self.session.song.sections]
+        if [self.land_what.itemText(i) for i in range(self.land_what.count())] != [n for n, _ in names]:
+            current = self.land_what.currentText()
+            self.land_what.clear()
+            for name, data in names:
+                self.land_what.addItem(name, data)
+            if current:
+                self.land_what.setCurrentText(current)
+        if b is not None and b.landings:
+            last = b.landings[-1]
+            what = f"{last['take']} {last['section']}".strip()
+            self.landed.setText(f"{'✔' if last['ok'] else '✖'} {what} ({_ago(last['when'])}) — {last['adapter']}: "
+                                f"{last['detail']}")
         peers = b.peers_seen() if b is not None else []
         self.peers.setRowCount(len(peers))
         for i, peer in enumerate(peers):

@@ -21,6 +21,9 @@ HANDLERS = {
     ("play",): "play:run",
     ("gui",): "gui:run",
     ("midi", "learn"): "midi:learn",
+    ("daw", "setup"): "daw:setup",
+    ("daw", "link"): "daw:link",
+    ("daw", "status"): "daw:status",
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
@@ -151,6 +154,22 @@ def build_parser() -> argparse.ArgumentParser:
     ml.add_argument("--api", choices=("auto", "jack", "alsa"), default="auto")
     ml.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a message (default 30)")
 
+    daw = sub.add_parser("daw", help="the DAW side: set up Ardour's landing action, link a project to a session")
+    dsub = daw.add_subparsers(dest="daw_command", metavar="ACTION", parser_class=_Parser)
+    dset = dsub.add_parser("setup", help="install SongBridge's landing action in Ardour (run it while Ardour is closed)")
+    dset.add_argument("daw", choices=("ardour",))
+    dset.add_argument("--slot", type=int, metavar="N", help="Ardour action slot to use (default: the first free one)")
+    dset.add_argument("--config", metavar="DIR", help="Ardour's configuration folder (default: ~/.config/ardour7)")
+    dlink = dsub.add_parser("link", help="where this project's stems land: an Ardour session, or a folder")
+    dlink.add_argument("project")
+    dlink.add_argument("adapter", choices=("ardour", "generic", "reaper", "live", "bitwig"))
+    dlink.add_argument("session", nargs="?", metavar="SESSION",
+                       help="ardour: the session folder; others: the folder for stamped stems")
+    dlink.add_argument("--create", action="store_true", help="create the Ardour session at the song's tempo and meter")
+    dlink.add_argument("--prefix", default="SB", help="track name prefix (default SB: 'SB vocal', 'SB drums' ...)")
+    dstat = dsub.add_parser("status", help="what landing this project's stems would do right now")
+    dstat.add_argument("project")
+
     mod = sub.add_parser("models", help="model folder status, the tiny random test model, parity with the reference")
     msub = mod.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
     ms = msub.add_parser("status", help="what the model folder holds")
@@ -194,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = tuple(x for x in (args.command, getattr(args, f"{args.command}_command", None)) if x)
     target = HANDLERS.get(path)
     if target is None:
-        sub = {"lyrics": "lyrics", "models": "models", "midi": "midi"}.get(args.command or "")
+        sub = {"lyrics": "lyrics", "models": "models", "midi": "midi", "daw": "daw"}.get(args.command or "")
         if sub:
             parser.parse_args([sub, "--help"])
         parser.print_help()
