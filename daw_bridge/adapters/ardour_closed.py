@@ -55,11 +55,19 @@ class LandedRegion:
 
 
 def content_name(wav: Path, stem_name: str) -> str:
-    """``<stem_name>-<sha256[:10]>.wav``: the same audio always gets the same name, other audio never does."""
+    """``<stem_name>-<sha256[:10]>.wav``: the same audio always gets the same name, other audio never does. The
+    hash covers the samples, rate and channels only, so a render of the same take made later (its Broadcast WAV
+    header has another date) is recognised as the same audio."""
+    import soundfile as sf  # noqa: PLC0415
+
     digest = hashlib.sha256()
-    with open(wav, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
+    try:
+        with sf.SoundFile(str(wav)) as fh:
+            digest.update(f"{fh.samplerate}:{fh.channels}:{fh.frames}:".encode())
+            while len(block := fh.read(1 << 16, dtype="float32")):
+                digest.update(block.tobytes())
+    except RuntimeError as exc:
+        raise ArdourError(f"{wav}: not a readable audio file ({exc})") from None
     return f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', stem_name)}-{digest.hexdigest()[:10]}.wav"
 
 
