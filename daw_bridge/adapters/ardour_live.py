@@ -6,9 +6,10 @@ underneath it is lost (and takes the session's own content with it). So the brid
 which Ardour programs run and what they hold (:func:`holders`), and lands into a running Ardour through its own
 editor: the Lua action ``songbridge_ardour_land.lua``, bound to one of Ardour's action slots by
 ``songbridge daw setup ardour`` (:func:`install`), triggered over Ardour's OSC surface with
-``/access_action "LuaAction/script-N"``. The action reads ``<session>/songbridge/land-request.txt``, imports the
-stems onto their tracks at the exact sample (or reuses the sources of a file it imported before), and writes
-``land-ack.txt``, which :func:`land_live` waits for.
+``/access_action "LuaAction/script-N"``. The action reads ``land-request.txt`` (from its inbox in Ardour's
+configuration folder, or ``<session>/songbridge/`` when bound by hand), imports the stems onto their tracks at the
+exact sample (or reuses the sources of a file it imported before), and writes ``land-ack.txt``, which :func:`ask`
+waits for. An action asked about a session that is not the one open says which one is.
 
 Ardour keeps its action slots in ``<config>/ui_scripts``: XML holding base64 of a Lua table (``scripts[N]`` with
 ``n`` name, ``s`` script text, ``f`` the factory chunk, ``a`` arguments). Ardour reads it when a session loads and
@@ -211,7 +212,9 @@ def install(cfg: Path | None = None, slot: int | None = None) -> Installed:
                               "> Script Manager, or pass --slot N to replace slot N")
     if not 1 <= slot <= MAX_SLOTS:
         raise ArdourError(f"--slot {slot}: Ardour has action slots 1 to {MAX_SLOTS}")
-    chunk = f"local ardour = function () end\nlocal factory\n{source}\nreturn factory (...)\n"
+    inbox = str(cfg / "songbridge") + "/"
+    chunk = (f"local ardour = function () end\nlocal factory\nlocal SONGBRIDGE_INBOX = {_lua_string(inbox)}\n"
+             f"{source}\nreturn factory (...)\n")
     entry = (f"scripts[{slot}] = {{}} scripts[{slot}][\"n\"] = {_lua_string(ACTION_NAME)} "
              f"scripts[{slot}][\"s\"] = {_lua_string(source)} scripts[{slot}][\"f\"] = {_lua_string(chunk)} "
              f"scripts[{slot}][\"a\"] = {{}} ")
@@ -288,10 +291,12 @@ def _parse_ack(text: str, request_id: str) -> LiveAnswer | None:
 
 
 def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.0.1", 3819), timeout_s: float = 20.0,
-        start: int = 0, end: int = 0, tag: str = "", stems: dict[str, Path] | None = None) -> LiveAnswer:
-    """Write a request, trigger the action in the running Ardour, wait for its acknowledgement."""
-    folder = Path(session_dir) / "songbridge"
-    folder.mkdir(exist_ok=True)
+        start: int = 0, end: int = 0, tag: str = "", stems: dict[str, Path] | None = None,
+        cfg: Path | None = None) -> LiveAnswer:
+    """Write a request, trigger the action in the running Ardour, wait for its acknowledgement. The request goes to
+    the action's inbox (set up by :func:`install`; it answers whatever session is open) and to
+    ``<session>/songbridge/`` (where an action bound by hand looks)."""
+    folders = [(cfg or config_dir()) / "songbridge", Path(session_dir) / "songbridge"]
     request_id = uuid.uuid4().hex[:12]
     lines = ["songbridge-land\t1", f"id\t{request_id}", f"session\t{os.path.realpath(session_dir)}", f"kind\t{kind}",
              f"start\t{int(start)}", f"end\t{int(end)}", f"tag\t{tag}"]
@@ -299,10 +304,11 @@ def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.
         if "\t" in track or "\n" in track or "\n" in str(path):
             raise ArdourError(f"track name {track!r} or file {path}: tabs and newlines cannot be sent to Ardour")
         lines.append(f"stem\t{track}\t{os.path.realpath(path)}")
-    tmp = folder / f".{REQUEST}.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, folder / REQUEST)
-    ack = folder / ACK
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{REQUEST}.tmp"
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, folder / REQUEST)
     began = time.monotonic()
     link = ArdourOsc(*osc)
     try:
@@ -314,12 +320,13 @@ def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.
         link.send("/access_action", f"LuaAction/script-{slot}")
         deadline = began + timeout_s
         while time.monotonic() < deadline:
-            try:
-                answer = _parse_ack(ack.read_text(errors="replace"), request_id)
-            except OSError:
-                answer = None
-            if answer is not None:
-                return LiveAnswer(**{**answer.__dict__, "seconds": time.monotonic() - began})
+            for folder in folders:
+                try:
+                    answer = _parse_ack((folder / ACK).read_text(errors="replace"), request_id)
+                except OSError:
+                    answer = None
+                if answer is not None:
+                    return LiveAnswer(**{**answer.__dict__, "seconds": time.monotonic() - began})
             time.sleep(0.05)
     finally:
         link.close()

@@ -89,7 +89,7 @@ def land_stems(session_dir: Path, stems: dict[str, Path], start_s: float, end_s:
         staged = _stage(session_dir, stems, tag, take)
         try:
             answer = live.ask(session_dir, "land", slot, osc=osc, timeout_s=timeout_s, start=start, end=end, tag=tag,
-                              stems=staged)
+                              stems=staged, cfg=cfg)
         finally:
             for path in staged.values():
                 path.unlink(missing_ok=True)

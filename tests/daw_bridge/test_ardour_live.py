@@ -92,5 +92,17 @@ def test_landing_into_the_open_ardour_gui(tmp_path: Path, monkeypatch: pytest.Mo
         audio = [p.name for p in (session / "interchange" / "Open" / "audiofiles").iterdir()]
         assert sum("take-001" in n for n in audio) == 8 and sum("take-002" in n for n in audio) == 8
         assert not any((session / "songbridge" / "incoming").iterdir())  # the staged copies went
+
+        # 7. Ardour has another session open: it says so, and ours (held by nobody) lands in its closed file.
+        gui.quit()
+        other = create_session(tmp_path / "Other", 120.0, 4)
+        enable_osc(other, "Other")
+        gui.open(other)
+        take3 = stems_for(tmp_path, "take-003", seconds=1.0, level=0.1)
+        landing = land_stems(session, take3, 20.0, 22.0, "sb-verse-", "take-003", 120.0, 4, 11.0)
+        assert landing.route == "closed" and landing.position == 20 * 44100
+        assert not any(pl for pl in playlist_regions(other).values())  # nothing went into the open session
+        assert {name for name, _ in playlist_regions(session)["SB vocal"]} >= {
+            r[1] for r in landing.regions if r[0] == "SB vocal"}
     finally:
         gui.close()

@@ -4,8 +4,8 @@ ardour {
 	license     = "MIT",
 	author      = "SongBridge",
 	description = [[Lands the stems SongBridge rendered onto the session's SB tracks at the exact sample.
-SongBridge writes <session>/songbridge/land-request.txt and triggers this action over OSC
-(/access_action "LuaAction/script-N"); the result goes to <session>/songbridge/land-ack.txt.
+SongBridge writes land-request.txt (in its inbox in Ardour's configuration folder, and in <session>/songbridge/)
+and triggers this action over OSC (/access_action "LuaAction/script-N"); the answer goes to land-ack.txt beside it.
 songbridge-land-action v1]]
 }
 
@@ -23,9 +23,14 @@ songbridge-land-action v1]]
 --   region <track> <TAB> <region> <TAB> <position> <TAB> <length> <TAB> <imported|reused>
 
 function factory (params) return function ()
-	local dir = Session:path ()
-	if string.sub (dir, -1) ~= "/" then dir = dir .. "/" end
-	dir = dir .. "songbridge/"
+	-- `songbridge daw setup ardour` gives the bound action an inbox in Ardour's configuration folder, so that it
+	-- answers whichever session is open; bound by hand, it reads <session>/songbridge/.
+	local dir = SONGBRIDGE_INBOX
+	if not dir then
+		dir = Session:path ()
+		if string.sub (dir, -1) ~= "/" then dir = dir .. "/" end
+		dir = dir .. "songbridge/"
+	end
 	local lines = {}
 
 	local function finish (status)
