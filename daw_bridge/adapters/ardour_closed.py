@@ -1,7 +1,9 @@
 """Landing stems into an Ardour session that no Ardour program holds, by editing its session file.
 
 No OSC or headless Lua call imports audio in Ardour 7.3, so the stem is added to the session file the way Ardour
-writes an imported file: the WAV copied into ``interchange/<session>/audiofiles/``, one ``<Source>`` per channel, a
+writes an imported file: one mono WAV per channel in ``interchange/<session>/audiofiles/`` (``<name>%L.wav`` and
+``<name>%R.wav``, as Ardour's import splits them; two Sources reading one stereo file made Ardour's exporter crash
+now and then), one ``<Source>`` per channel file, a
 whole-file ``<Region>`` and a playlist region on the named track at the exact sample (Ardour 7 "superclock" time:
 282,240,000 ticks per second), the session range widened to cover it.
 
@@ -71,6 +73,24 @@ def content_name(wav: Path, stem_name: str) -> str:
     return f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', stem_name)}-{digest.hexdigest()[:10]}.wav"
 
 
+def channel_files(base: str, channels: int) -> list[str]:
+    """The mono files Ardour keeps for an imported file, one per channel, named as its import names them."""
+    if channels == 1:
+        return [f"{base}.wav"]
+    if channels == 2:
+        return [f"{base}%L.wav", f"{base}%R.wav"]
+    return [f"{base}%{chr(ord('a') + ch)}.wav" for ch in range(channels)]
+
+
+def _write_channel(wav: Path, channel: int, target: Path) -> None:
+    import soundfile as sf  # noqa: PLC0415
+
+    audio, rate = sf.read(str(wav), dtype="float32", always_2d=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    sf.write(str(tmp), audio[:, channel], rate, subtype="FLOAT", format="WAV")
+    os.replace(tmp, target)
+
+
 def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path], position: int, tag: str,
                            take: str = "", end: int | None = None,
                            still_free: Callable[[], str | None] = lambda: None) -> list[LandedRegion]:
@@ -122,25 +142,25 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
             raise ArdourError(f"{xml_path}: no audio track {track!r}")
         info = infos[track]
         stem = track.split(" ", 1)[-1]
-        fname = content_name(wav, f"{tag}{take}-{stem}" if take else f"{tag}{stem}")
-        target = audio_dir / fname
-        if not target.exists():
-            tmp = target.with_name(f".{fname}.tmp")
-            shutil.copyfile(wav, tmp)
-            os.replace(tmp, target)
+        region_name = content_name(wav, f"{tag}{take}-{stem}" if take else f"{tag}{stem}")[:-4]
+        files = channel_files(region_name, info.channels)
+        for ch, fname in enumerate(files):
+            target = audio_dir / fname
+            if not target.exists():
+                _write_channel(wav, ch, target)
         len_sc = superclock(info.frames, rate)
-        known = {int(s.get("channel", "0")): s.get("id") for s in sources.findall("Source") if s.get("name") == fname}
-        if sorted(known) == list(range(info.channels)):
-            src_ids, how = [known[ch] for ch in range(info.channels)], "reused"
+        known = {s.get("name"): s.get("id") for s in sources.findall("Source") if s.get("name") in files}
+        if all(f in known for f in files):
+            src_ids, how = [known[f] for f in files], "reused"
         else:
             src_ids, how = [], "imported"
-            for ch in range(info.channels):
-                sid = next_id()
+            for fname in files:
+                sid = known.get(fname) or next_id()
                 src_ids.append(sid)
-                ET.SubElement(sources, "Source", {
-                    "name": fname, "type": "audio", "flags": "", "id": sid, "natural-position": f"a{pos_sc}",
-                    "channel": str(ch), "origin": str(wav), "gain": "1"})
-        region_name = fname[:-4]
+                if fname not in known:
+                    ET.SubElement(sources, "Source", {
+                        "name": fname, "type": "audio", "flags": "", "id": sid, "natural-position": f"a{pos_sc}",
+                        "channel": "0", "origin": str(wav), "gain": "1"})
         whole = next((r for r in regions.findall("Region") if r.get("name") == region_name
                       and r.get("source-0") == src_ids[0]), None)
         if whole is None:

@@ -19,12 +19,14 @@ writes it whenever a slot changes, so it is only edited while no Ardour runs.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import shutil
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,6 +242,29 @@ def install(cfg: Path | None = None, slot: int | None = None) -> Installed:
 
 
 # -- one landing ----------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def exclusive(path: Path, what: str, timeout_s: float = 60.0) -> Iterator[None]:
+    """One landing at a time per ``path`` across programs (an exclusive ``flock``, dropped if the holder dies)."""
+    import fcntl  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ArdourError(f"another program has been landing into {what} for {timeout_s:.0f} s; "
+                                      "try again when it has finished") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class LiveRegion:
     track: str
@@ -304,6 +329,12 @@ def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.
         if "\t" in track or "\n" in track or "\n" in str(path):
             raise ArdourError(f"track name {track!r} or file {path}: tabs and newlines cannot be sent to Ardour")
         lines.append(f"stem\t{track}\t{os.path.realpath(path)}")
+    with exclusive(folders[0] / ".lock", "Ardour"):
+        return _ask(folders, session_dir, slot, osc, timeout_s, request_id, lines)
+
+
+def _ask(folders: list[Path], session_dir: Path, slot: int, osc: tuple[str, int], timeout_s: float, request_id: str,
+         lines: list[str]) -> LiveAnswer:
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{REQUEST}.tmp"

@@ -72,9 +72,19 @@ def refusal(session_dir: Path) -> str | None:
 def land_stems(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: float, tag: str, take: str,
                song_bpm: float, song_meter: int, song_bar: float, cfg: Path | None = None,
                osc: tuple[str, int] = ("127.0.0.1", 3819), timeout_s: float = 20.0) -> Landing:
-    """Land rendered stems (track name -> WAV) into the Ardour session at ``session_dir`` at the song's time."""
+    """Land rendered stems (track name -> WAV) into the Ardour session at ``session_dir`` at the song's time; one
+    landing at a time into a session, whichever program asks."""
     session_dir = Path(session_dir)
     began = time.monotonic()
+    session_facts(session_dir)  # a clear error before anything is created in a folder that is not a session
+    with live.exclusive(session_dir / "songbridge" / ".landing.lock", str(session_dir)):
+        return _land(session_dir, stems, start_s, end_s, tag, take, song_bpm, song_meter, song_bar, cfg, osc,
+                     timeout_s, began)
+
+
+def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: float, tag: str, take: str,
+          song_bpm: float, song_meter: int, song_bar: float, cfg: Path | None, osc: tuple[str, int],
+          timeout_s: float, began: float) -> Landing:
     facts = session_facts(session_dir)
     start, end = round(start_s * facts.rate), round(end_s * facts.rate)
     guis = [p for p in live.processes() if p.kind == "gui"]

@@ -159,6 +159,32 @@ def test_a_session_that_ardour7_lua_holds_is_refused_and_left_byte_identical(tmp
         proc.wait(60)
 
 
+def test_two_programs_landing_at_once_take_turns_and_leave_a_sound_session(tmp_path: Path) -> None:
+    import threading
+
+    from daw_bridge.adapters.ardour_route import land_stems
+
+    session = new_session(tmp_path, "Both")
+    takes = [stems_for(tmp_path, f"take-00{i}", level=0.1 * (i + 1)) for i in range(2)]
+    results: list[object] = []
+
+    def land(i: int) -> None:
+        try:
+            results.append(land_stems(session, takes[i], 10.0, 12.0, "sb-chorus-", f"take-00{i}", 120.0, 4, 6.0))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=land, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(getattr(r, "route", None) == "closed" for r in results), results
+    regions = session_regions(session, "Both")
+    assert len(regions) == 4 and {r[2] for r in regions} == {441000}  # one take's regions, not both, not none
+    assert len(sources_in(session)) == 16  # both takes' audio kept
+
+
 def test_a_session_at_another_tempo_lands_at_the_songs_sample_and_says_so(tmp_path: Path) -> None:
     from daw_bridge.adapters.ardour import create_session, session_facts
     from daw_bridge.adapters.ardour_route import land_stems

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daw_bridge.adapters.ardour import ArdourError, ArdourOsc, create_session, enable_osc
+from daw_bridge.adapters.ardour import ArdourError, ArdourOsc, create_session, enable_osc, session_regions
 from daw_bridge.adapters.ardour_route import land_stems
 from tests.daw_bridge.ardour_gui import ArdourGui
 from tests.daw_bridge.test_ardour import stems_for
@@ -92,6 +92,9 @@ def test_landing_into_the_open_ardour_gui(tmp_path: Path, monkeypatch: pytest.Mo
         audio = [p.name for p in (session / "interchange" / "Open" / "audiofiles").iterdir()]
         assert sum("take-001" in n for n in audio) == 8 and sum("take-002" in n for n in audio) == 8
         assert not any((session / "songbridge" / "incoming").iterdir())  # the staged copies went
+        listed = session_regions(session, "Open")  # Ardour's own Lua, loading what the GUI saved
+        assert sorted((r[0], r[2], r[3], r[4]) for r in listed) == sorted((t, 441000, 66150, 2) for t in take2)
+        assert all(r[5] > 0.01 for r in listed)  # audio, not silence
 
         # 7. Ardour has another session open: it says so, and ours (held by nobody) lands in its closed file.
         gui.quit()
