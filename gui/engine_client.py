@@ -11,7 +11,7 @@ from engine.session import JobEnded, JobProgress, JobQueued, Session
 
 
 class EngineClient(QObject):
-    progress = Signal(str, int, int)  # job, step, total
+    progress = Signal(str, int, int, float)  # job, step, total, seconds left (-1: not known)
     finished = Signal(str, object)  # job, JobEnded (its takes are in the song already)
     failed = Signal(str, str)  # job, message
     cancelled = Signal(str)
@@ -41,7 +41,7 @@ class EngineClient(QObject):
             self.labels[ev.job_id] = label
             self.queued.emit(ev.job_id, label)
         elif isinstance(ev, JobProgress):
-            self.progress.emit(ev.job_id, ev.step, ev.total)
+            self.progress.emit(ev.job_id, ev.step, ev.total, -1.0 if ev.eta_s is None else float(ev.eta_s))
         elif isinstance(ev, JobEnded) and ev.state == "finished":
             self.finished.emit(ev.job_id, ev)
         elif isinstance(ev, JobEnded) and ev.state == "failed":

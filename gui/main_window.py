@@ -65,6 +65,9 @@ class MainWindow(QMainWindow):
         self._actions()
         self.engine.queued.connect(self.jobs.add)
         self.engine.progress.connect(self.jobs.progress)
+        self.timeline.rangeChanged.connect(lambda *_: self._selection())
+        self.timeline.rangeCleared.connect(self._selection)
+        self.timeline.selectionChanged.connect(self._selection)
         self.engine.finished.connect(self._finished)
         self.engine.failed.connect(self._failed)
         self.engine.cancelled.connect(lambda j: self.jobs.done(j, "cancelled"))
@@ -113,7 +116,11 @@ class MainWindow(QMainWindow):
         undo = self.doc.undo.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.Undo)
         redo = self.doc.undo.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        # QKeySequence.Redo is Ctrl+Shift+Z (and Ctrl+Y) on Linux already: listing it twice makes Qt call the
+        # shortcut ambiguous and do nothing
+        keys = QKeySequence.keyBindings(QKeySequence.Redo)
+        redo.setShortcuts(keys + [QKeySequence(k) for k in ("Ctrl+Shift+Z", "Ctrl+Y")
+                                  if QKeySequence(k) not in keys])
         e.addActions([undo, redo])
         for text, key, slot in (("Split line at playhead", "Ctrl+E", self._split),
                                 ("Merge selected lines", "Ctrl+M", self._merge),
@@ -122,20 +129,88 @@ class MainWindow(QMainWindow):
             a.setShortcut(QKeySequence(key))
             a.triggered.connect(slot)
             e.addAction(a)
-        for text, key, slot in (("Play/Pause", "Space", self.toggle_play), ("Loop selection", "L", self.loop),
-                                ("A/B", "B", self.ab), ("Zoom in", "+", lambda: self.timeline.zoom(1.25)),
-                                ("Zoom out", "-", lambda: self.timeline.zoom(0.8))):
+        tm = self.menuBar().addMenu("&Transport")
+        for text, key, slot, tip in (
+                ("⏮ Start", "Home", self.return_to_start, "Return to the start of the song"),
+                ("▶ Play/Pause", "Space", self.toggle_play, "Play the newest take from the play head, or pause"),
+                ("■ Stop", "Ctrl+Space", self.stop, "Stop and go back to where playing started"),
+                ("Loop selection", "L", self.loop, "Loop the range selected in the ruler (snapped to the grid)"),
+                ("A/B", "B", self.ab, "Switch between the take playing (A) and the one before it (B)")):
             a = QAction(text, self)
             a.setShortcut(QKeySequence(key))
             a.setShortcutContext(Qt.WindowShortcut)
+            a.setToolTip(f"{tip} ({key})")
             a.triggered.connect(slot)
             bar.addAction(a)
+            tm.addAction(a)
+        self.follow_action = QAction("Follow", self)
+        self.follow_action.setCheckable(True)
+        self.follow_action.setChecked(True)
+        self.follow_action.setShortcut(QKeySequence("F"))
+        self.follow_action.setToolTip("Keep the play head in view while playing (F)")
+        self.follow_action.toggled.connect(lambda on: setattr(self.timeline, "follow", on))
+        bar.addAction(self.follow_action)
+        tm.addAction(self.follow_action)
+        self.position = QLabel()
+        self.position.setObjectName("position")
+        self.position.setToolTip("Play head: bar | beat | tick, and minutes:seconds")
+        self.position.setStyleSheet("font-size: 15px; padding: 0 10px;")
+        self.song_facts = QLabel()
+        self.song_facts.setToolTip("The song's tempo, meter and key")
+        self.now_playing = QLabel()
+        self.now_playing.setToolTip("Which take plays, and which side of the A/B comparison you hear")
+        bar.addWidget(self.position)
+        bar.addWidget(self.song_facts)
+        bar.addWidget(self.now_playing)
+        bar.addSeparator()
+        vm = self.menuBar().addMenu("&View")
+        for text, key, slot in (("Zoom in", "+", lambda: self.timeline.zoom(1.25)),
+                                ("Zoom out", "-", lambda: self.timeline.zoom(0.8)),
+                                ("Zoom to fit the song", "Ctrl+0", self.timeline.fit)):
+            a = QAction(text, self)
+            a.setShortcut(QKeySequence(key))
+            a.setShortcutContext(Qt.WindowShortcut)
+            a.setToolTip(f"{text} ({key})")
+            a.triggered.connect(slot)
+            bar.addAction(a)
+            vm.addAction(a)
         self.grid_box = QComboBox()
         self.grid_box.addItems([g.value for g in Grid] + ["free"])
         self.grid_box.setCurrentText(Grid.BEAT.value)
+        self.grid_box.setToolTip("Snap for dragging lines and for selecting or locating in the ruler (hold Shift "
+                                 "for free)")
         self.grid_box.currentTextChanged.connect(self._grid)
         bar.addWidget(QLabel(" Snap "))
         bar.addWidget(self.grid_box)
+        self._transport_timer = QTimer(self)
+        self._transport_timer.timeout.connect(self._transport)
+        self._transport_timer.start(50)
+        self._transport()
+
+    def _transport(self) -> None:
+        """The transport readout: position in bars|beats and time, tempo, meter, key, the take playing, A/B."""
+        song = self.doc.song
+        t = self.timeline.playhead_s
+        bbt = song.tempo.seconds_to_bbt(t)
+        minutes, seconds = divmod(t, 60.0)
+        self.position.setText(f"{bbt}   {int(minutes):02d}:{seconds:06.3f}")
+        key = f"{song.key.tonic} {song.key.mode}"
+        self.song_facts.setText(f"♩ {song.tempo.bpm:g} bpm   {song.tempo.meter}   {key}".rstrip())
+        pl = self.player
+        take_id = getattr(self, "_playing_take", None)
+        if pl is None:
+            self.now_playing.setText("  no audio device")
+        elif take_id is None:
+            self.now_playing.setText("  ")
+        else:
+            try:
+                name = self.doc.song.take(take_id).name or take_id
+            except KeyError:
+                name = take_id
+            side = getattr(pl, "active", "A")
+            b_name = getattr(self, "_b_take", None)
+            ab = f"   A/B: hearing {side}" + (f" ({b_name})" if side == "B" and b_name else "") if b_name else ""
+            self.now_playing.setText(f"  {pl.state}: {name}{ab}")
 
     def _grid(self, text: str) -> None:
         self.timeline.grid = next((g for g in Grid if g.value == text), None) or Grid.BEAT
@@ -227,6 +302,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 8000)
             return None
 
+    def _selection(self) -> None:
+        self.generation.set_selection(self.timeline.range is not None, bool(self.timeline.selected))
+
     def _regenerate_lines(self, opts: dict[str, Any]) -> None:
         song = self.doc.song
         base = song.base_take()
@@ -291,6 +369,7 @@ class MainWindow(QMainWindow):
         chains, master = self.chains_for(take)
         self.player.load(self.doc.project.take_dir(take_id), stems=list(take.stems), chains=chains, master=master)
         self._playing_take = take_id
+        self._play_from = self.timeline.playhead_s
         self.player.seek(self.timeline.playhead_s)
         self.player.play()
 
@@ -337,6 +416,7 @@ class MainWindow(QMainWindow):
             return
         take = self.doc.song.take(take_id)
         self.player.load(self.doc.project.take_dir(take_id), slot="B", stems=list(take.stems))
+        self._b_take = take.name or take.id
         self.player.ab("B")
 
     def render_take(self, take_id: str) -> str:
@@ -345,6 +425,15 @@ class MainWindow(QMainWindow):
 
         self.doc.session.flush()  # the worker reads song.json
         return self.engine.submit(RenderJob(self.doc.folder, take_id, RenderSettings(), label=f"render {take_id}"))
+
+    def return_to_start(self) -> None:
+        self.timeline.locate(0.0)
+
+    def stop(self) -> None:
+        """Stop; the play head goes back to where playing started (as in Ardour and REAPER)."""
+        if self.player is not None:
+            self.player.pause()
+        self.timeline.locate(getattr(self, "_play_from", 0.0))
 
     def toggle_play(self) -> None:
         if self.player is not None:
@@ -360,7 +449,9 @@ class MainWindow(QMainWindow):
     def ab(self) -> None:
         if self.player is not None and len(self.doc.song.takes) >= 2:
             other = self.doc.song.takes[-2]
-            self.player.load(self.doc.project.take_dir(other.id), slot="B", stems=list(other.stems))
+            if getattr(self, "_b_take", None) != (other.name or other.id):
+                self.player.load(self.doc.project.take_dir(other.id), slot="B", stems=list(other.stems))
+                self._b_take = other.name or other.id
             self.player.ab()
 
     def _status(self) -> None:

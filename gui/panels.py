@@ -47,6 +47,12 @@ def drag_payload(folder: Path, take_id: str, stem: str | None = None) -> QMimeDa
     return mime
 
 
+def next_seed(song: Any) -> int:
+    """The seed after the project's takes (42 for a new project): reopening never repeats a take."""
+    seeds = [t.seed for t in song.takes if isinstance(t.seed, int)]
+    return (max(seeds) + 1) % 2**31 if seeds else 42
+
+
 class GenerationPanel(QWidget):
     generateSong = Signal(dict)
     regenerateSelection = Signal(dict)
@@ -69,8 +75,11 @@ class GenerationPanel(QWidget):
         self.reference.setPlaceholderText("reference audio in the project (optional)")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(42)
+        self.seed.setValue(next_seed(doc.song))
+        self.seed.setToolTip("Advances after each generation unless locked; a reopened project goes on after its "
+                             "takes' seeds, so Generate never repeats a take")
         self.lock_seed = QCheckBox("lock")
+        self.lock_seed.setToolTip("Keep this seed (to vary only the style or the parameters)")
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed)
         seed_row.addWidget(self.lock_seed)
@@ -97,6 +106,11 @@ class GenerationPanel(QWidget):
         self.btn_lines = QPushButton("Regenerate lines")
         for b in (self.btn_song, self.btn_sel, self.btn_lines):
             form.addRow(b)
+        self.btn_song.setToolTip("Generate the whole song as new takes")
+        self.btn_sel.setToolTip("Regenerate the time range selected in the ruler (drag in the ruler to select)")
+        self.btn_lines.setToolTip("Regenerate the selected lyric lines (click a line; Ctrl+click for more)")
+        self.has_range = False
+        self.has_lines = False
         self.btn_song.clicked.connect(lambda: self.generateSong.emit(self.options()))
         self.btn_sel.clicked.connect(lambda: self.regenerateSelection.emit(self.options()))
         self.btn_lines.clicked.connect(lambda: self.regenerateLines.emit(self.options()))
@@ -114,15 +128,24 @@ class GenerationPanel(QWidget):
             self.seed.setValue((self.seed.value() + self.takes.value()) % 2**31)
         return opts
 
+    def set_selection(self, has_range: bool, has_lines: bool) -> None:
+        """Regenerate selection / lines are only there when there is something selected to regenerate."""
+        self.has_range, self.has_lines = has_range, has_lines
+        ok = getattr(self, "backend_ok", True)
+        self.btn_song.setEnabled(ok)
+        self.btn_sel.setEnabled(ok and has_range)
+        self.btn_lines.setEnabled(ok and has_lines)
+
     def refresh(self) -> None:
         from engine.backends import registry  # noqa: PLC0415
 
         backend = registry.create(self.backend.currentText())
         ok, reason = backend.available()
-        self.availability.setText(("available: " if ok else "unavailable: ") + reason[:160])
+        self.availability.setText(("available: " if ok else "unavailable: ") + reason)
         self.availability.setToolTip(reason)
-        for b in (self.btn_song, self.btn_sel, self.btn_lines):
-            b.setEnabled(ok)
+        self.backend_ok = ok
+        self.set_selection(self.has_range, self.has_lines)
+        self.estimate.setText("-")
         if ok and self.doc.song.duration_s > 0:
             from engine.backends.base import GenerationRequest  # noqa: PLC0415
 
@@ -205,7 +228,15 @@ class TakesPanel(QListWidget):
         drag.exec(Qt.CopyAction)
 
 
+def clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
 class JobsStrip(QWidget):
+    """One row per job: what it is, how far it got, how long it has run and about how long it has left, and a
+    Cancel that answers at once. The strip keeps its height, so a job appearing does not move the layout."""
+
     cancel = Signal(str)
 
     def __init__(self):
@@ -214,27 +245,52 @@ class JobsStrip(QWidget):
         self.layout_.setContentsMargins(4, 4, 4, 4)
         self.rows: dict[str, tuple[QWidget, QProgressBar]] = {}
         self.labels: dict[str, str] = {}  # every job shown, with its label and (once over) how it ended
+        self.started: dict[str, float] = {}
         self.keep_ms = 6000  # a finished job stays in the strip this long, saying what it made
+        self.idle = QLabel("no jobs running")
+        self.idle.setEnabled(False)
+        self.layout_.addWidget(self.idle)
+        self.setMinimumHeight(3 * 30)
 
     def add(self, job_id: str, label: str) -> None:
+        import time  # noqa: PLC0415
+
         self.labels[job_id] = label
+        self.started[job_id] = time.monotonic()
         row = QWidget()
         h = QHBoxLayout(row)
         h.setContentsMargins(0, 0, 0, 0)
         bar = QProgressBar()
-        bar.setFormat(f"{label} %p%")
+        bar.setFormat(f"{label} — queued")
         btn = QPushButton("Cancel")
-        btn.clicked.connect(lambda: self.cancel.emit(job_id))
+        btn.setToolTip("Stop this job at its next step")
+        btn.clicked.connect(lambda: self._cancel(job_id, bar, btn))
         h.addWidget(bar, 1)
         h.addWidget(btn)
         self.layout_.addWidget(row)
         self.rows[job_id] = (row, bar)
+        self.idle.hide()
 
-    def progress(self, job_id: str, step: int, total: int) -> None:
-        if job_id in self.rows:
-            bar = self.rows[job_id][1]
-            bar.setMaximum(max(1, total))
-            bar.setValue(step)
+    def _cancel(self, job_id: str, bar: QProgressBar, btn: QPushButton) -> None:
+        btn.setEnabled(False)
+        btn.setText("Cancelling…")
+        bar.setFormat(f"{self.labels.get(job_id, 'job')} — cancelling at the next step…")
+        self.cancel.emit(job_id)
+
+    def progress(self, job_id: str, step: int, total: int, eta_s: float = -1.0) -> None:
+        import time  # noqa: PLC0415
+
+        if job_id not in self.rows:
+            return
+        bar = self.rows[job_id][1]
+        bar.setMaximum(max(1, total))
+        bar.setValue(step)
+        if bar.format().endswith("cancelling at the next step…"):
+            return
+        elapsed = time.monotonic() - self.started.get(job_id, time.monotonic())
+        left = f", about {clock(eta_s)} left" if eta_s >= 0 else ""
+        bar.setFormat(f"{self.labels.get(job_id, 'job')} — step {step}/{max(1, total)} (%p%), "
+                      f"{clock(elapsed)} elapsed{left}")
 
     def done(self, job_id: str, outcome: str = "") -> None:
         row = self.rows.pop(job_id, None)
@@ -247,11 +303,17 @@ class JobsStrip(QWidget):
             bar.setMaximum(1)
             bar.setValue(1)
             bar.setFormat(self.labels[job_id])
+            bar.setToolTip(self.labels[job_id])
             for b in widget.findChildren(QPushButton):
                 b.setEnabled(False)
-            QTimer.singleShot(self.keep_ms, widget.deleteLater)
+            QTimer.singleShot(self.keep_ms, lambda: self._gone(widget))
         else:
-            widget.deleteLater()
+            self._gone(widget)
+
+    def _gone(self, widget: QWidget) -> None:
+        widget.deleteLater()
+        if not self.rows:
+            self.idle.show()
 
 
 class EffectsRack(QWidget):

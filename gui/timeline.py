@@ -40,6 +40,8 @@ class Drag:
 class Timeline(QWidget):
     selectionChanged = Signal()
     rangeChanged = Signal(float, float)
+    rangeCleared = Signal()
+    located = Signal(float)  # a click in the ruler moved the play head here
 
     def __init__(self, doc: DocumentModel, peaks: PeakCache | None = None, player: object = None):
         super().__init__()
@@ -54,6 +56,7 @@ class Timeline(QWidget):
         self.expanded: set[str] = set()
         self.lint: dict[str, str] = {}  # line id -> message
         self.playhead_s = 0.0
+        self.follow = True  # the view keeps the play head in sight while it plays
         self._drag: Drag | None = None
         self._preview = None  # a Song shown while dragging, committed on release
         self._taps: list[float] = []
@@ -288,8 +291,9 @@ class Timeline(QWidget):
             return
         dt = (x - d.x0) / self.px_per_s
         if d.kind == "range":
-            a, b = sorted((d.t0, self.t_of(x)))
-            self.range = (a, b) if b - a > 0.01 else None
+            grid = self._grid_for(event)
+            a, b = sorted((editing.snap(self.doc.song, d.t0, grid), editing.snap(self.doc.song, self.t_of(x), grid)))
+            self.range = (a, b) if b - a > 0.01 and abs(x - d.x0) > 3 else None
         elif d.kind == "move":
             self._preview = editing.move_lines(self.doc.song, d.ids, dt, self._grid_for(event), d.anchor)
         elif d.kind == "stretch":
@@ -307,8 +311,12 @@ class Timeline(QWidget):
         if d is None:
             return
         if d.kind == "range":
-            if self.range:
+            if self.range and abs(event.position().x() - d.x0) > 3:
                 self.rangeChanged.emit(*self.range)
+            else:  # a click: locate there (snapped unless Shift), and clear the selection
+                self.range = None
+                self.rangeCleared.emit()
+                self.locate(editing.snap(self.doc.song, d.t0, self._grid_for(event)))
         elif self._preview is not None:
             preview, self._preview = self._preview, None
             text = {"move": "Move lines", "stretch": "Stretch line"}.get(d.kind, "Resize section")
@@ -459,12 +467,29 @@ class Timeline(QWidget):
         self.doc.edit(new, "Tap to time")
         self.update()
 
+    def locate(self, t: float) -> None:
+        """Move the play head (and the player, when there is one) to ``t`` seconds."""
+        self.playhead_s = max(0.0, t)
+        if self.player is not None and hasattr(self.player, "seek"):
+            self.player.seek(self.playhead_s)
+        self.keep_in_view(self.playhead_s)
+        self.located.emit(self.playhead_s)
+        self.update()
+
+    def keep_in_view(self, t: float) -> None:
+        """Scroll so ``t`` is on screen (a page at a time, as a DAW's editor follows its play head)."""
+        visible = max(1e-3, (self.width() - LABEL_W) / self.px_per_s)
+        if t < self.scroll_s or t > self.scroll_s + visible * 0.95:
+            self.scroll_s = max(0.0, t - visible * 0.05)
+
     def _follow_player(self) -> None:
         if self.player is None:
             return
         t = float(getattr(self.player, "position_s", 0.0))
         if abs(t - self.playhead_s) > 1e-3:
             self.playhead_s = t
+            if self.follow and getattr(self.player, "state", "") == "playing":
+                self.keep_in_view(t)
             self.update()
 
 

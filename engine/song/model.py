@@ -298,8 +298,11 @@ class Song:
         return self.replace(lyrics=tuple(lines))
 
     def with_take(self, take: Take) -> Song:
-        others = tuple(t for t in self.takes if t.id != take.id)
-        return self.replace(takes=(*others, take))
+        """``take`` added at the end, or put in place of the take with its id (renaming or starring a take keeps
+        its place, so "the newest take" stays the newest)."""
+        if any(t.id == take.id for t in self.takes):
+            return self.replace(takes=tuple(take if t.id == take.id else t for t in self.takes))
+        return self.replace(takes=(*self.takes, take))
 
     def without_take(self, take_id: str) -> Song:
         return self.replace(takes=tuple(t for t in self.takes if t.id != take_id),

@@ -1,0 +1,164 @@
+"""The app as a daily tool, offscreen: seeds that never repeat a take, actions that need a selection, takes that
+keep their place, redo by its shortcut, jobs that show their ETA and answer Cancel, the transport readout,
+locate by a click in the ruler, and the view following the play head."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from engine.service import EngineService
+from engine.session import Session
+from engine.song.tempo import Grid
+from gui.engine_client import EngineClient
+from gui.main_window import MainWindow
+from gui.timeline import LABEL_W, RULER_H
+from tests.engine.session.test_session import make_project
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):
+    engine = EngineService("thread").start()
+    session = Session.open(make_project(tmp_path).folder, engine, "test")
+    client = EngineClient(session)
+    win = MainWindow(session, client)
+    qtbot.addWidget(win)
+    win.resize(1600, 900)
+    win.show()
+    qtbot.waitUntil(lambda: getattr(win.timeline, "_fitted", False))
+    qtbot.wait(30)
+    yield win
+    client.close()
+    session.close()
+    engine.close()
+
+
+def add_takes(win: MainWindow, seeds: list[int]) -> None:
+    song = win.doc.song
+    base = song.takes[0]
+    for i, seed in enumerate(seeds):
+        song = song.with_take(dataclasses.replace(base, id=f"take-{i + 2:03d}", seed=seed, name=""))
+    win.doc.edit(song, "takes")
+
+
+def test_the_seed_goes_on_after_the_projects_takes_and_advances_unless_locked(window: MainWindow) -> None:
+    from gui.panels import GenerationPanel, next_seed
+
+    add_takes(window, [900, 901])
+    panel = GenerationPanel(window.doc)  # as a reopened project shows it
+    assert panel.seed.value() == next_seed(window.doc.song) == 902
+    assert panel.seed.value() not in {t.seed for t in window.doc.song.takes}
+    panel.takes.setValue(2)
+    assert panel.options()["seed"] == 902 and panel.seed.value() == 904
+    panel.lock_seed.setChecked(True)
+    assert panel.options()["seed"] == 904 and panel.seed.value() == 904
+
+
+def test_regenerate_selection_and_lines_need_a_selection(qtbot, window: MainWindow) -> None:
+    gen, tl = window.generation, window.timeline
+    assert gen.btn_song.isEnabled()
+    assert not gen.btn_sel.isEnabled() and not gen.btn_lines.isEnabled()
+    y = RULER_H // 2
+    QTest.mousePress(tl, Qt.LeftButton, Qt.NoModifier, QPoint(int(tl.x_of(1.0)), y))
+    QTest.mouseMove(tl, QPoint(int(tl.x_of(3.0)), y))
+    QTest.mouseRelease(tl, Qt.LeftButton, Qt.NoModifier, QPoint(int(tl.x_of(3.0)), y))
+    assert tl.range is not None and gen.btn_sel.isEnabled()
+    QTest.mouseClick(tl, Qt.LeftButton, Qt.NoModifier, QPoint(int(tl.x_of(5.0)), y))  # a click clears it
+    assert tl.range is None and not gen.btn_sel.isEnabled()
+    line = window.doc.song.lyrics[0]
+    r = tl.line_rect(line)
+    QTest.mouseClick(tl, Qt.LeftButton, Qt.NoModifier, r.center().toPoint())
+    assert tl.selected == {line.id} and gen.btn_lines.isEnabled()
+
+
+def test_renaming_or_starring_a_take_keeps_its_place(window: MainWindow) -> None:
+    add_takes(window, [5])
+    order = [t.id for t in window.doc.song.takes]
+    first = window.takes.item(window.takes.count() - 1)  # the list shows the newest first
+    assert first.data(Qt.UserRole) == "take-001"
+    first.setText("keeper")
+    window.takes.star("take-001")
+    assert [t.id for t in window.doc.song.takes] == order
+    assert window.doc.song.takes[-1].id == "take-002"  # still the newest: what Space plays, what Regenerate edits
+    assert window.doc.song.take("take-001").name == "keeper" and window.doc.song.take("take-001").starred
+    assert window.takes.item(0).data(Qt.UserRole) == "take-002"
+
+
+def test_redo_by_its_shortcut(qtbot, window: MainWindow) -> None:
+    before = window.doc.song.tempo.bpm
+    window.doc.edit(window.doc.song.replace(tempo=window.doc.song.tempo.__class__.constant(100)), "Set tempo")
+    window.activateWindow()
+    window.timeline.setFocus()
+    QTest.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+    assert window.doc.song.tempo.bpm == before
+    QTest.keyClick(window, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert window.doc.song.tempo.bpm == 100
+    QTest.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+    QTest.keyClick(window, Qt.Key_Y, Qt.ControlModifier)
+    assert window.doc.song.tempo.bpm == 100
+
+
+def test_a_job_shows_elapsed_time_and_eta_and_cancel_answers_at_once(qtbot, window: MainWindow) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    jobs = window.jobs
+    cancelled: list[str] = []
+    jobs.cancel.connect(cancelled.append)
+    jobs.add("job-1", "song")
+    jobs.progress("job-1", 5, 10, 72.0)
+    widget, bar = jobs.rows["job-1"]
+    assert "step 5/10" in bar.format() and "elapsed" in bar.format() and "about 1:12 left" in bar.format()
+    button = widget.findChild(QPushButton)
+    QTest.mouseClick(button, Qt.LeftButton)
+    assert cancelled == ["job-1"] and not button.isEnabled() and button.text() == "Cancelling…"
+    assert "cancelling" in bar.format()
+    jobs.progress("job-1", 6, 10, 60.0)
+    assert "cancelling" in bar.format()  # progress does not hide that it is being cancelled
+
+
+def test_a_click_in_the_ruler_locates_on_the_grid_and_the_readout_follows(qtbot, window: MainWindow) -> None:
+    tl = window.timeline
+    tl.grid = Grid.BAR
+    located: list[float] = []
+    tl.located.connect(located.append)
+    x = int(tl.x_of(4.3))  # 120 bpm 4/4: bars every 2 s, so bar 3 starts at 4.0 s
+    QTest.mouseClick(tl, Qt.LeftButton, Qt.NoModifier, QPoint(x, RULER_H // 2))
+    assert located == [pytest.approx(4.0)] and tl.playhead_s == pytest.approx(4.0)
+    window._transport()
+    assert window.position.text().startswith("3|1|0") and "00:04.000" in window.position.text()
+    assert "120 bpm" in window.song_facts.text() and "4/4" in window.song_facts.text()
+    QTest.mouseClick(tl, Qt.LeftButton, Qt.ShiftModifier, QPoint(x, RULER_H // 2))  # Shift: off the grid
+    assert tl.playhead_s == pytest.approx(tl.t_of(x), abs=0.05) and tl.playhead_s != pytest.approx(4.0)
+    window.return_to_start()
+    assert tl.playhead_s == 0.0
+
+
+class FakePlayer:
+    """Only what the timeline reads from a player: its position and whether it plays."""
+
+    def __init__(self) -> None:
+        self.position_s = 0.0
+        self.state = "playing"
+
+    def seek(self, t: float) -> None:
+        self.position_s = t
+
+
+def test_the_view_follows_the_play_head_unless_told_not_to(qtbot, window: MainWindow) -> None:
+    tl = window.timeline
+    tl.player = FakePlayer()
+    tl.px_per_s = 100.0
+    tl.scroll_s = 0.0
+    visible = (tl.width() - LABEL_W) / tl.px_per_s
+    tl.player.position_s = visible * 1.5
+    tl._follow_player()
+    assert tl.scroll_s <= tl.playhead_s <= tl.scroll_s + visible  # scrolled to keep it in sight
+    window.follow_action.setChecked(False)
+    tl.scroll_s = 0.0
+    tl.player.position_s = visible * 2.5
+    tl._follow_player()
+    assert tl.scroll_s == 0.0 and tl.playhead_s == pytest.approx(visible * 2.5)
