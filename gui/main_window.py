@@ -10,18 +10,15 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
-    QToolBar,
 )
 
 from engine.session import Session
-from engine.song.tempo import Grid
 
 from . import editing
 from .daw_link import DawLinkPanel
@@ -30,6 +27,7 @@ from .engine_client import EngineClient
 from .panels import EffectsRack, GenerationPanel, JobsStrip, TakesPanel
 from .peaks import PeakCache
 from .timeline import Timeline
+from .transport import TransportBar
 
 AUTOSAVE_MS = 60_000
 
@@ -101,17 +99,24 @@ class MainWindow(QMainWindow):
 
     # -- actions and shortcuts -----------------------------------------------------------------------------------
     def _actions(self) -> None:
-        bar = QToolBar("Transport")
-        bar.setObjectName("transport")
-        self.addToolBar(bar)
         m = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&Open…", QKeySequence.Open, self.open_dialog), ("&Save", QKeySequence.Save, self.save)):
+        for text, key, slot in (("&Open…", QKeySequence.Open, self.open_dialog),
+                                ("&Save", QKeySequence.Save, self.save),
+                                ("Save &As…", QKeySequence.SaveAs, self.save_as),
+                                ("&Render newest take for the DAW", "Ctrl+R", self.render_newest),
+                                ("Open the &renders folder", "", self.open_renders)):
             a = QAction(text, self)
-            a.setShortcut(key)
+            if key:
+                a.setShortcut(key)
             a.triggered.connect(slot)
             m.addAction(a)
         self.recent_menu = m.addMenu("Open &recent")
         self._recent()
+        m.addSeparator()
+        quit_ = QAction("&Quit", self)
+        quit_.setShortcut(QKeySequence.Quit)
+        quit_.triggered.connect(self.close)
+        m.addAction(quit_)
         e = self.menuBar().addMenu("&Edit")
         undo = self.doc.undo.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.Undo)
@@ -129,98 +134,44 @@ class MainWindow(QMainWindow):
             a.setShortcut(QKeySequence(key))
             a.triggered.connect(slot)
             e.addAction(a)
-        tm = self.menuBar().addMenu("&Transport")
-        for text, key, slot, tip in (
-                ("⏮ Start", "Home", self.return_to_start, "Return to the start of the song"),
-                ("▶ Play/Pause", "Space", self.toggle_play, "Play the newest take from the play head, or pause"),
-                ("■ Stop", "Ctrl+Space", self.stop, "Stop and go back to where playing started"),
-                ("Loop selection", "L", self.loop, "Loop the range selected in the ruler (snapped to the grid)"),
-                ("A/B", "B", self.ab, "Switch between the take playing (A) and the one before it (B)")):
-            a = QAction(text, self)
-            a.setShortcut(QKeySequence(key))
-            a.setShortcutContext(Qt.WindowShortcut)
-            a.setToolTip(f"{tip} ({key})")
-            a.triggered.connect(slot)
-            bar.addAction(a)
-            tm.addAction(a)
-        self.follow_action = QAction("Follow", self)
-        self.follow_action.setCheckable(True)
-        self.follow_action.setChecked(True)
-        self.follow_action.setShortcut(QKeySequence("F"))
-        self.follow_action.setToolTip("Keep the play head in view while playing (F)")
-        self.follow_action.toggled.connect(lambda on: setattr(self.timeline, "follow", on))
-        bar.addAction(self.follow_action)
-        tm.addAction(self.follow_action)
-        self.position = QLabel()
-        self.position.setObjectName("position")
-        self.position.setToolTip("Play head: bar | beat | tick, and minutes:seconds")
-        self.position.setStyleSheet("font-size: 15px; padding: 0 10px;")
-        self.song_facts = QLabel()
-        self.song_facts.setToolTip("The song's tempo, meter and key")
-        self.now_playing = QLabel()
-        self.now_playing.setToolTip("Which take plays, and which side of the A/B comparison you hear")
-        bar.addWidget(self.position)
-        bar.addWidget(self.song_facts)
-        bar.addWidget(self.now_playing)
-        bar.addSeparator()
-        vm = self.menuBar().addMenu("&View")
-        for text, key, slot in (("Zoom in", "+", lambda: self.timeline.zoom(1.25)),
-                                ("Zoom out", "-", lambda: self.timeline.zoom(0.8)),
-                                ("Zoom to fit the song", "Ctrl+0", self.timeline.fit)):
-            a = QAction(text, self)
-            a.setShortcut(QKeySequence(key))
-            a.setShortcutContext(Qt.WindowShortcut)
-            a.setToolTip(f"{text} ({key})")
-            a.triggered.connect(slot)
-            bar.addAction(a)
-            vm.addAction(a)
-        self.grid_box = QComboBox()
-        self.grid_box.addItems([g.value for g in Grid] + ["free"])
-        self.grid_box.setCurrentText(Grid.BEAT.value)
-        self.grid_box.setToolTip("Snap for dragging lines and for selecting or locating in the ruler (hold Shift "
-                                 "for free)")
-        self.grid_box.currentTextChanged.connect(self._grid)
-        bar.addWidget(QLabel(" Snap "))
-        bar.addWidget(self.grid_box)
-        self._transport_timer = QTimer(self)
-        self._transport_timer.timeout.connect(self._transport)
-        self._transport_timer.start(50)
-        self._transport()
+        self.transport = TransportBar(self)
+        self.addToolBar(self.transport)
+        self._help_menu()
 
-    def _transport(self) -> None:
-        """The transport readout: position in bars|beats and time, tempo, meter, key, the take playing, A/B."""
-        song = self.doc.song
-        t = self.timeline.playhead_s
-        bbt = song.tempo.seconds_to_bbt(t)
-        minutes, seconds = divmod(t, 60.0)
-        self.position.setText(f"{bbt}   {int(minutes):02d}:{seconds:06.3f}")
-        key = f"{song.key.tonic} {song.key.mode}"
-        self.song_facts.setText(f"♩ {song.tempo.bpm:g} bpm   {song.tempo.meter}   {key}".rstrip())
-        pl = self.player
-        take_id = getattr(self, "_playing_take", None)
-        if pl is None:
-            self.now_playing.setText("  no audio device")
-        elif take_id is None:
-            self.now_playing.setText("  ")
-        else:
-            try:
-                name = self.doc.song.take(take_id).name or take_id
-            except KeyError:
-                name = take_id
-            side = getattr(pl, "active", "A")
-            b_name = getattr(self, "_b_take", None)
-            ab = f"   A/B: hearing {side}" + (f" ({b_name})" if side == "B" and b_name else "") if b_name else ""
-            self.now_playing.setText(f"  {pl.state}: {name}{ab}")
+    def _help_menu(self) -> None:
+        h = self.menuBar().addMenu("&Help")
+        a = QAction("&Keyboard shortcuts", self)
+        a.setShortcut(QKeySequence("F1"))
+        a.triggered.connect(self.show_shortcuts)
+        h.addAction(a)
 
-    def _grid(self, text: str) -> None:
-        self.timeline.grid = next((g for g in Grid if g.value == text), None) or Grid.BEAT
-        if text == "free":
-            self.timeline.grid = None  # type: ignore[assignment]
+    def shortcut_sheet(self) -> str:
+        """Every menu action with its keys, menu by menu."""
+        lines = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            if menu is None:
+                continue
+            lines.append(f"<b>{menu.title().replace('&', '')}</b>")
+            for a in menu.actions():
+                keys = ", ".join(k.toString(QKeySequence.NativeText) for k in a.shortcuts())
+                if a.text() and not a.isSeparator():
+                    lines.append(f"&nbsp;&nbsp;{a.text().replace('&', '')}" + (f" — <tt>{keys}</tt>" if keys else ""))
+        lines.append("<b>Timeline</b>")
+        lines += [f"&nbsp;&nbsp;{t}" for t in (
+            "click in the ruler — locate (snapped; Shift: free)", "drag in the ruler — select a range",
+            "drag a line — move it (Shift: free); its right edge — stretch", "double-click a line — edit its text",
+            "←/→ — nudge selected lines (Shift: 10 ms)", "T — tap-time the next line at the play head",
+            "Ctrl+wheel — zoom; wheel — scroll; PageUp/PageDown/Home — scroll")]
+        return "<br>".join(lines)
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", self.shortcut_sheet())
 
     # -- project -------------------------------------------------------------------------------------------------
     def _title(self) -> None:
-        dirty = "" if self.doc.undo.isClean() else " *"
-        self.setWindowTitle(f"{self.doc.song.info.title}{dirty} — SongBridge")
+        # no "unsaved" star: every edit is on disk as it happens (the session's saver), so there is nothing to lose
+        self.setWindowTitle(f"{self.doc.song.info.title} — {self.doc.folder.name} — SongBridge")
 
     def save(self) -> None:
         self.doc.save()
@@ -242,6 +193,37 @@ class MainWindow(QMainWindow):
         for r in QSettings("songbridge", "songbridge").value("recent") or []:
             a = self.recent_menu.addAction(r)
             a.triggered.connect(lambda _c=False, path=r: self.open_project(path))
+
+    def save_as(self) -> None:
+        """A copy of the project (song, takes, renders) under a new name, opened in its own window."""
+        import shutil  # noqa: PLC0415
+
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(self.doc.folder.parent))
+        if not path:
+            return
+        from engine.song.project import project_path  # noqa: PLC0415
+
+        target = project_path(path)
+        if target.exists():
+            QMessageBox.warning(self, "Save as", f"{target} exists already; choose another name.")
+            return
+        self.doc.save()
+        shutil.copytree(self.doc.folder, target, ignore=shutil.ignore_patterns(".songbridge.lock", ".*.tmp"))
+        self.open_project(str(target))
+
+    def render_newest(self) -> None:
+        if not self.doc.song.takes:
+            self.statusBar().showMessage("no take to render yet: generate one first", 5000)
+            return
+        self.render_take(self.doc.song.takes[-1].id)
+
+    def open_renders(self) -> None:
+        from PySide6.QtCore import QUrl  # noqa: PLC0415
+        from PySide6.QtGui import QDesktopServices  # noqa: PLC0415
+
+        folder = getattr(self, "last_render", None) or self.doc.folder / "renders"
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def open_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open project", str(self.doc.folder.parent))
@@ -271,10 +253,20 @@ class MainWindow(QMainWindow):
                 return
             except OSError:
                 pass
-        subprocess.Popen([sys.executable, "-m", "songbridge", "gui", str(folder), "--osc", "127.0.0.1:0"],
-                         start_new_session=True)
+        child = subprocess.Popen([sys.executable, "-m", "songbridge", "gui", str(folder), "--osc", "127.0.0.1:0"],
+                                 start_new_session=True, stderr=subprocess.PIPE, text=True)
         self._remember(folder)
-        self.statusBar().showMessage(f"opening {folder} in a new window…", 5000)
+        self.statusBar().showMessage(f"opening {folder} in a new window…")
+
+        def check() -> None:  # a project that cannot open says why, instead of "opening…" forever
+            if child.poll() is None:
+                self.statusBar().showMessage(f"{folder.name} opened in a new window", 4000)
+                return
+            if child.returncode != 0:
+                why = (child.stderr.read() if child.stderr else "").strip().splitlines()[-1:] or ["it exited"]
+                self.statusBar().showMessage(f"could not open {folder}: {why[0]}", 15000)
+
+        QTimer.singleShot(3000, check)
 
     # -- generation ----------------------------------------------------------------------------------------------
     def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:
@@ -316,6 +308,13 @@ class MainWindow(QMainWindow):
 
     def _finished(self, job_id: str, ev: Any) -> None:
         """The session has already put the job's takes in the song (and saved it)."""
+        render = getattr(ev, "render", None) or {}
+        if render.get("folder"):
+            self.last_render = Path(render["folder"])
+            text = f"rendered {len(render.get('files', {}))} files to {render['folder']} (File > Open the renders folder)"
+            self.jobs.done(job_id, text)
+            self.statusBar().showMessage(text, 15000)
+            return
         self.jobs.done(job_id, ", ".join(t.id for t in ev.takes) + " ready" if ev.takes else "done")
         if ev.takes:
             self.statusBar().showMessage(f"{', '.join(t.id for t in ev.takes)} ready", 5000)
@@ -468,5 +467,21 @@ class MainWindow(QMainWindow):
         self.status_daw.setText(f"DAW: {daw.adapter}, {link}")
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        """Edits are on disk as they happen, so closing loses nothing of the song; running jobs would be lost, so
+        closing with jobs running asks first."""
+        self.timeline.finish_taps()
+        running = [j for j in self.engine.service.jobs() if j.state in ("queued", "running")]
+        if running and not self.confirm_quit(len(running)):
+            event.ignore()
+            return
+        for j in running:
+            self.engine.cancel(j.id)
         self.doc.save()
         super().closeEvent(event)
+
+    def confirm_quit(self, jobs: int) -> bool:
+        answer = QMessageBox.question(
+            self, "Jobs are running", f"{jobs} job{'s' if jobs > 1 else ''} still running. Quit and cancel "
+            f"{'them' if jobs > 1 else 'it'}? (The song and its takes are saved.)",
+            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        return answer == QMessageBox.Yes

@@ -306,7 +306,7 @@ class JobsStrip(QWidget):
             bar.setToolTip(self.labels[job_id])
             for b in widget.findChildren(QPushButton):
                 b.setEnabled(False)
-            QTimer.singleShot(self.keep_ms, lambda: self._gone(widget))
+            QTimer.singleShot(self.keep_ms, self, lambda: self._gone(widget))
         else:
             self._gone(widget)
 

@@ -128,9 +128,9 @@ def test_a_click_in_the_ruler_locates_on_the_grid_and_the_readout_follows(qtbot,
     x = int(tl.x_of(4.3))  # 120 bpm 4/4: bars every 2 s, so bar 3 starts at 4.0 s
     QTest.mouseClick(tl, Qt.LeftButton, Qt.NoModifier, QPoint(x, RULER_H // 2))
     assert located == [pytest.approx(4.0)] and tl.playhead_s == pytest.approx(4.0)
-    window._transport()
-    assert window.position.text().startswith("3|1|0") and "00:04.000" in window.position.text()
-    assert "120 bpm" in window.song_facts.text() and "4/4" in window.song_facts.text()
+    window.transport.refresh()
+    assert window.transport.position.text().startswith("3|1|0") and "00:04.000" in window.transport.position.text()
+    assert "120 bpm" in window.transport.song_facts.text() and "4/4" in window.transport.song_facts.text()
     QTest.mouseClick(tl, Qt.LeftButton, Qt.ShiftModifier, QPoint(x, RULER_H // 2))  # Shift: off the grid
     assert tl.playhead_s == pytest.approx(tl.t_of(x), abs=0.05) and tl.playhead_s != pytest.approx(4.0)
     window.return_to_start()
@@ -157,8 +157,44 @@ def test_the_view_follows_the_play_head_unless_told_not_to(qtbot, window: MainWi
     tl.player.position_s = visible * 1.5
     tl._follow_player()
     assert tl.scroll_s <= tl.playhead_s <= tl.scroll_s + visible  # scrolled to keep it in sight
-    window.follow_action.setChecked(False)
+    window.transport.follow.setChecked(False)
     tl.scroll_s = 0.0
     tl.player.position_s = visible * 2.5
     tl._follow_player()
     assert tl.scroll_s == 0.0 and tl.playhead_s == pytest.approx(visible * 2.5)
+
+
+def test_closing_with_a_job_running_asks_and_cancel_keeps_the_window(qtbot, window: MainWindow,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.service import SleepJob
+
+    asked: list[int] = []
+    answer = [False]
+    monkeypatch.setattr(window, "confirm_quit", lambda n: asked.append(n) or answer[0])
+    job = window.engine.submit(SleepJob(steps=200, step_s=0.05, label="slow"))
+    qtbot.waitUntil(lambda: any(j.id == job and j.state == "running" for j in window.engine.service.jobs()))
+    assert not window.close()  # the producer said Cancel: still open, the job goes on
+    assert asked == [1] and window.isVisible()
+    answer[0] = True
+    assert window.close()
+    qtbot.waitUntil(lambda: any(j.id == job and j.state == "cancelled" for j in window.engine.service.jobs()),
+                    timeout=10_000)
+
+
+def test_a_render_says_where_its_files_are(qtbot, window: MainWindow) -> None:
+    done: list[str] = []
+    window.engine.finished.connect(lambda j, e: done.append(j))
+    job = window.render_take("take-001")
+    qtbot.waitUntil(lambda: job in done, timeout=60_000)
+    folder = window.doc.folder / "renders" / "take-001"
+    assert str(folder) in window.jobs.labels[job] and window.last_render == folder
+    assert str(folder) in window.statusBar().currentMessage()
+
+
+def test_the_shortcut_sheet_lists_every_menu_action_with_its_keys(window: MainWindow) -> None:
+    sheet = window.shortcut_sheet()
+    for text in ("Undo", "Redo", "Ctrl+Shift+Z", "Play/Pause", "Space", "Zoom to fit the song", "Ctrl+0",
+                 "Save As", "Quit", "Keyboard shortcuts", "F1", "click in the ruler"):
+        assert text in sheet, text
+    for menu in ("File", "Edit", "Transport", "View", "Help"):
+        assert f"<b>{menu}</b>" in sheet

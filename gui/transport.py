@@ -1,0 +1,97 @@
+"""The transport bar: return to start, play/pause, stop, loop, A/B, follow; the play head in bars|beats|ticks and
+minutes:seconds; the song's tempo, meter and key; which take plays and which side of the A/B you hear; zoom and
+snap. Its actions are also the Transport and View menus, with their keys in the tooltips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QComboBox, QLabel, QToolBar
+
+from engine.song.tempo import Grid
+
+
+class TransportBar(QToolBar):
+    def __init__(self, win: Any):
+        super().__init__("Transport")
+        self.win = win
+        self.setObjectName("transport")
+        tm = win.menuBar().addMenu("&Transport")
+        for text, key, slot, tip in (
+                ("⏮ Start", "Home", win.return_to_start, "Return to the start of the song"),
+                ("▶ Play/Pause", "Space", win.toggle_play, "Play the newest take from the play head, or pause"),
+                ("■ Stop", "Ctrl+Space", win.stop, "Stop and go back to where playing started"),
+                ("Loop selection", "L", win.loop, "Loop the range selected in the ruler (snapped to the grid)"),
+                ("A/B", "B", win.ab, "Switch between the take playing (A) and the one before it (B)")):
+            tm.addAction(self._action(text, key, slot, tip))
+        self.follow = self._action("Follow", "F", lambda on: setattr(win.timeline, "follow", on),
+                                   "Keep the play head in view while playing", checkable=True)
+        self.follow.setChecked(True)
+        tm.addAction(self.follow)
+        self.position = QLabel()
+        self.position.setObjectName("position")
+        self.position.setToolTip("Play head: bar | beat | tick, and minutes:seconds")
+        self.position.setStyleSheet("font-size: 15px; padding: 0 10px;")
+        self.song_facts = QLabel()
+        self.song_facts.setToolTip("The song's tempo, meter and key")
+        self.now_playing = QLabel()
+        self.now_playing.setToolTip("Which take plays, and which side of the A/B comparison you hear")
+        for w in (self.position, self.song_facts, self.now_playing):
+            self.addWidget(w)
+        self.addSeparator()
+        vm = win.menuBar().addMenu("&View")
+        for text, key, slot in (("Zoom in", "+", lambda: win.timeline.zoom(1.25)),
+                                ("Zoom out", "-", lambda: win.timeline.zoom(0.8)),
+                                ("Zoom to fit the song", "Ctrl+0", win.timeline.fit)):
+            vm.addAction(self._action(text, key, slot, text))
+        self.grid_box = QComboBox()
+        self.grid_box.addItems([g.value for g in Grid] + ["free"])
+        self.grid_box.setCurrentText(Grid.BEAT.value)
+        self.grid_box.setToolTip("Snap for dragging lines and for selecting or locating in the ruler (hold Shift "
+                                 "for free)")
+        self.grid_box.currentTextChanged.connect(self._grid)
+        self.addWidget(QLabel(" Snap "))
+        self.addWidget(self.grid_box)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(50)
+        self.refresh()
+
+    def _action(self, text: str, key: str, slot: Any, tip: str, checkable: bool = False) -> QAction:
+        a = QAction(text, self.win)
+        a.setShortcut(QKeySequence(key))
+        a.setShortcutContext(Qt.WindowShortcut)
+        a.setToolTip(f"{tip} ({key})")
+        a.setCheckable(checkable)
+        (a.toggled if checkable else a.triggered).connect(slot)
+        self.addAction(a)
+        return a
+
+    def _grid(self, text: str) -> None:
+        self.win.timeline.grid = None if text == "free" else next((g for g in Grid if g.value == text), Grid.BEAT)
+
+    def refresh(self) -> None:
+        win = self.win
+        song = win.doc.song
+        t = win.timeline.playhead_s
+        minutes, seconds = divmod(t, 60.0)
+        self.position.setText(f"{song.tempo.seconds_to_bbt(t)}   {int(minutes):02d}:{seconds:06.3f}")
+        self.song_facts.setText(f"♩ {song.tempo.bpm:g} bpm   {song.tempo.meter}   {song.key.tonic} {song.key.mode}")
+        pl = win.player
+        take_id = getattr(win, "_playing_take", None)
+        if pl is None:
+            self.now_playing.setText("  no audio device")
+            return
+        if take_id is None:
+            self.now_playing.setText("")
+            return
+        try:
+            name = song.take(take_id).name or take_id
+        except KeyError:
+            name = take_id
+        side = getattr(pl, "active", "A")
+        b_name = getattr(win, "_b_take", None)
+        ab = (f"   A/B: hearing {side}" + (f" ({b_name})" if side == "B" else "")) if b_name else ""
+        self.now_playing.setText(f"  {pl.state}: {name}{ab}")
