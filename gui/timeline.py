@@ -5,27 +5,18 @@ visible and reads precomputed peaks."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QLineEdit, QToolTip, QWidget
 
 from engine.song.tempo import Grid
 
-from . import editing, theme
+from . import editing
 from .document import DocumentModel
-from .peaks import PEAKS_PER_S, PeakCache
-
-LABEL_W = 96
-RULER_H = 40
-SECTION_H = 26
-LYRIC_H = 46
-TAKE_H = 58
-STEM_H = 30
-EDGE = 6
+from .peaks import PeakCache
+from .timeline_paint import EDGE, LABEL_W, LYRIC_H, RULER_H, SECTION_H, STEM_H, TAKE_H, TimelinePainting
 
 
 @dataclass
@@ -37,7 +28,7 @@ class Drag:
     t0: float = 0.0
 
 
-class Timeline(QWidget):
+class Timeline(TimelinePainting, QWidget):
     selectionChanged = Signal()
     rangeChanged = Signal(float, float)
     rangeCleared = Signal()
@@ -103,12 +94,23 @@ class Timeline(QWidget):
         return QRectF(x0, self.lane_top("lyrics") + 3, max(8.0, x1 - x0 - 2), LYRIC_H - 6)
 
     def line_ends(self) -> dict[str, float]:
-        """Where each timed line's block ends: its own end, else the next line's start, else 2 s later."""
+        """Where each timed line's block ends: its own end, else its last word's stamp plus a beat, else about
+        how long it takes to sing (a third of a second a syllable, a beat at least), never past the next line's
+        start: a line without an end does not span an instrumental gap."""
         timed = self.song.timed_lines()
+        beat = 60.0 / max(1.0, self.song.tempo.bpm)
         ends = {}
         for i, ln in enumerate(timed):
-            ends[ln.id] = ln.end_s if ln.end_s is not None else (
-                timed[i + 1].start_s if i + 1 < len(timed) else ln.start_s + 2.0)
+            nxt = timed[i + 1].start_s if i + 1 < len(timed) else None
+            if ln.end_s is not None:
+                ends[ln.id] = ln.end_s
+                continue
+            if ln.words:
+                sung = max(w.start_s for w in ln.words) + beat
+            else:
+                syllables = max(1, sum(1 for ch in ln.text.lower() if ch in "aeiouy"))
+                sung = ln.start_s + max(beat, 0.33 * syllables)
+            ends[ln.id] = min(sung, nxt) if nxt is not None else sung
         return ends
 
     def line_at(self, x: float, y: float):  # type: ignore[no-untyped-def]
@@ -120,127 +122,6 @@ class Timeline(QWidget):
             if self.line_rect(ln, ends).contains(QPointF(x, y)):
                 return ln
         return None
-
-    # -- painting -----------------------------------------------------------------------------------------------
-    def paintEvent(self, _event) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.fillRect(self.rect(), theme.BG)
-        song = self.song
-        t0, t1 = self.t_of(LABEL_W), self.t_of(self.width())
-        self._paint_ruler(p, song, t0, t1)
-        self._paint_sections(p, song)
-        self._paint_lyrics(p, song, t0, t1)
-        self._paint_takes(p, song)
-        if self.range is not None:
-            a, b = (self.x_of(t) for t in self.range)
-            p.fillRect(QRectF(a, 0, b - a, self.height()), theme.SELECT)
-        x = self.x_of(self.playhead_s)
-        if x >= LABEL_W:
-            p.setPen(QPen(theme.PLAYHEAD, 1.5))
-            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-        p.fillRect(QRectF(0, 0, LABEL_W, self.height()), theme.PANEL)
-        p.setPen(theme.DIM)
-        labels = [("bars | s", 0, RULER_H), ("Sections", RULER_H, SECTION_H), ("Lyrics", self.lane_top("lyrics"), LYRIC_H)]
-        labels += [(f"{tid}" if stem == "mix" else f"  {stem}", y, h) for tid, stem, y, h in self.take_rows()]
-        for text, y, h in labels:
-            p.drawText(QRectF(8, y, LABEL_W - 12, h), Qt.AlignVCenter | Qt.AlignLeft, text)
-        p.end()
-
-    def _paint_ruler(self, p: QPainter, song, t0: float, t1: float) -> None:  # type: ignore[no-untyped-def]
-        p.fillRect(QRectF(LABEL_W, 0, self.width(), RULER_H), theme.PANEL)
-        tm = song.tempo
-        bar_px = tm.bar_length_s(1) * self.px_per_s
-        every = max(1, 2 ** math.ceil(math.log2(max(1.0, 60.0 / bar_px))))
-        small = QFont(self.font())
-        small.setPointSizeF(max(6.0, small.pointSizeF() - 1.5))
-        p.setFont(small)
-        for t in tm.grid_lines(t0, t1, Grid.BAR):
-            bar = round(tm.seconds_to_bars(t))
-            x = self.x_of(t)
-            major = (bar - 1) % every == 0
-            p.setPen(QPen(theme.TEXT if major else theme.DIM, 1))
-            p.drawLine(QPointF(x, 12 if major else 18), QPointF(x, RULER_H))
-            if major:
-                p.drawText(QPointF(x + 3, 12), str(bar))
-            if bar_px > 40:
-                p.setPen(QPen(QColor(255, 255, 255, 40), 1))
-                for b in range(1, tm.meter_at(t).numerator):
-                    bx = self.x_of(tm.bbt_to_seconds(bar, b + 1))
-                    p.drawLine(QPointF(bx, 26), QPointF(bx, RULER_H))
-        step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120) if s * self.px_per_s >= 50)
-        p.setPen(theme.DIM)
-        for s in range(int(t0 // step) * step, int(t1) + step, step):
-            x = self.x_of(s)
-            if x >= LABEL_W:
-                p.drawText(QPointF(x + 2, RULER_H - 3), f"{s // 60}:{s % 60:02d}")
-        p.setFont(self.font())
-
-    def _paint_sections(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
-        y = self.lane_top("sections")
-        p.fillRect(QRectF(LABEL_W, y, self.width(), SECTION_H), theme.LANE)
-        for s in song.sections:
-            r = QRectF(self.x_of(s.start_s), y + 2, (s.end_s - s.start_s) * self.px_per_s - 1, SECTION_H - 4)
-            if r.right() < LABEL_W or r.left() > self.width():
-                continue
-            p.fillRect(r, QColor(s.color or "#607080"))
-            p.setPen(theme.TEXT)
-            p.drawText(r.adjusted(4, 0, -2, 0), Qt.AlignVCenter | Qt.AlignLeft, s.name)
-
-    def _paint_lyrics(self, p: QPainter, song, t0: float, t1: float) -> None:  # type: ignore[no-untyped-def]
-        y = self.lane_top("lyrics")
-        p.fillRect(QRectF(LABEL_W, y, self.width(), LYRIC_H), theme.BG.lighter(112))
-        timed = song.timed_lines()
-        ends = self.line_ends()
-        starts = [ln.start_s for ln in timed]
-        lo = max(0, np.searchsorted(starts, t0 - 30.0) if starts else 0)
-        for ln in timed[lo:]:
-            if ln.start_s > t1:
-                break
-            if not ln.text.strip():
-                continue
-            r = self.line_rect(ln, ends)
-            if r.right() < LABEL_W:
-                continue
-            color = theme.ACCENT.darker(150) if ln.id in self.selected else QColor("#3a4452")
-            p.fillRect(r, color)
-            if ln.id in self.lint:
-                p.fillRect(QRectF(r.left(), r.bottom() - 3, r.width(), 3), theme.WARN)
-            if r.width() < 24:
-                continue  # too narrow to read: the block alone shows where the line is
-            p.setPen(theme.TEXT)
-            p.drawText(r.adjusted(4, 2, -2, -12), Qt.AlignLeft | Qt.AlignTop, ln.text)
-            if ln.words:
-                p.setPen(QPen(theme.PLAYHEAD.darker(130), 1))
-                for w in ln.words:
-                    wx = self.x_of(w.start_s)
-                    p.drawLine(QPointF(wx, r.bottom() - 10), QPointF(wx, r.bottom() - 4))
-
-    def _paint_takes(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
-        for take_id, stem, y, h in self.take_rows():
-            p.fillRect(QRectF(LABEL_W, y + 1, self.width(), h - 2), theme.LANE)
-            peaks = self.peaks.get(take_id, stem)
-            if peaks is None or not len(peaks):
-                continue
-            x0 = max(LABEL_W, int(self.x_of(0.0)))
-            x1 = min(self.width(), int(self.x_of(len(peaks) / PEAKS_PER_S)))
-            if x1 - x0 < 2:
-                continue
-            key = (take_id, stem, x0, x1, h, round(self.px_per_s, 6), round(self.scroll_s, 6), len(peaks))
-            img = self._wave_cache.get(key)
-            if img is None:
-                xs = np.arange(x0, x1 + 1)
-                idx = np.minimum(((self.t_of_array(xs)) * PEAKS_PER_S).astype(np.int64), len(peaks) - 1)
-                lo = np.minimum.reduceat(peaks[:, 0], idx[:-1])
-                hi = np.maximum.reduceat(peaks[:, 1], idx[:-1])
-                color = theme.ACCENT if stem == "mix" else theme.ACCENT.darker(140)
-                img = waveform_image(lo, hi, h - 2, color)
-                if len(self._wave_cache) > 64:
-                    self._wave_cache.clear()
-                self._wave_cache[key] = img
-            p.drawImage(QPointF(x0, y + 1), img)
-
-    def t_of_array(self, xs: np.ndarray) -> np.ndarray:
-        return np.maximum(0.0, self.scroll_s + (xs - LABEL_W) / self.px_per_s)
 
     # -- interaction -------------------------------------------------------------------------------------------
     def _grid_for(self, event) -> Grid | None:  # type: ignore[no-untyped-def]
@@ -284,8 +165,9 @@ class Timeline(QWidget):
         d = self._drag
         if d is None:
             line = self.line_at(x, y)
-            if line is not None and line.id in self.lint:
-                QToolTip.showText(event.globalPosition().toPoint(), self.lint[line.id], self)
+            if line is not None:  # the whole line on hover (blocks cut it at narrow zooms), and its lint
+                tip = line.text + (f"\n{self.lint[line.id]}" if line.id in self.lint else "")
+                QToolTip.showText(event.globalPosition().toPoint(), tip, self)
             self.setCursor(Qt.SizeHorCursor if line is not None and self.line_rect(line).right() - x < EDGE
                            else Qt.ArrowCursor)
             return
@@ -491,17 +373,3 @@ class Timeline(QWidget):
             if self.follow and getattr(self.player, "state", "") == "playing":
                 self.keep_in_view(t)
             self.update()
-
-
-def waveform_image(lo: np.ndarray, hi: np.ndarray, height: int, color: QColor) -> QImage:
-    """A column per pixel from ``lo`` to ``hi`` (-1..1), drawn with numpy into an ARGB image (fast to repaint)."""
-    w = len(lo)
-    mid, amp = (height - 1) / 2, (height - 2) / 2
-    top = np.clip(np.floor(mid - hi * amp), 0, height - 1).astype(np.int32)
-    bottom = np.clip(np.ceil(mid - lo * amp), 0, height - 1).astype(np.int32)
-    rows = np.arange(height, dtype=np.int32)[:, None]
-    mask = (rows >= top[None, :]) & (rows <= bottom[None, :])
-    argb = np.uint32(color.rgba())
-    buf = np.where(mask, argb, np.uint32(0)).astype(np.uint32)
-    img = QImage(buf.data, w, height, w * 4, QImage.Format_ARGB32)
-    return img.copy()  # own the pixels (buf is freed)

@@ -198,3 +198,16 @@ def test_the_shortcut_sheet_lists_every_menu_action_with_its_keys(window: MainWi
         assert text in sheet, text
     for menu in ("File", "Edit", "Transport", "View", "Help"):
         assert f"<b>{menu}</b>" in sheet
+
+
+def test_a_line_without_an_end_covers_its_sung_extent_not_the_gap_after_it(window: MainWindow) -> None:
+    from engine.song import LyricLine
+
+    song = window.doc.song
+    window.doc.edit(song.with_lyrics((LyricLine("a", "one two", 1.0), LyricLine("b", "three", 20.0))), "lines")
+    ends = window.timeline.line_ends()
+    assert 1.0 < ends["a"] < 3.0  # about how long "one two" takes to sing, not up to 20 s
+    assert ends["b"] > 20.0
+    window.doc.edit(window.doc.song.with_lyrics((LyricLine("a", "a very long line of many words", 1.0),
+                                                 LyricLine("b", "next", 2.0))), "lines")
+    assert window.timeline.line_ends()["a"] == 2.0  # never past the next line's start

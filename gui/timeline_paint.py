@@ -1,0 +1,178 @@
+"""Painting the timeline: the ruler (bars and beats in a top band, minutes:seconds in a band of their own), sticky
+section names, lyric blocks with their text elided to fit, take lanes labelled with the take's name, waveforms (each
+stem lane at its own scale), the selection and the play head. Only what is visible is drawn, from precomputed
+peaks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+
+from engine.song.tempo import Grid
+
+from . import theme
+from .peaks import PEAKS_PER_S
+
+LABEL_W = 96
+RULER_H = 40
+BAND = 26  # the ruler's bars band ends here; the seconds band is below
+SECTION_H = 26
+LYRIC_H = 46
+TAKE_H = 58
+STEM_H = 30
+EDGE = 6
+
+
+class TimelinePainting:
+    """Mixed into :class:`gui.timeline.Timeline` (it has the geometry: ``x_of``, ``lane_top``, ``take_rows`` ...)."""
+
+    # -- painting -----------------------------------------------------------------------------------------------
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), theme.BG)
+        song = self.song
+        t0, t1 = self.t_of(LABEL_W), self.t_of(self.width())
+        self._paint_ruler(p, song, t0, t1)
+        self._paint_sections(p, song)
+        self._paint_lyrics(p, song, t0, t1)
+        self._paint_takes(p, song)
+        if self.range is not None:
+            a, b = (self.x_of(t) for t in self.range)
+            p.fillRect(QRectF(a, 0, b - a, self.height()), theme.SELECT)
+        x = self.x_of(self.playhead_s)
+        if x >= LABEL_W:
+            p.setPen(QPen(theme.PLAYHEAD, 1.5))
+            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.fillRect(QRectF(0, 0, LABEL_W, self.height()), theme.PANEL)
+        p.setPen(theme.DIM)
+        labels = [("bars | s", 0, RULER_H), ("Sections", RULER_H, SECTION_H), ("Lyrics", self.lane_top("lyrics"), LYRIC_H)]
+        names = {t.id: t.name or t.id for t in song.takes}
+        labels += [(names.get(tid, tid) if stem == "mix" else f"  {stem}", y, h) for tid, stem, y, h in self.take_rows()]
+        for text, y, h in labels:
+            p.drawText(QRectF(8, y, LABEL_W - 12, h), Qt.AlignVCenter | Qt.AlignLeft, text)
+        p.end()
+
+    def _paint_ruler(self, p: QPainter, song, t0: float, t1: float) -> None:  # type: ignore[no-untyped-def]
+        p.fillRect(QRectF(LABEL_W, 0, self.width(), RULER_H), theme.PANEL)
+        tm = song.tempo
+        bar_px = tm.bar_length_s(1) * self.px_per_s
+        every = max(1, 2 ** math.ceil(math.log2(max(1.0, 60.0 / bar_px))))
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, small.pointSizeF() - 1.5))
+        p.setFont(small)
+        for t in tm.grid_lines(t0, t1, Grid.BAR):
+            bar = round(tm.seconds_to_bars(t))
+            x = self.x_of(t)
+            major = (bar - 1) % every == 0
+            p.setPen(QPen(theme.TEXT if major else theme.DIM, 1))
+            p.drawLine(QPointF(x, 2 if major else 14), QPointF(x, BAND))  # bar ticks stay in the bars band
+            if major:
+                p.drawText(QPointF(x + 3, 12), str(bar))
+            if bar_px > 40:
+                p.setPen(QPen(QColor(255, 255, 255, 40), 1))
+                for b in range(1, tm.meter_at(t).numerator):
+                    bx = self.x_of(tm.bbt_to_seconds(bar, b + 1))
+                    p.drawLine(QPointF(bx, 18), QPointF(bx, BAND))
+        p.setPen(QPen(QColor(255, 255, 255, 30), 1))
+        p.drawLine(QPointF(LABEL_W, BAND), QPointF(self.width(), BAND))
+        # seconds in their own band below, spaced so their labels never touch (no barcode on long songs)
+        label_px = p.fontMetrics().horizontalAdvance("00:00") + 12
+        step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600) if s * self.px_per_s >= label_px), 1200)
+        for s in range(int(t0 // step) * step, int(t1) + step, step):
+            x = self.x_of(s)
+            if x >= LABEL_W:
+                p.setPen(theme.DIM)
+                p.drawLine(QPointF(x, BAND), QPointF(x, BAND + 3))
+                p.drawText(QPointF(x + 2, RULER_H - 3), f"{s // 60}:{s % 60:02d}")
+        p.setFont(self.font())
+
+    def _paint_sections(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
+        y = self.lane_top("sections")
+        p.fillRect(QRectF(LABEL_W, y, self.width(), SECTION_H), theme.LANE)
+        for s in song.sections:
+            r = QRectF(self.x_of(s.start_s), y + 2, (s.end_s - s.start_s) * self.px_per_s - 1, SECTION_H - 4)
+            if r.right() < LABEL_W or r.left() > self.width():
+                continue
+            p.fillRect(r, QColor(s.color or "#607080"))
+            p.setPen(theme.TEXT)
+            name = QRectF(max(r.left(), LABEL_W) + 4, r.top(), r.right() - max(r.left(), LABEL_W) - 6, r.height())
+            p.drawText(name, Qt.AlignVCenter | Qt.AlignLeft, s.name)  # the name stays in view while its start scrolls off
+
+    def _paint_lyrics(self, p: QPainter, song, t0: float, t1: float) -> None:  # type: ignore[no-untyped-def]
+        y = self.lane_top("lyrics")
+        p.fillRect(QRectF(LABEL_W, y, self.width(), LYRIC_H), theme.BG.lighter(112))
+        timed = song.timed_lines()
+        ends = self.line_ends()
+        starts = [ln.start_s for ln in timed]
+        lo = max(0, np.searchsorted(starts, t0 - 30.0) if starts else 0)
+        for ln in timed[lo:]:
+            if ln.start_s > t1:
+                break
+            if not ln.text.strip():
+                continue
+            r = self.line_rect(ln, ends)
+            if r.right() < LABEL_W:
+                continue
+            color = theme.ACCENT.darker(150) if ln.id in self.selected else QColor("#3a4452")
+            p.fillRect(r, color)
+            if ln.id in self.lint:
+                p.fillRect(QRectF(r.left(), r.bottom() - 3, r.width(), 3), theme.WARN)
+            if r.width() < 24:
+                continue  # too narrow to read: the block alone shows where the line is (hover shows the text)
+            p.setPen(theme.TEXT)
+            text_r = r.adjusted(4, 2, -2, -12)
+            p.drawText(text_r, Qt.AlignLeft | Qt.AlignTop,
+                       p.fontMetrics().elidedText(ln.text, Qt.ElideRight, int(text_r.width())))
+            if ln.words:
+                p.setPen(QPen(theme.PLAYHEAD.darker(130), 1))
+                for w in ln.words:
+                    wx = self.x_of(w.start_s)
+                    p.drawLine(QPointF(wx, r.bottom() - 10), QPointF(wx, r.bottom() - 4))
+
+    def _paint_takes(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
+        for take_id, stem, y, h in self.take_rows():
+            p.fillRect(QRectF(LABEL_W, y + 1, self.width(), h - 2), theme.LANE)
+            peaks = self.peaks.get(take_id, stem)
+            if peaks is None or not len(peaks):
+                continue
+            x0 = max(LABEL_W, int(self.x_of(0.0)))
+            x1 = min(self.width(), int(self.x_of(len(peaks) / PEAKS_PER_S)))
+            if x1 - x0 < 2:
+                continue
+            key = (take_id, stem, x0, x1, h, round(self.px_per_s, 6), round(self.scroll_s, 6), len(peaks))
+            img = self._wave_cache.get(key)
+            if img is None:
+                xs = np.arange(x0, x1 + 1)
+                idx = np.minimum(((self.t_of_array(xs)) * PEAKS_PER_S).astype(np.int64), len(peaks) - 1)
+                lo = np.minimum.reduceat(peaks[:, 0], idx[:-1])
+                hi = np.maximum.reduceat(peaks[:, 1], idx[:-1])
+                if stem != "mix":  # each stem lane at its own scale, so a quiet stem is still visible
+                    scale = 1.0 / max(1e-4, float(np.abs(peaks).max()))
+                    lo, hi = lo * scale, hi * scale
+                color = theme.ACCENT if stem == "mix" else theme.ACCENT.darker(140)
+                img = waveform_image(lo, hi, h - 2, color)
+                if len(self._wave_cache) > 64:
+                    self._wave_cache.clear()
+                self._wave_cache[key] = img
+            p.drawImage(QPointF(x0, y + 1), img)
+
+    def t_of_array(self, xs: np.ndarray) -> np.ndarray:
+        return np.maximum(0.0, self.scroll_s + (xs - LABEL_W) / self.px_per_s)
+
+
+
+def waveform_image(lo: np.ndarray, hi: np.ndarray, height: int, color: QColor) -> QImage:
+    """A column per pixel from ``lo`` to ``hi`` (-1..1), drawn with numpy into an ARGB image (fast to repaint)."""
+    w = len(lo)
+    mid, amp = (height - 1) / 2, (height - 2) / 2
+    top = np.clip(np.floor(mid - hi * amp), 0, height - 1).astype(np.int32)
+    bottom = np.clip(np.ceil(mid - lo * amp), 0, height - 1).astype(np.int32)
+    rows = np.arange(height, dtype=np.int32)[:, None]
+    mask = (rows >= top[None, :]) & (rows <= bottom[None, :])
+    argb = np.uint32(color.rgba())
+    buf = np.where(mask, argb, np.uint32(0)).astype(np.uint32)
+    img = QImage(buf.data, w, height, w * 4, QImage.Format_ARGB32)
+    return img.copy()  # own the pixels (buf is freed)
