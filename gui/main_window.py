@@ -96,7 +96,7 @@ class MainWindow(Audition, QMainWindow):
         self._lint_later.timeout.connect(self._lint)
         self.doc.songChanged.connect(lambda: self._lint_later.start(400))
         self._lint_later.start(100)
-        self.resize(1500, 900)
+        self._restore_layout()
         self._title()
 
     # -- actions and shortcuts -----------------------------------------------------------------------------------
@@ -139,6 +139,21 @@ class MainWindow(Audition, QMainWindow):
         self.transport = TransportBar(self)
         self.addToolBar(self.transport)
         self._help_menu()
+
+    def _restore_layout(self) -> None:
+        """The window's size, docks and zoom as the producer left them; the first time, most of the screen."""
+        s = QSettings("songbridge", "songbridge")
+        geometry, state = s.value("window/geometry"), s.value("window/state")
+        if geometry is None or not self.restoreGeometry(geometry):
+            screen = self.screen().availableGeometry() if self.screen() else None
+            self.resize(int(screen.width() * 0.92), int(screen.height() * 0.9)) if screen else self.resize(1500, 900)
+        if state is not None:
+            self.restoreState(state)
+
+    def _save_layout(self) -> None:
+        s = QSettings("songbridge", "songbridge")
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
 
     def _help_menu(self) -> None:
         h = self.menuBar().addMenu("&Help")
@@ -384,6 +399,7 @@ class MainWindow(Audition, QMainWindow):
             return
         for j in running:
             self.engine.cancel(j.id)
+        self._save_layout()
         self.doc.save()
         super().closeEvent(event)
 

@@ -25,6 +25,10 @@ def apply(app: QApplication) -> None:
                         (QPalette.HighlightedText, QColor("#0b0d10")), (QPalette.ToolTipBase, PANEL),
                         (QPalette.ToolTipText, TEXT), (QPalette.PlaceholderText, DIM)):
         pal.setColor(role, color)
+    # disabled controls must look disabled: dim text, flatter buttons
+    for role, color in ((QPalette.WindowText, DIM.darker(140)), (QPalette.Text, DIM.darker(140)),
+                        (QPalette.ButtonText, DIM.darker(150)), (QPalette.Button, BG)):
+        pal.setColor(QPalette.Disabled, role, color)
     app.setPalette(pal)
     app.setStyleSheet("QToolTip { border: 1px solid #4fa3e0; padding: 4px; }"
                       "QDockWidget::title { background: #26292e; padding: 4px; }"

@@ -108,6 +108,8 @@ class TimelinePainting:
         ends = self.line_ends()
         starts = [ln.start_s for ln in timed]
         lo = max(0, np.searchsorted(starts, t0 - 30.0) if starts else 0)
+        sung = [ln for ln in timed if ln.text.strip()]
+        next_x = {a.id: self.x_of(b.start_s) for a, b in zip(sung, sung[1:], strict=False)}
         for ln in timed[lo:]:
             if ln.start_s > t1:
                 break
@@ -120,10 +122,12 @@ class TimelinePainting:
             p.fillRect(r, color)
             if ln.id in self.lint:
                 p.fillRect(QRectF(r.left(), r.bottom() - 3, r.width(), 3), theme.WARN)
-            if r.width() < 24:
+            # the text may run on past its block into the free space before the next line
+            room = max(r.width(), next_x.get(ln.id, self.width()) - r.left()) - 6
+            if room < 20:
                 continue  # too narrow to read: the block alone shows where the line is (hover shows the text)
             p.setPen(theme.TEXT)
-            text_r = r.adjusted(4, 2, -2, -12)
+            text_r = QRectF(r.left() + 4, r.top() + 2, room, r.height() - 14)
             p.drawText(text_r, Qt.AlignLeft | Qt.AlignTop,
                        p.fontMetrics().elidedText(ln.text, Qt.ElideRight, int(text_r.width())))
             if ln.words:

@@ -20,7 +20,7 @@ class TransportBar(QToolBar):
         self.setObjectName("transport")
         tm = win.menuBar().addMenu("&Transport")
         for text, key, slot, tip in (
-                ("⏮ Start", "Home", win.return_to_start, "Return to the start of the song"),
+                ("|◀ Start", "Home", win.return_to_start, "Return to the start of the song"),
                 ("▶ Play/Pause", "Space", win.toggle_play, "Play the newest take from the play head, or pause"),
                 ("■ Stop", "Ctrl+Space", win.stop, "Stop and go back to where playing started"),
                 ("Loop selection", "L", win.loop, "Loop the range selected in the ruler (snapped to the grid)"),

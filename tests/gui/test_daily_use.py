@@ -211,3 +211,12 @@ def test_a_line_without_an_end_covers_its_sung_extent_not_the_gap_after_it(windo
     window.doc.edit(window.doc.song.with_lyrics((LyricLine("a", "a very long line of many words", 1.0),
                                                  LyricLine("b", "next", 2.0))), "lines")
     assert window.timeline.line_ends()["a"] == 2.0  # never past the next line's start
+
+
+def test_the_window_layout_is_remembered(qtbot, window: MainWindow) -> None:
+    window.resize(1234, 777)
+    qtbot.wait(20)
+    window._save_layout()
+    again = MainWindow(window.doc.session, window.engine)
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (1234, 777)
