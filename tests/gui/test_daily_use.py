@@ -214,9 +214,19 @@ def test_a_line_without_an_end_covers_its_sung_extent_not_the_gap_after_it(windo
 
 
 def test_the_window_layout_is_remembered(qtbot, window: MainWindow) -> None:
-    window.resize(1234, 777)
-    qtbot.wait(20)
+    from PySide6.QtWidgets import QDockWidget
+
+    def dock(win: MainWindow, name: str) -> QDockWidget:
+        return next(d for d in win.findChildren(QDockWidget) if d.objectName() == name)
+
+    assert dock(window, "DAW link").isVisible()
+    dock(window, "DAW link").hide()
+    takes = dock(window, "Takes")
+    window.addDockWidget(Qt.LeftDockWidgetArea, takes)  # moved from the right to the left
+    takes.show()
     window._save_layout()
     again = MainWindow(window.doc.session, window.engine)
     qtbot.addWidget(again)
-    assert (again.width(), again.height()) == (1234, 777)
+    again.show()
+    assert not dock(again, "DAW link").isVisible()  # closed as the producer left it
+    assert again.dockWidgetArea(dock(again, "Takes")) == Qt.LeftDockWidgetArea  # moved, and still there
