@@ -26,6 +26,7 @@ from .daw_link import DawLinkPanel
 from .document import DocumentModel
 from .engine_client import EngineClient
 from .jobs import JobsStrip
+from .mixer import StemMixer
 from .panels import EffectsRack, GenerationPanel, TakesPanel
 from .peaks import PeakCache
 from .timeline import Timeline
@@ -53,8 +54,10 @@ class MainWindow(Audition, QMainWindow):
         self.jobs = JobsStrip()
         self.rack = EffectsRack(self.doc)
         self.daw_link = DawLinkPanel(session, bridge, bridge_off)
+        self.mixer = StemMixer(player)
         for title, widget, area in (("Generate", self.generation, Qt.RightDockWidgetArea),
                                     ("Takes", self.takes, Qt.RightDockWidgetArea),
+                                    ("Stems", self.mixer, Qt.LeftDockWidgetArea),
                                     ("Effects", self.rack, Qt.LeftDockWidgetArea),
                                     ("DAW link", self.daw_link, Qt.LeftDockWidgetArea),
                                     ("Jobs", self.jobs, Qt.BottomDockWidgetArea)):

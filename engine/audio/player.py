@@ -212,6 +212,13 @@ class Player:
         self._commands.put(("solo", stem, on))
 
     # -- reporting -------------------------------------------------------------------------------------------------
+    def levels(self) -> dict[str, float]:
+        """Peak level of each stem of the take playing, as last fed to the device (0 when muted or stopped)."""
+        src = self._sources.get(self.active)
+        if src is None or self.state != "playing":
+            return {}
+        return dict(src.levels)
+
     @property
     def position_s(self) -> float:
         """Song position of the last frame handed to the device (seconds; 0 before anything played)."""

@@ -39,6 +39,7 @@ class TakeSource:
         self.chains = dict(chains or {})
         self.master = master
         self.gains = {name: 1.0 for name in self.files}
+        self.levels = {name: 0.0 for name in self.files}  # peak of each stem in the last block, after its gain
 
     @property
     def stems(self) -> list[str]:
@@ -57,6 +58,7 @@ class TakeSource:
             gain = self.gains.get(name, 1.0)
             board = self.chains.get(name)
             if gain == 0.0 and board is None:
+                self.levels[name] = 0.0
                 continue
             if pos >= f.frames:
                 data = np.zeros((n, 2), dtype=np.float32)
@@ -67,6 +69,7 @@ class TakeSource:
                     data = np.repeat(data, 2, axis=1)
             if board is not None:
                 data = board(np.ascontiguousarray(data.T), SAMPLE_RATE, reset=False).T
+            self.levels[name] = float(np.abs(data).max()) * gain if len(data) else 0.0
             if gain != 0.0:
                 out += data * np.float32(gain)
         if self.master is not None:
