@@ -101,6 +101,8 @@ class MainWindow(Audition, QMainWindow):
         self._lint_later.start(100)
         self._restore_layout()
         self._title()
+        # start with the keyboard on the timeline, so Space plays (in a text field it would type a space)
+        QTimer.singleShot(0, self.timeline.setFocus)
 
     # -- actions and shortcuts -----------------------------------------------------------------------------------
     def _actions(self) -> None:

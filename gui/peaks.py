@@ -49,6 +49,10 @@ class PeakCache(QObject):
         self.peaks: dict[str, np.ndarray] = {}
         self._pending: dict[str, Future] = {}
 
+    def loading(self, take_id: str, name: str) -> bool:
+        """Whether the peaks of this lane are still being read (the lane says so instead of staying blank)."""
+        return self.key(take_id, name) in self._pending
+
     def key(self, take_id: str, name: str) -> str:
         return f"{take_id}/{name}"
 

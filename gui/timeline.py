@@ -18,6 +18,8 @@ from .document import DocumentModel
 from .peaks import PeakCache
 from .timeline_paint import EDGE, LABEL_W, LYRIC_H, RULER_H, SECTION_H, STEM_H, TAKE_H, TimelinePainting
 
+MIN_PX_PER_S = 0.25  # zoomed out far enough for an hour-long song
+
 
 @dataclass
 class Drag:
@@ -91,7 +93,8 @@ class Timeline(TimelinePainting, QWidget):
     def line_rect(self, line, ends: dict[str, float] | None = None) -> QRectF:  # type: ignore[no-untyped-def]
         end = (ends or self.line_ends()).get(line.id, line.start_s + 2.0)
         x0, x1 = self.x_of(line.start_s), self.x_of(end)
-        return QRectF(x0, self.lane_top("lyrics") + 3, max(8.0, x1 - x0 - 2), LYRIC_H - 6)
+        # at least 3 px and a 1 px gap: hundreds of lines zoomed out stay separate marks, not one slab
+        return QRectF(x0, self.lane_top("lyrics") + 3, max(3.0, x1 - x0 - 1), LYRIC_H - 6)
 
     def line_ends(self) -> dict[str, float]:
         """Where each timed line's block ends: its own end, else its last word's stamp plus a beat, else about
@@ -271,13 +274,19 @@ class Timeline(TimelinePainting, QWidget):
         if event.modifiers() & Qt.ControlModifier:
             self.zoom(1.25 ** steps, event.position().x())
         else:
-            self.scroll_s = max(0.0, self.scroll_s - steps * 80 / self.px_per_s)
+            self.scroll_s = self.clamp_scroll(self.scroll_s - steps * 80 / self.px_per_s)
             self.update()
+
+    def clamp_scroll(self, t: float) -> float:
+        """Scrolling stays within the song: at most until its end sits at the middle of the view."""
+        length = max(8.0, self.doc.song.duration_s, *(t.duration_s for t in self.doc.song.takes))
+        visible = (self.width() - LABEL_W) / self.px_per_s
+        return min(max(0.0, t), max(0.0, length - visible * 0.5))
 
     def fit(self) -> None:
         """Show the whole song."""
         length = max(8.0, self.doc.song.duration_s, *(t.duration_s for t in self.doc.song.takes))
-        self.px_per_s = max(2.0, (max(400, self.width()) - LABEL_W - 20) / length)
+        self.px_per_s = max(MIN_PX_PER_S, (max(400, self.width()) - LABEL_W - 20) / length)
         self.scroll_s = 0.0
         self.update()
 
@@ -290,7 +299,7 @@ class Timeline(TimelinePainting, QWidget):
     def zoom(self, factor: float, at_x: float | None = None) -> None:
         at_x = at_x if at_x is not None else LABEL_W + (self.width() - LABEL_W) / 2
         t = self.t_of(at_x)
-        self.px_per_s = min(2000.0, max(2.0, self.px_per_s * factor))
+        self.px_per_s = min(2000.0, max(MIN_PX_PER_S, self.px_per_s * factor))
         self.scroll_s = max(0.0, t - (at_x - LABEL_W) / self.px_per_s)
         self.update()
 
@@ -306,7 +315,7 @@ class Timeline(TimelinePainting, QWidget):
             self.doc.edit(new, "Nudge lines")
         elif key in (Qt.Key_PageDown, Qt.Key_PageUp):
             page = (self.width() - LABEL_W) / self.px_per_s * 0.8
-            self.scroll_s = max(0.0, self.scroll_s + (page if key == Qt.Key_PageDown else -page))
+            self.scroll_s = self.clamp_scroll(self.scroll_s + (page if key == Qt.Key_PageDown else -page))
             self.update()
         elif key == Qt.Key_Home:
             self.scroll_s = 0.0

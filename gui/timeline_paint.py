@@ -141,6 +141,9 @@ class TimelinePainting:
             p.fillRect(QRectF(LABEL_W, y + 1, self.width(), h - 2), theme.LANE)
             peaks = self.peaks.get(take_id, stem)
             if peaks is None or not len(peaks):
+                if self.peaks.loading(take_id, stem):
+                    p.setPen(theme.DIM)
+                    p.drawText(QRectF(LABEL_W + 8, y, 300, h), Qt.AlignVCenter | Qt.AlignLeft, "loading waveform…")
                 continue
             x0 = max(LABEL_W, int(self.x_of(0.0)))
             x1 = min(self.width(), int(self.x_of(len(peaks) / PEAKS_PER_S)))

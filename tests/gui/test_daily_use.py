@@ -230,3 +230,33 @@ def test_the_window_layout_is_remembered(qtbot, window: MainWindow) -> None:
     again.show()
     assert not dock(again, "DAW link").isVisible()  # closed as the producer left it
     assert again.dockWidgetArea(dock(again, "Takes")) == Qt.LeftDockWidgetArea  # moved, and still there
+
+
+def test_a_long_song_fits_whole_its_lines_stay_apart_and_scrolling_stops_at_its_end(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtGui import QKeyEvent
+
+    from engine.song import LyricLine, Project, Song, TempoMap
+    from engine.song.sections import parse_sections
+    from gui.document import DocumentModel
+    from gui.timeline import Timeline
+
+    tempo = TempoMap.constant(100)
+    lines = tuple(LyricLine(f"l{i}", f"line number {i} of the long song", 2.0 + i * 2.3) for i in range(300))
+    song = Song(tempo=tempo, sections=parse_sections("verse:290", tempo), lyrics=lines)
+    assert song.duration_s > 690  # about 11.6 minutes
+    tl = Timeline(DocumentModel(Project.create(tmp_path / "long", song)))
+    tl.resize(1400, 300)
+    qtbot.addWidget(tl)
+    tl.show()
+    qtbot.waitUntil(lambda: getattr(tl, "_fitted", False))
+    qtbot.wait(30)
+    assert tl.x_of(song.duration_s) <= tl.width()  # the whole song on screen
+    ends = tl.line_ends()
+    rects = [tl.line_rect(ln, ends) for ln in tl.doc.song.timed_lines()]
+    assert all(a.right() <= b.left() for a, b in zip(rects, rects[1:], strict=False))  # marks, not a slab
+    tl.zoom(8.0)
+    for _ in range(200):
+        tl.keyPressEvent(QKeyEvent(QKeyEvent.KeyPress, Qt.Key_PageDown, Qt.NoModifier))
+    visible = (tl.width() - 96) / tl.px_per_s
+    assert tl.scroll_s <= song.duration_s - visible * 0.5 + 1e-6  # PageDown stops inside the song
+    assert tl.t_of(tl.width()) >= song.duration_s  # and the end is on screen
