@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -227,6 +227,29 @@ class TakesPanel(QListWidget):
         drag.exec(Qt.CopyAction)
 
 
+UNITS = {"db": "dB", "hz": "Hz", "khz": "kHz", "ms": "ms", "seconds": "s", "s": "s", "pct": "%"}
+
+
+def readable(name: str) -> str:
+    """``threshold_db`` -> "Threshold (dB)", ``HighShelfFilter`` -> "High shelf filter"."""
+    import re  # noqa: PLC0415
+
+    if "_" not in name and name[:1].isupper():
+        words = re.findall(r"[A-Z][a-z]*|[a-z]+|\d+", name)
+        return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else name
+    parts = name.split("_")
+    unit = UNITS.get(parts[-1]) if len(parts) > 1 else None
+    words = parts[:-1] if unit else parts
+    text = " ".join(words).capitalize()
+    return f"{text} ({unit})" if unit else text
+
+
+def presets_for(slot: str, names: list[str]) -> list[str]:
+    """The shipped presets made for ``slot`` (named ``<slot>-…``), and those made for no slot in particular."""
+    slots = {*STEMS, MASTER}
+    return [n for n in names if n.split("-", 1)[0] == slot or n.split("-", 1)[0] not in slots]
+
+
 class EffectsRack(QWidget):
     """A preset and a bypass per stem and for the master, the chosen slot's parameters (edits are overrides on top
     of the preset), and Save as preset. Heard by the player and used by render."""
@@ -244,11 +267,13 @@ class EffectsRack(QWidget):
         form = QFormLayout()
         outer.addLayout(form)
         self.rows: dict[str, tuple[QComboBox, QCheckBox]] = {}
-        names = ["(none)", *shipped_chains(), *self._user_presets()]
+        shipped, user = shipped_chains(), self._user_presets()
         for slot in (*STEMS, MASTER):
             combo = QComboBox()
-            combo.addItems(names)
+            combo.addItems(["(none)", *presets_for(slot, shipped), *user])
+            combo.setToolTip(f"Effect chain for {slot}: the presets made for {slot}, and your own")
             bypass = QCheckBox("bypass")
+            bypass.setToolTip(f"Hear {slot} without its chain (A/B the effect)")
             row = QHBoxLayout()
             row.addWidget(combo, 1)
             row.addWidget(bypass)
@@ -283,11 +308,14 @@ class EffectsRack(QWidget):
             e = self.doc.song.effects.get(slot)
             combo.blockSignals(True)
             bypass.blockSignals(True)
+            if e and e.preset and combo.findText(e.preset) < 0:
+                combo.addItem(e.preset)  # a preset the song uses is always shown, wherever it came from
             combo.setCurrentText(e.preset if e and e.preset else "(none)")
             bypass.setChecked(bool(e and e.bypass))
             combo.blockSignals(False)
             bypass.blockSignals(False)
-        self.show_params()
+        # rebuilt after the event that changed the song: an open cell editor must finish before its table changes
+        QTimer.singleShot(0, self, self.show_params)
 
     def spec(self, slot: str) -> Any:
         from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
@@ -315,7 +343,8 @@ class EffectsRack(QWidget):
                     key = f"{i}.{name}"
                     r = self.params.rowCount()
                     self.params.insertRow(r)
-                    label = QTableWidgetItem(f"{plugin.type} · {name}")
+                    label = QTableWidgetItem(f"{readable(plugin.type)} · {readable(name)}")
+                    label.setToolTip(f"{plugin.type}.{name}")
                     label.setFlags(label.flags() & ~Qt.ItemIsEditable)
                     label.setData(Qt.UserRole, key)
                     self.params.setItem(r, 0, label)
@@ -402,5 +431,6 @@ class EffectsRack(QWidget):
             old = effects.get(slot)
             keep = dict(old.overrides) if old and old.preset == preset else {}
             effects[slot] = EffectSlot(preset, bypass.isChecked(), keep)
+        self.slot.setCurrentText(slot)  # show the parameters of the slot just changed
         self.doc.edit(self.doc.song.replace(effects=effects), f"Effects: {slot}")
         self.changed.emit()

@@ -260,3 +260,17 @@ def test_a_long_song_fits_whole_its_lines_stay_apart_and_scrolling_stops_at_its_
     visible = (tl.width() - 96) / tl.px_per_s
     assert tl.scroll_s <= song.duration_s - visible * 0.5 + 1e-6  # PageDown stops inside the song
     assert tl.t_of(tl.width()) >= song.duration_s  # and the end is on screen
+
+
+def test_the_effects_rack_reads_like_a_mixer(qtbot, window: MainWindow) -> None:
+    rack = window.rack
+    vocal_combo = rack.rows["vocal"][0]
+    offered = [vocal_combo.itemText(i) for i in range(vocal_combo.count())]
+    assert "vocal-clean" in offered and "bass-warm" not in offered and "master-gentle" not in offered
+    rack.slot.setCurrentText("drums")
+    vocal_combo.setCurrentText("vocal-clean")
+    assert rack.slot.currentText() == "vocal"  # the parameters shown are the slot just changed
+    qtbot.waitUntil(lambda: rack.params.rowCount() > 0)
+    labels = [rack.params.item(r, 0).text() for r in range(rack.params.rowCount())]
+    assert "Compressor · Threshold (dB)" in labels and "High shelf filter · Cutoff frequency (Hz)" in labels
+    assert not any("_" in label for label in labels)
