@@ -284,8 +284,11 @@ class EffectsRack(QWidget):
         self.slot = QComboBox()
         self.slot.addItems([*STEMS, MASTER])
         self.params = QTableWidget(0, 2)
-        self.params.setHorizontalHeaderLabels(["parameter", "value"])
+        self.params.setHorizontalHeaderLabels(["Parameter", "Value"])
         self.params.horizontalHeader().setStretchLastSection(True)
+        self.params.verticalHeader().setVisible(False)
+        self.params.setWordWrap(False)
+        self.params.setMinimumHeight(160)
         self.save_as = QPushButton("Save as preset…")
         outer.addWidget(QLabel("Parameters of"))
         outer.addWidget(self.slot)
@@ -349,6 +352,7 @@ class EffectsRack(QWidget):
                     label.setData(Qt.UserRole, key)
                     self.params.setItem(r, 0, label)
                     self.params.setItem(r, 1, QTableWidgetItem(str(overrides.get(key, value))))
+        self.params.resizeColumnToContents(0)
         self.params.blockSignals(False)
 
     def _param_edited(self, item: Any) -> None:
