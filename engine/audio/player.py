@@ -41,12 +41,39 @@ class DeviceInfo:
     default_samplerate: float
 
 
+JACK_CLIENT_NAME = b"SongBridge-audio"  # "SongBridge" itself is the MIDI ports' client
+_named = False
+
+
 def _sd() -> Any:
     try:
         import sounddevice as sd  # noqa: PLC0415
     except OSError as exc:
         raise AudioDeviceError(f"no PortAudio library ({exc}); install it: apt-get install libportaudio2") from None
+    _name_jack_client(sd)
     return sd
+
+
+def _name_jack_client(sd: Any) -> None:
+    """Our JACK audio client is "SongBridge-audio", not PortAudio's default "PortAudio" (so a producer finds it in
+    the patch bay). PortAudio takes the name when it initialises, so it is set once, before any stream, and
+    PortAudio is initialised again to use it."""
+    global _named
+    if _named:
+        return
+    _named = True
+    try:
+        import ctypes  # noqa: PLC0415
+
+        lib = ctypes.CDLL(sd._libname)
+        if not hasattr(lib, "PaJack_SetClientName"):
+            return  # a PortAudio built without JACK
+        lib.PaJack_SetClientName.argtypes = [ctypes.c_char_p]
+        lib.PaJack_SetClientName(JACK_CLIENT_NAME)  # a module-level bytes object: it outlives PortAudio's use
+        sd._terminate()
+        sd._initialize()
+    except (OSError, AttributeError):
+        pass
 
 
 def list_devices() -> list[DeviceInfo]:

@@ -45,8 +45,8 @@ class Recorder:
         self.client.activate()
 
     def connect(self) -> None:
-        outs = sorted(p.name for p in self.client.get_ports("PortAudio", is_audio=True, is_output=True))
-        assert len(outs) >= 2, f"no PortAudio output ports: {outs}"
+        outs = sorted(p.name for p in self.client.get_ports("SongBridge-audio", is_audio=True, is_output=True))
+        assert len(outs) >= 2, f"no SongBridge output ports (the player's JACK client): {outs}"
         for src, dst in zip(outs[-2:], self.ins, strict=True):
             self.client.connect(src, dst)
 
