@@ -67,6 +67,8 @@ class TimelinePainting:
             bar = round(tm.seconds_to_bars(t))
             x = self.x_of(t)
             major = (bar - 1) % every == 0
+            if not major and bar_px < 5:
+                continue  # zoomed far out: a tick per bar would be a comb; the numbered bars are enough
             p.setPen(QPen(theme.TEXT if major else theme.DIM, 1))
             p.drawLine(QPointF(x, 2 if major else 14), QPointF(x, BAND))  # bar ticks stay in the bars band
             if major:
