@@ -405,6 +405,7 @@ class MainWindow(Audition, QMainWindow):
         for j in running:
             self.engine.cancel(j.id)
         self._save_layout()
+        self.timeline.remember_view()
         self.doc.save()
         super().closeEvent(event)
 

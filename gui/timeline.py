@@ -294,7 +294,29 @@ class Timeline(TimelinePainting, QWidget):
         super().showEvent(event)
         if not getattr(self, "_fitted", False):
             self._fitted = True
-            QTimer.singleShot(0, self.fit)
+            QTimer.singleShot(0, self.restore_view)
+
+    def view(self) -> tuple[float, float]:
+        return self.px_per_s, self.scroll_s
+
+    def restore_view(self) -> None:
+        """The zoom and scroll this project was left at, else the whole song."""
+        from PySide6.QtCore import QSettings  # noqa: PLC0415
+
+        saved = QSettings("songbridge", "songbridge").value(f"view/{self.doc.folder}")
+        try:
+            px, scroll = (float(v) for v in saved)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            self.fit()
+            return
+        self.px_per_s = min(2000.0, max(MIN_PX_PER_S, px))
+        self.scroll_s = self.clamp_scroll(scroll)
+        self.update()
+
+    def remember_view(self) -> None:
+        from PySide6.QtCore import QSettings  # noqa: PLC0415
+
+        QSettings("songbridge", "songbridge").setValue(f"view/{self.doc.folder}", [self.px_per_s, self.scroll_s])
 
     def zoom(self, factor: float, at_x: float | None = None) -> None:
         at_x = at_x if at_x is not None else LABEL_W + (self.width() - LABEL_W) / 2

@@ -274,3 +274,18 @@ def test_the_effects_rack_reads_like_a_mixer(qtbot, window: MainWindow) -> None:
     labels = [rack.params.item(r, 0).text() for r in range(rack.params.rowCount())]
     assert "Compressor · Threshold (dB)" in labels and "High shelf filter · Cutoff frequency (Hz)" in labels
     assert not any("_" in label for label in labels)
+
+
+def test_the_zoom_a_project_was_left_at_comes_back(qtbot, window: MainWindow) -> None:
+    from gui.timeline import Timeline
+
+    tl = window.timeline
+    tl.zoom(4.0)
+    tl.scroll_s = tl.clamp_scroll(3.0)
+    left = tl.view()
+    tl.remember_view()
+    again = Timeline(window.doc)
+    again.resize(tl.size())
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.view() == left)
