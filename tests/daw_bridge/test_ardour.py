@@ -42,16 +42,22 @@ def port_owner(port: int) -> str:
     return next((ln for ln in out.splitlines() if f":{port} " in ln), "")
 
 
+def hold(session: Path, save: bool = False) -> tuple[subprocess.Popen, Path]:
+    """``ardour7-lua`` holding ``session`` open until the returned stop file exists (saving it then, if asked)."""
+    stop_file = session.parent / f"stop-{session.name}"
+    script = session.parent / f"hold-{session.name}.lua"
+    script.write_text(f'local s = load_session("{session}", "{session.name}"); assert(s)\n'
+                      f'for i = 1, 1200 do if io.open("{stop_file}") then break end; ARDOUR.LuaAPI.usleep(50000) end\n'
+                      + ('s:save_state("", false, false, false, false, false); ' if save else "") + "close_session()\n")
+    return subprocess.Popen(["ardour7-lua", str(script)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL), stop_file
+
+
 def test_osc_transport_through_a_running_session(tmp_path: Path) -> None:
     session = new_session(tmp_path, "OscSession")
     enable_osc(session, "OscSession")
     assert "luasession" not in port_owner(3819), "a stale Ardour holds UDP 3819"
-    stop_file = tmp_path / "stop"
-    serve = tmp_path / "serve.lua"
-    serve.write_text(f'local s = load_session("{session}", "OscSession"); assert(s)\n'
-                     f'for i = 1, 1200 do if io.open("{stop_file}") then break end; ARDOUR.LuaAPI.usleep(50000) end\n'
-                     'close_session()\n')
-    proc = subprocess.Popen(["ardour7-lua", str(serve)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, stop_file = hold(session)
     try:
         deadline = time.monotonic() + 30
         while f"pid={proc.pid}" not in port_owner(3819) and "luasession" not in port_owner(3819):
@@ -134,19 +140,15 @@ def test_stems_land_at_the_exact_sample_in_a_closed_session(tmp_path: Path) -> N
 
 
 def test_a_session_that_ardour7_lua_holds_is_refused_and_left_byte_identical(tmp_path: Path) -> None:
+    from daw_bridge.adapters.ardour import ArdourError
     from daw_bridge.adapters.ardour_route import land_stems
 
     session = new_session(tmp_path, "Held")
     before = (session / "Held.ardour").read_bytes()
-    stop_file = tmp_path / "stop"
-    hold = tmp_path / "hold.lua"
-    hold.write_text(f'local s = load_session("{session}", "Held"); assert(s)\n'
-                    f'for i = 1, 1200 do if io.open("{stop_file}") then break end; ARDOUR.LuaAPI.usleep(50000) end\n'
-                    's:save_state("", false, false, false, false, false); close_session()\n')
-    proc = subprocess.Popen(["ardour7-lua", str(hold)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, stop_file = hold(session, save=True)
     try:
         time.sleep(2.0)
-        with pytest.raises(Exception) as err:
+        with pytest.raises(ArdourError) as err:
             land_stems(session, stems_for(tmp_path, "take-001"), 10.0, 12.0, "sb-chorus-", "take-001", 120.0, 4,
                        6.0)
         assert f"ardour7-lua (pid {proc.pid}) has {session} open" in str(err.value)
