@@ -55,16 +55,26 @@ class MainWindow(Audition, QMainWindow):
         self.rack = EffectsRack(self.doc)
         self.daw_link = DawLinkPanel(session, bridge, bridge_off)
         self.mixer = StemMixer(player)
+        # The timeline gets the width: the panels sit in two tabbed groups on the right (as an editor's lists do in
+        # Ardour), the jobs strip below. A layout the producer made is restored over this (``_restore_layout``).
+        docks = {}
         for title, widget, area in (("Generate", self.generation, Qt.RightDockWidgetArea),
+                                    ("Effects", self.rack, Qt.RightDockWidgetArea),
+                                    ("DAW link", self.daw_link, Qt.RightDockWidgetArea),
                                     ("Takes", self.takes, Qt.RightDockWidgetArea),
-                                    ("Stems", self.mixer, Qt.LeftDockWidgetArea),
-                                    ("Effects", self.rack, Qt.LeftDockWidgetArea),
-                                    ("DAW link", self.daw_link, Qt.LeftDockWidgetArea),
+                                    ("Stems", self.mixer, Qt.RightDockWidgetArea),
                                     ("Jobs", self.jobs, Qt.BottomDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
+            docks[title] = dock
+        self.tabifyDockWidget(docks["Generate"], docks["Effects"])
+        self.tabifyDockWidget(docks["Effects"], docks["DAW link"])
+        self.tabifyDockWidget(docks["Takes"], docks["Stems"])
+        docks["Generate"].raise_()
+        docks["Takes"].raise_()
+        self.resizeDocks([docks["Generate"]], [380], Qt.Horizontal)
         self._actions()
         self.engine.queued.connect(self.jobs.add)
         self.engine.progress.connect(self.jobs.progress)
