@@ -117,7 +117,8 @@ class MainWindow(Audition, QMainWindow):
     # -- actions and shortcuts -----------------------------------------------------------------------------------
     def _actions(self) -> None:
         m = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&Open…", QKeySequence.Open, self.open_dialog),
+        for text, key, slot in (("&New…", QKeySequence.New, self.new_dialog),
+                                ("&Open…", QKeySequence.Open, self.open_dialog),
                                 ("&Save", QKeySequence.Save, self.save),
                                 ("Save &As…", QKeySequence.SaveAs, self.save_as),
                                 ("&Render newest take for the DAW", "Ctrl+R", self.render_newest),
@@ -225,6 +226,36 @@ class MainWindow(Audition, QMainWindow):
         for r in QSettings("songbridge", "songbridge").value("recent") or []:
             a = self.recent_menu.addAction(r)
             a.triggered.connect(lambda _c=False, path=r: self.open_project(path))
+
+    def new_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New project", str(self.doc.folder.parent / "new-song"))
+        if not path:
+            return
+        lyrics, _ = QFileDialog.getOpenFileName(self, "Lyrics for the new song (Cancel: start without)",
+                                                str(self.doc.folder.parent), "Lyrics (*.lrc *.txt);;All files (*)")
+        try:
+            folder = self.new_project(path, lyrics or None)
+        except Exception as exc:  # noqa: BLE001 - a clear message, nothing created
+            QMessageBox.warning(self, "New project", str(exc))
+            return
+        self.open_project(str(folder))
+
+    def new_project(self, path: str, lyrics: str | None = None) -> Path:
+        """A new project at ``path`` (with the lyrics file's lines, timed or placed on bars), for its own window."""
+        from engine.errors import SongBridgeError  # noqa: PLC0415
+        from engine.generation import SongChoices, prepare_song  # noqa: PLC0415
+        from engine.lyrics import parse_file  # noqa: PLC0415
+        from engine.song import Project, Song  # noqa: PLC0415
+        from engine.song.project import project_path  # noqa: PLC0415
+
+        folder = project_path(path)
+        if folder.exists():
+            raise SongBridgeError(f"{folder} exists already; choose another name")
+        doc = parse_file(lyrics) if lyrics else None  # a broken lyrics file is refused before anything is made
+        title = folder.name.removesuffix(".songbridge")
+        song = prepare_song(Song(), doc, SongChoices(title=title), first_time=True)
+        Project.create(folder, song)
+        return folder
 
     def save_as(self) -> None:
         """A copy of the project (song, takes, renders) under a new name, opened in its own window."""

@@ -289,3 +289,25 @@ def test_the_zoom_a_project_was_left_at_comes_back(qtbot, window: MainWindow) ->
     qtbot.addWidget(again)
     again.show()
     qtbot.waitUntil(lambda: again.view() == left)
+
+
+def test_file_new_makes_a_project_from_lyrics_and_refuses_bad_input_without_making_anything(
+        window: MainWindow, tmp_path: Path) -> None:
+    from engine.errors import SongBridgeError
+    from engine.song import Project
+
+    lyrics = tmp_path / "new.lrc"
+    lyrics.write_text("[00:04.00]first line\n[00:08.00]second line\n")
+    folder = window.new_project(str(tmp_path / "fresh"), str(lyrics))
+    song = Project.open(folder).song
+    assert [ln.text for ln in song.lyrics] == ["first line", "second line"] and song.lyrics[1].start_s == 8.0
+    with pytest.raises(SongBridgeError):
+        window.new_project(str(folder))  # exists already
+    broken = tmp_path / "broken.lrc"
+    broken.write_bytes(b"\xff\xfe\x00bad")
+    target = tmp_path / "never"
+    with pytest.raises(SongBridgeError):
+        window.new_project(str(target), str(broken))
+    assert not list(tmp_path.glob("never*"))
+    blank = window.new_project(str(tmp_path / "blank"))
+    assert Project.open(blank).song.lyrics == ()
