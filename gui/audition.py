@@ -23,6 +23,8 @@ class Audition:
         chains, master = self.chains_for(take)
         self.player.load(self.doc.project.take_dir(take_id), stems=list(take.stems), chains=chains, master=master)
         self._playing_take = take_id
+        self.timeline.slots = {k: v for k, v in self.timeline.slots.items() if v == "B" and k != take_id}
+        self.timeline.slots[take_id] = "A"
         self._play_from = self.timeline.playhead_s
         self.player.seek(self.timeline.playhead_s)
         self.player.play()
@@ -71,6 +73,7 @@ class Audition:
         take = self.doc.song.take(take_id)
         self.player.load(self.doc.project.take_dir(take_id), slot="B", stems=list(take.stems))
         self._b_take = take.name or take.id
+        self._mark_b(take_id)
         self.player.ab("B")
 
     def render_take(self, take_id: str) -> str:
@@ -106,5 +109,12 @@ class Audition:
             if getattr(self, "_b_take", None) != (other.name or other.id):
                 self.player.load(self.doc.project.take_dir(other.id), slot="B", stems=list(other.stems))
                 self._b_take = other.name or other.id
+                self._mark_b(other.id)
             self.player.ab()
+
+    def _mark_b(self, take_id: str) -> None:
+        """The take lanes show which take is A and which is B (the one heard is filled)."""
+        self.timeline.slots = {k: v for k, v in self.timeline.slots.items() if v == "A" and k != take_id}
+        self.timeline.slots[take_id] = "B"
+        self.timeline.update()
 

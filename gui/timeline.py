@@ -50,6 +50,7 @@ class Timeline(TimelinePainting, QWidget):
         self.lint: dict[str, str] = {}  # line id -> message
         self.playhead_s = 0.0
         self.follow = True  # the view keeps the play head in sight while it plays
+        self.slots: dict[str, str] = {}  # take id -> "A" / "B": the takes loaded in the player
         self._drag: Drag | None = None
         self._preview = None  # a Song shown while dragging, committed on release
         self._taps: list[float] = []

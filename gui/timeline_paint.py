@@ -53,6 +53,19 @@ class TimelinePainting:
         labels += [(names.get(tid, tid) if stem == "mix" else f"  {stem}", y, h) for tid, stem, y, h in self.take_rows()]
         for text, y, h in labels:
             p.drawText(QRectF(8, y, LABEL_W - 12, h), Qt.AlignVCenter | Qt.AlignLeft, text)
+        heard = getattr(self.player, "active", "A")
+        for tid, stem, y, _h in self.take_rows():
+            side = self.slots.get(tid)
+            if stem != "mix" or side is None:
+                continue
+            badge = QRectF(LABEL_W - 24, y + 4, 18, 16)
+            if side == heard:
+                p.fillRect(badge, theme.ACCENT)
+                p.setPen(QColor("#0b0d10"))
+            else:
+                p.setPen(theme.ACCENT)
+                p.drawRect(badge)
+            p.drawText(badge, Qt.AlignCenter, side)  # A/B on the lanes: which take is which, and the one heard
         p.end()
 
     def _paint_ruler(self, p: QPainter, song, t0: float, t1: float) -> None:  # type: ignore[no-untyped-def]

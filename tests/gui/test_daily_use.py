@@ -311,3 +311,34 @@ def test_file_new_makes_a_project_from_lyrics_and_refuses_bad_input_without_maki
     assert not list(tmp_path.glob("never*"))
     blank = window.new_project(str(tmp_path / "blank"))
     assert Project.open(blank).song.lyrics == ()
+
+
+class LoadingPlayer(FakePlayer):
+    """A player that takes loads and A/B switches without sound (the timeline only reads ``active``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = "A"
+        self.loaded: dict[str, str] = {}
+
+    def load(self, take_dir, slot: str = "A", **_kw) -> None:  # type: ignore[no-untyped-def]
+        self.loaded[slot] = str(take_dir)
+
+    def play(self) -> None:
+        self.state = "playing"
+
+    def ab(self, slot: str | None = None) -> None:
+        self.active = slot or ("B" if self.active == "A" else "A")
+
+
+def test_the_take_lanes_show_which_take_is_a_and_which_is_b(window: MainWindow) -> None:
+    add_takes(window, [7])
+    player = LoadingPlayer()
+    window.player = window.timeline.player = player
+    window.play_take("take-002")
+    assert window.timeline.slots == {"take-002": "A"}
+    window.ab()  # the take before the newest becomes B, and is heard
+    assert window.timeline.slots == {"take-002": "A", "take-001": "B"} and player.active == "B"
+    window.timeline.repaint()  # the badges paint (one filled: the side heard)
+    window.play_take("take-001")
+    assert window.timeline.slots == {"take-001": "A"}
