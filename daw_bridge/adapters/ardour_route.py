@@ -52,15 +52,16 @@ def tempo_note(session_bpm: float, session_meter: int, song_bpm: float, song_met
             f"the session's tempo to {song_bpm:g} bpm to line the grid up")
 
 
-def refusal(session_dir: Path) -> str | None:
-    """Why the session file must not be written now, or None."""
+def refusal(session_dir: Path, gui_may_hold: bool = True) -> str | None:
+    """Why the session file must not be written now, or None. ``gui_may_hold=False`` when the running Ardour GUI
+    said it has another session open."""
     procs = live.processes()
     holding = [p for p in procs if p.holds(session_dir)]
     if holding:
         return (f"{holding[0].describe()} has {session_dir} open, and a running Ardour writes its session over any "
                 "change made underneath it")
     guis = [p for p in procs if p.kind == "gui"]
-    if guis:
+    if guis and gui_may_hold:
         return (f"{guis[0].describe()} is running and may have {session_dir} open (Ardour 7 leaves no lock file "
                 "to tell)")
     unknown = [p for p in procs if p.kind == "lua" and "?" in p.paths]
@@ -108,7 +109,7 @@ def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: floa
                            start, session_dir, time.monotonic() - began,
                            tempo_note(answer.bpm, answer.meter, song_bpm, song_meter, start_s, song_bar))
         other_session = answer.error.startswith("Ardour has ")
-        if not other_session or refusal_without_gui(session_dir):
+        if not other_session or refusal(session_dir, gui_may_hold=False):
             raise ArdourError(f"Ardour refused the landing: {answer.error}")
     else:
         why = refusal(session_dir)
@@ -117,20 +118,12 @@ def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: floa
                               "running Ardour GUI (songbridge daw setup ardour)")
 
     def still_free() -> str | None:
-        return refusal_without_gui(session_dir) if guis else refusal(session_dir)
+        return refusal(session_dir, gui_may_hold=not guis)
 
     regions = land_in_closed_session(session_dir, facts.name, stems, start, tag, take, end, still_free)
     return Landing("closed", tuple((r.track, r.region, r.position, r.length, r.how) for r in regions), start,
                    session_dir, time.monotonic() - began,
                    tempo_note(facts.bpm, facts.beats_per_bar, song_bpm, song_meter, start_s, song_bar))
-
-
-def refusal_without_gui(session_dir: Path) -> str | None:
-    """As :func:`refusal`, for when the running Ardour GUI said it has another session open."""
-    for p in live.processes():
-        if p.holds(session_dir) or (p.kind == "lua" and "?" in p.paths):
-            return f"{p.describe()} has {session_dir} open"
-    return None
 
 
 def _stage(session_dir: Path, stems: dict[str, Path], tag: str, take: str) -> dict[str, Path]:

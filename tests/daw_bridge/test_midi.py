@@ -130,7 +130,8 @@ def test_mmc_transport() -> None:
 @contextlib.contextmanager
 def clock_into(bpm: int, client: str):
     """A jack_midi_clock at ``bpm`` patched into our virtual input ``client:in``; yields (queue, MidiInput,
-    JACK client, API)."""
+    JACK client, API). The JACK client counts the server's xruns in ``jc.xruns``: on this non-realtime dummy server
+    an xrun means it skipped cycles, so the clock's ticks came late (a machine hiccup, not a follower bug)."""
     import jack
 
     from daw_bridge.midi.ports import open_ports
@@ -141,6 +142,9 @@ def clock_into(bpm: int, client: str):
     mi = MidiInput(q, default_map())
     inp, out, api = open_ports("jack", client, mi)
     jc = jack.Client(f"{client}-patch", no_start_server=True)
+    jc.xruns = []  # type: ignore[attr-defined]
+    jc.set_xrun_callback(lambda delay: jc.xruns.append(delay))  # type: ignore[attr-defined]
+    jc.activate()
     clk = subprocess.Popen(["jack_midi_clock", "-b", str(bpm)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
@@ -152,6 +156,7 @@ def clock_into(bpm: int, client: str):
     finally:
         clk.terminate()
         clk.wait(5)
+        jc.deactivate()
         jc.close()
         inp.close()
         out.close()
@@ -159,12 +164,18 @@ def clock_into(bpm: int, client: str):
 
 @pytest.mark.integration
 def test_jack_midi_clock_is_followed_at_96_bpm(jack_server) -> None:
-    with clock_into(96, "SBClockTest") as (q, mi, jc, api):
-        jc.transport_start()
-        time.sleep(5)
-        followed = mi.follower.tempo()
-        jc.transport_stop()
-        time.sleep(0.3)
+    for _attempt in range(3):  # a run with JACK xruns is run again (see clock_into); the assertions are on a clean one
+        with clock_into(96, "SBClockTest") as (q, mi, jc, api):
+            jc.transport_start()
+            time.sleep(5)
+            followed = mi.follower.tempo()
+            jc.transport_stop()
+            time.sleep(0.3)
+            xruns = len(jc.xruns)
+        if not xruns:
+            break
+    else:
+        pytest.fail("every attempt had JACK xruns: the machine is too loaded to time a MIDI clock")
     updates = [e.command for e in list(q.queue) if isinstance(e.command, p.TransportUpdate)]
     tempos = [u.bpm for u in updates if u.bpm is not None]
     assert api == "jack" and tempos, "no tempo was reported"
@@ -208,6 +219,7 @@ def test_a_mapped_note_over_jack_triggers_a_job(jack_server, tmp_path: Path) -> 
             time.sleep(0.1)
     finally:
         sender.close()
+        jc.deactivate()
         jc.close()
         inp.close()
         out.close()
