@@ -27,6 +27,10 @@ HANDLERS = {
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
+    ("style", "save"): "style:save",
+    ("style", "list"): "style:list_",
+    ("style", "show"): "style:show",
+    ("style", "delete"): "style:delete",
 }
 
 
@@ -76,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--settings", metavar="TOML", help="a song settings file (title, style, bpm, key, sections ...)")
     gen.add_argument("--title")
     gen.add_argument("--style", help='style words, e.g. "dreamy synth pop, female vocal"')
+    gen.add_argument("--style-audio", metavar="FILE", dest="style_audio",
+                     help="a reference clip (>= 10 s; its middle 10 s set the style; copied into the project)")
+    gen.add_argument("--style-preset", metavar="NAME", dest="style_preset",
+                     help="a saved style (songbridge style list); wins over --style and --style-audio")
     gen.add_argument("--bpm", type=float, help="tempo (default: from the style)")
     gen.add_argument("--key", help='e.g. "A minor", "F#m", "Bb major"')
     gen.add_argument("--meter", help="time signature, e.g. 4/4 or 6/8")
@@ -179,12 +187,31 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--variant", choices=("full", "base"), default="full")
     mt.add_argument("--seed", type=int, default=0)
     mt.add_argument("--vocab", metavar="PATH", help="vocab.json to use (default: a vocabulary of our own symbols)")
+    mt.add_argument("--no-style-encoder", action="store_true", dest="no_style_encoder",
+                    help="leave out the tiny random MuQ-MuLan (styles then come from a hash of the prompt)")
     mp = msub.add_parser("parity", help="check this implementation against reference fixtures",
                          description="One PASS/FAIL line per case and a final 'N passed, N failed'. KIND: "
-                         "diffrhythm (default when only a folder is given).")
-    mp.add_argument("kind", metavar="KIND", help="diffrhythm (or give FIXTURE_DIR alone)")
+                         "diffrhythm (default when only a folder is given) or muq-mulan.")
+    mp.add_argument("kind", metavar="KIND", help="diffrhythm or muq-mulan (or give FIXTURE_DIR alone)")
     mp.add_argument("fixture_dir", nargs="?", metavar="FIXTURE_DIR")
     mp.add_argument("--vocab", metavar="PATH")
+
+    sty = sub.add_parser("style", help="saved styles: a MuQ-MuLan vector from a prompt or a reference clip, by name",
+                         description="Style presets live in SONGBRIDGE_STYLES or the config folder's styles/; "
+                         "use one with generate --style-preset NAME, in the app's Generate panel or over OSC.")
+    ssub = sty.add_subparsers(dest="style_command", metavar="ACTION", parser_class=_Parser)
+    ss = ssub.add_parser("save", help="embed a prompt or a clip and save it under NAME")
+    ss.add_argument("name")
+    src = ss.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompt", help='style words, e.g. "dusty boom bap, male rap, 90 bpm"')
+    src.add_argument("--audio", metavar="FILE", help="a reference clip of at least 10 s")
+    ss.add_argument("--models", metavar="DIR", help="model folder with MuQ-MuLan-large (default: setting)")
+    ss.add_argument("--force", action="store_true", help="replace a preset of the same name")
+    ssub.add_parser("list", help="the saved styles")
+    sh = ssub.add_parser("show", help="one saved style: its source, encoder and vector summary")
+    sh.add_argument("name")
+    sd = ssub.add_parser("delete", help="remove a saved style")
+    sd.add_argument("name")
 
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
     doc.add_argument("--models", metavar="DIR", help="model folder to check (default: setting or SONGBRIDGE_MODELS)")
@@ -213,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = tuple(x for x in (args.command, getattr(args, f"{args.command}_command", None)) if x)
     target = HANDLERS.get(path)
     if target is None:
-        sub = {"lyrics": "lyrics", "models": "models", "midi": "midi", "daw": "daw"}.get(args.command or "")
+        sub = {"lyrics": "lyrics", "models": "models", "midi": "midi", "daw": "daw", "style": "style"}.get(args.command or "")
         if sub:
             parser.parse_args([sub, "--help"])
         parser.print_help()

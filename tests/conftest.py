@@ -40,14 +40,17 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_data_folder(tmp_path_factory):
-    """Learned estimates and other per-user data go to a temporary folder, not the user's."""
-    old = os.environ.get("SONGBRIDGE_DATA")
-    os.environ["SONGBRIDGE_DATA"] = str(tmp_path_factory.mktemp("user-data"))
+    """Learned estimates, style presets, digests and other per-user data go to temporary folders, not the user's."""
+    names = ("SONGBRIDGE_DATA", "SONGBRIDGE_STYLES", "SONGBRIDGE_CACHE")
+    old = {n: os.environ.get(n) for n in names}
+    for n in names:
+        os.environ[n] = str(tmp_path_factory.mktemp(n.lower()))
     yield
-    if old is None:
-        os.environ.pop("SONGBRIDGE_DATA", None)
-    else:
-        os.environ["SONGBRIDGE_DATA"] = old
+    for n, v in old.items():
+        if v is None:
+            os.environ.pop(n, None)
+        else:
+            os.environ[n] = v
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if not ok:
         raise SongBridgeError(f"the {backend.name} backend cannot run here: {reason}")
     params = backend_params(args, backend.name)
+    _check_style_sources(args)
     lyrics = parse_file(lyrics_path)
     notes += lyrics.warnings
     folder = project_path(args.output)
@@ -112,6 +113,7 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
     choices = SongChoices.from_settings(
         settings, None if exists else Path(lyrics_path).stem.replace("_", " ").title())
     project.song = prepare_song(project.song, lyrics, choices, first_time=not exists, notes=notes)
+    reference = _apply_style_sources(args, project)
     seed = settings.get("seed")
     if seed is None:
         seed = secrets.randbelow(2**31)
@@ -124,6 +126,8 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
     for note in notes:
         print(f"warning: {note}" if not note.startswith("tempo ") else note, file=sys.stderr)
     created = not folder.exists()
+    if reference is not None:
+        _copy_reference(reference, folder / project.song.style.reference_audio)
     project.save()  # the document with its lyrics and settings, before any audio
     if not locks:
         locks.append(_lock(folder))  # a new project is ours from its first save
@@ -154,6 +158,49 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
         print(f"{take.id}  seed {take.seed}  {take_paths(project, take)[0]}")
     print(f"project: {project.folder}", file=sys.stderr)
     return 0
+
+
+def _check_style_sources(args: argparse.Namespace) -> None:
+    """--style-preset and --style-audio checked before anything is written."""
+    if getattr(args, "style_preset", None):
+        from engine.style.presets import find
+
+        find(args.style_preset)
+    if getattr(args, "style_audio", None):
+        from engine.style.reference import prepare
+
+        prepare(args.style_audio)
+
+
+def _apply_style_sources(args: argparse.Namespace, project: Any) -> Path | None:
+    """The song's style source from the options; returns a reference clip to copy into the project."""
+    from dataclasses import replace
+
+    style = project.song.style
+    preset, audio = getattr(args, "style_preset", None), getattr(args, "style_audio", None)
+    if preset:
+        style = replace(style, preset=preset)
+    elif audio or args.style is not None:
+        style = replace(style, preset=None)  # a clip or new words asked for: the saved style no longer applies
+    source = None
+    if audio:
+        source = Path(audio)
+        style = replace(style, reference_audio=f"reference/{source.name}")
+    elif args.style is not None and not preset:
+        style = replace(style, reference_audio=None)
+    project.song = project.song.replace(style=style)
+    return source
+
+
+def _copy_reference(source: Path, target: Path) -> None:
+    import shutil
+
+    if source.resolve() == target.resolve():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
 
 
 def _remove_new_project(folder: Path) -> None:

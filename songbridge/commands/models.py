@@ -33,8 +33,7 @@ def status(args: argparse.Namespace) -> int:
         else:
             usable_weights += path.parent.name in VARIANT_DIRS.values()
             print(f"  [ok]      {path} ({path.stat().st_size / 2**20:,.1f} MiB)")
-    muq = folder / "MuQ-MuLan-large"
-    print(f"  [{'ok' if muq.is_dir() else 'absent'}]{' ' * (7 if muq.is_dir() else 3)}{muq} (optional style encoder)")
+    broken += _encoder_status(folder)
     if not installed(folder):
         print(f"  no DiffRhythm weights: {WHERE}")
     elif broken or not usable_weights:
@@ -43,18 +42,47 @@ def status(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def _encoder_status(folder: Path) -> int:
+    """The MuQ-MuLan style encoder's files; returns 1 when present but broken."""
+    from engine.style.files import FOLDER, LICENCE, WHERE, EncoderFilesError, locate, present, problems
+
+    if not present(folder):
+        print(f"  [absent]  {folder / FOLDER}: the style encoder; without it text and reference-audio styles "
+              f"cannot be embedded (saved style presets still work); {WHERE}")
+        return 0
+    try:
+        files = locate(folder)
+    except EncoderFilesError as exc:
+        print(f"  [missing] {exc}")
+        return 1
+    bad = problems(files)
+    for why in bad:
+        print(f"  [broken]  {why}")
+    if not bad:
+        size = files.weights.stat().st_size / 2**20
+        print(f"  [ok]      {files.weights} ({size:,.1f} MiB), style encoder; licence: {LICENCE}")
+        print(f"  [ok]      {files.muq_config.parent} (audio settings), {files.tokenizer.parent} (text tokenizer)")
+    return 1 if bad else 0
+
+
 def create_tiny(args: argparse.Namespace) -> int:
     from engine.backends.diffrhythm.tiny import MODEL_ID, create_tiny_model
 
     root = create_tiny_model(Path(args.dir), variant=args.variant, seed=args.seed,
                              vocab=Path(args.vocab) if args.vocab else None)
-    print(f"{MODEL_ID} ({args.variant}) written to {root}; use it with --backend diffrhythm --models {root}")
+    extra = ""
+    if not args.no_style_encoder:
+        from engine.style.tiny import create_tiny_encoder
+
+        create_tiny_encoder(root, seed=args.seed)
+        extra = " with a tiny random MuQ-MuLan style encoder"
+    print(f"{MODEL_ID} ({args.variant}){extra} written to {root}; use it with --backend diffrhythm --models {root}")
     return 0
 
 
 #: parity kinds this version implements -> the module whose main() runs them
-PARITY = {"diffrhythm": "engine.backends.diffrhythm.parity"}
-PLANNED = ("muq-mulan", "stable-audio", "beat-this")
+PARITY = {"diffrhythm": "engine.backends.diffrhythm.parity", "muq-mulan": "engine.style.parity"}
+PLANNED = ("stable-audio", "beat-this", "htdemucs")
 
 
 def parity(args: argparse.Namespace) -> int:
@@ -71,4 +99,6 @@ def parity(args: argparse.Namespace) -> int:
     if not Path(folder).is_dir():
         raise SongBridgeError(f"models parity {kind}: {folder}: no such fixture folder")
     main = importlib.import_module(PARITY[kind]).main
+    if args.vocab and kind != "diffrhythm":
+        raise SongBridgeError(f"models parity {kind}: --vocab is for the diffrhythm kind only")
     return main([str(folder), *(["--vocab", args.vocab] if args.vocab else [])])

@@ -110,13 +110,18 @@ class DiffRhythmBackend:
         import torch  # noqa: PLC0415
 
         from engine.sampling import GRIDS  # noqa: PLC0415
+        from engine.style.embedding import dit_input, style_vector  # noqa: PLC0415
 
-        from .style import style_embedding  # noqa: PLC0415
         from .tokens import lyrics_tokens  # noqa: PLC0415
 
         first = requests[0]
         params = {**DEFAULTS, **dict(first.params)}
         check_params(self.name, {**PARAMS, "batch": Param("batch", int, "", 1, 64)}, params, "parameter {name}")
+        # The style first: the encoder is loaded, used and freed before the DiT needs the memory.
+        files = locate(self.models_dir, self.variant)
+        styled = style_vector(first.style, project_dir=first.out_dir.parent.parent, models_dir=files.root,
+                              tiny_dit=files.model_id == TINY_ID,
+                              device=self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         pipe = self.pipeline()
         max_frames = pipe.max_frames
         duration = first.duration_s
@@ -135,12 +140,8 @@ class DiffRhythmBackend:
         n = placed.end_frame
         dev, dt = pipe.device, pipe.dtype
         text = torch.tensor([placed.tokens], dtype=torch.long, device=dev)
-        tiny = pipe.files.model_id == TINY_ID
-        cache = first.out_dir.parent.parent / "cache" / "style"
-        style_vec, style_source = style_embedding(first.style.prompt, None, cache_dir=cache,
-                                                  muq_dir=pipe.files.muq, tiny=tiny, device=str(dev))
-        style = torch.tensor(style_vec, device=dev)
-        neg = torch.tensor(pipe.negative_style, device=dev)
+        style = torch.tensor(dit_input(styled.vector), device=dev)
+        neg = torch.tensor(dit_input(pipe.negative_style), device=dev)
         start_time = torch.zeros(1, device=dev)
         song_duration = torch.tensor([n / max_frames], device=dev)
         cond, segments = self._reference(first, pipe, n)
@@ -177,7 +178,7 @@ class DiffRhythmBackend:
                 lrc=_lrc(req), style=req.style, parent=req.edit.source_take if req.edit else None,
                 edited_ranges=req.edit.ranges if req.edit else (), duration_s=duration, stems=("song",),
             )
-            extra = {"diffrhythm": {"style_source": style_source, "output_gain": gain,
+            extra = {"diffrhythm": {"style": styled.record, "output_gain": gain,
                                     "token_frames": sum(1 for x in placed.tokens if x),
                                     "lines_placed": len(placed.line_frames), "segments": segments}}
             with TakeWriter(req.out_dir) as w:

@@ -4,7 +4,7 @@
       DiffRhythm-1_2/cfm_model.pt          95 s model (ASLP-lab/DiffRhythm-1_2)
       DiffRhythm-1_2-full/cfm_model.pt     up to 285 s (ASLP-lab/DiffRhythm-1_2-full)
       DiffRhythm-vae/vae_model.pt          the VAE (ASLP-lab/DiffRhythm-vae)
-      MuQ-MuLan-large/                     optional style encoder (OpenMuQ/MuQ-MuLan-large, needs the muq package)
+      MuQ-MuLan-large/ ...                 the style encoder (see engine.style.files for its three folders)
       vocab.json                           g2p/g2p/vocab.json from the DiffRhythm repository
       vocal.npy                            infer/example/vocal.npy from the DiffRhythm repository
       config.json                          optional: {"model": {...}} as config/diffrhythm-1b.json; else from shapes
@@ -45,7 +45,6 @@ class ModelFiles:
     vocab: Path
     negative_style: Path
     config: Path | None
-    muq: Path | None
 
     @property
     def model_id(self) -> str:
@@ -118,10 +117,8 @@ def locate(root: Path, variant: str | None = None) -> ModelFiles:
     if missing:
         raise ModelFilesError(f"model folder {root} is missing {', '.join(missing)}; {WHERE}")
     config = next((p for p in (root / "config.json", root / "diffrhythm-1b.json") if p.exists()), None)
-    muq = root / "MuQ-MuLan-large"
     assert cfm is not None and chosen is not None
-    return ModelFiles(root, chosen, cfm, vae, root / "vocab.json", root / "vocal.npy", config,
-                      muq if muq.is_dir() else None)
+    return ModelFiles(root, chosen, cfm, vae, root / "vocab.json", root / "vocal.npy", config)
 
 
 def _size_text(n: int) -> str:

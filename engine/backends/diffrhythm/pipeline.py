@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,7 @@ from engine.nn import CFM, DiT, DiTConfig
 from engine.nn.blocks import sdpa
 from engine.nn.vae import VAE
 
-from .files import ModelFiles
-from .style import load_vector
+from .files import ModelFiles, ModelFilesError
 from .tokens import Vocab
 
 
@@ -92,4 +92,15 @@ class Pipeline:
         cfm = cfm.to(device=dev, dtype=dt)
         attn, attn_name = attention_for(dev, dt, attention)
         return cls(files, cfm, VAE.load(str(files.vae), dev), Vocab.load(files.vocab),
-                   load_vector(files.negative_style), ckpt, dev, dt, attn, attn_name)
+                   negative_style(files.negative_style), ckpt, dev, dt, attn, attn_name)
+
+
+def negative_style(path: Path) -> np.ndarray:
+    """DiffRhythm's ``vocal.npy`` negative style (512 values, used as given, as the reference does)."""
+    try:
+        v = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ModelFilesError(f"{path}: not a .npy style vector: {exc}") from None
+    if v.size != 512 or not np.isfinite(v).all():
+        raise ModelFilesError(f"{path}: a style vector has 512 finite values, this one has {v.size}")
+    return np.asarray(v, dtype=np.float32).reshape(1, 512)
