@@ -125,9 +125,9 @@ def _prefixed(sd: dict[str, Tensor], path: Path) -> dict[str, Tensor]:
     return sd
 
 
-def load_strict(model: nn.Module, ckpt: Checkpoint) -> None:
-    """Load ``ckpt`` into ``model`` (a CFM) with every key and shape checked; casts to the model's dtype."""
-    expected = model.state_dict()
+def _fitted(expected: dict[str, Tensor], ckpt: Checkpoint) -> dict[str, Tensor]:
+    """The checkpoint's tensors for ``expected`` (a state dict, maybe on the meta device) after checking every
+    key and shape; CheckpointError with a report otherwise."""
     got = dict(ckpt.state_dict)
     wants_duration = any(k.startswith(DURATION_PREFIX) for k in expected)
     if not wants_duration:
@@ -148,8 +148,42 @@ def load_strict(model: nn.Module, ckpt: Checkpoint) -> None:
         lines += [f"  unexpected {k}" for k in unexpected[:8]]
         lines += [f"  shape of {k}: file {a}, model {b}" for k, a, b in shapes[:8]]
         raise CheckpointError("\n".join(lines))
+    return got
+
+
+def load_strict(model: nn.Module, ckpt: Checkpoint) -> None:
+    """Load ``ckpt`` into ``model`` (a CFM) with every key and shape checked; casts to the model's dtype."""
+    expected = model.state_dict()
+    got = _fitted(expected, ckpt)
     dtype = next(iter(expected.values())).dtype
     model.load_state_dict({k: got[k].to(dtype) for k in expected}, strict=True)
+
+
+def load_into(model: nn.Module, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> None:
+    """Load ``ckpt`` into ``model`` built on the meta device, each tensor converted once, straight to ``device``
+    and ``dtype``, and the checkpoint's copy dropped as soon as it is used (``ckpt.state_dict`` is emptied): the
+    peak is about one copy of the weights in the target dtype, not an fp32 model plus the file plus copies."""
+    expected = model.state_dict(keep_vars=True)
+    got = _fitted(expected, ckpt)
+    ckpt.state_dict.clear()
+    out = {}
+    for k in list(expected):
+        v = got.pop(k)
+        want = dtype if expected[k].is_floating_point() else expected[k].dtype
+        out[k] = v.to(device=device, dtype=want)
+        del v
+    model.load_state_dict(out, strict=True, assign=True)
+    del out
+    for module in model.modules():  # non-persistent buffers (RoPE, position tables) are not in the file
+        init = getattr(module, "init_buffers", None)
+        if init is not None:
+            init()
+            for name, buf in list(module._buffers.items()):  # noqa: SLF001
+                if buf is not None and not buf.is_meta and buf.device != device:
+                    module._buffers[name] = buf.to(device)  # noqa: SLF001
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left:
+        raise CheckpointError(f"{ckpt.path}: internal error: {', '.join(left[:4])} were not loaded")
 
 
 def infer_dims(sd: dict[str, Tensor]) -> dict[str, int]:

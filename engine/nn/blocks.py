@@ -84,15 +84,40 @@ class ConvNeXtV2Block(nn.Module):
         return x + h
 
 
-class TextEmbedding(nn.Module):
+class Float32Buffers(nn.Module):
+    """A module whose named buffers stay float32 through ``.to(dtype)``, ``.half()`` and ``.bfloat16()``: position
+    tables and RoPE frequencies rounded to bf16 move every angle (and the whole sample) for nothing."""
+
+    fp32_buffers: tuple[str, ...] = ()
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 - torch's signature
+        saved = {n: self._buffers[n] for n in self.fp32_buffers if self._buffers.get(n) is not None}
+        super()._apply(fn, recurse)
+        for n, old in saved.items():
+            new = self._buffers[n]
+            if not old.is_meta and new is not None:
+                self._buffers[n] = old.to(device=new.device, dtype=torch.float32)
+        return self
+
+    def init_buffers(self) -> None:
+        """Recompute the buffers on the CPU (after building on the meta device)."""
+
+
+class TextEmbedding(Float32Buffers):
     """Lyric tokens (one per latent frame; 0 = filler) -> [b, n, t]: lookup, positions, ConvNeXt blocks."""
 
     def __init__(self, num_embeds: int, dim: int, conv_layers: int, max_pos: int, conv_mult: int = 2):
         super().__init__()
         self.text_embed = nn.Embedding(num_embeds + 1, dim)  # +1: token 0 is the filler
         self.max_pos = max_pos
+        self.dim = dim
+        self.fp32_buffers = ("freqs_cis",)
         self.register_buffer("freqs_cis", text_position_table(dim, max_pos), persistent=False)
         self.text_blocks = nn.Sequential(*[ConvNeXtV2Block(dim, dim * conv_mult) for _ in range(conv_layers)])
+
+    def init_buffers(self) -> None:
+        with torch.device("cpu"):
+            self.freqs_cis = text_position_table(self.dim, self.max_pos)
 
     def forward(self, text: Tensor) -> Tensor:
         # text: [b, n] long -> [b, n, t]
@@ -147,13 +172,23 @@ class RMSNorm(nn.Module):
         return self.weight * h.to(dtype)
 
 
-class RotaryEmbedding(nn.Module):
-    """Llama default RoPE: inv_freq_j = theta^(-2j/head_dim); angles in float32; [angles, angles] halves."""
+class RotaryEmbedding(Float32Buffers):
+    """Llama default RoPE: inv_freq_j = theta^(-2j/head_dim); frequencies and angles in float32 whatever the
+    model's dtype; [angles, angles] halves."""
+
+    fp32_buffers = ("inv_freq",)
 
     def __init__(self, head_dim: int, theta: float = 10000.0):
         super().__init__()
-        inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
-        self.register_buffer("inv_freq", inv, persistent=False)
+        self.head_dim, self.theta = head_dim, theta
+        self.register_buffer("inv_freq", self._inv_freq(), persistent=False)
+
+    def _inv_freq(self) -> Tensor:
+        return 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.int64, device="cpu").float()
+                                     / self.head_dim))
+
+    def init_buffers(self) -> None:
+        self.inv_freq = self._inv_freq()
 
     def forward(self, n: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
         # -> cos, sin: [n, head_dim]

@@ -103,8 +103,10 @@ class CFM(nn.Module):
             noise = torch.stack([torch.randn(n, self.num_channels, dtype=dtype, generator=generator,
                                              device="cpu" if generator is None else generator.device)
                                  for _ in range(batch)]).to(device)
-        y0 = noise.to(device=device, dtype=dtype)
-        ts = grid.to(device=device, dtype=dtype) if grid is not None else linear_grid(steps, dtype, device)
+        # The ODE state and the time grid stay float32 whatever the DiT computes in; only its inputs are cast.
+        y0 = noise.to(device=device, dtype=torch.float32)
+        ts = grid.to(device=device, dtype=torch.float32) if grid is not None else \
+            linear_grid(steps, torch.float32, device)
         dit = self.transformer
         extra = {"attn": attn} if attn is not None else {}
         guided = cfg_strength >= 1e-5
@@ -116,13 +118,14 @@ class CFM(nn.Module):
             dur2 = torch.cat((dur, dur)) if dur is not None else None
 
         def velocity(t: Tensor, x: Tensor) -> Tensor:
+            xd = x.to(dtype)
             if not guided:
-                return dit(x, step_cond_b, text_b, t, style, start, dur, text_embed=te, **extra)
-            v = dit(torch.cat((x, x)), cond2, text_b, t, style2, start2, dur2, text_embed=te2, **extra)
+                return dit(xd, step_cond_b, text_b, t, style, start, dur, text_embed=te, **extra).float()
+            v = dit(torch.cat((xd, xd)), cond2, text_b, t, style2, start2, dur2, text_embed=te2, **extra).float()
             v_c, v_u = v.chunk(2)
             return v_c + (v_c - v_u) * cfg_strength
 
         final, traj = integrate(velocity, y0, ts, method=method, on_step=on_step, should_stop=should_stop,
                                 keep_trajectory=keep_trajectory)
-        out = torch.where(mask_b, final, cond_b)
+        out = torch.where(mask_b, final, cond_b.float())
         return SampleResult(out, traj, y0)

@@ -80,3 +80,44 @@ def test_seeded_sampling_is_deterministic(tiny: CFM) -> None:
     h = tiny.sample(cond=torch.zeros(1, 40, 64), latent_pred_segments=[(0, 40)], steps=3, method="heun",
                     grid=few_step_grid(4), generator=torch.Generator().manual_seed(7), **inputs())
     assert h.out.shape == a.out.shape and torch.isfinite(h.out).all()
+
+
+def test_quality_presets_cut_dit_calls_and_the_estimate_counts_them() -> None:
+    from engine.backends.diffrhythm.backend import dit_calls, sampler_params
+    from engine.sampling import GRIDS
+
+    calls = {}
+    for q in ("best", "fast", "draft"):
+        p = sampler_params({"quality": q})
+        n = []
+        integrate(lambda t, x: (n.append(1), x)[1], torch.zeros(1), GRIDS[p["grid"]](p["steps"]), method=p["solver"])
+        assert len(n) == dit_calls(p)  # the count the estimate uses is the count the sampler makes
+        calls[q] = len(n)
+    assert calls == {"best": 31, "fast": 16, "draft": 8}
+    assert dit_calls(sampler_params({"solver": "heun"})) == 62  # Heun alone at 32 points doubles the work
+    assert dit_calls(sampler_params({"solver": "heun", "grid": "few-step"})) == 16  # few-step brings its own 9 points
+    assert sampler_params({"quality": "fast", "steps": 5})["steps"] == 5  # an explicit setting wins
+
+
+def test_low_precision_keeps_positions_and_the_ode_state_in_float32() -> None:
+    from engine.nn import CFM, DiT, DiTConfig
+
+    torch.manual_seed(0)
+    cfg = DiTConfig(dim=64, depth=2, ff_mult=2, text_dim=512, conv_layers=1, mel_dim=64, text_num_embeds=363,
+                    max_frames=2048)
+    m32 = CFM(DiT.from_config(cfg)).eval()
+    m16 = CFM(DiT.from_config(cfg)).eval()
+    m16.load_state_dict(m32.state_dict())
+    m16 = m16.to(torch.bfloat16)
+    assert m16.transformer.rotary_emb.inv_freq.dtype == torch.float32
+    assert torch.equal(m16.transformer.rotary_emb.inv_freq, m32.transformer.rotary_emb.inv_freq)
+    assert m16.transformer.text_embed.freqs_cis.dtype == torch.float32
+    n = 40
+    kw = dict(cond=torch.zeros(1, n, 64), text=torch.ones(1, n, dtype=torch.long), duration=n,
+              style_prompt=torch.randn(1, 512), negative_style_prompt=torch.randn(1, 512), start_time=torch.zeros(1),
+              song_duration=None, latent_pred_segments=[(0, n)], steps=6, cfg_strength=2.0,
+              noise=torch.randn(1, n, 64))
+    out = m16.sample(**kw).out
+    assert out.dtype == torch.float32  # the state was integrated in float32
+    ref = m32.sample(**kw).out
+    assert float((out - ref).norm() / ref.norm()) < 0.05

@@ -166,3 +166,43 @@ def test_cli_generates_with_the_tiny_model(tmp_path: Path, tiny_dir: Path) -> No
     missing = run_cli("generate", str(lyrics), "--backend", "diffrhythm", "--models", str(tmp_path / "nothing"),
                       "-o", str(tmp_path / "x"))
     assert missing.returncode == 2 and "cannot run here" in missing.stderr and "vae_model.pt" in missing.stderr
+
+
+class WideVAE(torch.nn.Module):
+    """A TorchScript test VAE whose decoder sees ``reach`` latent frames either side (one wide convolution), so
+    chunked decoding is only right when each chunk's trimmed edge is wider than that reach."""
+
+    def __init__(self, reach: int, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.conv = torch.nn.Conv1d(64, 2, 2 * reach + 1, padding=reach)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=g) / (64 * (2 * reach + 1)) ** 0.5)
+
+    @torch.jit.export
+    def decode_export(self, z: torch.Tensor) -> torch.Tensor:
+        h = torch.tanh(self.conv(z))  # [b, 2, t]
+        return h.repeat_interleave(2048, dim=-1)
+
+    @torch.jit.export
+    def encode_export(self, audio: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(audio.shape[0], 128, audio.shape[-1] // 2048)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode_export(z)
+
+
+def test_chunked_decode_trims_enough_for_a_decoder_that_sees_far() -> None:
+    from engine.nn.vae import HOP, chunked
+
+    z = torch.randn(1, 64, 700, generator=torch.Generator().manual_seed(1))
+    near = VAE(torch.jit.script(WideVAE(reach=12)))  # reach 12 < the 16 frames trimmed per inner edge
+    whole = near.decode(z, chunk=False)
+    assert (near.decode(z) - whole).abs().max() < 1e-6
+    # the same decoder with a narrower trim (8 frames per edge) goes wrong at every seam: this test can fail
+    narrow = chunked(near.module.decode_export, z, 1, HOP, z.shape[-1], overlap=16)
+    assert (narrow - whole).abs().max() > 1e-3
+    far = VAE(torch.jit.script(WideVAE(reach=40)))  # sees past the trim: chunking changes the seams only
+    diff = (far.decode(z) - far.decode(z, chunk=False)).abs().amax(dim=1)[0].reshape(-1, HOP).amax(-1)
+    wrong = torch.nonzero(diff > 1e-6).flatten()
+    assert len(wrong) > 0 and all(min(abs(int(f) - s) for s in (112, 208, 304, 400, 496, 592)) < 40 for f in wrong)
