@@ -90,7 +90,8 @@ def test_quality_presets_cut_dit_calls_and_the_estimate_counts_them() -> None:
     for q in ("best", "fast", "draft"):
         p = sampler_params({"quality": q})
         n = []
-        integrate(lambda t, x: (n.append(1), x)[1], torch.zeros(1), GRIDS[p["grid"]](p["steps"]), method=p["solver"])
+        integrate(lambda t, x, n=n: (n.append(1), x)[1], torch.zeros(1), GRIDS[p["grid"]](p["steps"]),
+                  method=p["solver"])
         assert len(n) == dit_calls(p)  # the count the estimate uses is the count the sampler makes
         calls[q] = len(n)
     assert calls == {"best": 31, "fast": 16, "draft": 8}
