@@ -31,6 +31,7 @@ class Generate:
     seconds: tuple[float, float] | None = None
     takes: int = 1
     style: str | None = None
+    style_preset: str | None = None  # "" clears it
     seed: int | None = None
     backend: str | None = None
 

@@ -410,6 +410,10 @@ class Bridge:
             from engine.song.model import Style  # noqa: PLC0415
 
             new_song = new_song.replace(style=Style(style, new_song.style.preset, new_song.style.reference_audio))
+        if isinstance(cmd, p.Generate) and cmd.style_preset is not None:
+            from daw_bridge.song_props import preset_name  # noqa: PLC0415
+
+            new_song = new_song.replace(style=replace(new_song.style, preset=preset_name(cmd.style_preset)))
         backend_name = backend or (song.takes[-1].backend if song.takes else "guide")
         if backend:
             from engine.backends import registry  # noqa: PLC0415

@@ -13,6 +13,7 @@ from engine.errors import LyricsError, SongBridgeError
 MAX_LYRICS = 48_000  # characters of lyrics set over OSC, so that get/lyrics always fits a reply
 #: How an edit from the DAW is named in the app's undo history.
 LABELS = {"title": "title", "tempo": "tempo", "time_signature": "time signature", "key": "key", "style": "style",
+          "style_preset": "saved style",
           "sections": "sections", "lyrics": "lyrics"}
 
 
@@ -27,6 +28,8 @@ def song_value(song: Any, prop: str) -> tuple[Any, ...]:
         return (str(song.key),)
     if prop == "style":
         return (song.style.prompt,)
+    if prop == "style_preset":
+        return (song.style.preset or "",)
     if prop == "length":
         return (float(song.duration_s),)
     if prop == "sections":
@@ -74,6 +77,8 @@ def song_with(song: Any, prop: str, value: Any) -> Any:
             return song.replace(key=Key.parse(value))
         if prop == "style":
             return song.replace(style=Style(value, song.style.preset, song.style.reference_audio))
+        if prop == "style_preset":
+            return song.replace(style=replace(song.style, preset=preset_name(value)))
         if prop == "sections":
             from engine.song.sections import parse_sections  # noqa: PLC0415
 
@@ -93,6 +98,15 @@ def song_with(song: Any, prop: str, value: Any) -> Any:
     except (ValueError, LyricsError) as exc:
         raise SongBridgeError(f"{prop}: {exc}") from None
     raise SongBridgeError(f"song.{prop} cannot be set")
+
+
+def preset_name(value: str) -> str | None:
+    """A saved style's name as the DAW gave it ("" clears), checked against the presets on this machine."""
+    if not value:
+        return None
+    from engine.style.presets import find  # noqa: PLC0415
+
+    return find(value).name
 
 
 def retempo(song: Any, tempo: Any) -> Any:

@@ -332,16 +332,55 @@ class MainWindow(Audition, QMainWindow):
         QTimer.singleShot(3000, check)
 
     # -- generation ----------------------------------------------------------------------------------------------
+    def _style_from(self, opts: dict[str, Any], song: Any) -> Any:
+        """The song's style from the Generate panel: words, a reference clip (checked, then copied into the
+        project) and a saved preset. None (with a message) when the reference cannot be used."""
+        from dataclasses import replace  # noqa: PLC0415
+        from pathlib import Path  # noqa: PLC0415
+
+        from engine.errors import SongBridgeError  # noqa: PLC0415
+
+        style = song.style
+        if opts.get("style") is not None:
+            style = replace(style, prompt=opts["style"])
+        if "style_preset" in opts:
+            style = replace(style, preset=opts["style_preset"])
+        ref = opts.get("reference")
+        if "reference" in opts and not ref:
+            style = replace(style, reference_audio=None)
+        elif ref and ref != song.style.reference_audio:
+            from engine.style.reference import prepare  # noqa: PLC0415
+
+            folder = self.doc.folder
+            path = Path(ref).expanduser()
+            path = path if path.is_absolute() else folder / path
+            try:
+                prepare(path)
+            except SongBridgeError as exc:
+                self.statusBar().showMessage(f"reference not used: {exc}", 15000)
+                return None
+            if folder.resolve() not in path.resolve().parents:
+                import shutil  # noqa: PLC0415
+
+                target = folder / "reference" / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+                path = target
+            style = replace(style, reference_audio=str(path.resolve().relative_to(folder.resolve())))
+        return style
+
     def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:
         from engine.backends.base import EditSpec  # noqa: PLC0415
         from engine.service import PRIORITY_INTERACTIVE  # noqa: PLC0415
         from engine.song import TimeRange  # noqa: PLC0415
-        from engine.song.model import Style  # noqa: PLC0415
 
         song = self.doc.song
-        if opts.get("style") is not None and opts["style"] != song.style.prompt:
-            self.doc.edit(song.replace(style=Style(opts["style"], song.style.preset, song.style.reference_audio)),
-                          "Style")
+        style = self._style_from(opts, song)
+        if style is None:
+            return None
+        if style != song.style:
+            self.doc.edit(song.replace(style=style), "Style")
+            song = self.doc.song
         edit = None
         if rng is not None:
             base = song.base_take()

@@ -71,7 +71,13 @@ class GenerationPanel(QWidget):
         self.style_text = QLineEdit(doc.song.style.prompt)
         self.style_text.setPlaceholderText("e.g. dreamy synth pop, female vocal")
         self.reference = QLineEdit(doc.song.style.reference_audio or "")
-        self.reference.setPlaceholderText("reference audio in the project (optional)")
+        self.reference.setPlaceholderText("a clip of 10 s or more whose sound to follow (optional)")
+        self.reference.setToolTip("Reference audio: its middle 10 s set the style (MuQ-MuLan); copied into the "
+                                  "project. Wins over the style words")
+        self.style_preset = QComboBox()
+        self.style_preset.setToolTip("A saved style (songbridge style save NAME --prompt ... | --audio FILE): "
+                                     "needs no style encoder; wins over the words and the reference")
+        self.refresh_presets()
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(next_seed(doc.song))
@@ -95,6 +101,7 @@ class GenerationPanel(QWidget):
         form.addRow("", self.availability)
         form.addRow("Style", self.style_text)
         form.addRow("Reference", self.reference)
+        form.addRow("Saved style", self.style_preset)
         form.addRow("Seed", seed_row)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.cfg)
@@ -121,11 +128,34 @@ class GenerationPanel(QWidget):
 
         declared = registry.param_specs(self.backend.currentText())
         params = {k: v for k, v in (("steps", self.steps.value()), ("cfg", self.cfg.value())) if k in declared}
+        preset = self.style_preset.currentData()
         opts = {"backend": self.backend.currentText(), "style": self.style_text.text(), "seed": self.seed.value(),
-                "takes": self.takes.value(), "params": params}
+                "takes": self.takes.value(), "params": params, "style_preset": preset or None,
+                "reference": self.reference.text().strip() or None}
         if not self.lock_seed.isChecked():
             self.seed.setValue((self.seed.value() + self.takes.value()) % 2**31)
         return opts
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        self.refresh_presets()  # a style saved from the command line meanwhile shows up
+        super().showEvent(event)
+
+    def refresh_presets(self) -> None:
+        """The saved styles, the song's own first selected (shown even when its file is gone)."""
+        from engine.style.presets import list_presets  # noqa: PLC0415
+
+        current = self.doc.song.style.preset
+        self.style_preset.blockSignals(True)
+        self.style_preset.clear()
+        self.style_preset.addItem("(none: words or reference)", None)
+        names = [p.name for p in list_presets()[0]]
+        for name in names:
+            self.style_preset.addItem(name, name)
+        if current and current not in names:
+            self.style_preset.addItem(f"{current} (missing)", current)
+        if current:
+            self.style_preset.setCurrentIndex(max(0, self.style_preset.findData(current)))
+        self.style_preset.blockSignals(False)
 
     def set_selection(self, has_range: bool, has_lines: bool) -> None:
         """Regenerate selection / lines are only there when there is something selected to regenerate."""

@@ -17,7 +17,7 @@ from daw_bridge import protocol as p
 ROOT = "/songbridge"
 SONG_PROPS = {  # property -> (kind of its value, settable)
     "title": ("str", True), "tempo": ("float", True), "time_signature": ("str", True), "key": ("str", True),
-    "style": ("str", True), "sections": ("str", True), "lyrics": ("str", True), "length": ("float", False),
+    "style": ("str", True), "style_preset": ("str", True), "sections": ("str", True), "lyrics": ("str", True), "length": ("float", False),
     "takes": ("str", False),
 }
 TRANSPORT_PROPS = ("position", "tempo", "is_playing", "follow")
@@ -117,12 +117,12 @@ def _generate_json(v: dict[str, Any]) -> p.Command:
     data = _load_json(v["json"])
     if not isinstance(data, dict):
         raise ArgError("json must be an object")
-    allowed = {"section", "bars", "seconds", "takes", "style", "seed", "backend"}
+    allowed = {"section", "bars", "seconds", "takes", "style", "style_preset", "seed", "backend"}
     extra = set(data) - allowed
     if extra:
         raise ArgError(f"json: unknown key {sorted(extra)[0]!r}")
     out: dict[str, Any] = {}
-    for key in ("section", "style", "backend"):
+    for key in ("section", "style", "style_preset", "backend"):
         if key in data:
             if not isinstance(data[key], str):
                 raise ArgError(f"json.{key} must be a string")
@@ -179,7 +179,8 @@ ROUTES: dict[str, Route] = {
     "/ping": Route((), lambda v: p.Ping(), "liveness: answered with /songbridge/pong s version"),
     "/bridge/get/stats": Route((), lambda v: p.BridgeStats(), "received, handled, coalesced, dropped, unsent"),
     "/job/generate": Route((Arg("json", "str"),), _generate_json,
-                           'generate from JSON {"section"|"bars"|"seconds", "takes", "style", "seed", "backend"}'),
+                           'generate from JSON {"section"|"bars"|"seconds", "takes", "style", "style_preset", '
+                           '"seed", "backend"}'),
     "/job/generate_song": Route((Arg("takes", "int", True),), lambda v: p.Generate(takes=_positive_takes(v)),
                                 "generate the whole song"),
     "/job/generate_section": Route((Arg("section", "str"), Arg("takes", "int", True)),

@@ -271,3 +271,34 @@ def test_no_message_silences_the_bridge_and_a_refused_edit_changes_nothing(bridg
     c.send("/songbridge/song/get/lyrics")
     assert any(a == "/songbridge/song/get/lyrics" for a, _ in c.recv(timeout=10, want="/songbridge/song/get/lyrics"))
     assert (b.project.folder / "song.json").read_bytes() == before
+
+
+def test_a_saved_style_is_set_and_used_over_osc(bridge, tmp_path: Path, monkeypatch) -> None:
+    """style_preset as a song property and in /job/generate; the DiffRhythm take (tiny model) records it."""
+    import numpy as np
+
+    from engine.backends.diffrhythm.tiny import create_tiny_model
+    from engine.style import presets
+    from engine.style.tiny import create_tiny_encoder
+
+    models = create_tiny_model(tmp_path / "models")
+    create_tiny_encoder(models)
+    monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
+    v = np.random.default_rng(4).standard_normal((1, 512)).astype(np.float32)
+    presets.save(presets.StylePreset("Warm tape", "prompt", v / np.linalg.norm(v), prompt="warm tape"),
+                 overwrite=True)
+    b, osc = bridge
+    c = Client(osc.address)
+    c.send("/songbridge/song/set/style_preset", "warm TAPE")  # names match without regard to case
+    assert ("/songbridge/song/get/style_preset", ["Warm tape"]) in c.recv(want="/songbridge/song/get/style_preset")
+    c.send("/songbridge/song/set/style_preset", "no such style")
+    err = c.recv(want="/songbridge/error")[-1]
+    assert err[0] == "/songbridge/error" and "no style preset 'no such style'" in " ".join(map(str, err[1]))
+    assert b.project.song.style.preset == "Warm tape"  # the refused set changed nothing
+    c.send("/songbridge/job/generate", json.dumps({"backend": "diffrhythm", "style_preset": "Warm tape", "seed": 3}))
+    done = c.recv(timeout=120, want="/songbridge/job/done")[-1]
+    assert done[0] == "/songbridge/job/done", done
+    record = json.loads((b.project.folder / "takes" / done[1][1] / "record.json").read_text())
+    assert record["diffrhythm"]["style"]["source"] == "preset" and record["diffrhythm"]["style"]["preset"] == "Warm tape"
+    c.send("/songbridge/song/set/style_preset", "")
+    assert ("/songbridge/song/get/style_preset", [""]) in c.recv(want="/songbridge/song/get/style_preset")

@@ -342,3 +342,44 @@ def test_the_take_lanes_show_which_take_is_a_and_which_is_b(window: MainWindow) 
     window.timeline.repaint()  # the badges paint (one filled: the side heard)
     window.play_take("take-001")
     assert window.timeline.slots == {"take-001": "A"}
+
+
+def test_a_saved_style_and_a_reference_clip_from_the_generate_panel(qtbot, window: MainWindow, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from engine.backends.diffrhythm.tiny import create_tiny_model
+    from engine.style import presets
+    from engine.style.tiny import create_tiny_encoder
+
+    models = create_tiny_model(tmp_path / "models")
+    create_tiny_encoder(models)
+    monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
+    v = np.random.default_rng(2).standard_normal((1, 512)).astype(np.float32)
+    presets.save(presets.StylePreset("Dusty keys", "prompt", v / np.linalg.norm(v), prompt="dusty keys"),
+                 overwrite=True)
+    panel = window.generation
+    panel.refresh_presets()
+    names = [panel.style_preset.itemText(i) for i in range(panel.style_preset.count())]
+    assert "Dusty keys" in names
+    sf.write(tmp_path / "short.wav", np.zeros((24000 * 4, 2)), 24000)
+    panel.reference.setText(str(tmp_path / "short.wav"))
+    before = window.doc.song
+    window.generate(panel.options(), None)
+    assert window.doc.song == before and "reference not used" in window.statusBar().currentMessage()
+    sf.write(tmp_path / "ref.flac", 0.2 * np.random.default_rng(0).standard_normal((48000 * 11, 2)), 48000)
+    panel.reference.setText(str(tmp_path / "ref.flac"))
+    panel.style_preset.setCurrentIndex(panel.style_preset.findData("Dusty keys"))
+    panel.backend.setCurrentText("diffrhythm")
+    count = len(window.doc.song.takes)
+    assert window.generate(panel.options(), None)
+    style = window.doc.song.style
+    assert style.preset == "Dusty keys" and style.reference_audio == "reference/ref.flac"
+    assert (window.doc.folder / "reference" / "ref.flac").exists()  # the clip travels with the project
+    qtbot.waitUntil(lambda: len(window.doc.song.takes) == count + 1, timeout=120_000)
+    take = window.doc.song.takes[-1]
+    record = json.loads((window.doc.folder / "takes" / take.id / "record.json").read_text())
+    assert record["diffrhythm"]["style"]["source"] == "preset"  # the saved style wins over the clip
