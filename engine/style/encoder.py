@@ -1,7 +1,7 @@
 """Loading MuQ-MuLan from the model folder and embedding a prompt or a prepared clip.
 
-The model is built on the meta device and takes the checkpoint's tensors directly (each copied once into fresh,
-aligned memory), so loading needs about one copy of the weights; it stays float32 as in DiffRhythm. Every key
+The model is built on the meta device and takes the checkpoint's tensors directly (copied only when a tensor is
+not 64-byte aligned), so loading needs about one copy of the weights; it stays float32 as in DiffRhythm. Every key
 is checked: missing keys, keys that fit nothing and wrong shapes are refused with a report, and the file's
 unused extras (RVQ, the unused positional conv, the pooler, ...) are accepted and dropped.
 """
@@ -37,7 +37,7 @@ def _read_weights(path: Path) -> dict[str, Any]:
         except (SafetensorError, OSError, ValueError) as exc:
             raise EncoderFilesError(f"{path}: not a readable safetensors file ({exc})") from None
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)  # fresh, aligned storages
     except pickle.UnpicklingError as exc:
         raise EncoderFilesError(f"{path}: refused: a pickle with Python objects other than tensors "
                                 f"({str(exc).splitlines()[0][:160]})") from None
@@ -72,10 +72,13 @@ def load_state(model: Any, sd: dict[str, Any], path: Path) -> None:
         lines += [f"  unexpected {k}" for k in unexpected[:8]]
         lines += [f"  shape of {k}: file {a}, model {b}" for k, a, b in shapes[:8]]
         raise EncoderFilesError("\n".join(lines))
+    sd.clear()  # each tensor is held once, by the model, as soon as it is placed
     fresh = {}
     for k, ref in expected.items():
-        v = got[k]
-        fresh[k] = v.to(ref.dtype).clone() if v.is_floating_point() else v.clone()
+        v = got.pop(k)
+        fresh[k] = v.to(ref.dtype) if v.is_floating_point() else v
+        if fresh[k].data_ptr() % 64:  # last-bit parity wants aligned memory (safetensors' mmap may not be)
+            fresh[k] = fresh[k].clone()
     model.load_state_dict(fresh, strict=True, assign=True)
     for module in model.modules():  # buffers that are not in the file (window, filterbank, zero biases)
         init = getattr(module, "init_buffers", None)

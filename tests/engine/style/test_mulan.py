@@ -142,3 +142,21 @@ def test_presets_round_trip_and_bad_files_are_named(tmp_path, monkeypatch):
         presets.find("nope")
     with pytest.raises(PresetError, match="name"):
         presets.check_name("../etc")
+
+
+def test_the_real_model_layout_matches_keys_full_json():
+    """Built from the real configs on the meta device, the model has exactly the real file's keys and shapes, less
+    the ones that are unused at inference (which the loader accepts and drops)."""
+    from engine.nn.mulan import MuQMuLan, MuQMuLanConfig
+    from engine.nn.mulan.model import UNUSED_PREFIXES
+
+    data = json.loads((fixture_set("muq-mulan") / "keys_full.json").read_text())
+    cfg = MuQMuLanConfig.from_json(data["mulan_config"], data["muq_config"], data["xlmr_config"])
+    with torch.device("meta"):
+        model = MuQMuLan(cfg)
+    ours = {k: list(v.shape) for k, v in model.state_dict().items()}
+    real = {e["key"]: e["shape"] for e in data["keys"]}
+    used = {k: s for k, s in real.items() if not k.startswith(tuple(data["unused_at_inference_prefixes"]))}
+    assert set(UNUSED_PREFIXES) >= set(data["unused_at_inference_prefixes"])
+    assert ours == used
+    assert sum(int(np.prod(s)) for s in ours.values()) > 600_000_000
