@@ -140,15 +140,21 @@ def _fitted(expected: dict[str, Tensor], ckpt: Checkpoint) -> dict[str, Tensor]:
     shapes = [(k, tuple(got[k].shape), tuple(expected[k].shape)) for k in sorted(set(expected) & set(got))
               if got[k].shape != expected[k].shape]
     if missing or unexpected or shapes:
-        lines = [f"{ckpt.path}: does not fit the model ({len(missing)} missing, {len(unexpected)} unexpected, "
-                 f"{len(shapes)} wrong shape)"]
-        for k in missing[:8]:
-            near = difflib.get_close_matches(k, unexpected, n=1, cutoff=0.8)
-            lines.append(f"  missing {k}" + (f" (renamed to {near[0]}?)" if near else ""))
-        lines += [f"  unexpected {k}" for k in unexpected[:8]]
-        lines += [f"  shape of {k}: file {a}, model {b}" for k, a, b in shapes[:8]]
-        raise CheckpointError("\n".join(lines))
+        raise CheckpointError(mismatch_report(f"{ckpt.path}: does not fit the model", missing, unexpected, shapes))
     return got
+
+
+def mismatch_report(head: str, missing: list[str], unexpected: list[str],
+                    shapes: list[tuple[str, tuple, tuple]]) -> str:
+    """A readable key-by-key report of a state dict that does not fit: counts, then up to 8 of each kind, with a
+    likely new name for a missing key."""
+    lines = [f"{head} ({len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} wrong shape)"]
+    for k in missing[:8]:
+        near = difflib.get_close_matches(k, unexpected, n=1, cutoff=0.8)
+        lines.append(f"  missing {k}" + (f" (renamed to {near[0]}?)" if near else ""))
+    lines += [f"  unexpected {k}" for k in unexpected[:8]]
+    lines += [f"  shape of {k}: file {a}, model {b}" for k, a, b in shapes[:8]]
+    return "\n".join(lines)
 
 
 def load_strict(model: nn.Module, ckpt: Checkpoint) -> None:

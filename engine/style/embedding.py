@@ -45,11 +45,9 @@ def random_style(seed_text: str) -> np.ndarray:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+    from engine.checkpoints import sha256_file  # noqa: PLC0415
+
+    return sha256_file(path)
 
 
 def load_cached(path: Path) -> np.ndarray | None:

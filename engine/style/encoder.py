@@ -8,7 +8,6 @@ unused extras (RVQ, the unused positional conv, the pooler, ...) are accepted an
 
 from __future__ import annotations
 
-import difflib
 import pickle
 import zipfile
 from pathlib import Path
@@ -64,14 +63,10 @@ def load_state(model: Any, sd: dict[str, Any], path: Path) -> None:
     shapes = [(k, tuple(got[k].shape), tuple(expected[k].shape)) for k in sorted(set(expected) & set(got))
               if tuple(got[k].shape) != tuple(expected[k].shape)]
     if missing or unexpected or shapes:
-        lines = [f"{path}: does not fit MuQ-MuLan as its config.json files describe it ({len(missing)} missing, "
-                 f"{len(unexpected)} unexpected, {len(shapes)} wrong shape)"]
-        for k in missing[:8]:
-            near = difflib.get_close_matches(k, unexpected, n=1, cutoff=0.8)
-            lines.append(f"  missing {k}" + (f" (renamed to {near[0]}?)" if near else ""))
-        lines += [f"  unexpected {k}" for k in unexpected[:8]]
-        lines += [f"  shape of {k}: file {a}, model {b}" for k, a, b in shapes[:8]]
-        raise EncoderFilesError("\n".join(lines))
+        from engine.checkpoints import mismatch_report  # noqa: PLC0415
+
+        raise EncoderFilesError(mismatch_report(f"{path}: does not fit MuQ-MuLan as its config.json files describe it",
+                                                missing, unexpected, shapes))
     sd.clear()  # each tensor is held once, by the model, as soon as it is placed
     fresh = {}
     for k, ref in expected.items():

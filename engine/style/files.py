@@ -111,7 +111,6 @@ def problems(files: EncoderFiles) -> list[str]:
 def weights_digest(path: Path) -> str:
     """sha256 of a weights file, remembered per (path, size, mtime) in the user cache folder so that a 2.6 GB
     file is hashed once, not at every take."""
-    import hashlib  # noqa: PLC0415
     import os  # noqa: PLC0415
 
     from platformdirs import user_cache_dir  # noqa: PLC0415
@@ -128,11 +127,9 @@ def weights_digest(path: Path) -> str:
     hit = known.get(key)
     if isinstance(hit, dict) and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
         return str(hit.get("sha256"))
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    digest = h.hexdigest()
+    from engine.checkpoints import sha256_file  # noqa: PLC0415
+
+    digest = sha256_file(path)
     known[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
