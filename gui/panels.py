@@ -66,6 +66,8 @@ class GenerationPanel(QWidget):
         self.backend = QComboBox()
         for name in registry.names():
             self.backend.addItem(name)
+        if doc.song.takes and self.backend.findText(doc.song.takes[-1].backend) >= 0:
+            self.backend.setCurrentText(doc.song.takes[-1].backend)  # go on with what made the last take
         self.availability = QLabel()
         self.availability.setWordWrap(True)
         self.style_text = QLineEdit(doc.song.style.prompt)
