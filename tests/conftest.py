@@ -102,3 +102,20 @@ def jack_server():
     if proc is not None:
         proc.terminate()
         proc.wait(10)
+
+
+def tiny_neural_setup(folder: Path, monkeypatch, preset: str, seed: int = 0) -> Path:
+    """The tiny random DiffRhythm and MuQ-MuLan as this machine's model folder, and one saved style ``preset``
+    (a random unit vector). Returns the model folder."""
+    import numpy as np
+
+    from engine.backends.diffrhythm.tiny import create_tiny_model
+    from engine.style import presets
+    from engine.style.tiny import create_tiny_encoder
+
+    models = create_tiny_model(folder)
+    create_tiny_encoder(models)
+    monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
+    v = np.random.default_rng(seed).standard_normal((1, 512)).astype(np.float32)
+    presets.save(presets.StylePreset(preset, "prompt", v / np.linalg.norm(v), prompt=preset.lower()), overwrite=True)
+    return models

@@ -275,18 +275,10 @@ def test_no_message_silences_the_bridge_and_a_refused_edit_changes_nothing(bridg
 
 def test_a_saved_style_is_set_and_used_over_osc(bridge, tmp_path: Path, monkeypatch) -> None:
     """style_preset as a song property and in /job/generate; the DiffRhythm take (tiny model) records it."""
-    import numpy as np
 
-    from engine.backends.diffrhythm.tiny import create_tiny_model
-    from engine.style import presets
-    from engine.style.tiny import create_tiny_encoder
+    from tests.conftest import tiny_neural_setup
 
-    models = create_tiny_model(tmp_path / "models")
-    create_tiny_encoder(models)
-    monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
-    v = np.random.default_rng(4).standard_normal((1, 512)).astype(np.float32)
-    presets.save(presets.StylePreset("Warm tape", "prompt", v / np.linalg.norm(v), prompt="warm tape"),
-                 overwrite=True)
+    tiny_neural_setup(tmp_path / "models", monkeypatch, "Warm tape", seed=4)
     b, osc = bridge
     c = Client(osc.address)
     c.send("/songbridge/song/set/style_preset", "warm TAPE")  # names match without regard to case

@@ -351,16 +351,9 @@ def test_a_saved_style_and_a_reference_clip_from_the_generate_panel(qtbot, windo
     import numpy as np
     import soundfile as sf
 
-    from engine.backends.diffrhythm.tiny import create_tiny_model
-    from engine.style import presets
-    from engine.style.tiny import create_tiny_encoder
+    from tests.conftest import tiny_neural_setup
 
-    models = create_tiny_model(tmp_path / "models")
-    create_tiny_encoder(models)
-    monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
-    v = np.random.default_rng(2).standard_normal((1, 512)).astype(np.float32)
-    presets.save(presets.StylePreset("Dusty keys", "prompt", v / np.linalg.norm(v), prompt="dusty keys"),
-                 overwrite=True)
+    tiny_neural_setup(tmp_path / "models", monkeypatch, "Dusty keys", seed=2)
     panel = window.generation
     panel.refresh_presets()
     names = [panel.style_preset.itemText(i) for i in range(panel.style_preset.count())]
