@@ -1,0 +1,162 @@
+"""The client of the engine's network API, with the same facade as the local service (``submit``, ``cancel``,
+``jobs``, ``events``/``wait``/``follow``, ``close``).
+
+Each job's events come over its own WebSocket on a thread; a dropped connection is retried (the server replays
+what was missed, ``?after=N``) for ``reconnect_s`` before the job is reported failed. A ``finished`` event's
+files are fetched and written into the take folder the client asked for, after checking every path (relative,
+no ``..``, inside that folder, no links) and every size and sha256; nothing from the server is executed or
+deserialised beyond JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import ssl
+import threading
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from engine.errors import SongBridgeError
+from engine.service.events import EventSource, Failed, Finished
+
+from .wire import WireError, event_from_json, job_to_json
+
+
+class EngineApiError(SongBridgeError):
+    """The remote engine refused a request or could not be reached; the message says which and why."""
+
+
+def safe_target(root: Path, rel: str) -> Path:
+    """``root/rel`` if ``rel`` is a plain relative path that stays inside ``root``; EngineApiError otherwise."""
+    p = PurePosixPath(rel)
+    if not rel or p.is_absolute() or ".." in p.parts or "//" in rel or "\\" in rel or "\0" in rel:
+        raise EngineApiError(f"the engine sent a file path outside the take folder: {rel[:80]!r}")
+    target = root.joinpath(*p.parts)
+    if root.resolve() not in target.resolve().parents:
+        raise EngineApiError(f"the engine sent a file path outside the take folder: {rel[:80]!r}")
+    return target
+
+
+class HttpEngine(EventSource):
+    def __init__(self, url: str, key: bytes, *, cafile: str | None = None, timeout_s: float = 10.0,
+                 reconnect_s: float = 30.0):
+        import httpx  # noqa: PLC0415
+
+        self.url = url.rstrip("/")
+        self.key = key
+        self.reconnect_s = reconnect_s
+        self._ssl = ssl.create_default_context(cafile=cafile) if self.url.startswith("https") else None
+        self._http = httpx.Client(base_url=self.url, headers={"Authorization": "Bearer " + key.decode()},
+                                  timeout=timeout_s, verify=self._ssl if self._ssl is not None else True)
+        self._out: queue.Queue[Any] = queue.Queue()
+        self._dirs: dict[str, dict[str, Path]] = {}
+        self._threads: list[threading.Thread] = []
+        self._closed = threading.Event()
+        self.status()  # a wrong key, address or certificate fails here, before anything is submitted
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        import httpx  # noqa: PLC0415
+
+        try:
+            r = self._http.request(method, path, **kw)
+        except httpx.ConnectError as exc:
+            raise EngineApiError(f"cannot reach the engine at {self.url}: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise EngineApiError(f"the engine at {self.url} did not answer: {exc}") from None
+        if r.status_code >= 400:
+            try:
+                detail = r.json().get("detail") or r.json().get("error")
+            except ValueError:
+                detail = r.text[:200]
+            raise EngineApiError(f"the engine at {self.url} refused {method} {path}: {r.status_code} {detail}")
+        return r
+
+    def status(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/status").json()
+
+    def submit(self, job: Any) -> str:
+        dirs = {r.take_id: r.out_dir for r in getattr(job, "requests", ())}
+        body = {"job": job_to_json(job)}
+        job_id = str(self._call("POST", "/v1/jobs", content=json.dumps(body)).json()["job"])
+        self._dirs[job_id] = dirs
+        t = threading.Thread(target=self._follow_remote, args=(job_id,), name=f"engine-events-{job_id}",
+                             daemon=True)
+        t.start()
+        self._threads.append(t)
+        return job_id
+
+    def cancel(self, job_id: str) -> bool:
+        return bool(self._call("POST", f"/v1/jobs/{job_id}/cancel").json().get("cancelling"))
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/jobs").json()
+
+    def _follow_remote(self, job_id: str) -> None:
+        from websockets.exceptions import WebSocketException  # noqa: PLC0415
+        from websockets.sync.client import connect  # noqa: PLC0415
+
+        ws_url = "ws" + self.url[4:] + f"/v1/jobs/{job_id}/events"
+        seen, lost_since = 0, None
+        while not self._closed.is_set():
+            try:
+                with connect(f"{ws_url}?after={seen}", additional_headers={"Authorization": "Bearer " +
+                                                                           self.key.decode()},
+                             ssl=self._ssl, open_timeout=10, max_size=1 << 22) as ws:
+                    lost_since = None
+                    for raw in ws:
+                        seen += 1
+                        if self._deliver(job_id, raw):
+                            return
+            except (OSError, WebSocketException, TimeoutError):
+                pass
+            if self._closed.is_set():
+                return
+            lost_since = lost_since or time.monotonic()
+            if time.monotonic() - lost_since > self.reconnect_s:
+                self._out.put(Failed(job_id, f"lost the engine at {self.url} for {self.reconnect_s:.0f} s; the job "
+                                     f"may still finish there ({job_id})"))
+                return
+            time.sleep(0.5)
+
+    def _deliver(self, job_id: str, raw: Any) -> bool:
+        """Put one event on the queue (files first for finished ones); True when it ends the job."""
+        try:
+            ev, files = event_from_json(json.loads(raw))
+        except (ValueError, WireError) as exc:
+            self._out.put(Failed(job_id, f"the engine sent a malformed event: {exc}"))
+            return True
+        if ev.job_id != job_id:
+            return False
+        if isinstance(ev, Finished):
+            try:
+                self._fetch(job_id, ev, files)
+            except (EngineApiError, OSError) as exc:
+                self._out.put(Failed(job_id, str(exc)))
+                return True
+        self._out.put(ev)
+        return isinstance(ev, Finished) or type(ev).__name__ in ("Failed", "Cancelled")
+
+    def _fetch(self, job_id: str, ev: Any, files: list[dict[str, Any]]) -> None:
+        dirs = self._dirs.get(job_id, {})
+        plan = []
+        for f in files:  # every path checked before the first byte is written
+            root = dirs.get(f["take"])
+            if root is None:
+                raise EngineApiError(f"the engine sent files for take {f['take']!r}, which this job did not ask for")
+            plan.append((f, safe_target(root, f["path"])))
+        for f, target in plan:
+            r = self._call("GET", f"/v1/jobs/{job_id}/files/{f['take']}/{f['path']}")
+            data = r.content
+            if len(data) != f["size"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
+                raise EngineApiError(f"{f['take']}/{f['path']}: the bytes do not match the engine's size and sha256")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.part")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._http.close()
