@@ -96,9 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
     gen.add_argument("--steps", type=int, help="neural backends: sampler steps (default 32)")
     gen.add_argument("--cfg", type=float, help="neural backends: guidance strength (default 4.0)")
-    gen.add_argument("--engine", metavar="HOST:PORT",
-                     help="run on a remote engine (songbridge serve --engine); 'local' (default) or 'thread'")
+    gen.add_argument("--engine", metavar="URL",
+                     help="run on a remote engine: http(s)://HOST:PORT (songbridge serve --engine --http) or "
+                     "HOST:PORT (the older transport); 'local' (default) or 'thread'")
     gen.add_argument("--key-file", metavar="FILE", help="the remote engine's shared key (or SONGBRIDGE_ENGINE_KEY)")
+    gen.add_argument("--engine-ca", metavar="PEM", dest="engine_ca",
+                     help="trust this certificate for an https:// engine (e.g. its self-signed one)")
     gen.add_argument("--param", action="append", metavar="KEY=VALUE",
                      help="a backend parameter, e.g. solver=heun, grid=few-step, g2p=espeak (repeatable)")
 
@@ -149,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--listen", default="127.0.0.1:11310", metavar="HOST:PORT",
                      help="engine listen address (default 127.0.0.1:11310; other interfaces only when given)")
     srv.add_argument("--key-file", metavar="FILE", help="the engine's shared key (default: SONGBRIDGE_ENGINE_KEY)")
+    srv.add_argument("--http", action="store_true",
+                     help="serve the engine's HTTP/WebSocket JSON API (docs/engine-api.md) instead of the older "
+                     "Python-only transport; clients use --engine http://HOST:PORT")
+    srv.add_argument("--tls-cert", metavar="PEM", help="with --http: serve HTTPS with this certificate")
+    srv.add_argument("--tls-key", metavar="PEM", help="with --http: the certificate's private key")
     srv.add_argument("--print-config", action="store_true", help="print the settings in effect and exit")
 
     mid = sub.add_parser("midi", help="MIDI map tools")

@@ -11,8 +11,9 @@ from engine.service import Cancelled, Failed, Finished, Progress, Queued
 from songbridge.progress import ProgressBar
 
 
-def open_engine(spec: str | None, key_file: str | None = None) -> Any:
-    """``None``/``local``: a worker process; ``thread``: in this process; ``HOST:PORT``: a remote engine."""
+def open_engine(spec: str | None, key_file: str | None = None, ca_file: str | None = None) -> Any:
+    """``None``/``local``: a worker process; ``thread``: in this process; ``http(s)://HOST:PORT``: a remote
+    engine's JSON API; ``HOST:PORT``: a remote engine on the older transport."""
     if spec in (None, "", "local"):
         from engine.service import EngineService  # noqa: PLC0415
 
@@ -23,6 +24,10 @@ def open_engine(spec: str | None, key_file: str | None = None) -> Any:
         return EngineService("thread").start()
     from engine.service.remote import RemoteEngine, read_key  # noqa: PLC0415
 
+    if spec.startswith(("http://", "https://")):
+        from engine.service.api.client import HttpEngine  # noqa: PLC0415
+
+        return HttpEngine(spec, read_key(key_file), cafile=ca_file)
     return RemoteEngine(spec, read_key(key_file))
 
 

@@ -122,7 +122,7 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
     from engine.service import PRIORITY_BATCH, GenerateJob
     from songbridge.engine_client import open_engine, run_job
 
-    engine = open_engine(args.engine, args.key_file)  # a wrong key or address fails before the project changes
+    engine = open_engine(args.engine, args.key_file, getattr(args, "engine_ca", None))  # a wrong key or address fails before the project changes
     for note in notes:
         print(f"warning: {note}" if not note.startswith("tempo ") else note, file=sys.stderr)
     created = not folder.exists()

@@ -36,6 +36,10 @@ def _engine(args: argparse.Namespace) -> int:
         print(f"engine listen={address[0]}:{address[1]} key={'file ' + args.key_file if args.key_file else 'env'}")
         return 0
     key = read_key(args.key_file)
+    if args.http:
+        return _engine_http(args, address, key)
+    if args.tls_cert or args.tls_key:
+        raise SongBridgeError("--tls-cert and --tls-key go with --http")
     try:
         server = RemoteEngineServer(address, key, EngineService("process")).start()
     except OSError as exc:
@@ -119,6 +123,30 @@ def stop_bridge(bridge: object) -> None:
     if ports is not None:
         ports[0].close()
         ports[1].close()
+
+
+def _engine_http(args: argparse.Namespace, address: tuple[str, int], key: bytes) -> int:
+    import tempfile
+
+    from engine.service import EngineService
+    from engine.service.api.server import serve
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SongBridgeError("give both --tls-cert and --tls-key (or neither)")
+    for f in (args.tls_cert, args.tls_key):
+        if f and not Path(f).is_file():
+            raise SongBridgeError(f"{f}: no such certificate or key file")
+    service = EngineService("process").start()
+    scratch = Path(tempfile.mkdtemp(prefix="songbridge-engine-"))
+    server = serve(service, key, address[0], address[1], scratch, certfile=args.tls_cert, keyfile=args.tls_key)
+    scheme = "https" if args.tls_cert else "http"
+    print(f"songbridge engine API on {scheme}://{address[0]}:{address[1]}", file=sys.stderr, flush=True)
+    try:
+        server.run()  # uvicorn handles SIGINT/SIGTERM and shuts down cleanly
+    finally:
+        service.close()
+    print("songbridge engine: shutting down", file=sys.stderr, flush=True)
+    return 0
 
 
 def _bridge(args: argparse.Namespace) -> int:

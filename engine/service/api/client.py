@@ -81,12 +81,17 @@ class HttpEngine(EventSource):
         dirs = {r.take_id: r.out_dir for r in getattr(job, "requests", ())}
         body = {"job": job_to_json(job)}
         job_id = str(self._call("POST", "/v1/jobs", content=json.dumps(body)).json()["job"])
-        self._dirs[job_id] = dirs
+        self.attach(job_id, dirs)
+        return job_id
+
+    def attach(self, job_id: str, take_dirs: dict[str, Path] | None = None) -> None:
+        """Follow a job submitted earlier (by this program before a restart, or another): the server replays its
+        events from the start; ``take_dirs`` says where its takes' files go."""
+        self._dirs[job_id] = dict(take_dirs or {})
         t = threading.Thread(target=self._follow_remote, args=(job_id,), name=f"engine-events-{job_id}",
                              daemon=True)
         t.start()
         self._threads.append(t)
-        return job_id
 
     def cancel(self, job_id: str) -> bool:
         return bool(self._call("POST", f"/v1/jobs/{job_id}/cancel").json().get("cancelling"))

@@ -129,3 +129,65 @@ def test_paths_from_the_engine_cannot_leave_the_take_folder(tmp_path: Path) -> N
     (root / "link").symlink_to(tmp_path)
     with pytest.raises(EngineApiError):
         safe_target(root, "link/escape.wav")
+
+
+def _serve_cli(port: int, *extra: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SONGBRIDGE_ENGINE_KEY": KEY.decode()}
+    proc = subprocess.Popen([sys.executable, "-m", "songbridge", "serve", "--engine", "--http", "--listen",
+                             f"127.0.0.1:{port}", *extra], env=env, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert "engine API on" in line, line
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, env
+
+
+def test_generate_on_a_remote_engine_over_https_with_a_trusted_certificate(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    port = free_port()
+    proc, env = _serve_cli(port, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        lrc = tmp_path / "song.lrc"
+        lrc.write_text("[00:01.00]over the wire\n[00:04.00]and back again\n")
+        base = [sys.executable, "-m", "songbridge", "generate", str(lrc), "--backend", "guide", "--duration", "8",
+                "--engine", f"https://127.0.0.1:{port}"]
+        r = subprocess.run([*base, "-o", str(tmp_path / "untrusted")], env=env, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 2 and "certificate" in r.stderr.lower() and "Traceback" not in r.stderr
+        assert not (tmp_path / "untrusted.songbridge").exists()
+        r = subprocess.run([*base, "-o", str(tmp_path / "remote"), "--engine-ca", str(cert)], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        takes = list((tmp_path / "remote.songbridge" / "takes").glob("take-*/mix.wav"))
+        assert len(takes) == 1 and takes[0].stat().st_size > 44100
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_a_job_survives_its_client_going_away(engine_url: str) -> None:
+    first = HttpEngine(engine_url, KEY)
+    job = first.submit(SleepJob(steps=20, step_s=0.05))
+    time.sleep(0.3)
+    first.close()  # the laptop's program quits mid-job
+    second = HttpEngine(engine_url, KEY)
+    second.attach(job)
+    events = list(second.follow(job, timeout=30))
+    names = [type(e).__name__ for e in events]
+    assert names[0] == "Queued" and names[-1] == "Finished" and names.count("Progress") == 20  # replayed whole
+    second.close()
