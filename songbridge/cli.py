@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--steps", type=int, help="neural backends: sampler steps (default 32)")
     gen.add_argument("--cfg", type=float, help="neural backends: guidance strength (default 4.0)")
     gen.add_argument("--engine", metavar="URL",
-                     help="run on a remote engine: http(s)://HOST:PORT (songbridge serve --engine --http) or "
-                     "HOST:PORT (the older transport); 'local' (default) or 'thread'")
+                     help="run on a remote engine: http(s)://HOST:PORT or HOST:PORT (songbridge serve --engine "
+                     "there); 'local' (default) or 'thread'")
     gen.add_argument("--key-file", metavar="FILE", help="the remote engine's shared key (or SONGBRIDGE_ENGINE_KEY)")
     gen.add_argument("--engine-ca", metavar="PEM", dest="engine_ca",
                      help="trust this certificate for an https:// engine (e.g. its self-signed one)")
@@ -125,7 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     gu.add_argument("project", nargs="?",
                     help="a project folder, or a song settings .toml (such as examples/neon-rain.toml): its project "
                     "is created in your documents folder with a first guide take")
-    gu.add_argument("--engine", choices=("local", "thread"), default="local")
+    gu.add_argument("--engine", default="local", metavar="URL",
+                    help="'local' (a worker process, default), 'thread', or a remote engine: http(s)://HOST:PORT")
+    gu.add_argument("--key-file", metavar="FILE", help="the remote engine's shared key (or SONGBRIDGE_ENGINE_KEY)")
+    gu.add_argument("--engine-ca", metavar="PEM", dest="engine_ca",
+                    help="trust this certificate for an https:// engine (e.g. its self-signed one)")
     gu.add_argument("--audio", default="auto", metavar="DEVICE", help="output device, 'auto' or 'off'")
     gu.add_argument("--screenshot", metavar="PNG", help="save a screenshot after start-up and quit")
     _bridge_options(gu)
@@ -147,16 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("project", nargs="?", help="the project the DAW works on")
     _bridge_options(srv)
     srv.add_argument("--audio", metavar="DEVICE", help="audition through this output ('default' for the default)")
-    srv.add_argument("--engine-address", metavar="HOST:PORT", help="use a remote engine")
+    srv.add_argument("--engine-address", metavar="URL",
+                     help="use a remote engine: http(s)://HOST:PORT or HOST:PORT (songbridge serve --engine there)")
+    srv.add_argument("--engine-ca", metavar="PEM", dest="engine_ca",
+                     help="trust this certificate for an https:// engine (e.g. its self-signed one)")
     srv.add_argument("--engine", action="store_true", help="serve the generation engine instead")
     srv.add_argument("--listen", default="127.0.0.1:11310", metavar="HOST:PORT",
                      help="engine listen address (default 127.0.0.1:11310; other interfaces only when given)")
     srv.add_argument("--key-file", metavar="FILE", help="the engine's shared key (default: SONGBRIDGE_ENGINE_KEY)")
-    srv.add_argument("--http", action="store_true",
-                     help="serve the engine's HTTP/WebSocket JSON API (docs/engine-api.md) instead of the older "
-                     "Python-only transport; clients use --engine http://HOST:PORT")
-    srv.add_argument("--tls-cert", metavar="PEM", help="with --http: serve HTTPS with this certificate")
-    srv.add_argument("--tls-key", metavar="PEM", help="with --http: the certificate's private key")
+    srv.add_argument("--http", action="store_true", help=argparse.SUPPRESS)  # the API is always HTTP now
+    srv.add_argument("--tls-cert", metavar="PEM", help="with --engine: serve HTTPS with this certificate")
+    srv.add_argument("--tls-key", metavar="PEM", help="with --engine: the certificate's private key")
+    srv.add_argument("--gpus", metavar="LIST",
+                     help="one worker per GPU: 0,1 or all (every visible GPU); cpu:N for N workers without GPU "
+                     "(default: one worker)")
     srv.add_argument("--print-config", action="store_true", help="print the settings in effect and exit")
 
     mid = sub.add_parser("midi", help="MIDI map tools")

@@ -11,24 +11,26 @@ from engine.service import Cancelled, Failed, Finished, Progress, Queued
 from songbridge.progress import ProgressBar
 
 
-def open_engine(spec: str | None, key_file: str | None = None, ca_file: str | None = None) -> Any:
-    """``None``/``local``: a worker process; ``thread``: in this process; ``http(s)://HOST:PORT``: a remote
-    engine's JSON API; ``HOST:PORT``: a remote engine on the older transport."""
+def open_engine(spec: str | None, key_file: str | None = None, ca_file: str | None = None,
+                devices: list[str | None] | None = None) -> Any:
+    """``None``/``local``: worker processes on this machine (one, or one per entry of ``devices``); ``thread``: in
+    this process; ``http(s)://HOST:PORT`` or ``HOST:PORT``: a remote engine's JSON API
+    (``songbridge serve --engine``)."""
     if spec in (None, "", "local"):
         from engine.service import EngineService  # noqa: PLC0415
 
-        return EngineService("process").start()
+        return EngineService("process", devices=devices or [None]).start()
     if spec == "thread":
         from engine.service import EngineService  # noqa: PLC0415
 
         return EngineService("thread").start()
-    from engine.service.remote import RemoteEngine, read_key  # noqa: PLC0415
+    from engine.service.api.auth import parse_address, read_key  # noqa: PLC0415
+    from engine.service.api.client import HttpEngine  # noqa: PLC0415
 
-    if spec.startswith(("http://", "https://")):
-        from engine.service.api.client import HttpEngine  # noqa: PLC0415
-
-        return HttpEngine(spec, read_key(key_file), cafile=ca_file)
-    return RemoteEngine(spec, read_key(key_file))
+    if not spec.startswith(("http://", "https://")):
+        host, port = parse_address(spec)
+        spec = f"http://{host}:{port}"
+    return HttpEngine(spec, read_key(key_file), cafile=ca_file)
 
 
 def run_job(engine: Any, job: Any, label: str) -> Finished:

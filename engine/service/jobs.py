@@ -63,3 +63,4 @@ class JobInfo:
     step: int = 0
     total: int = 0
     error: str = ""
+    worker: int | None = None  # the worker that runs (or ran) it

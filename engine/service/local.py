@@ -1,8 +1,8 @@
-"""The engine service (DESIGN.md §4): one queue with priorities, one job at a time in a worker, events read
-without blocking.
+"""The engine service (DESIGN.md §4): one queue with priorities, one job at a time in each worker (one worker per
+GPU, or one), events read without blocking.
 
 ``EngineService(mode="process")`` spawns a worker process that owns the backends; ``mode="thread"`` runs the same
-loop in a thread (tests). A monitor thread forwards the worker's events, dispatches the next job when one ends,
+loop in a thread (tests). A monitor thread per worker forwards the worker's events, dispatches the next job when one ends,
 and notices a worker that died (killed, out of memory, a crashing plugin): that job fails with the reason, the
 worker is restarted and the queue goes on. Clients call :meth:`events` (non-blocking) or :meth:`wait` (CLI).
 """
@@ -59,10 +59,11 @@ def estimate(job: Job) -> tuple[float, int]:
 
 
 class _Worker:
-    """A worker process (or thread) and its queues."""
+    """A worker process (or thread) and its queues. ``device`` is the GPU it owns (its ``CUDA_VISIBLE_DEVICES``;
+    inside it that GPU is ``cuda:0``), or None for whatever the machine has."""
 
-    def __init__(self, mode: str, idle_release_s: float):
-        self.mode = mode
+    def __init__(self, mode: str, idle_release_s: float, device: str | None = None):
+        self.mode, self.device = mode, device
         self.started = time.monotonic()
         if mode == "process":
             ctx = mp.get_context("spawn")
@@ -72,7 +73,7 @@ class _Worker:
             self.handle: Any = ctx.Process(target=process_main, name="songbridge-engine",
                                            args=(self.commands, self.events, self.cancel_flag, idle_release_s,
                                                  os.getpid(),
-                                                 threading.current_thread() is threading.main_thread()),
+                                                 threading.current_thread() is threading.main_thread(), device),
                                            daemon=True)
         elif mode == "thread":
             self.commands = queue.Queue()
@@ -106,42 +107,101 @@ class _Worker:
             self.handle.join(timeout)
 
 
+class _Slot:
+    """One place a job can run: a worker, the job it runs, and its restart history."""
+
+    def __init__(self, index: int, device: str | None):
+        self.index, self.device = index, device
+        self.worker: _Worker | None = None
+        self.monitor: threading.Thread | None = None
+        self.running: str | None = None
+        self.quick_deaths = 0
+        self.restarts = 0
+        self.broken = ""
+
+
+def parse_gpus(spec: str | None, visible: int | None = None) -> list[str | None]:
+    """``--gpus``: ``0,1`` (those GPUs, one worker each), ``all`` (every visible GPU, or one worker without GPU
+    when there is none), ``N`` workers sharing the machine with ``cpu:N``; None means one worker."""
+    if spec in (None, ""):
+        return [None]
+    spec = spec.strip()
+    if spec.startswith("cpu:"):
+        n = spec[4:]
+        if not n.isdigit() or not 1 <= int(n) <= 64:
+            raise SongBridgeError(f"--gpus {spec}: expected cpu:N with N from 1 to 64")
+        return [None] * int(n)
+    if spec == "all":
+        listed = [x.strip() for x in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if x.strip()]
+        if visible is None:
+            visible = _visible_gpus()
+        ids = listed[:visible] if listed else [str(i) for i in range(visible)]
+        return list(ids) or [None]
+    ids = [x.strip() for x in spec.split(",")]
+    if not ids or any(not x.isdigit() for x in ids) or len(set(ids)) != len(ids):
+        raise SongBridgeError(f"--gpus {spec}: expected GPU numbers like 0,1 (each once), 'all' or cpu:N")
+    return list(ids)
+
+
+def _visible_gpus() -> int:
+    """How many NVIDIA GPUs the machine has (``nvidia-smi -L``; the service never imports torch itself: the
+    workers do, each with its own ``CUDA_VISIBLE_DEVICES``)."""
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return 0
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in out.splitlines())
+
+
 class EngineService(EventSource):
-    def __init__(self, mode: str = "process", idle_release_s: float = 300.0):
+    """The queue and its workers: ``devices`` gives one worker per entry (a GPU id, or None), all fed from one
+    priority queue, each job on one worker; models stay loaded per worker."""
+
+    def __init__(self, mode: str = "process", idle_release_s: float = 300.0,
+                 devices: list[str | None] | tuple[str | None, ...] = (None,)):
         self.mode, self.idle_release_s = mode, idle_release_s
         self._lock = threading.RLock()
         self._heap: list[tuple[int, int, str]] = []
         self._seq = itertools.count()
         self._jobs: dict[str, Job] = {}
         self._info: dict[str, JobInfo] = {}
-        self._running: str | None = None
         self._out: queue.Queue[Event] = queue.Queue()
-        self._worker: _Worker | None = None
-        self._monitor: threading.Thread | None = None
+        self._slots = [_Slot(i, d) for i, d in enumerate(devices or (None,))]
+        self._started = False
         self._closed = threading.Event()
-        self._quick_deaths = 0
         self._broken = ""
-        self.restarts = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> EngineService:
         with self._lock:
-            if self._worker is None:
-                self._worker = _Worker(self.mode, self.idle_release_s)
-                self._monitor = threading.Thread(target=self._watch, name="songbridge-engine-monitor", daemon=True)
-                self._monitor.start()
+            if not self._started:
+                self._started = True
+                for slot in self._slots:
+                    slot.worker = _Worker(self.mode, self.idle_release_s, slot.device)
+                    slot.monitor = threading.Thread(target=self._watch, args=(slot,), daemon=True,
+                                                    name=f"songbridge-engine-monitor-{slot.index}")
+                    slot.monitor.start()
         return self
 
     def close(self) -> None:
         self._closed.set()
         with self._lock:
-            if self._running and self._worker is not None:
-                self._worker.cancel_flag.set()
-            worker = self._worker
-        if self._monitor is not None:
-            self._monitor.join(5.0)
-        if worker is not None:
-            worker.stop()
+            for slot in self._slots:
+                if slot.running and slot.worker is not None:
+                    slot.worker.cancel_flag.set()
+            workers = [s.worker for s in self._slots]
+        for slot in self._slots:
+            if slot.monitor is not None:
+                slot.monitor.join(5.0)
+        for worker in workers:
+            if worker is not None:
+                worker.stop()
 
     def __enter__(self) -> EngineService:
         return self.start()
@@ -151,7 +211,25 @@ class EngineService(EventSource):
 
     @property
     def worker_pid(self) -> int | None:
-        return self._worker.pid if self._worker is not None else None
+        """The first worker's process id (None in thread mode or before start)."""
+        w = self._slots[0].worker
+        return w.pid if w is not None else None
+
+    @property
+    def restarts(self) -> int:
+        return sum(s.restarts for s in self._slots)
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Each worker: its number, GPU, process id, the job it runs (id and label), restarts, and why it stopped
+        if it cannot start."""
+        with self._lock:
+            out = []
+            for s in self._slots:
+                job = self._info.get(s.running) if s.running else None
+                out.append({"id": s.index, "device": s.device, "pid": s.worker.pid if s.worker else None,
+                            "running": s.running, "label": job.label if job else "", "restarts": s.restarts,
+                            "broken": s.broken})
+            return out
 
     # -- the facade --------------------------------------------------------------------------------------------
     def submit(self, job: Job) -> str:
@@ -164,8 +242,9 @@ class EngineService(EventSource):
             self._jobs[job_id] = job
             label = job.label or type(job).__name__
             self._info[job_id] = JobInfo(job_id, label, "queued", job.priority)
-            heapq.heappush(self._heap, (-job.priority, next(self._seq), job_id))
-            position = sorted(self._heap).index((-job.priority, self._seq_of(job_id), job_id))
+            entry = (-job.priority, next(self._seq), job_id)
+            heapq.heappush(self._heap, entry)
+            position = sorted(self._heap).index(entry)
         self._out.put(Queued(job_id, position, est_s, est_b))
         self._dispatch()
         return job_id
@@ -182,8 +261,9 @@ class EngineService(EventSource):
                 self._set(job_id, "cancelled")
                 self._out.put(Cancelled(job_id))
                 return True
-            assert self._worker is not None
-            self._worker.cancel_flag.set()
+            for slot in self._slots:
+                if slot.running == job_id and slot.worker is not None:
+                    slot.worker.cancel_flag.set()
             return True
 
     def jobs(self) -> list[JobInfo]:
@@ -191,38 +271,39 @@ class EngineService(EventSource):
             return list(self._info.values())
 
     # -- internals ---------------------------------------------------------------------------------------------
-    def _seq_of(self, job_id: str) -> int:
-        return next(e[1] for e in self._heap if e[2] == job_id)
-
     def _set(self, job_id: str, state: str, **kw: Any) -> None:
         old = self._info[job_id]
         self._info[job_id] = JobInfo(old.id, old.label, state, old.priority, kw.get("step", old.step),
-                                     kw.get("total", old.total), kw.get("error", old.error))
+                                     kw.get("total", old.total), kw.get("error", old.error),
+                                     kw.get("worker", old.worker))
 
     def _dispatch(self) -> None:
         with self._lock:
-            if self._running is not None or not self._heap or self._worker is None:
-                return
-            _, _, job_id = heapq.heappop(self._heap)
-            self._running = job_id
-            self._worker.cancel_flag.clear()
-            self._set(job_id, "running")
-            self._worker.commands.put((job_id, self._jobs[job_id]))
+            for slot in self._slots:
+                if not self._heap:
+                    return
+                if slot.running is not None or slot.worker is None or slot.broken:
+                    continue
+                _, _, job_id = heapq.heappop(self._heap)
+                slot.running = job_id
+                slot.worker.cancel_flag.clear()
+                self._set(job_id, "running", worker=slot.index)
+                slot.worker.commands.put((job_id, self._jobs[job_id]))
 
-    def _finish(self, event: Event) -> None:
+    def _finish(self, slot: _Slot | None, event: Event) -> None:
         state = {Finished: "finished", Failed: "failed", Cancelled: "cancelled"}[type(event)]
         with self._lock:
             if event.job_id in self._info:
                 self._set(event.job_id, state, error=getattr(event, "error", ""))
-            if self._running == event.job_id:
-                self._running = None
+            if slot is not None and slot.running == event.job_id:
+                slot.running = None
             self._jobs.pop(event.job_id, None)
         self._out.put(event)
         self._dispatch()
 
-    def _watch(self) -> None:
-        while not self._closed.is_set():
-            worker = self._worker
+    def _watch(self, slot: _Slot) -> None:
+        while not self._closed.is_set() and not slot.broken:
+            worker = slot.worker
             assert worker is not None
             try:
                 ev = worker.events.get(timeout=0.2)
@@ -232,7 +313,7 @@ class EngineService(EventSource):
                 ev = None
             if ev is not None:
                 if isinstance(ev, TERMINAL):
-                    self._finish(ev)
+                    self._finish(slot, ev)
                 else:
                     if isinstance(ev, Progress):
                         with self._lock:
@@ -241,33 +322,37 @@ class EngineService(EventSource):
                     self._out.put(ev)
                 continue
             if not worker.alive() and not self._closed.is_set():
-                self._restart(worker)
+                self._restart(slot, worker)
 
-    def _restart(self, dead: _Worker) -> None:
+    def _restart(self, slot: _Slot, dead: _Worker) -> None:
         reason = describe_exit(dead.exitcode())
+        where = f" (worker {slot.index}{', GPU ' + slot.device if slot.device is not None else ''})" \
+            if len(self._slots) > 1 else ""
         with self._lock:
-            job_id = self._running
+            job_id = slot.running
             quick = time.monotonic() - dead.started < 10.0
-            self._quick_deaths = self._quick_deaths + 1 if quick else 0
-            if self._quick_deaths >= 3:
-                # It dies as soon as it starts: restarting again would loop. Fail everything, clearly.
-                self._broken = f"the engine worker cannot start ({reason})"
+            slot.quick_deaths = slot.quick_deaths + 1 if quick else 0
+            if slot.quick_deaths >= 3:
+                # It dies as soon as it starts: restarting again would loop. Take it out, clearly.
+                slot.broken = f"the engine worker{where} cannot start ({reason})"
+                slot.running = None
                 pending = [job_id] if job_id else []
-                pending += [e[2] for e in sorted(self._heap)]
-                self._heap.clear()
-                self._running = None
+                if all(s.broken for s in self._slots):  # nothing left to run the queue: fail it all
+                    self._broken = slot.broken
+                    pending += [e[2] for e in sorted(self._heap)]
+                    self._heap.clear()
+                    self._closed.set()
                 for jid in pending:
-                    self._set(jid, "failed", error=self._broken)
-                    self._out.put(Failed(jid, self._broken, f"exit code {dead.exitcode()}"))
-                self._closed.set()
+                    self._set(jid, "failed", error=slot.broken)
+                    self._out.put(Failed(jid, slot.broken, f"exit code {dead.exitcode()}"))
                 return
-            self._worker = _Worker(self.mode, self.idle_release_s)
-            self.restarts += 1
+            slot.worker = _Worker(self.mode, self.idle_release_s, slot.device)
+            slot.restarts += 1
         if job_id is not None:
-            self._finish(Failed(job_id, f"the engine worker died while running this job: {reason}; "
-                                        "it was restarted", f"exit code {dead.exitcode()}"))
+            self._finish(slot, Failed(job_id, f"the engine worker{where} died while running this job: {reason}; "
+                                              "it was restarted", f"exit code {dead.exitcode()}"))
         else:
             self._dispatch()
 
 
-__all__ = ["EngineService", "Started", "describe_exit", "estimate"]
+__all__ = ["EngineService", "Started", "describe_exit", "estimate", "parse_gpus"]

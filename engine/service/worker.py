@@ -163,8 +163,11 @@ def die_with_parent(parent: int, deathsig: bool) -> None:
 
 
 def process_main(commands: Any, events: Any, cancel_flag: Any, idle_release_s: float,
-                 parent: int | None = None, deathsig: bool = False) -> None:
-    """Entry point of the worker process (spawned)."""
+                 parent: int | None = None, deathsig: bool = False, device: str | None = None) -> None:
+    """Entry point of the worker process (spawned). ``device``: the one GPU this worker owns, set before anything
+    initialises CUDA (it is then ``cuda:0`` here)."""
+    if device is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = device
     if parent is not None:
         die_with_parent(parent, deathsig)
     try:

@@ -246,7 +246,15 @@ class Session:
                 if isinstance(ev, Progress):
                     self._publish(JobProgress(ev.job_id, ev.step, ev.total, ev.eta_s))
                 elif isinstance(ev, Finished):
-                    self._finished(ev)
+                    try:
+                        self._finished(ev)
+                    except Exception as exc:  # noqa: BLE001 - the job must still end for whoever waits on it
+                        log.exception("committing the takes of job %s", ev.job_id)
+                        with self._mutex:
+                            purpose = self.jobs.pop(ev.job_id, {})
+                        self._publish(JobEnded(ev.job_id, "failed", (), purpose=purpose,
+                                               error=f"the finished take could not be added to the project: "
+                                                     f"{exc}"))
                 elif isinstance(ev, Failed | Cancelled):
                     with self._mutex:
                         purpose = self.jobs.pop(ev.job_id, {})

@@ -11,13 +11,13 @@ from engine.errors import SongBridgeError
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.service import EngineService
     from engine.session import Session
     from engine.song.model import Song
     from engine.song.project import Project
     from gui.app import documents, project_from_settings
     from gui.app import run as run_app
     from songbridge.commands.serve import close_all, start_bridge
+    from songbridge.engine_client import open_engine
 
     first_take = False
     if args.project and args.project.endswith(".toml"):
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         if not (untitled / "song.json").exists():
             Project.create(untitled, Song())
         folder = untitled
-    engine = EngineService("thread" if args.engine == "thread" else "process").start()
+    engine = open_engine(args.engine, args.key_file, args.engine_ca)  # a wrong key or address fails here
     try:
         session = Session.open(folder, engine, "songbridge gui")
     except BaseException:

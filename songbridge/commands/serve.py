@@ -8,16 +8,22 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from engine.errors import SongBridgeError
 
 
-def _wait_for_signal() -> None:
+def _on_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (from now on)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
+
+
+def _wait_for_signal() -> None:
+    _on_signal().wait()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,28 +34,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace) -> int:
-    from engine.service import EngineService
-    from engine.service.remote import RemoteEngineServer, parse_address, read_key
+    from engine.service.api.auth import parse_address, read_key
+    from engine.service.local import parse_gpus
 
     address = parse_address(args.listen)
+    devices = parse_gpus(args.gpus)
+    scheme = "https" if args.tls_cert else "http"
     if args.print_config:
-        print(f"engine listen={address[0]}:{address[1]} key={'file ' + args.key_file if args.key_file else 'env'}")
+        workers = ", ".join("GPU " + d if d is not None else "CPU" for d in devices)
+        print(f"engine listen={scheme}://{address[0]}:{address[1]} "
+              f"key={'file ' + args.key_file if args.key_file else 'env'} workers={len(devices)} ({workers})")
         return 0
     key = read_key(args.key_file)
-    if args.http:
-        return _engine_http(args, address, key)
-    if args.tls_cert or args.tls_key:
-        raise SongBridgeError("--tls-cert and --tls-key go with --http")
-    try:
-        server = RemoteEngineServer(address, key, EngineService("process")).start()
-    except OSError as exc:
-        raise SongBridgeError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
-    host, port = server.address
-    print(f"songbridge engine listening on {host}:{port}", file=sys.stderr, flush=True)
-    _wait_for_signal()
-    print("songbridge engine: shutting down", file=sys.stderr, flush=True)
-    server.close()
-    return 0
+    return _engine_http(args, address, key, devices)
 
 
 def _envelope(command: object) -> object:
@@ -125,7 +122,8 @@ def stop_bridge(bridge: object) -> None:
         ports[1].close()
 
 
-def _engine_http(args: argparse.Namespace, address: tuple[str, int], key: bytes) -> int:
+def _engine_http(args: argparse.Namespace, address: tuple[str, int], key: bytes, devices: list[str | None]) -> int:
+    import socket
     import tempfile
 
     from engine.service import EngineService
@@ -136,21 +134,41 @@ def _engine_http(args: argparse.Namespace, address: tuple[str, int], key: bytes)
     for f in (args.tls_cert, args.tls_key):
         if f and not Path(f).is_file():
             raise SongBridgeError(f"{f}: no such certificate or key file")
-    service = EngineService("process").start()
+    try:  # a taken port is a clear error before any worker starts
+        with socket.create_server(address, reuse_port=False):
+            pass
+    except OSError as exc:
+        raise SongBridgeError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+    service = EngineService("process", devices=devices).start()
     scratch = Path(tempfile.mkdtemp(prefix="songbridge-engine-"))
     server = serve(service, key, address[0], address[1], scratch, certfile=args.tls_cert, keyfile=args.tls_key)
     scheme = "https" if args.tls_cert else "http"
-    print(f"songbridge engine API on {scheme}://{address[0]}:{address[1]}", file=sys.stderr, flush=True)
+    workers = ", ".join("GPU " + d if d is not None else "CPU" for d in devices)
+    # uvicorn in a thread of its own; this thread waits for SIGINT/SIGTERM, then lets running requests finish
+    # (uvicorn's own handlers would re-raise the signal after shutting down, and the exit status would be -15).
+    thread = threading.Thread(target=server.run, name="engine-api", daemon=True)
+    stop = _on_signal()
     try:
-        server.run()  # uvicorn handles SIGINT/SIGTERM and shuts down cleanly
+        thread.start()
+        while not server.started and thread.is_alive():
+            time.sleep(0.02)
+        if not server.started:
+            raise SongBridgeError(f"the engine API could not start on {args.listen} (see the messages above)")
+        print(f"songbridge engine API on {scheme}://{address[0]}:{address[1]} ({len(devices)} worker"
+              f"{'s' if len(devices) > 1 else ''}: {workers})", file=sys.stderr, flush=True)
+        while not stop.wait(0.5) and thread.is_alive():
+            pass
+        print("songbridge engine: shutting down", file=sys.stderr, flush=True)
+        server.should_exit = True
+        thread.join(timeout=15)
     finally:
         service.close()
-    print("songbridge engine: shutting down", file=sys.stderr, flush=True)
     return 0
 
 
 def _bridge(args: argparse.Namespace) -> int:
     from daw_bridge.osc.server import parse_listen
+    from engine.service.local import parse_gpus
     from engine.session import Session
     from songbridge.engine_client import open_engine
 
@@ -165,7 +183,7 @@ def _bridge(args: argparse.Namespace) -> int:
         for k, v in config.items():
             print(f"{k} = {v}")
         return 0
-    engine = open_engine(args.engine_address, args.key_file)
+    engine = open_engine(args.engine_address, args.key_file, args.engine_ca, parse_gpus(args.gpus))
     try:
         session = Session.open(args.project, engine, "songbridge serve")
     except BaseException:

@@ -215,12 +215,13 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path, engine_kind: str
     section rendered where the take's files are, its four stems landed into the Ardour session."""
     from contextlib import ExitStack
 
+    from engine.service.remote import RemoteEngine, RemoteEngineServer
+
     from daw_bridge import protocol as p
     from daw_bridge.server import Bridge
     from engine.generation import SongChoices, prepare_song
     from engine.lyrics import parse
     from engine.service import EngineService
-    from engine.service.remote import RemoteEngine, RemoteEngineServer
     from engine.session import Session
     from engine.session.events import JobEnded
     from engine.song import DawLink, Project, Song

@@ -151,7 +151,16 @@ def clock_into(bpm: int, client: str):
         while not jc.get_ports("jack_midi_clock", is_midi=True, is_output=True):
             assert time.monotonic() < deadline, "jack_midi_clock did not register its port"
             time.sleep(0.1)
-        jc.connect(jc.get_ports("jack_midi_clock", is_midi=True, is_output=True)[0].name, f"{client}:in")
+        # jack_midi_clock registers its port before it activates, and JACK refuses to connect the port of a client
+        # that is not active yet: retry until it is (CI saw "Error connecting ... (-1)" in that window).
+        source = jc.get_ports("jack_midi_clock", is_midi=True, is_output=True)[0].name
+        while True:
+            try:
+                jc.connect(source, f"{client}:in")
+                break
+            except jack.JackError:
+                assert time.monotonic() < deadline, f"could not connect {source} to {client}:in"
+                time.sleep(0.1)
         yield q, mi, jc, api
     finally:
         clk.terminate()

@@ -23,7 +23,7 @@ def test_serve_engine_and_generate_remotely(tmp_path: Path) -> None:
                                f"127.0.0.1:{port}"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert server.stderr is not None
-        assert "listening on 127.0.0.1" in server.stderr.readline()
+        assert f"engine API on http://127.0.0.1:{port}" in server.stderr.readline()
         lyrics = REPO / "examples" / "neon-rain.txt"
         args = ["generate", str(lyrics), "-o", str(tmp_path / "remote"), "--duration", "8", "--seed", "4",
                 "--engine", f"127.0.0.1:{port}"]
@@ -32,7 +32,8 @@ def test_serve_engine_and_generate_remotely(tmp_path: Path) -> None:
         assert (tmp_path / "remote.songbridge/takes/take-001/mix.wav").exists()
         wrong = run_cli(*args, env={"SONGBRIDGE_ENGINE_KEY": "not-the-key-0123456789"})
         assert wrong.returncode == 2
-        assert wrong.stderr.strip().splitlines()[-1] == f"songbridge: error: the engine at 127.0.0.1:{port} refused the key"
+        last = wrong.stderr.strip().splitlines()[-1]
+        assert last == f"songbridge: error: the engine at http://127.0.0.1:{port} refused the key", last
         missing = run_cli(*args, env={"SONGBRIDGE_ENGINE_KEY": ""})
         assert missing.returncode == 2 and "SONGBRIDGE_ENGINE_KEY" in missing.stderr
         assert not (tmp_path / "remote.songbridge/takes/take-002").exists()

@@ -1,5 +1,9 @@
 """The client of the engine's network API, with the same facade as the local service (``submit``, ``cancel``,
-``jobs``, ``events``/``wait``/``follow``, ``close``).
+``jobs``, ``events``/``wait``/``follow``, ``close``), used by the CLI, the app and the bridge.
+
+Generation runs on the remote engine; to edit a take, its folder is uploaded first (each file with its size and
+sha256). Rendering a take for the DAW works on the project's files, so render jobs run here, in a thread service
+whose events join the remote ones.
 
 Each job's events come over its own WebSocket on a thread; a dropped connection is retried (the server replays
 what was missed, ``?after=N``) for ``reconnect_s`` before the job is reported failed. A ``finished`` event's
@@ -20,9 +24,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine.errors import SongBridgeError
-from engine.service.events import EventSource, Failed, Finished
+from engine.service.events import TERMINAL, EventSource, Failed, Finished, Started
+from engine.service.jobs import GenerateJob, JobInfo, RenderJob
 
+from .auth import EngineKeyError
 from .wire import WireError, event_from_json, job_to_json
+
+UPLOAD_CHUNK = 1 << 20
 
 
 class EngineApiError(SongBridgeError):
@@ -55,7 +63,20 @@ class HttpEngine(EventSource):
         self._dirs: dict[str, dict[str, Path]] = {}
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
+        self._mine: dict[str, JobInfo] = {}  # what this client submitted or attached to, as last heard
+        self._local: Any = None  # renders run here, where the take's files are
+        self._local_lock = threading.Lock()
+        self.mode = f"remote {self.url}"
         self.status()  # a wrong key, address or certificate fails here, before anything is submitted
+
+    def start(self) -> HttpEngine:
+        return self
+
+    def __enter__(self) -> HttpEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         import httpx  # noqa: PLC0415
@@ -66,6 +87,8 @@ class HttpEngine(EventSource):
             raise EngineApiError(f"cannot reach the engine at {self.url}: {exc}") from None
         except httpx.HTTPError as exc:
             raise EngineApiError(f"the engine at {self.url} did not answer: {exc}") from None
+        if r.status_code == 401:
+            raise EngineKeyError(f"the engine at {self.url} refused the key")
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail") or r.json().get("error")
@@ -78,11 +101,62 @@ class HttpEngine(EventSource):
         return self._call("GET", "/v1/status").json()
 
     def submit(self, job: Any) -> str:
+        if isinstance(job, RenderJob):
+            job_id = self._local_service().submit(job)
+            self._mine[job_id] = JobInfo(job_id, job.label or "render", "queued", job.priority)
+            return job_id
         dirs = {r.take_id: r.out_dir for r in getattr(job, "requests", ())}
-        body = {"job": job_to_json(job)}
+        uploads = self._upload_sources(job) if isinstance(job, GenerateJob) else {}
+        body = {"job": job_to_json(job, uploads)}
         job_id = str(self._call("POST", "/v1/jobs", content=json.dumps(body)).json()["job"])
+        self._mine[job_id] = JobInfo(job_id, getattr(job, "label", "") or type(job).__name__, "queued",
+                                     job.priority)
         self.attach(job_id, dirs)
         return job_id
+
+    def _upload_sources(self, job: GenerateJob) -> dict[str, str]:
+        """Upload the folder of every take the job edits; {take id: upload id}."""
+        out: dict[str, str] = {}
+        for r in job.requests:
+            if r.edit is None or r.edit.source_take in out:
+                continue
+            src = r.out_dir.parent / r.edit.source_take
+            files = sorted(p for p in src.rglob("*") if p.is_file() and not p.is_symlink()
+                           and not any(part.startswith(".") for part in p.relative_to(src).parts))
+            if not files:
+                raise EngineApiError(f"{src}: the take to edit has no files")
+            upload = str(self._call("POST", "/v1/uploads").json()["upload"])
+            for path in files:
+                digest = hashlib.sha256()
+                with open(path, "rb") as fh:
+                    while chunk := fh.read(UPLOAD_CHUNK):
+                        digest.update(chunk)
+                rel = path.relative_to(src).as_posix()
+                with open(path, "rb") as fh:
+                    self._call("PUT", f"/v1/uploads/{upload}/{rel}", content=fh,
+                               headers={"X-SongBridge-SHA256": digest.hexdigest(),
+                                        "Content-Length": str(path.stat().st_size)})
+            out[r.edit.source_take] = upload
+        return out
+
+    def _local_service(self) -> Any:
+        with self._local_lock:
+            if self._local is None:
+                from engine.service.local import EngineService  # noqa: PLC0415
+
+                self._local = EngineService("thread").start()
+                t = threading.Thread(target=self._forward_local, args=(self._local,), name="engine-client-local",
+                                     daemon=True)
+                t.start()
+                self._threads.append(t)
+            return self._local
+
+    def _forward_local(self, local: Any) -> None:
+        while not self._closed.is_set():
+            ev = local.wait(0.2)
+            if ev is not None:
+                self._note(ev)
+                self._out.put(ev)
 
     def attach(self, job_id: str, take_dirs: dict[str, Path] | None = None) -> None:
         """Follow a job submitted earlier (by this program before a restart, or another): the server replays its
@@ -94,10 +168,40 @@ class HttpEngine(EventSource):
         self._threads.append(t)
 
     def cancel(self, job_id: str) -> bool:
+        if self._local is not None and any(j.id == job_id for j in self._local.jobs()):
+            return bool(self._local.cancel(job_id))
         return bool(self._call("POST", f"/v1/jobs/{job_id}/cancel").json().get("cancelling"))
 
-    def jobs(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/v1/jobs").json()
+    def jobs(self) -> list[JobInfo]:
+        """This client's jobs with their state (the engine's answer where it can be reached, else the last
+        heard), the renders running here included."""
+        try:
+            remote = {j.id: j for j in self.engine_jobs()}
+        except EngineApiError:
+            remote = {}
+        local = {j.id: j for j in self._local.jobs()} if self._local is not None else {}
+        return [local.get(i) or remote.get(i) or info for i, info in list(self._mine.items())]
+
+    def engine_jobs(self) -> list[JobInfo]:
+        """Every job on the engine, other clients' too (the shared queue)."""
+        return [JobInfo(str(j["job"]), str(j.get("label", "")), str(j["state"]), int(j.get("priority", 0)),
+                        int(j.get("step", 0)), int(j.get("total", 0)), str(j.get("error", "")), j.get("worker"))
+                for j in self._call("GET", "/v1/jobs").json()]
+
+    def workers(self) -> list[dict[str, Any]]:
+        return list(self.status().get("workers", []))
+
+    def _note(self, ev: Any) -> None:
+        info = self._mine.get(ev.job_id)
+        if info is None:
+            return
+        state = ("running" if isinstance(ev, Started) else
+                 {"Finished": "finished", "Failed": "failed", "Cancelled": "cancelled"}.get(type(ev).__name__))
+        step = getattr(ev, "step", info.step)
+        total = getattr(ev, "total", info.total)
+        self._mine[ev.job_id] = JobInfo(info.id, info.label, state or ("running" if hasattr(ev, "step") else
+                                                                          info.state),
+                                        info.priority, step, total, getattr(ev, "error", info.error), info.worker)
 
     def _follow_remote(self, job_id: str) -> None:
         from websockets.exceptions import WebSocketException  # noqa: PLC0415
@@ -121,8 +225,10 @@ class HttpEngine(EventSource):
                 return
             lost_since = lost_since or time.monotonic()
             if time.monotonic() - lost_since > self.reconnect_s:
-                self._out.put(Failed(job_id, f"lost the engine at {self.url} for {self.reconnect_s:.0f} s; the job "
-                                     f"may still finish there ({job_id})"))
+                lost = Failed(job_id, f"lost the engine at {self.url} for {self.reconnect_s:.0f} s; the job may "
+                              f"still finish there ({job_id})")
+                self._note(lost)
+                self._out.put(lost)
                 return
             time.sleep(0.5)
 
@@ -139,10 +245,17 @@ class HttpEngine(EventSource):
             try:
                 self._fetch(job_id, ev, files)
             except (EngineApiError, OSError) as exc:
-                self._out.put(Failed(job_id, str(exc)))
+                failed = Failed(job_id, str(exc))
+                self._note(failed)
+                self._out.put(failed)
                 return True
+            try:
+                self._call("DELETE", f"/v1/jobs/{job_id}/files")  # fetched and checked: the engine keeps no copy
+            except EngineApiError:
+                pass  # it expires there on its own
+        self._note(ev)
         self._out.put(ev)
-        return isinstance(ev, Finished) or type(ev).__name__ in ("Failed", "Cancelled")
+        return isinstance(ev, TERMINAL)
 
     def _fetch(self, job_id: str, ev: Any, files: list[dict[str, Any]]) -> None:
         dirs = self._dirs.get(job_id, {})
@@ -165,3 +278,5 @@ class HttpEngine(EventSource):
     def close(self) -> None:
         self._closed.set()
         self._http.close()
+        if self._local is not None:
+            self._local.close()

@@ -57,7 +57,12 @@ def _params(v: Any, where: str) -> dict[str, Any]:
 
 
 # -- jobs ------------------------------------------------------------------------------------------------------------
-def job_to_json(job: Any) -> dict[str, Any]:
+TAKE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+UPLOAD_ID = r"[0-9a-f]{32}"
+
+
+def job_to_json(job: Any, uploads: dict[str, str] | None = None) -> dict[str, Any]:
+    """``uploads``: {source take id: upload id} for the takes a generate job edits (uploaded beforehand)."""
     from engine.service.jobs import GenerateJob, SleepJob  # noqa: PLC0415
 
     if isinstance(job, SleepJob):
@@ -69,19 +74,60 @@ def job_to_json(job: Any) -> dict[str, Any]:
 
         reqs = []
         for r in job.requests:
-            if r.edit is not None:
-                raise WireError("editing a take on a remote engine is not supported yet: render edits locally")
             song = Song(info=SongInfo(r.title), tempo=r.tempo, key=r.key, style=r.style, sections=r.sections,
                         lyrics=r.lyrics)
-            reqs.append({"take_id": r.take_id, "folder": r.out_dir.name, "song": song_to_dict(song),
-                         "duration_s": r.duration_s, "seed": r.seed, "params": dict(r.params), "name": r.name})
+            req = {"take_id": r.take_id, "folder": r.out_dir.name, "song": song_to_dict(song),
+                   "duration_s": r.duration_s, "seed": r.seed, "params": dict(r.params), "name": r.name}
+            if r.edit is not None:
+                upload = (uploads or {}).get(r.edit.source_take)
+                if upload is None:
+                    raise WireError(f"the take to edit ({r.edit.source_take}) was not uploaded")
+                req["edit"] = {"source": r.edit.source_take, "upload": upload,
+                               "ranges": [[x.start_s, x.end_s] for x in r.edit.ranges]}
+            reqs.append(req)
         return {"kind": "generate", "backend": job.backend, "requests": reqs, "priority": job.priority,
                 "label": job.label, "batch": job.batch}
     raise WireError(f"a {type(job).__name__} cannot run on a remote engine (render jobs run where the files are)")
 
 
+def edit_uploads(data: Any) -> dict[str, str]:
+    """{source take: upload id} a (validated) generate job needs in place before it runs."""
+    out: dict[str, str] = {}
+    for r in data.get("requests", []) if isinstance(data, dict) else []:
+        e = r.get("edit") if isinstance(r, dict) else None
+        if isinstance(e, dict):
+            out[e["source"]] = e["upload"]
+    return out
+
+
+def _edit(v: Any, where: str) -> Any:
+    from engine.backends.base import EditSpec  # noqa: PLC0415
+    from engine.song.model import TimeRange  # noqa: PLC0415
+
+    e = _obj(v, where)
+    extra = set(e) - {"source", "upload", "ranges"}
+    if extra:
+        raise WireError(f"{where}: unknown field {sorted(extra)[0]!r}")
+    source = _str(e.get("source"), f"{where}.source", 64, TAKE_NAME)
+    _str(e.get("upload"), f"{where}.upload", 32, UPLOAD_ID)
+    raw = e.get("ranges")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 256:
+        raise WireError(f"{where}.ranges: expected 1..256 [start, end] pairs")
+    ranges = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise WireError(f"{where}.ranges[{i}]: expected [start_s, end_s]")
+        try:
+            ranges.append(TimeRange(_num(pair[0], f"{where}.ranges[{i}][0]", 0, 900),
+                                    _num(pair[1], f"{where}.ranges[{i}][1]", 0, 900)))
+        except ValueError as exc:
+            raise WireError(f"{where}.ranges[{i}]: {exc}") from None
+    return EditSpec(source, tuple(ranges))
+
+
 def job_from_json(data: Any, scratch: Path) -> Any:
-    """A job from a client, its takes placed under ``scratch`` (the server's folder for this job)."""
+    """A job from a client, its takes placed under ``scratch`` (the server's folder for this job); a take it edits
+    is expected at ``scratch/takes/<source>`` (the server moves the upload there, see :func:`edit_uploads`)."""
     from engine.service.jobs import GenerateJob, SleepJob  # noqa: PLC0415
 
     d = _obj(data, "job")
@@ -111,10 +157,13 @@ def job_from_json(data: Any, scratch: Path) -> Any:
     for i, r in enumerate(raw):
         where = f"job.requests[{i}]"
         r = _obj(r, where)
-        extra = set(r) - {"take_id", "folder", "song", "duration_s", "seed", "params", "name"}
+        extra = set(r) - {"take_id", "folder", "song", "duration_s", "seed", "params", "name", "edit"}
         if extra:
             raise WireError(f"{where}: unknown field {sorted(extra)[0]!r}")
-        take_id = _str(r.get("take_id"), f"{where}.take_id", 64, r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+        take_id = _str(r.get("take_id"), f"{where}.take_id", 64, TAKE_NAME)
+        edit = _edit(r["edit"], f"{where}.edit") if r.get("edit") is not None else None
+        if edit is not None and edit.source_take in (take_id, r.get("folder")):
+            raise WireError(f"{where}.edit.source: a take cannot edit itself")
         folder = _str(r.get("folder", take_id), f"{where}.folder", 80, r"\.?[A-Za-z0-9][A-Za-z0-9_.-]*")
         try:
             song = song_from_dict(_obj(r.get("song"), f"{where}.song"), f"{where}.song")
@@ -126,7 +175,7 @@ def job_from_json(data: Any, scratch: Path) -> Any:
                 style=song.style, duration_s=_num(r.get("duration_s"), f"{where}.duration_s", 0.5, 900),
                 seed=_int(r.get("seed"), f"{where}.seed", 0, 2**32 - 1), tempo=song.tempo, key=song.key,
                 sections=song.sections, params=_params(r.get("params", {}), f"{where}.params"),
-                title=song.info.title, name=_str(r.get("name", ""), f"{where}.name")))
+                title=song.info.title, name=_str(r.get("name", ""), f"{where}.name"), edit=edit))
         except ValueError as exc:
             raise WireError(f"{where}: {exc}") from None
     batch = d.get("batch", True)
@@ -191,7 +240,7 @@ def event_from_json(data: Any) -> tuple[Any, list[dict[str, Any]]]:
         checked = []
         for i, f in enumerate(files):
             f = _obj(f, f"event.files[{i}]")
-            checked.append({"take": _str(f.get("take"), f"event.files[{i}].take", 64, r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
+            checked.append({"take": _str(f.get("take"), f"event.files[{i}].take", 64, TAKE_NAME),
                             "path": _str(f.get("path"), f"event.files[{i}].path", 300),
                             "size": _int(f.get("size"), f"event.files[{i}].size", 0, 2**40),
                             "sha256": _str(f.get("sha256"), f"event.files[{i}].sha256", 64, r"[0-9a-f]{64}")})

@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from engine.service import EngineService, SleepJob
+from engine.service import SleepJob
+from engine.service.api.auth import EngineKeyError
 from engine.service.api.client import EngineApiError, HttpEngine, safe_target
-from engine.service.api.server import serve
 from engine.service.events import Cancelled, Finished
-
-KEY = b"k" * 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def engine_url(tmp_path: Path):
-    service = EngineService("thread").start()
-    port = free_port()
-    server = serve(service, KEY, "127.0.0.1", port, tmp_path / "scratch")
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(timeout=5)
-    service.close()
+from tests.engine.service.conftest import KEY, free_port
 
 
 def test_a_missing_or_wrong_token_is_refused_before_the_queue(engine_url: str) -> None:
@@ -45,7 +21,7 @@ def test_a_missing_or_wrong_token_is_refused_before_the_queue(engine_url: str) -
     r = httpx.post(f"{engine_url}/v1/jobs", headers={"Authorization": "Bearer " + "x" * 32},
                    json={"job": {"kind": "sleep"}})
     assert r.status_code == 401
-    with pytest.raises(EngineApiError, match="401"):
+    with pytest.raises(EngineKeyError, match="refused the key"):
         HttpEngine(engine_url, b"w" * 32)
     good = HttpEngine(engine_url, KEY)
     assert good.jobs() == []  # nothing reached the queue
