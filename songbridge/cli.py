@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--http", action="store_true", help=argparse.SUPPRESS)  # the API is always HTTP now
     srv.add_argument("--tls-cert", metavar="PEM", help="with --engine: serve HTTPS with this certificate")
     srv.add_argument("--tls-key", metavar="PEM", help="with --engine: the certificate's private key")
+    srv.add_argument("--ray", metavar="ADDRESS",
+                     help="with --engine: run as a Ray Serve application (pip install \".[cluster]\"): 'local' "
+                     "starts Ray here, 'auto' or HOST:PORT joins the cluster `ray start` made")
+    srv.add_argument("--replicas", type=int, metavar="N",
+                     help="with --ray: engine replicas (default: one per --gpus entry, or per GPU in the cluster)")
     srv.add_argument("--gpus", metavar="LIST",
                      help="one worker per GPU: 0,1 or all (every visible GPU); cpu:N for N workers without GPU "
                      "(default: one worker)")

@@ -46,7 +46,44 @@ def _engine(args: argparse.Namespace) -> int:
               f"key={'file ' + args.key_file if args.key_file else 'env'} workers={len(devices)} ({workers})")
         return 0
     key = read_key(args.key_file)
+    if args.ray:
+        return _engine_ray(args, address, key, devices)
     return _engine_http(args, address, key, devices)
+
+
+def _engine_ray(args: argparse.Namespace, address: tuple[str, int], key: bytes, devices: list[str | None]) -> int:
+    """The engine as a Ray Serve application: ``--ray local`` starts Ray on this machine (``--gpus 0,1`` declares
+    those GPUs to it), ``--ray auto`` or ``--ray HOST:PORT`` joins a cluster; one replica per GPU."""
+    if args.tls_cert or args.tls_key:
+        raise SongBridgeError("--tls-cert/--tls-key are for the engine without --ray; put TLS in front of the Ray "
+                              "ingress (a reverse proxy) or use an SSH tunnel")
+    try:
+        import ray
+        from ray import serve
+    except ImportError:
+        raise SongBridgeError("--ray needs Ray Serve: pip install \".[cluster]\"") from None
+    from engine.service.api.cluster import deploy
+
+    gpu_ids = [d for d in devices if d is not None]
+    cpu_only = bool(args.gpus) and args.gpus.startswith("cpu:")
+    if args.ray == "local":
+        ray.init(num_gpus=len(gpu_ids) if gpu_ids else None, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=args.ray, log_to_driver=False)
+    try:
+        cluster_gpus = int(ray.cluster_resources().get("GPU", 0))
+        replicas = args.replicas or (len(devices) if args.gpus else cluster_gpus or 1)
+        per = 0.0 if cpu_only or not cluster_gpus else 1.0
+        deploy(key, address[0], address[1], replicas, per)
+        where = f"{replicas} replica{'s' if replicas > 1 else ''}, {'one GPU each' if per else 'no GPU'}"
+        print(f"songbridge engine API on http://{address[0]}:{address[1]} (Ray Serve, {where})", file=sys.stderr,
+              flush=True)
+        _wait_for_signal()
+        print("songbridge engine: shutting down", file=sys.stderr, flush=True)
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+    return 0
 
 
 def _envelope(command: object) -> object:
