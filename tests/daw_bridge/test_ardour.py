@@ -215,8 +215,6 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path, engine_kind: str
     section rendered where the take's files are, its four stems landed into the Ardour session."""
     from contextlib import ExitStack
 
-    from engine.service.remote import RemoteEngine, RemoteEngineServer
-
     from daw_bridge import protocol as p
     from daw_bridge.server import Bridge
     from engine.generation import SongChoices, prepare_song
@@ -235,11 +233,25 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path, engine_kind: str
     sent: list[bytes] = []
     with ExitStack() as stack:
         if engine_kind == "remote":
+            import socket
+            import threading
+
+            from engine.service.api.client import HttpEngine
+            from engine.service.api.server import serve
+
             key = b"landing-test-key-0123456789"
-            server = RemoteEngineServer(("127.0.0.1", 0), key, EngineService("thread"),
-                                        workdir=tmp_path / "server").start()
-            stack.callback(server.close)
-            engine = stack.enter_context(RemoteEngine(f"127.0.0.1:{server.address[1]}", key))
+            service = stack.enter_context(EngineService("thread"))
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            server = serve(service, key, "127.0.0.1", port, tmp_path / "server")
+            t = threading.Thread(target=server.run, daemon=True)
+            t.start()
+            stack.callback(t.join, 5)
+            stack.callback(setattr, server, "should_exit", True)
+            while not server.started:
+                time.sleep(0.02)
+            engine = stack.enter_context(HttpEngine(f"http://127.0.0.1:{port}", key))
         else:
             engine = stack.enter_context(EngineService("thread"))
         core = Session(project, engine)

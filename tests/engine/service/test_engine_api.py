@@ -113,7 +113,7 @@ def _serve_cli(port: int, *extra: str):
     import sys
 
     env = {**os.environ, "SONGBRIDGE_ENGINE_KEY": KEY.decode()}
-    proc = subprocess.Popen([sys.executable, "-m", "songbridge", "serve", "--engine", "--http", "--listen",
+    proc = subprocess.Popen([sys.executable, "-m", "songbridge", "serve", "--engine", "--listen",
                              f"127.0.0.1:{port}", *extra], env=env, stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
     assert "engine API on" in line, line
