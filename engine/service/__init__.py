@@ -1,5 +1,5 @@
 """The engine service: jobs in a worker (process or thread), progress events, cancel, crash recovery, and a
-remote engine over an authenticated connection."""
+network API for other machines (``engine.service.api``)."""
 
 from .events import Cancelled, Event, Failed, Finished, Progress, Queued, Started
 from .jobs import (

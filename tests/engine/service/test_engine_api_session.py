@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from engine.backends.base import EditSpec
-from engine.service import Finished, RenderJob
+from engine.service import RenderJob
 from engine.service.api.auth import EngineKeyError, read_key
 from engine.service.api.client import HttpEngine
 from engine.session import JobEnded, Session
@@ -124,4 +124,3 @@ def test_status_lists_the_workers(engine_url: str) -> None:
     with HttpEngine(engine_url, KEY) as engine:
         workers = engine.workers()
         assert len(workers) == 1 and workers[0]["running"] is None and "device" in workers[0]
-        assert isinstance(Finished, type)
