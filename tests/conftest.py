@@ -119,3 +119,72 @@ def tiny_neural_setup(folder: Path, monkeypatch, preset: str, seed: int = 0) -> 
     v = np.random.default_rng(seed).standard_normal((1, 512)).astype(np.float32)
     presets.save(presets.StylePreset(preset, "prompt", v / np.linalg.norm(v), prompt=preset.lower()), overwrite=True)
     return models
+
+
+class OscDump:
+    """liblo's ``oscdump`` as a real OSC peer on a free UDP port: started, then waited for until it holds its port
+    (a message sent before it has bound is lost, and a bare ``readline`` would then wait forever)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        if shutil.which("oscdump") is None:
+            pytest.fail("needs liblo-tools (oscsend, oscdump); .ci/run installs them")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen(["oscdump", "-L", str(self.port)], stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while self._port_free(socket):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                pytest.fail(f"oscdump did not bind UDP port {self.port}")
+            time.sleep(0.05)
+        # A thread reads the pipe: select() on a buffered text pipe misses lines already read into the buffer.
+        import queue
+        import threading
+
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True, name="oscdump-reader").start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(line)
+
+    def _port_free(self, socket) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("", self.port))
+            except OSError:
+                return False
+            return True
+
+    def readline(self, timeout: float) -> str:
+        """The next line oscdump printed, or '' when none came within ``timeout`` seconds."""
+        import queue
+
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return ""
+
+    def lines_until(self, text: str, timeout: float) -> list[str]:
+        """Lines read until one contains ``text`` or ``timeout`` seconds pass."""
+        lines: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not any(text in ln for ln in lines):
+            line = self.readline(max(0.0, deadline - time.monotonic()))
+            if line:
+                lines.append(line)
+        return lines
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+
+@pytest.fixture
+def oscdump():
+    dump = OscDump()
+    yield dump
+    dump.close()

@@ -88,27 +88,18 @@ class Client:
         return out
 
 
-def test_liblo_oscsend_and_oscdump(bridge, tmp_path: Path) -> None:
+def test_liblo_oscsend_and_oscdump(bridge, oscdump) -> None:
     if shutil.which("oscsend") is None:
         pytest.fail("the OSC tests need liblo-tools (apt-get install liblo-tools; .ci/run does)")
     b, osc = bridge
-    dump_port = free_port()
-    osc.reply_port = dump_port
-    dump = subprocess.Popen(["oscdump", "-L", str(dump_port)], stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(0.3)
-        port = str(osc.address[1])
-        for args in (["/songbridge/ping"], ["/songbridge/song/get/tempo"], ["/songbridge/song/set/tempo", "f", "96.5"],
-                     ["/songbridge/job/generate_bars", "ff", "3", "5"], ["/songbridge/nope"],
-                     ["/songbridge/song/set/tempo", "s", "fast"],
-                     ["/songbridge/transport/get/position"]):
-            subprocess.run(["oscsend", "localhost", port, *args], check=True, timeout=10)
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any("/songbridge/job/done" in ln for ln in lines):
-            lines.append(dump.stdout.readline())
-    finally:
-        dump.kill()
+    osc.reply_port = oscdump.port
+    port = str(osc.address[1])
+    for args in (["/songbridge/ping"], ["/songbridge/song/get/tempo"], ["/songbridge/song/set/tempo", "f", "96.5"],
+                 ["/songbridge/job/generate_bars", "ff", "3", "5"], ["/songbridge/nope"],
+                 ["/songbridge/song/set/tempo", "s", "fast"],
+                 ["/songbridge/transport/get/position"]):
+        subprocess.run(["oscsend", "localhost", port, *args], check=True, timeout=10)
+    lines = oscdump.lines_until("/songbridge/job/done", timeout=60)
     text = "".join(lines)
     assert '/songbridge/pong s "test"' in text
     assert "/songbridge/song/get/tempo f 120.000000" in text and "/songbridge/song/get/tempo f 96.500000" in text

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import ast
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,27 +13,13 @@ from daw_bridge.adapters import reaper
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_reaper_request_and_trigger_over_osc(tmp_path: Path) -> None:
-    if shutil.which("oscdump") is None:
-        pytest.fail("needs liblo-tools")
+def test_reaper_request_and_trigger_over_osc(tmp_path: Path, oscdump) -> None:
     stem = tmp_path / "vocal.wav"
     stem.write_bytes(b"RIFF")
     landing = reaper.write_request(tmp_path / "Scripts", {"SB vocal": stem}, 34.5, "sb-chorus")
     assert landing.request.read_text() == f"{stem.resolve()}\tSB vocal\t34.500000\tsb-chorus\n"
-    port = free_port()
-    dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(0.3)
-        reaper.trigger("_RS1234abcd", port=port)
-        line = dump.stdout.readline()
-    finally:
-        dump.kill()
+    reaper.trigger("_RS1234abcd", port=oscdump.port)
+    line = oscdump.readline(timeout=20)
     assert '/action/str s "_RS1234abcd"' in line
     assert reaper.SCRIPT.exists() and "InsertMedia" in reaper.SCRIPT.read_text()
 

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -90,7 +89,8 @@ def test_a_tempo_set_from_osc_shows_at_once_and_undo_pushes_it_back(qtbot, app) 
     qtbot.waitUntil(lambda: win.doc.undo.undoText() == "Set tempo (from DAW)", timeout=5000)
     assert win.timeline.doc.song.tempo.bpm == 96.0
     assert session.song.tempo.seconds_to_bars(session.song.section("chorus").start_s) == chorus_bar
-    qtbot.waitUntil(lambda: ("/songbridge/song/get/tempo", [96.0]) in daw.poll(), timeout=5000)
+    # Two answers: the listener's push (sent on the change) and the set's reply (sent once it is on disk).
+    qtbot.waitUntil(lambda: daw.poll().count(("/songbridge/song/get/tempo", [96.0])) == 2, timeout=5000)
     assert load_song(session.folder).tempo.bpm == 96.0  # acknowledged: on disk
     undo = next(a for a in win.findChildren(type(win.menuBar().actions()[0])) if a.text().startswith("&Undo"))
     assert "Set tempo (from DAW)" in undo.text()
@@ -107,33 +107,23 @@ def test_a_tempo_set_from_osc_shows_at_once_and_undo_pushes_it_back(qtbot, app) 
     assert f"127.0.0.1:{daw.sock.getsockname()[1]}" in peers
 
 
-def test_a_section_from_liblo_appears_in_jobs_and_takes_and_job_done_names_it(qtbot, app) -> None:
-    if shutil.which("oscsend") is None or shutil.which("oscdump") is None:
+def test_a_section_from_liblo_appears_in_jobs_and_takes_and_job_done_names_it(qtbot, app, oscdump) -> None:
+    if shutil.which("oscsend") is None:
         pytest.fail("needs liblo-tools (oscsend, oscdump); .ci/run installs them")
     win, bridge, session = app
-    dump_port = free_port()
-    bridge.osc.reply_port = dump_port  # replies to the client's host on a fixed port, where oscdump listens
-    dump = subprocess.Popen(["oscdump", "-L", str(dump_port)], stdout=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    try:
-        time.sleep(0.3)
-        port = str(bridge.osc.address[1])
-        subprocess.run(["oscsend", "localhost", port, "/songbridge/job/generate_section", "s", "Chorus"],
-                       check=True, timeout=10)
-        qtbot.waitUntil(lambda: any(label.startswith("Chorus") and "from DAW" in label
-                                    for label in win.jobs.labels.values()), timeout=10_000)
-        qtbot.waitUntil(lambda: len(session.song.takes) == 2, timeout=60_000)
-        take = session.song.takes[-1]
-        qtbot.waitUntil(lambda: win.takes.count() == 2, timeout=5000)
-        assert win.takes.item(0).data(256) == take.id and take.parent == "take-001"
-        qtbot.waitUntil(lambda: any(f"{take.id} ready" in label for label in win.jobs.labels.values()),
-                        timeout=5000)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any("/songbridge/job/done" in ln for ln in lines):
-            lines.append(dump.stdout.readline())
-    finally:
-        dump.kill()
-        dump.wait(5)
+    bridge.osc.reply_port = oscdump.port  # replies to the client's host on a fixed port, where oscdump listens
+    port = str(bridge.osc.address[1])
+    subprocess.run(["oscsend", "localhost", port, "/songbridge/job/generate_section", "s", "Chorus"],
+                   check=True, timeout=10)
+    qtbot.waitUntil(lambda: any(label.startswith("Chorus") and "from DAW" in label
+                                for label in win.jobs.labels.values()), timeout=10_000)
+    qtbot.waitUntil(lambda: len(session.song.takes) == 2, timeout=60_000)
+    take = session.song.takes[-1]
+    qtbot.waitUntil(lambda: win.takes.count() == 2, timeout=5000)
+    assert win.takes.item(0).data(256) == take.id and take.parent == "take-001"
+    qtbot.waitUntil(lambda: any(f"{take.id} ready" in label for label in win.jobs.labels.values()),
+                    timeout=5000)
+    lines = oscdump.lines_until("/songbridge/job/done", timeout=10)
     done = next(ln for ln in lines if "/songbridge/job/done" in ln)
     assert f'"{take.id}"' in done and "mix.wav" in done
 

@@ -81,8 +81,12 @@ class HttpEngine(EventSource):
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         import httpx  # noqa: PLC0415
 
+        if self._closed.is_set():
+            raise EngineApiError(f"{method} {path}: this client of the engine at {self.url} was closed")
         try:
             r = self._http.request(method, path, **kw)
+        except RuntimeError as exc:  # httpx's answer once close() ran on another thread
+            raise EngineApiError(f"{method} {path}: this client of the engine at {self.url} was closed") from exc
         except httpx.ConnectError as exc:
             raise EngineApiError(f"cannot reach the engine at {self.url}: {exc}") from None
         except httpx.HTTPError as exc:

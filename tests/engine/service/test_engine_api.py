@@ -161,6 +161,8 @@ def test_a_job_survives_its_client_going_away(engine_url: str) -> None:
     job = first.submit(SleepJob(steps=20, step_s=0.05))
     time.sleep(0.3)
     first.close()  # the laptop's program quits mid-job
+    with pytest.raises(EngineApiError, match="was closed"):  # its event thread's next request: an error it handles
+        first.status()
     second = HttpEngine(engine_url, KEY)
     second.attach(job)
     events = list(second.follow(job, timeout=30))
