@@ -24,10 +24,11 @@ from . import editing
 from .audition import Audition
 from .daw_link import DawLinkPanel
 from .document import DocumentModel
+from .effects_rack import EffectsRack
 from .engine_client import EngineClient
 from .jobs import JobsStrip
 from .mixer import StemMixer
-from .panels import EffectsRack, GenerationPanel, TakesPanel
+from .panels import GenerationPanel, TakesPanel
 from .peaks import PeakCache
 from .timeline import Timeline
 from .transport import TransportBar

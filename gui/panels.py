@@ -1,4 +1,4 @@
-"""Side panels: generation, takes and the effects rack (the jobs strip is in ``jobs``). Each submits work or edits the document; none waits."""
+"""Side panels: generation and takes (the effects rack is in ``effects_rack``, the jobs strip in ``jobs``). Each submits work or edits the document; none waits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -20,11 +20,8 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
-
-from engine.song.model import MASTER, STEMS, EffectSlot
 
 from .document import DocumentModel
 
@@ -257,216 +254,3 @@ class TakesPanel(QListWidget):
         drag = QDrag(self)
         drag.setMimeData(drag_payload(self.doc.folder, item.data(Qt.UserRole)))
         drag.exec(Qt.CopyAction)
-
-
-UNITS = {"db": "dB", "hz": "Hz", "khz": "kHz", "ms": "ms", "seconds": "s", "s": "s", "pct": "%"}
-
-
-def readable(name: str) -> str:
-    """``threshold_db`` -> "Threshold (dB)", ``HighShelfFilter`` -> "High shelf filter"."""
-    import re  # noqa: PLC0415
-
-    if "_" not in name and name[:1].isupper():
-        words = re.findall(r"[A-Z][a-z]*|[a-z]+|\d+", name)
-        return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else name
-    parts = name.split("_")
-    unit = UNITS.get(parts[-1]) if len(parts) > 1 else None
-    words = parts[:-1] if unit else parts
-    text = " ".join(words).capitalize()
-    return f"{text} ({unit})" if unit else text
-
-
-def presets_for(slot: str, names: list[str]) -> list[str]:
-    """The shipped presets made for ``slot`` (named ``<slot>-…``), and those made for no slot in particular."""
-    slots = {*STEMS, MASTER}
-    return [n for n in names if n.split("-", 1)[0] == slot or n.split("-", 1)[0] not in slots]
-
-
-class EffectsRack(QWidget):
-    """A preset and a bypass per stem and for the master, the chosen slot's parameters (edits are overrides on top
-    of the preset), and Save as preset. Heard by the player and used by render."""
-
-    changed = Signal()
-
-    def __init__(self, doc: DocumentModel):
-        super().__init__()
-        from PySide6.QtWidgets import QTableWidget  # noqa: PLC0415
-
-        from presets.effect_chains import shipped_chains  # noqa: PLC0415
-
-        self.doc = doc
-        outer = QVBoxLayout(self)
-        form = QFormLayout()
-        outer.addLayout(form)
-        self.rows: dict[str, tuple[QComboBox, QCheckBox]] = {}
-        shipped, user = shipped_chains(), self._user_presets()
-        for slot in (*STEMS, MASTER):
-            combo = QComboBox()
-            combo.addItems(["(none)", *presets_for(slot, shipped), *user])
-            combo.setToolTip(f"Effect chain for {slot}: the presets made for {slot}, and your own")
-            bypass = QCheckBox("bypass")
-            bypass.setToolTip(f"Hear {slot} without its chain (A/B the effect)")
-            row = QHBoxLayout()
-            row.addWidget(combo, 1)
-            row.addWidget(bypass)
-            form.addRow(slot, row)
-            self.rows[slot] = (combo, bypass)
-            combo.currentTextChanged.connect(lambda _t, s=slot: self.apply(s))
-            bypass.toggled.connect(lambda _b, s=slot: self.apply(s))
-        self.slot = QComboBox()
-        self.slot.addItems([*STEMS, MASTER])
-        self.params = QTableWidget(0, 2)
-        self.params.setHorizontalHeaderLabels(["Parameter", "Value"])
-        self.params.horizontalHeader().setStretchLastSection(True)
-        self.params.verticalHeader().setVisible(False)
-        self.params.setWordWrap(False)
-        self.params.setMinimumHeight(160)
-        self.save_as = QPushButton("Save as preset…")
-        outer.addWidget(QLabel("Parameters of"))
-        outer.addWidget(self.slot)
-        outer.addWidget(self.params, 1)
-        outer.addWidget(self.save_as)
-        self.slot.currentTextChanged.connect(lambda _t: self.show_params())
-        self.params.itemChanged.connect(self._param_edited)
-        self.save_as.clicked.connect(self._save_dialog)
-        doc.songChanged.connect(self.refresh)
-        self.refresh()
-
-    @staticmethod
-    def _user_presets() -> list[str]:
-        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
-
-        return sorted({p.stem for d in user_preset_dirs() if d.is_dir() for p in d.glob("*.toml")})
-
-    def refresh(self) -> None:
-        for slot, (combo, bypass) in self.rows.items():
-            e = self.doc.song.effects.get(slot)
-            combo.blockSignals(True)
-            bypass.blockSignals(True)
-            if e and e.preset and combo.findText(e.preset) < 0:
-                combo.addItem(e.preset)  # a preset the song uses is always shown, wherever it came from
-            combo.setCurrentText(e.preset if e and e.preset else "(none)")
-            bypass.setChecked(bool(e and e.bypass))
-            combo.blockSignals(False)
-            bypass.blockSignals(False)
-        # rebuilt after the event that changed the song: an open cell editor must finish before its table changes
-        QTimer.singleShot(0, self, self.show_params)
-
-    def spec(self, slot: str) -> Any:
-        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
-        from presets.effect_chains import find_chain, load_chain  # noqa: PLC0415
-
-        e = self.doc.song.effects.get(slot)
-        if not e or not e.preset:
-            return None
-        return load_chain(find_chain(e.preset, user_preset_dirs()))
-
-    def show_params(self) -> None:
-        from PySide6.QtWidgets import QTableWidgetItem  # noqa: PLC0415
-
-        slot = self.slot.currentText()
-        self.params.blockSignals(True)
-        self.params.setRowCount(0)
-        try:
-            spec = self.spec(slot)
-        except Exception:  # noqa: BLE001
-            spec = None
-        if spec is not None:
-            overrides = self.doc.song.effects[slot].overrides
-            for i, plugin in enumerate(spec.plugins):
-                for name, value in plugin.params.items():
-                    key = f"{i}.{name}"
-                    r = self.params.rowCount()
-                    self.params.insertRow(r)
-                    label = QTableWidgetItem(f"{readable(plugin.type)} · {readable(name)}")
-                    label.setToolTip(f"{plugin.type}.{name}")
-                    label.setFlags(label.flags() & ~Qt.ItemIsEditable)
-                    label.setData(Qt.UserRole, key)
-                    self.params.setItem(r, 0, label)
-                    self.params.setItem(r, 1, QTableWidgetItem(str(overrides.get(key, value))))
-        self.params.resizeColumnToContents(0)
-        self.params.blockSignals(False)
-
-    def _param_edited(self, item: Any) -> None:
-        if item.column() != 1:
-            return
-        slot = self.slot.currentText()
-        key = self.params.item(item.row(), 0).data(Qt.UserRole)
-        try:
-            value: Any = float(item.text())
-        except ValueError:
-            value = item.text().strip().lower() in ("1", "true", "on", "yes")
-        self.set_override(slot, key, value)
-
-    def set_override(self, slot: str, key: str, value: Any) -> None:
-        e = self.doc.song.effects.get(slot)
-        if e is None:
-            return
-        from engine.audio.fx import build_board  # noqa: PLC0415
-        from engine.errors import PresetError  # noqa: PLC0415
-
-        overrides = {**dict(e.overrides), key: value}
-        try:
-            build_board(self.spec(slot), 44100, overrides)  # refuse a value the plugin refuses
-        except PresetError as exc:
-            from PySide6.QtWidgets import QToolTip  # noqa: PLC0415
-
-            QToolTip.showText(self.params.mapToGlobal(self.params.rect().center()), str(exc), self.params)
-            self.show_params()
-            return
-        effects = {**dict(self.doc.song.effects), slot: EffectSlot(e.preset, e.bypass, overrides)}
-        self.doc.edit(self.doc.song.replace(effects=effects), f"Effect parameter {slot} {key}")
-        self.changed.emit()
-
-    def save_preset(self, slot: str, name: str, folder: Path | None = None) -> Path:
-        """The slot's chain with its overrides as a new preset file (user presets folder by default)."""
-        import tomli_w  # noqa: PLC0415
-
-        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
-
-        spec = self.spec(slot)
-        if spec is None:
-            raise ValueError(f"{slot} has no effect chain to save")
-        overrides = dict(self.doc.song.effects[slot].overrides)
-        plugins = []
-        for i, plug in enumerate(spec.plugins):
-            params = {**plug.params, **{k.split(".", 1)[1]: v for k, v in overrides.items()
-                                        if k.startswith(f"{i}.") and k.split(".", 1)[1] != "bypass"}}
-            entry = {"type": plug.type, **({"path": plug.path, "parameters": params} if plug.type == "external"
-                                           else params)}
-            if overrides.get(f"{i}.bypass", plug.bypass):
-                entry["bypass"] = True
-            plugins.append(entry)
-        folder = folder or user_preset_dirs()[-1]
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.toml"
-        path.write_text(tomli_w.dumps({"schema_version": 1, "name": name, "description": f"from {spec.name}",
-                                       "plugin": plugins}))
-        return path
-
-    def _save_dialog(self) -> None:
-        from PySide6.QtWidgets import QInputDialog, QMessageBox  # noqa: PLC0415
-
-        name, ok = QInputDialog.getText(self, "Save as preset", "Name:")
-        if ok and name.strip():
-            try:
-                path = self.save_preset(self.slot.currentText(), name.strip())
-            except Exception as exc:  # noqa: BLE001
-                QMessageBox.warning(self, "Cannot save", str(exc))
-                return
-            for combo, _ in self.rows.values():
-                combo.addItem(path.stem)
-
-    def apply(self, slot: str) -> None:
-        combo, bypass = self.rows[slot]
-        preset = None if combo.currentText() == "(none)" else combo.currentText()
-        effects = dict(self.doc.song.effects)
-        if preset is None and not bypass.isChecked():
-            effects.pop(slot, None)
-        else:
-            old = effects.get(slot)
-            keep = dict(old.overrides) if old and old.preset == preset else {}
-            effects[slot] = EffectSlot(preset, bypass.isChecked(), keep)
-        self.slot.setCurrentText(slot)  # show the parameters of the slot just changed
-        self.doc.edit(self.doc.song.replace(effects=effects), f"Effects: {slot}")
-        self.changed.emit()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QLineEdit, QToolTip, QWidget
 
@@ -59,11 +59,27 @@ class Timeline(TimelinePainting, QWidget):
         self.setMinimumHeight(RULER_H + SECTION_H + LYRIC_H + TAKE_H)
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMouseTracking(True)
+        self._known_takes: set[str] = set()
+        self._open_newest_take()
+        doc.songChanged.connect(self._open_newest_take)
         doc.songChanged.connect(self.update)
-        self.peaks.ready.connect(lambda _k: self.update())
+        self.peaks.ready.connect(self._peaks_ready)
         self._tick = QTimer(self)
         self._tick.timeout.connect(self._follow_player)
         self._tick.start(33)
+
+    @Slot(str)
+    def _peaks_ready(self, _key: str) -> None:
+        self.update()  # a slot, not a lambda: Qt drops the connection when this widget is deleted
+
+    @Slot()
+    def _open_newest_take(self) -> None:
+        """A take that just arrived shows its stem lanes (the others stay as the producer left them)."""
+        takes = self.doc.song.takes
+        new = [t.id for t in takes if t.id not in self._known_takes]
+        if new and takes[-1].id in new and takes[-1].stems:
+            self.expanded.add(takes[-1].id)
+        self._known_takes.update(new)
 
     # -- geometry --------------------------------------------------------------------------------------------------
     @property

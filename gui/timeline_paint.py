@@ -50,7 +50,10 @@ class TimelinePainting:
         p.setPen(theme.DIM)
         labels = [("bars | s", 0, RULER_H), ("Sections", RULER_H, SECTION_H), ("Lyrics", self.lane_top("lyrics"), LYRIC_H)]
         names = {t.id: t.name or t.id for t in song.takes}
-        labels += [(names.get(tid, tid) if stem == "mix" else f"  {stem}", y, h) for tid, stem, y, h in self.take_rows()]
+        has_stems = {t.id for t in song.takes if t.stems}
+        fold = {tid: ("▾ " if tid in self.expanded else "▸ ") if tid in has_stems else "" for tid in names}
+        labels += [(fold.get(tid, "") + names.get(tid, tid) if stem == "mix" else f"    {stem}", y, h)
+                   for tid, stem, y, h in self.take_rows()]
         for text, y, h in labels:
             p.drawText(QRectF(8, y, LABEL_W - 12, h), Qt.AlignVCenter | Qt.AlignLeft, text)
         heard = getattr(self.player, "active", "A")

@@ -45,6 +45,26 @@ def _range_for(name: str, sample_rate: float) -> tuple[float, float] | None:
     return None
 
 
+# The range a producer turns each knob over (a slider's travel), inside what _range_for accepts; log=True for
+# frequencies, times and ratios, which are heard in proportion.
+_CONTROL: dict[str, tuple[float, float, bool]] = {
+    "threshold_db": (-60.0, 0.0, False), "gain_db": (-24.0, 24.0, False), "drive_db": (0.0, 48.0, False),
+    "ratio": (1.0, 20.0, True), "attack_ms": (0.1, 200.0, True), "release_ms": (5.0, 2000.0, True),
+    "cutoff_frequency_hz": (20.0, 20000.0, True), "rate_hz": (0.01, 10.0, True), "centre_delay_ms": (1.0, 50.0, False),
+    "q": (0.1, 10.0, True), "delay_seconds": (0.0, 2.0, False),
+}
+
+
+def control_range(name: str, sample_rate: float = 44100.0) -> tuple[float, float, bool] | None:
+    """(low, high, logarithmic) for a numeric parameter's control, e.g. ``cutoff_frequency_hz`` -> (20, 20000,
+    True); None when the parameter has no known range."""
+    if name in _CONTROL:
+        lo, hi, log = _CONTROL[name]
+        return lo, min(hi, sample_rate / 2) if name.endswith("_hz") else hi, log
+    rng = _range_for(name, sample_rate)
+    return (rng[0], rng[1], rng[0] > 0 and rng[1] / rng[0] >= 100) if rng else None
+
+
 def plugin_classes() -> dict[str, type]:
     import pedalboard as pb  # noqa: PLC0415
 

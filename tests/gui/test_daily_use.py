@@ -5,6 +5,7 @@ locate by a click in the ruler, and the view following the play head."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
@@ -271,9 +272,29 @@ def test_the_effects_rack_reads_like_a_mixer(qtbot, window: MainWindow) -> None:
     vocal_combo.setCurrentText("vocal-clean")
     assert rack.slot.currentText() == "vocal"  # the parameters shown are the slot just changed
     qtbot.waitUntil(lambda: rack.params.rowCount() > 0)
-    labels = [rack.params.item(r, 0).text() for r in range(rack.params.rowCount())]
-    assert "Compressor · Threshold (dB)" in labels and "High shelf filter · Cutoff frequency (Hz)" in labels
+    labels = [rack.params.item(r, 0).text().strip() for r in range(rack.params.rowCount())]
+    assert "Compressor" in labels and "High shelf filter" in labels  # a row per plugin, its parameters under it
+    assert labels[labels.index("Compressor") + 1] == "Threshold (dB)"
     assert not any("_" in label for label in labels)
+    # Each knob: a slider over the parameter's range, a value box in its unit, one undo step per release.
+    row = labels.index("High shelf filter") + 1
+    assert labels[row] == "Cutoff frequency (Hz)"
+    slider, spin = rack.params.cellWidget(row, 1), rack.params.cellWidget(row, 2)
+    assert spin.suffix() == " Hz" and spin.minimum() == 20.0 and spin.maximum() == 20000.0
+    assert slider.value() == round(math.log(spin.value() / 20) / math.log(1000) * 1000)  # logarithmic travel
+    steps = window.doc.undo.count()
+    slider.setSliderDown(True)
+    for pos in range(slider.value(), 500, -25):
+        slider.setSliderPosition(pos)
+    slider.setSliderPosition(500)
+    slider.setSliderDown(False)
+    key = rack.params.item(row, 0).data(256)
+    qtbot.waitUntil(lambda: key in window.doc.song.effects["vocal"].overrides)
+    assert window.doc.undo.count() == steps + 1  # the drag is one edit
+    assert abs(window.doc.song.effects["vocal"].overrides[key] - 20 * 1000 ** 0.5) < 5  # halfway on a log scale
+    bypass_row = labels.index("Compressor")
+    rack.params.cellWidget(bypass_row, 2).setChecked(True)  # A/B one plugin of the chain
+    assert window.doc.song.effects["vocal"].overrides[rack.params.item(bypass_row, 0).data(256)] is True
 
 
 def test_the_zoom_a_project_was_left_at_comes_back(qtbot, window: MainWindow) -> None:

@@ -230,7 +230,7 @@ def test_section_edges_snap_to_bars_and_sections_edit(qtbot, timeline: Timeline)
 
 def test_effects_rack_presets_parameters_and_save(qtbot, tmp_path: Path) -> None:
     from engine.audio.fx import load_board
-    from gui.panels import EffectsRack
+    from gui.effects_rack import EffectsRack
 
     doc = DocumentModel(make_project(tmp_path))
     rack = EffectsRack(doc)
