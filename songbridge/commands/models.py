@@ -81,8 +81,9 @@ def create_tiny(args: argparse.Namespace) -> int:
 
 
 #: parity kinds this version implements -> the module whose main() runs them
-PARITY = {"diffrhythm": "engine.backends.diffrhythm.parity", "muq-mulan": "engine.style.parity"}
-PLANNED = ("stable-audio", "beat-this", "htdemucs")
+PARITY = {"diffrhythm": "engine.backends.diffrhythm.parity", "muq-mulan": "engine.style.parity",
+          "beat-this": "engine.grid.parity"}
+PLANNED = ("stable-audio", "htdemucs")
 
 
 def parity(args: argparse.Namespace) -> int:

@@ -7,43 +7,10 @@ last frame and normalises with two scalars from its config.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
-
-def _hz_to_mel(f: float) -> float:
-    return 2595.0 * math.log10(1.0 + f / 700.0)
-
-
-def _mel_to_hz(m: Tensor) -> Tensor:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-
-def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0.0,
-                   f_max: float | None = None) -> Tensor:
-    """[n_freqs, n_mels] HTK triangular filters (no normalisation), built in float32."""
-    f_max = sample_rate / 2 if f_max is None else f_max
-    freqs = torch.linspace(0, sample_rate // 2, n_freqs)
-    m_pts = torch.linspace(_hz_to_mel(f_min), _hz_to_mel(f_max), n_mels + 2)
-    f_pts = _mel_to_hz(m_pts)
-    f_diff = f_pts[1:] - f_pts[:-1]
-    slopes = f_pts.unsqueeze(0) - freqs.unsqueeze(1)
-    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
-    up = slopes[:, 2:] / f_diff[1:]
-    return torch.max(torch.zeros(1), torch.min(down, up))
-
-
-def hann(n: int) -> Tensor:
-    """The periodic Hann window as torch computes it in float32, unless that result strays from the float64 one:
-    in some processes torch's float32 kernel came out up to 7.6e-5 off (seen 1 run in 3 under the test suite, never
-    in a loop inside one process), so the float64 window rounded to float32 is the fallback."""
-    w = torch.hann_window(n, periodic=True, device="cpu")
-    exact = torch.hann_window(n, periodic=True, dtype=torch.float64, device="cpu")
-    if float((w.double() - exact).abs().max()) > 1e-6:
-        return exact.float()
-    return w
+from engine.nn.mel import hann, mel_filterbank
 
 
 class MelFrontEnd(nn.Module):
