@@ -4,7 +4,6 @@ them, and after locking the drums' bar lines back on the grid, every stem the sa
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
