@@ -499,7 +499,7 @@ class Bridge:
         pl = self.player
         if cmd.take and cmd.action in ("play", "ab"):
             take = self.take(cmd.take)
-            pl.load(self.session.project.take_dir(take.id), slot="B" if cmd.action == "ab" else "A",
+            pl.load(self.session.project.audio_dir(take.id), slot="B" if cmd.action == "ab" else "A",
                     stems=list(take.stems))
         {"play": pl.play, "pause": pl.pause, "stop": pl.stop, "ab": pl.ab}.get(cmd.action, lambda: None)()
         if cmd.action == "seek":

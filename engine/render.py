@@ -130,7 +130,7 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
     take = project.song.take(take_id) if take_id else None
     if take is None:
         raise SongBridgeError("no take given")
-    src = project.take_dir(take.id)
+    src = project.audio_dir(take.id)
     chains = chains_for(project, settings, take.stems)
     overrides = {slot: dict(e.overrides) for slot, e in project.song.effects.items()
                  if slot not in settings.fx and e.overrides and chains.get(slot)}

@@ -21,7 +21,7 @@ class Audition:
             return
         take = self.doc.song.take(take_id)
         chains, master = self.chains_for(take)
-        self.player.load(self.doc.project.take_dir(take_id), stems=list(take.stems), chains=chains, master=master)
+        self.player.load(self.doc.project.audio_dir(take_id), stems=list(take.stems), chains=chains, master=master)
         self._playing_take = take_id
         self.timeline.slots = {k: v for k, v in self.timeline.slots.items() if v == "B" and k != take_id}
         self.timeline.slots[take_id] = "A"
@@ -63,7 +63,7 @@ class Audition:
         except KeyError:
             return
         chains, master = self.chains_for(take)
-        self.player.load(self.doc.project.take_dir(take_id), stems=list(take.stems), chains=chains, master=master)
+        self.player.load(self.doc.project.audio_dir(take_id), stems=list(take.stems), chains=chains, master=master)
 
     def compare_take(self, take_id: str) -> None:
         """A/B: the chosen take becomes B at the play head."""
@@ -71,7 +71,7 @@ class Audition:
             self.statusBar().showMessage("no audio device", 4000)
             return
         take = self.doc.song.take(take_id)
-        self.player.load(self.doc.project.take_dir(take_id), slot="B", stems=list(take.stems))
+        self.player.load(self.doc.project.audio_dir(take_id), slot="B", stems=list(take.stems))
         self._b_take = take.name or take.id
         self._mark_b(take_id)
         self.player.ab("B")
@@ -107,7 +107,7 @@ class Audition:
         if self.player is not None and len(self.doc.song.takes) >= 2:
             other = self.doc.song.takes[-2]
             if getattr(self, "_b_take", None) != (other.name or other.id):
-                self.player.load(self.doc.project.take_dir(other.id), slot="B", stems=list(other.stems))
+                self.player.load(self.doc.project.audio_dir(other.id), slot="B", stems=list(other.stems))
                 self._b_take = other.name or other.id
                 self._mark_b(other.id)
             self.player.ab()

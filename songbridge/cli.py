@@ -27,6 +27,8 @@ HANDLERS = {
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
+    ("grid",): "analyse:grid",
+    ("split",): "analyse:split",
     ("style", "save"): "style:save",
     ("style", "list"): "style:list_",
     ("style", "show"): "style:show",
@@ -199,12 +201,39 @@ def build_parser() -> argparse.ArgumentParser:
     dstat = dsub.add_parser("status", help="what landing this project's stems would do right now")
     dstat.add_argument("project")
 
+    grd = sub.add_parser("grid", help="a take's (or a file's) beats, downbeats and tempo; --lock puts it on the grid",
+                         description="Find the beats and downbeats of a take (the newest, or --take) or of an audio "
+                         "file, with Beat This! when its checkpoint is in the models folder, else a DSP tracker "
+                         "guided by the song's tempo and bars. Prints tempo, drift and the first downbeat, writes "
+                         "beats.csv and markers.csv (REAPER's marker list) beside the take. --lock writes the take's "
+                         "stems stretched onto the project's grid (pitch kept) to takes/<id>/locked/, or a file's "
+                         "audio to -o OUT.wav.")
+    grd.add_argument("target", metavar="PROJECT|FILE")
+    grd.add_argument("--take", help="which take (default: the newest)")
+    grd.add_argument("--lock", action="store_true", help="also write the audio locked to the grid")
+    grd.add_argument("--bpm", type=float, help="lock to this tempo (default: the song's; for a file, the measured "
+                     "tempo rounded)")
+    grd.add_argument("-o", "--output", metavar="OUT", help="for a file: the locked WAV (with --lock) or a folder "
+                     "for its beat maps")
+    grd.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
+    spl = sub.add_parser("split", help="split a take (or any audio file) into vocal, drums, bass and other stems",
+                         description="Separate with HTDemucs from the models folder (MODELS/HTDemucs/). A take's "
+                         "stems become the split ones (its mix is kept; record.json names the model and its "
+                         "sha256); a file's stems go to -o DIR.")
+    spl.add_argument("target", metavar="PROJECT|FILE")
+    spl.add_argument("--take", help="which take (default: the newest)")
+    spl.add_argument("--two", action="store_true", help="vocal and instrumental instead of four stems")
+    spl.add_argument("-o", "--output", metavar="DIR", help="for a file: where its stems go")
+    spl.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
+
     mod = sub.add_parser("models", help="model folder status, the tiny random test model, parity with the reference")
     msub = mod.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
     ms = msub.add_parser("status", help="what the model folder holds")
     ms.add_argument("--models", metavar="DIR")
-    mt = msub.add_parser("create-tiny", help="write the tiny random-weight model (diffrhythm-tiny-random) to DIR")
+    mt = msub.add_parser("create-tiny", help="write a tiny random-weight model to DIR (for tests and trying things)")
     mt.add_argument("dir")
+    mt.add_argument("--kind", choices=("diffrhythm", "htdemucs", "beat-this"), default="diffrhythm",
+                    help="diffrhythm (with a tiny MuQ-MuLan; default), htdemucs (stem separation) or beat-this")
     mt.add_argument("--variant", choices=("full", "base"), default="full")
     mt.add_argument("--seed", type=int, default=0)
     mt.add_argument("--vocab", metavar="PATH", help="vocab.json to use (default: a vocabulary of our own symbols)")
@@ -212,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave out the tiny random MuQ-MuLan (styles then come from a hash of the prompt)")
     mp = msub.add_parser("parity", help="check this implementation against reference fixtures",
                          description="One PASS/FAIL line per case and a final 'N passed, N failed'. KIND: "
-                         "diffrhythm (default when only a folder is given) or muq-mulan.")
-    mp.add_argument("kind", metavar="KIND", help="diffrhythm or muq-mulan (or give FIXTURE_DIR alone)")
+                         "diffrhythm (default when only a folder is given), muq-mulan or beat-this.")
+    mp.add_argument("kind", metavar="KIND", help="diffrhythm, muq-mulan or beat-this (or give FIXTURE_DIR alone)")
     mp.add_argument("fixture_dir", nargs="?", metavar="FIXTURE_DIR")
     mp.add_argument("--vocab", metavar="PATH")
 

@@ -82,6 +82,22 @@ def read_record(take_dir: Path) -> Take:
     return read_take(Obj({k: v for k, v in data.items() if k in known}, str(path)))
 
 
+def update_record(take_dir: Path, take: Take) -> None:
+    """Rewrite ``record.json`` with ``take``'s fields (anything else in it kept), whole then renamed."""
+    path = Path(take_dir) / RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        record = {"songbridge_version": __version__}
+    record.update(take_to_dict(take))
+    record["files"] = sorted(str(p.relative_to(take_dir)) for p in Path(take_dir).rglob("*")
+                             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(take_dir).parts)
+                             and p.name != RECORD)
+    tmp = Path(take_dir) / f".{RECORD}.tmp"
+    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 PENDING = ".pending-"  # takes/.pending-<job>-<n>/: a take rendered by a job, waiting for its id
 QUARANTINE = ".quarantine"
 

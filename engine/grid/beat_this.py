@@ -128,10 +128,14 @@ class BeatTracker:
     def frames(self, spect: object, should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
         import torch  # noqa: PLC0415
 
+        from engine.backends.base import Cancelled  # noqa: PLC0415
         from engine.nn.beat_this import predict_chunked  # noqa: PLC0415
 
-        with torch.inference_mode():
-            beat, down = predict_chunked(self.loaded.model, spect, should_stop=should_stop)  # type: ignore[arg-type]
+        try:
+            with torch.inference_mode():
+                beat, down = predict_chunked(self.loaded.model, spect, should_stop=should_stop)  # type: ignore[arg-type]
+        except InterruptedError:
+            raise Cancelled("cancelled") from None
         return beat.numpy(), down.numpy()
 
     def beats(self, audio: np.ndarray, sample_rate: int,

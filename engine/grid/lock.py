@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.backends.base import Cancelled
 from engine.errors import SongBridgeError
 
 from .timemap import TimeMap
@@ -118,7 +119,7 @@ def apply(p: LockPlan, audio: np.ndarray, should_stop: Callable[[], bool] | None
     fade = max(1, int(FADE_S * sr))
     for i, (s0, s1, d0, d1) in enumerate(parts):
         if should_stop is not None and should_stop():
-            raise InterruptedError("cancelled")
+            raise Cancelled("cancelled")
         ratio = (d1 - d0) / (s1 - s0)
         a = max(0, int(round((s0 - MARGIN_S) * sr)))
         b = min(len(x), int(round((s1 + MARGIN_S) * sr)))

@@ -7,13 +7,16 @@ from .jobs import (
     PRIORITY_INTERACTIVE,
     PRIORITY_SECTION,
     GenerateJob,
+    GridJob,
     JobInfo,
     RenderJob,
     SleepJob,
+    SplitJob,
 )
 from .local import EngineService
 
 __all__ = [
     "PRIORITY_BATCH", "PRIORITY_INTERACTIVE", "PRIORITY_SECTION", "Cancelled", "EngineService", "Event", "Failed",
-    "Finished", "GenerateJob", "JobInfo", "Progress", "Queued", "RenderJob", "SleepJob", "Started",
+    "Finished", "GenerateJob", "GridJob", "JobInfo", "Progress", "Queued", "RenderJob", "SleepJob", "SplitJob",
+    "Started",
 ]

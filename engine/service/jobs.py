@@ -40,6 +40,33 @@ class RenderJob:
 
 
 @dataclass(frozen=True)
+class GridJob:
+    """Measure a take's beat grid (``engine.grid.takes``); with ``lock``, also write its grid-locked copy, at
+    ``bpm`` when given (else the song's tempo). ``models``: the folder to look for a Beat This! checkpoint in."""
+
+    project: Path
+    take_id: str
+    lock: bool = False
+    bpm: float | None = None
+    models: Path | None = None
+    priority: int = PRIORITY_INTERACTIVE
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class SplitJob:
+    """Split a take into vocal, drums, bass and other with HTDemucs (``engine.stems``); ``two`` gives vocal and
+    instrumental instead."""
+
+    project: Path
+    take_id: str
+    models: Path | None = None
+    two: bool = False
+    priority: int = PRIORITY_INTERACTIVE
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class SleepJob:
     """A job that only waits, stepping ``steps`` times (``step_s`` each), checking cancellation every step; tests
     and benchmarks use it to measure the service itself."""
@@ -51,7 +78,9 @@ class SleepJob:
     crash: str = ""  # "raise" | "exit" : fail on purpose (tests)
 
 
-Job = GenerateJob | RenderJob | SleepJob
+Job = GenerateJob | RenderJob | GridJob | SplitJob | SleepJob
+#: jobs that read and write a project's files where they are (never sent to a remote engine)
+LOCAL_JOBS = (RenderJob, GridJob, SplitJob)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 from engine.errors import SongBridgeError
 
 from .events import TERMINAL, Cancelled, Event, EventSource, Failed, Finished, Progress, Queued, Started
-from .jobs import GenerateJob, Job, JobInfo, RenderJob
+from .jobs import GenerateJob, GridJob, Job, JobInfo, RenderJob, SplitJob
 from .worker import process_main, worker_loop
 
 
@@ -55,6 +55,10 @@ def estimate(job: Job) -> tuple[float, int]:
         return estimate_seconds(job.backend, sum(r.duration_s for r in job.requests), guess), b
     if isinstance(job, RenderJob):
         return 3.0, 512 * 2**20
+    if isinstance(job, GridJob):
+        return (20.0 if job.lock else 3.0), 512 * 2**20
+    if isinstance(job, SplitJob):
+        return 60.0, 2 * 2**30
     return job.steps * job.step_s, 0
 
 

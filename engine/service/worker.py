@@ -15,7 +15,7 @@ from engine.backends.base import Cancelled as CancelledError
 from engine.errors import SongBridgeError
 
 from .events import Cancelled, Failed, Finished, Progress, Started
-from .jobs import GenerateJob, Job, RenderJob, SleepJob
+from .jobs import GenerateJob, GridJob, Job, RenderJob, SleepJob, SplitJob
 
 
 class Backends:
@@ -97,6 +97,33 @@ def run_job(job_id: str, job: Job, backends: Backends, emit: Callable[[Any], Non
         result = render_take(project, job.take_id, job.settings, progress, should_stop, job.time_reference_s,
                              job.out_name)
         return Finished(job_id, (), render_summary(result))
+    if isinstance(job, GridJob):
+        from engine.grid.takes import grid_take, lock_take  # noqa: PLC0415
+        from engine.song.project import Project  # noqa: PLC0415
+
+        project = Project.open(job.project)
+        take = project.song.take(job.take_id)
+        progress(0, 5)
+        take, _grid = grid_take(project.folder, take, project.song.tempo, models=job.models, should_stop=should_stop)
+        if should_stop():
+            raise CancelledError("cancelled")
+        progress(1, len(take.stems) + 2 if job.lock else 1)
+        if job.lock:
+            take = lock_take(project.folder, take, project.song.tempo, bpm=job.bpm, should_stop=should_stop,
+                             on_progress=lambda i, n: progress(1 + i, 1 + n))
+        from engine.backends.takes import update_record  # noqa: PLC0415
+
+        update_record(project.take_dir(take.id), take)
+        return Finished(job_id, (take,), {"grid": dict(take.analysis["grid"]),
+                                          **({"lock": dict(take.analysis["lock"])} if job.lock else {})})
+    if isinstance(job, SplitJob):
+        from engine.song.project import Project  # noqa: PLC0415
+        from engine.stems.split import split_take  # noqa: PLC0415
+
+        project = Project.open(job.project)
+        take = split_take(project.folder, project.song.take(job.take_id), models=job.models, two=job.two,
+                          on_progress=progress, should_stop=should_stop)
+        return Finished(job_id, (take,), {"separation": dict(take.analysis["separation"])})
     raise SongBridgeError(f"unknown job type {type(job).__name__}")
 
 

@@ -287,8 +287,11 @@ class Session:
                 song = song.with_take(take)
                 committed.append(take)
             if committed:
-                events.append(self._set(song, before, f"{len(committed)} new take(s)", purpose.get("origin", "app"),
-                                        "takes"))
+                known = {t.id for t in before.takes}
+                updated = [t.id for t in committed if t.id in known]  # a take analysed again: split, grid, lock
+                label = (f"{purpose.get('label') or 'analysed'}: {', '.join(updated)}" if updated
+                         else f"{len(committed)} new take(s)")
+                events.append(self._set(song, before, label, purpose.get("origin", "app"), "takes"))
                 version = self.version
         if committed:
             self._saver.request(version, song)

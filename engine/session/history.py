@@ -20,8 +20,10 @@ class Entry:
 
 
 def keep_takes(song: Song, current: Song) -> Song:
-    """``song``'s document with ``current``'s takes and accepted takes."""
-    return song.replace(takes=current.takes, accepted=current.accepted)
+    """``song``'s document with ``current``'s takes and accepted takes (and only locks on takes that still exist)."""
+    ids = {t.id for t in current.takes}
+    return song.replace(takes=current.takes, accepted=current.accepted,
+                        locked=tuple(t for t in song.locked if t in ids))
 
 
 class History:

@@ -21,7 +21,7 @@ from .model import DawLink, EffectSlot, LyricLine, Section, Song, SongInfo, Styl
 from .reader import Obj
 from .tempo import TempoMap, TempoSegment, TimeSignature
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SONG_FILE = "song.json"
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -73,6 +73,14 @@ def _add_accepted(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+@MIGRATIONS.register(2)
+def _add_analysis(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 3 adds what was measured on takes (``analysis``: stems, grid, lock) and the grid-locked takes in use
+    (``locked``); a schema 2 document has neither."""
+    data.setdefault("locked", [])
+    return data
+
+
 # -- Song -> JSON ----------------------------------------------------------------------------------------
 def _style(s: Style) -> dict[str, Any]:
     return {
@@ -100,6 +108,7 @@ def take_to_dict(t: Take) -> dict[str, Any]:
         "duration_s": t.duration_s,
         "stems": list(t.stems),
         "starred": t.starred,
+        "analysis": dict(t.analysis),
     }
 
 
@@ -147,6 +156,7 @@ def song_to_dict(song: Song) -> dict[str, Any]:
             "follow_transport": song.daw.follow_transport,
         },
         "accepted": dict(song.accepted),
+        "locked": list(song.locked),
     }
 
 
@@ -201,6 +211,7 @@ def read_take(o: Obj) -> Take:
         duration_s=o.float("duration_s", 0.0, lo=0.0),
         stems=tuple(stems),
         starred=o.bool("starred", False),
+        analysis=o.raw_dict("analysis", {}),
     )
     o.done()
     return take
@@ -277,6 +288,9 @@ def song_from_dict(data: Any, source: str = SONG_FILE, migrations: MigrationRegi
     for where, take_id in accepted.items():
         if not isinstance(take_id, str):
             raise o.fail(f"$.accepted.{where}", f"expected a take id, got {take_id!r}")
+    locked = o.list("locked", [])
+    if not all(isinstance(t, str) for t in locked):
+        raise o.fail("$.locked", "expected a list of take ids")
     song = o.build(
         Song,
         info=info,
@@ -289,6 +303,7 @@ def song_from_dict(data: Any, source: str = SONG_FILE, migrations: MigrationRegi
         effects=effects,
         daw=daw,
         accepted=accepted,
+        locked=tuple(locked),
     )
     o.done()
     return song

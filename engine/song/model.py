@@ -20,6 +20,9 @@ from .tempo import TempoMap
 SAMPLE_RATE = 44100
 #: The stems every backend writes, in mix order.
 STEMS = ("drums", "bass", "keys", "vocal")
+#: Every stem name an effect chain can sit on: the guide's four, and from stem separation "other" (guitars, synths,
+#: keys: what is not drums, bass or vocal) and "instrumental" (all but the vocal).
+STEM_SLOTS = (*STEMS, "other", "instrumental")
 #: The effect-chain slot applied to the mix.
 MASTER = "master"
 
@@ -177,10 +180,14 @@ class Take:
     duration_s: float = 0.0
     stems: tuple[str, ...] = STEMS
     starred: bool = False
+    #: What was measured or made from the take afterwards: "separation" (the model that split it into its stems),
+    #: "grid" (beats, downbeats, tempo), "lock" (the time map of its grid-locked copy in ``locked/``).
+    analysis: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_id(self.id, "take")
         object.__setattr__(self, "params", frozen_mapping(self.params))
+        object.__setattr__(self, "analysis", frozen_mapping(self.analysis))
 
     @property
     def folder(self) -> str:
@@ -230,6 +237,8 @@ class Song:
     daw: DawLink = field(default_factory=DawLink)
     #: The take the producer chose per section id ("" = the whole song); the bridge lands and edits these.
     accepted: Mapping[str, str] = field(default_factory=dict)
+    #: Takes heard, rendered and landed from their grid-locked copy (``takes/<id>/locked/``); undoable.
+    locked: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "effects", frozen_mapping(self.effects))
@@ -254,8 +263,11 @@ class Song:
             if where and where not in section_ids:
                 raise ValueError(f"accepted take {take_id!r} is for unknown section {where!r}")
         for slot in self.effects:
-            if slot not in (*STEMS, MASTER):
-                raise ValueError(f"effect slot must be one of {', '.join((*STEMS, MASTER))}, got {slot!r}")
+            if slot not in (*STEM_SLOTS, MASTER):
+                raise ValueError(f"effect slot must be one of {', '.join((*STEM_SLOTS, MASTER))}, got {slot!r}")
+        for take_id in self.locked:
+            if take_id not in take_ids:
+                raise ValueError(f"locked take {take_id!r} is not one of the takes")
 
     # -- queries -------------------------------------------------------------------------------------------
     @property
@@ -300,13 +312,15 @@ class Song:
     def with_take(self, take: Take) -> Song:
         """``take`` added at the end, or put in place of the take with its id (renaming or starring a take keeps
         its place, so "the newest take" stays the newest)."""
+        locked = self.locked if "lock" in take.analysis else tuple(t for t in self.locked if t != take.id)
         if any(t.id == take.id for t in self.takes):
-            return self.replace(takes=tuple(take if t.id == take.id else t for t in self.takes))
-        return self.replace(takes=(*self.takes, take))
+            return self.replace(takes=tuple(take if t.id == take.id else t for t in self.takes), locked=locked)
+        return self.replace(takes=(*self.takes, take), locked=locked)
 
     def without_take(self, take_id: str) -> Song:
         return self.replace(takes=tuple(t for t in self.takes if t.id != take_id),
-                            accepted={k: v for k, v in self.accepted.items() if v != take_id})
+                            accepted={k: v for k, v in self.accepted.items() if v != take_id},
+                            locked=tuple(t for t in self.locked if t != take_id))
 
     def with_accepted(self, section_id: str, take_id: str) -> Song:
         """``take_id`` becomes the accepted take of ``section_id`` ("" = the whole song)."""

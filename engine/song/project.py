@@ -53,6 +53,14 @@ class Project:
     def take_dir(self, take_id: str) -> Path:
         return self.folder / "takes" / take_id
 
+    def audio_dir(self, take_id: str) -> Path:
+        """Where a take's ``mix.wav`` and ``stems/`` are heard and rendered from: its grid-locked copy
+        (``takes/<id>/locked/``) while the song has it locked, else the take folder."""
+        locked = self.take_dir(take_id) / "locked"
+        if take_id in self.song.locked and (locked / "mix.wav").is_file():
+            return locked
+        return self.take_dir(take_id)
+
     def render_dir(self, take_id: str) -> Path:
         return self.folder / "renders" / take_id
 

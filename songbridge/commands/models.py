@@ -34,6 +34,7 @@ def status(args: argparse.Namespace) -> int:
             usable_weights += path.parent.name in VARIANT_DIRS.values()
             print(f"  [ok]      {path} ({path.stat().st_size / 2**20:,.1f} MiB)")
     broken += _encoder_status(folder)
+    broken += _analysis_status(folder)
     if not installed(folder):
         print(f"  no DiffRhythm weights: {WHERE}")
     elif broken or not usable_weights:
@@ -65,7 +66,50 @@ def _encoder_status(folder: Path) -> int:
     return 1 if bad else 0
 
 
+def _analysis_status(folder: Path) -> int:
+    """Stem separation (HTDemucs) and the beat tracker (Beat This!); both optional. Returns 1 when broken."""
+    from engine.grid.beat_this import LICENCE as BT_LICENCE
+    from engine.grid.beat_this import WHERE as BT_WHERE
+    from engine.grid.beat_this import BeatModelError, find_checkpoint, load_checkpoint
+    from engine.stems.models import LICENCE, WHERE, SeparationModelError, find_model, load
+
+    broken = 0
+    path = find_model(folder)
+    if path is None:
+        print(f"  [absent]  stem separation (HTDemucs): split is unavailable; {WHERE}")
+    else:
+        try:
+            sep = load(path)
+            print(f"  [ok]      {path} (stem separation: {', '.join(sep.sources)}); licence: {LICENCE}")
+        except SeparationModelError as exc:
+            broken = 1
+            print(f"  [broken]  {exc}")
+    ckpt = find_checkpoint(folder)
+    if ckpt is None:
+        print(f"  [absent]  beat tracker (Beat This!): the DSP tracker finds the grid; {BT_WHERE}")
+    else:
+        try:
+            load_checkpoint(ckpt)
+            print(f"  [ok]      {ckpt} (beat tracker); licence: {BT_LICENCE}")
+        except BeatModelError as exc:
+            broken = 1
+            print(f"  [broken]  {exc}")
+    return broken
+
+
 def create_tiny(args: argparse.Namespace) -> int:
+    if args.kind == "htdemucs":
+        from engine.stems.tiny import create_tiny_separator
+
+        path = create_tiny_separator(Path(args.dir), seed=args.seed)
+        print(f"tiny random HTDemucs written to {path.parent}; use it with songbridge split --models {args.dir}")
+        return 0
+    if args.kind == "beat-this":
+        from engine.grid.tiny import create_tiny_tracker
+
+        path = create_tiny_tracker(Path(args.dir), seed=args.seed)
+        print(f"tiny random Beat This! written to {path}; use it with songbridge grid --models {args.dir}")
+        return 0
     from engine.backends.diffrhythm.tiny import MODEL_ID, create_tiny_model
 
     root = create_tiny_model(Path(args.dir), variant=args.variant, seed=args.seed,

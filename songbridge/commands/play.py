@@ -71,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
     boards, master, said = chains(take.id, take.stems)  # a broken preset is refused before the device opens
     player = Player(device=args.device).open()
     try:
-        player.load(project.take_dir(take.id), stems=list(take.stems), chains=boards, master=master)
+        player.load(project.audio_dir(take.id), stems=list(take.stems), chains=boards, master=master)
         print(f"{take.id}: {said}", file=sys.stderr)
         if other is not None:
             b_boards, b_master, b_said = chains(other.id, other.stems)
-            player.load(project.take_dir(other.id), slot="B", stems=list(other.stems), chains=b_boards,
+            player.load(project.audio_dir(other.id), slot="B", stems=list(other.stems), chains=b_boards,
                         master=b_master)
             print(f"{other.id} (B): {b_said}", file=sys.stderr)
         if loop:

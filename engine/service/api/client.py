@@ -25,7 +25,7 @@ from typing import Any
 
 from engine.errors import SongBridgeError
 from engine.service.events import TERMINAL, EventSource, Failed, Finished, Started
-from engine.service.jobs import GenerateJob, JobInfo, RenderJob
+from engine.service.jobs import LOCAL_JOBS, GenerateJob, JobInfo
 
 from .auth import EngineKeyError
 from .wire import WireError, event_from_json, job_to_json
@@ -105,7 +105,7 @@ class HttpEngine(EventSource):
         return self._call("GET", "/v1/status").json()
 
     def submit(self, job: Any) -> str:
-        if isinstance(job, RenderJob):
+        if isinstance(job, LOCAL_JOBS):  # renders and analyses work on the project's files, here
             job_id = self._local_service().submit(job)
             self._mine[job_id] = JobInfo(job_id, job.label or "render", "queued", job.priority)
             return job_id

@@ -1,0 +1,160 @@
+"""``songbridge grid`` and ``songbridge split``: the beat grid (and tempo lock) and the stems of a take in a project,
+or of any audio file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.errors import SongBridgeError
+
+
+def _target(path: str) -> tuple[str, Path]:
+    """("project", folder) or ("file", path)."""
+    from engine.song.project import project_path
+
+    p = Path(path).expanduser()
+    if p.is_file() and p.name != "song.json":
+        return "file", p
+    folder = project_path(p)
+    if (folder / "song.json").is_file():
+        return "project", folder
+    raise SongBridgeError(f"{path}: neither an audio file nor a SongBridge project")
+
+
+def _models(args: argparse.Namespace) -> Path:
+    from engine.settings import models_dir
+
+    return models_dir(getattr(args, "models", None))[0]
+
+
+def _with_project(args: argparse.Namespace, folder: Path, what: str, make_job: Any) -> Any:
+    """Run the job on the project's take (the newest unless ``--take``) under the project lock, and save the song
+    with the take it returns."""
+    from engine.song.lock import ProjectLock
+    from engine.song.project import Project
+    from songbridge.engine_client import open_engine, run_job
+
+    with ProjectLock.acquire(folder, f"songbridge {what}"):
+        project = Project.open(folder)
+        if not project.song.takes:
+            raise SongBridgeError(f"{folder}: the project has no takes yet; run songbridge generate first")
+        take_id = args.take or project.song.takes[-1].id
+        try:
+            project.song.take(take_id)
+        except KeyError as exc:
+            raise SongBridgeError(f"--take {take_id}: {exc.args[0]}") from None
+        engine = open_engine("thread" if getattr(args, "engine", None) == "thread" else None)
+        try:
+            done = run_job(engine, make_job(project, take_id), f"{what} {take_id}")
+        finally:
+            engine.close()
+        song = project.song
+        for take in done.takes:
+            song = song.with_take(take)
+        if getattr(args, "lock", False):
+            song = song.replace(locked=tuple(dict.fromkeys((*song.locked, take_id))))
+        project.song = song
+        project.save()
+        return project, take_id, done
+
+
+def grid(args: argparse.Namespace) -> int:
+    kind, path = _target(args.target)
+    if args.bpm is not None and not 20 <= args.bpm <= 400:
+        raise SongBridgeError(f"--bpm must be 20..400, got {args.bpm:g}")
+    if kind == "file":
+        return _grid_file(args, path)
+    if args.output:
+        raise SongBridgeError("-o is for an audio file; a take's locked stems go into takes/<id>/locked/")
+    from engine.service import GridJob
+
+    project, take_id, done = _with_project(
+        args, path, "grid", lambda project, take_id: GridJob(project.folder, take_id, args.lock, args.bpm,
+                                                             _models(args), label=f"grid {take_id}"))
+    g = done.render["grid"]
+    _print_grid(g)
+    print(f"beat maps: {project.take_dir(take_id) / 'grid'}/beats.csv, markers.csv")
+    if args.lock:
+        lock = done.render["lock"]
+        print(f"locked to {lock['bpm']:g} bpm ({lock['mode']}, ratio {lock['ratio']:.4f}): "
+              f"{project.take_dir(take_id) / 'locked'}/ (mix.wav, stems/); the app, render and landing use it now")
+    return 0
+
+
+def _print_grid(g: dict[str, Any]) -> None:
+    drift = f", drift {g['drift_pct']:.1f} % from the project's {g['project_bpm']:g} bpm" if "drift_pct" in g else ""
+    first = g.get("first_downbeat_s")
+    where = f"first downbeat at {first:.3f} s" if first is not None else "no downbeat found"
+    model = f" ({g['model']})" if g.get("model") else ""
+    print(f"tempo {g['bpm']:.2f} bpm{drift}; {where}; {g['beats']} beats, {g['bars']} bars; tracker {g['tracker']}"
+          f"{model}")
+
+
+def _grid_file(args: argparse.Namespace, path: Path) -> int:
+    from engine.audio.io import read_audio, write_wav
+    from engine.grid.analyse import measure, write_maps
+    from engine.grid.lock import apply, plan
+    from engine.grid.takes import bar_lines
+    from engine.song.tempo import TempoMap
+
+    audio, sr = read_audio(path)
+    g = measure(audio, sr, models=_models(args), bpm=args.bpm)
+    summary = g.summary(args.bpm)
+    _print_grid(summary)
+    if not args.lock:
+        if args.output:
+            out = write_maps(g, Path(args.output), summary)
+            print("beat maps: " + ", ".join(str(p) for p in out))
+        return 0
+    if not args.output:
+        raise SongBridgeError("--lock on a file needs -o OUT.wav for the locked audio")
+    target = args.bpm or round(g.bpm)
+    first = float(g.downbeats[0]) if g.downbeats.size else 0.0
+    tempo = TempoMap.constant(target, "4/4", first)
+    frames = int(round((len(audio) / sr - first) * g.bpm / target * sr + first * sr))
+    p = plan(g.downbeats, bar_lines(tempo, frames / sr * 1.5), sr, frames=frames)
+    out = Path(args.output)
+    if out.suffix.lower() != ".wav":
+        raise SongBridgeError(f"-o {out}: the locked audio is written as WAV (give a .wav name)")
+    write_wav(out, apply(p, audio))
+    print(f"locked to {target:g} bpm ({p.describe()}): {out}")
+    return 0
+
+
+def split(args: argparse.Namespace) -> int:
+    kind, path = _target(args.target)
+    if kind == "file":
+        from engine.audio.io import read_audio, write_wav
+        from engine.stems.models import LICENCE, from_models
+        from engine.stems.split import separate
+        from songbridge.progress import ProgressBar
+
+        if not args.output:
+            raise SongBridgeError("split FILE needs -o DIR for the stems")
+        audio, sr = read_audio(path)
+        sep = from_models(_models(args))
+        print(f"splitting with {sep.name} ({LICENCE})", file=sys.stderr)
+        bar = ProgressBar(f"split {path.name}")
+        try:
+            stems = separate(sep, audio, sr, two=args.two, on_progress=bar)
+        finally:
+            bar.close()
+        out = Path(args.output)
+        for name, data in stems.items():
+            print(f"{name:<12} {write_wav(out / f'{name}.wav', data)}")
+        return 0
+    if args.output:
+        raise SongBridgeError("-o is for an audio file; a take's stems go into takes/<id>/stems/")
+    from engine.service import SplitJob
+
+    project, take_id, done = _with_project(
+        args, path, "split", lambda project, take_id: SplitJob(project.folder, take_id, _models(args), args.two,
+                                                               label=f"split {take_id}"))
+    sep = done.render["separation"]
+    take = project.song.take(take_id)
+    print(f"{take_id}: stems {', '.join(take.stems)} by {sep['model']} ({sep['licence']}); "
+          f"{project.take_dir(take_id) / 'stems'}/")
+    return 0
