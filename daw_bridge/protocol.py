@@ -80,6 +80,24 @@ class Accept:
 
 
 @dataclass(frozen=True)
+class Split:
+    """Split a take (None: the newest) into vocal, drums, bass and other (``two``: vocal and instrumental)."""
+
+    take: str | None = None
+    two: bool = False
+
+
+@dataclass(frozen=True)
+class FindGrid:
+    """Measure a take's beat grid (None: the newest); ``lock``: also put it on the grid (at ``bpm``, or the DAW's
+    tempo when following it, else the song's) and hear it locked."""
+
+    take: str | None = None
+    lock: bool = False
+    bpm: float | None = None
+
+
+@dataclass(frozen=True)
 class Land:
     take: str | None = None  # None: the accepted (or newest) take
     section: str | None = None  # None: the whole song
@@ -130,7 +148,8 @@ class BadRequest:
     message: str
 
 
-Command = (Ping | Generate | GenerateHere | Edit | Cancel | JobStatus | Audition | Accept | Land | GetProperty | SetProperty
+Command = (Ping | Generate | GenerateHere | Edit | Cancel | JobStatus | Audition | Accept | Split | FindGrid | Land
+           | GetProperty | SetProperty
            | Listen | FollowTransport | TransportUpdate | BadRequest | BridgeStats)
 
 

@@ -229,6 +229,8 @@ class Bridge:
                 self.error(env, "bad_value", f"no running or queued job {cmd.job_id!r}")
         elif isinstance(cmd, p.Accept):
             self.accept(env, cmd)
+        elif isinstance(cmd, p.Split | p.FindGrid):
+            self.analyse(env, cmd)
         elif isinstance(cmd, p.Land):
             try:
                 job, purpose = render_job(self.session, cmd.take, cmd.section, cmd.folder, self.land_folder)
@@ -296,6 +298,38 @@ class Bridge:
         self.take(take_id)
         self.session.accept(take_id, section, "daw", on_saved=lambda ok, err: self.reply(
             env, f"{ROOT}/take/accepted", take_id, cmd.section or "") if ok else self.error(env, "save_failed", err))
+
+    def analyse(self, env: p.Envelope, cmd: p.Split | p.FindGrid) -> None:
+        """Queue a split or grid job on a take; job/queued answers at once, job/done (or failed) when it ends.
+        A lock asked for from the DAW is heard as soon as it is made."""
+        from engine.service import GridJob, SplitJob  # noqa: PLC0415
+        from engine.settings import models_dir  # noqa: PLC0415
+
+        song = self.session.song
+        if not song.takes:
+            raise SongBridgeError("no take yet")
+        take = self.take(cmd.take) if cmd.take else song.takes[-1]
+        models = models_dir()[0]
+        if isinstance(cmd, p.Split):
+            from engine.stems.models import WHERE, find_model  # noqa: PLC0415
+
+            if find_model(models) is None:
+                raise SongBridgeError(f"no stem-separation model in {models}; {WHERE}")
+            job: Any = SplitJob(self.session.folder, take.id, models, cmd.two, label=f"split {take.id}")
+            kind = "split"
+        else:
+            bpm = cmd.bpm
+            if bpm is not None and not 20 <= bpm <= 400:
+                raise SongBridgeError(f"bpm must be 20..400, got {bpm:g}")
+            if cmd.lock and bpm is None and self.bpm() != song.tempo.bpm:
+                bpm = self.bpm()  # following the DAW: its tempo
+            job = GridJob(self.session.folder, take.id, cmd.lock, bpm, models,
+                          label=f"{'lock' if cmd.lock else 'grid'} {take.id}")
+            kind = "lock" if cmd.lock else "grid"
+        self.session.flush()
+        job_id = self.session.submit(job, {"kind": kind, "take": take.id, "reply_to": env.reply_to,
+                                           "label": job.label}, "daw")
+        self.reply(env, f"{ROOT}/job/queued", job_id, job.label)
 
     # -- where the DAW is ---------------------------------------------------------------------------------------
     def position_s(self) -> float:
@@ -458,6 +492,12 @@ class Bridge:
             data = message(f"{ROOT}/job/progress", ev.job_id, int(ev.step), int(ev.total),
                            float(ev.eta_s if ev.eta_s is not None else -1.0))
         elif isinstance(ev, JobEnded) and ev.state == "finished":
+            if purpose.get("kind") == "lock" and ev.takes:  # heard locked, as the DAW asked (undoable in the app)
+                t = ev.takes[0].id
+                if t not in self.session.song.locked:
+                    song = self.session.song
+                    self.session.edit(song.replace(locked=(*song.locked, t)), f"Lock {t} to the grid (from DAW)",
+                                      "daw")
             args: list[Any] = [ev.job_id]
             for take in ev.takes or ():
                 args += [take.id, str(self.session.project.take_dir(take.id) / "mix.wav")]

@@ -30,13 +30,14 @@ from .jobs import JobsStrip
 from .mixer import StemMixer
 from .panels import GenerationPanel, TakesPanel
 from .peaks import PeakCache
+from .take_tools import TakeTools
 from .timeline import Timeline
 from .transport import TransportBar
 
 AUTOSAVE_MS = 60_000
 
 
-class MainWindow(Audition, QMainWindow):
+class MainWindow(Audition, TakeTools, QMainWindow):
     def __init__(self, session: Session, engine: EngineClient, player: Any = None, bridge: Any = None,
                  bridge_off: str = ""):
         super().__init__()
@@ -92,6 +93,10 @@ class MainWindow(Audition, QMainWindow):
         self.takes.play.connect(self.play_take)
         self.takes.compare.connect(self.compare_take)
         self.takes.render.connect(self.render_take)
+        self.takes.split.connect(self.split_take)
+        self.takes.grid.connect(self.grid_take)
+        self.takes.lock.connect(self.toggle_lock)
+        self.engine.finished.connect(self.take_job_finished)
         self.doc.songChanged.connect(self._title)
         self.doc.songChanged.connect(self._status)
         self.rack.changed.connect(self._effects_changed)

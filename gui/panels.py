@@ -192,6 +192,9 @@ class TakesPanel(QListWidget):
     compare = Signal(str)
     play = Signal(str)
     render = Signal(str)
+    split = Signal(str, bool)  # take, two stems (vocal + instrumental)
+    grid = Signal(str)
+    lock = Signal(str)  # lock to the grid, or unlock (undoable)
 
     def __init__(self, doc: DocumentModel):
         super().__init__()
@@ -206,20 +209,29 @@ class TakesPanel(QListWidget):
     def refresh(self) -> None:
         self.blockSignals(True)
         self.clear()
+        from .take_tools import grid_text  # noqa: PLC0415
+
         for t in reversed(self.doc.song.takes):
-            it = QListWidgetItem(("★ " if t.starred else "") + (t.name or t.id))
+            locked = " 🔒" if t.id in self.doc.song.locked else ""
+            it = QListWidgetItem(("★ " if t.starred else "") + (t.name or t.id) + grid_text(t) + locked)
             it.setData(Qt.UserRole, t.id)
             it.setFlags(it.flags() | Qt.ItemIsEditable | Qt.ItemIsDragEnabled)
             params = ", ".join(f"{k}={v}" for k, v in t.params.items())
+            sep = t.analysis.get("separation")
+            extra = (f"\nstems by {sep.get('model')} ({', '.join(t.stems)})" if isinstance(sep, dict) else "")
+            extra += "\nheard locked to the project's grid" if locked else ""
             it.setToolTip(f"{t.id} · {t.backend} · seed {t.seed}\n{params}\n"
-                          + (f"edit of {t.parent}" if t.parent else ""))
+                          + (f"edit of {t.parent}" if t.parent else "") + extra)
             self.addItem(it)
         self.blockSignals(False)
 
     def _renamed(self, item: QListWidgetItem) -> None:
         tid = item.data(Qt.UserRole)
         take = self.doc.song.take(tid)
-        name = item.text().removeprefix("★ ").strip()
+        name = item.text().removeprefix("★ ").removesuffix(" 🔒").strip()
+        from .take_tools import grid_text  # noqa: PLC0415
+
+        name = name.removesuffix(grid_text(take)).strip()
         if name and name != (take.name or take.id):
             self.doc.edit(self.doc.song.with_take(dataclasses.replace(take, name=name)), "Rename take")
 
@@ -235,6 +247,11 @@ class TakesPanel(QListWidget):
                    menu.addAction("Compare (A/B at the play head)"): lambda: self.compare.emit(tid),
                    menu.addAction("Star / unstar"): lambda: self.star(tid),
                    menu.addAction("Render for the DAW"): lambda: self.render.emit(tid),
+                   menu.addAction("Split into stems"): lambda: self.split.emit(tid, False),
+                   menu.addAction("Split into vocal and instrumental"): lambda: self.split.emit(tid, True),
+                   menu.addAction("Find the beat grid"): lambda: self.grid.emit(tid),
+                   menu.addAction("Unlock from the grid" if tid in self.doc.song.locked
+                                  else "Lock to grid"): lambda: self.lock.emit(tid),
                    menu.addAction("Delete"): lambda: self.delete(tid)}
         chosen = menu.exec(event.globalPos())
         if chosen in actions:

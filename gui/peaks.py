@@ -49,22 +49,29 @@ class PeakCache(QObject):
         self.peaks: dict[str, np.ndarray] = {}
         self._pending: dict[str, Future] = {}
 
-    def loading(self, take_id: str, name: str) -> bool:
+    def loading(self, take_id: str, name: str, locked: bool = False) -> bool:
         """Whether the peaks of this lane are still being read (the lane says so instead of staying blank)."""
-        return self.key(take_id, name) in self._pending
+        return self.key(take_id, name, locked) in self._pending
 
-    def key(self, take_id: str, name: str) -> str:
-        return f"{take_id}/{name}"
+    def key(self, take_id: str, name: str, locked: bool = False) -> str:
+        return f"{take_id}{'@locked' if locked else ''}/{name}"
 
-    def get(self, take_id: str, name: str) -> np.ndarray | None:
-        key = self.key(take_id, name)
+    def forget(self, take_id: str) -> None:
+        """Drop a take's peaks (its files changed: split into stems, locked to the grid again)."""
+        for key in [k for k in self.peaks if k.split("/", 1)[0].split("@", 1)[0] == take_id]:
+            del self.peaks[key]
+
+    def get(self, take_id: str, name: str, locked: bool = False) -> np.ndarray | None:
+        """Peaks of a take's mix or stem; ``locked``: of its grid-locked copy (``locked/``)."""
+        key = self.key(take_id, name, locked)
         if key in self.peaks:
             return self.peaks[key]
         if key not in self._pending:
-            wav = self.folder / "takes" / take_id / (f"stems/{name}.wav" if name != "mix" else "mix.wav")
+            base = self.folder / "takes" / take_id / ("locked" if locked else "")
+            wav = base / (f"stems/{name}.wav" if name != "mix" else "mix.wav")
             if not wav.exists():
                 return None
-            cache = self.folder / "cache" / "peaks" / f"{take_id}-{name}.npy"
+            cache = self.folder / "cache" / "peaks" / f"{take_id}{'-locked' if locked else ''}-{name}.npy"
             fut = _pool.submit(compute_peaks, wav, cache)
             self._pending[key] = fut
             fut.add_done_callback(lambda f, k=key: self._done(k, f))

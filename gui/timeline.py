@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QLineEdit, QToolTip, QWidget
@@ -59,7 +60,8 @@ class Timeline(TimelinePainting, QWidget):
         self.setMinimumHeight(RULER_H + SECTION_H + LYRIC_H + TAKE_H)
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMouseTracking(True)
-        self._known_takes: set[str] = set()
+        self._known_takes: dict[str, tuple] = {}
+        self._grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._open_newest_take()
         doc.songChanged.connect(self._open_newest_take)
         doc.songChanged.connect(self.update)
@@ -74,12 +76,44 @@ class Timeline(TimelinePainting, QWidget):
 
     @Slot()
     def _open_newest_take(self) -> None:
-        """A take that just arrived shows its stem lanes (the others stay as the producer left them)."""
+        """A take that just arrived shows its stem lanes (the others stay as the producer left them); a take whose
+        files changed (split, locked again) has its waveforms and grid read again."""
         takes = self.doc.song.takes
         new = [t.id for t in takes if t.id not in self._known_takes]
         if new and takes[-1].id in new and takes[-1].stems:
             self.expanded.add(takes[-1].id)
-        self._known_takes.update(new)
+        for t in takes:
+            seen = self._known_takes.get(t.id)
+            if seen is not None and seen != (t.stems, t.analysis):
+                self.peaks.forget(t.id)
+                self._grids.pop(t.id, None)
+        self._known_takes = {t.id: (t.stems, t.analysis) for t in takes}
+
+    def take_grid(self, song, take_id: str) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+        """(beats, downbeats) in song seconds from the take's grid.json (read once), mapped through its lock map
+        while the song hears it locked; empty when it has no grid."""
+        if take_id not in self._grids:
+            from engine.errors import SongBridgeError  # noqa: PLC0415
+            from engine.grid.analyse import GRID_DIR, read_grid  # noqa: PLC0415
+
+            empty = (np.zeros(0), np.zeros(0))
+            take = next((t for t in song.takes if t.id == take_id), None)
+            if take is None or "grid" not in take.analysis:
+                return empty
+            try:
+                g = read_grid(self.doc.folder / "takes" / take_id / GRID_DIR)
+                self._grids[take_id] = (g.beats, g.downbeats)
+            except SongBridgeError:
+                self._grids[take_id] = empty
+        beats, downs = self._grids[take_id]
+        lock = next((t.analysis.get("lock") for t in song.takes if t.id == take_id), None)
+        if take_id in song.locked and isinstance(lock, dict) and len(lock.get("map", [])) >= 2:
+            from engine.grid.timemap import TimeMap  # noqa: PLC0415
+
+            rows = lock["map"]
+            m = TimeMap(tuple(r[0] for r in rows), tuple(r[1] for r in rows))
+            return m.to_dst(beats), m.to_dst(downs)
+        return beats, downs
 
     # -- geometry --------------------------------------------------------------------------------------------------
     @property

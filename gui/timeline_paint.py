@@ -157,9 +157,12 @@ class TimelinePainting:
     def _paint_takes(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
         for take_id, stem, y, h in self.take_rows():
             p.fillRect(QRectF(LABEL_W, y + 1, self.width(), h - 2), theme.LANE)
-            peaks = self.peaks.get(take_id, stem)
+            locked = take_id in song.locked
+            peaks = self.peaks.get(take_id, stem, locked)
+            if stem == "mix":
+                self._paint_grid(p, song, take_id, y, h)
             if peaks is None or not len(peaks):
-                if self.peaks.loading(take_id, stem):
+                if self.peaks.loading(take_id, stem, locked):
                     p.setPen(theme.DIM)
                     p.drawText(QRectF(LABEL_W + 8, y, 300, h), Qt.AlignVCenter | Qt.AlignLeft, "loading waveform…")
                 continue
@@ -167,7 +170,7 @@ class TimelinePainting:
             x1 = min(self.width(), int(self.x_of(len(peaks) / PEAKS_PER_S)))
             if x1 - x0 < 2:
                 continue
-            key = (take_id, stem, x0, x1, h, round(self.px_per_s, 6), round(self.scroll_s, 6), len(peaks))
+            key = (take_id, stem, locked, x0, x1, h, round(self.px_per_s, 6), round(self.scroll_s, 6), len(peaks))
             img = self._wave_cache.get(key)
             if img is None:
                 xs = np.arange(x0, x1 + 1)
@@ -183,6 +186,19 @@ class TimelinePainting:
                     self._wave_cache.clear()
                 self._wave_cache[key] = img
             p.drawImage(QPointF(x0, y + 1), img)
+
+    def _paint_grid(self, p: QPainter, song, take_id: str, y: float, h: float) -> None:  # type: ignore[no-untyped-def]
+        """The take's measured beats (faint) and downbeats behind its waveform; where it is heard locked, where
+        they sit after locking (on the project's bar lines)."""
+        beats, downs = self.take_grid(song, take_id)
+        if not beats.size or self.px_per_s * float(np.median(np.diff(beats)) if beats.size > 1 else 1) < 4:
+            return  # too dense to read
+        t0, t1 = self.t_of(LABEL_W), self.t_of(self.width())
+        for times, color in ((beats, theme.DIM.darker(160)), (downs, theme.PLAYHEAD.darker(170))):
+            p.setPen(QPen(color, 1))
+            for t in times[(times >= t0) & (times <= t1)]:
+                x = self.x_of(float(t))
+                p.drawLine(QPointF(x, y + 2), QPointF(x, y + h - 2))
 
     def t_of_array(self, xs: np.ndarray) -> np.ndarray:
         return np.maximum(0.0, self.scroll_s + (xs - LABEL_W) / self.px_per_s)

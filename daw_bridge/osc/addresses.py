@@ -210,6 +210,13 @@ ROUTES: dict[str, Route] = {
     "/audition/loop_off": Route((), _audition("loop_off"), "stop looping"),
     "/take/accept": Route((Arg("take", "str"), Arg("section", "str", True)),
                           lambda v: p.Accept(v["take"], v.get("section")), "accept a take (for a section)"),
+    "/take/split": Route((Arg("take", "str", True), Arg("two", "bool", True)),
+                         lambda v: p.Split(v.get("take") or None, bool(v.get("two", False))),
+                         "split a take (the newest) into vocal, drums, bass, other (two: vocal + instrumental)"),
+    "/take/grid": Route((Arg("take", "str", True), Arg("lock", "bool", True), Arg("bpm", "float", True)),
+                        lambda v: p.FindGrid(v.get("take") or None, bool(v.get("lock", False)), v.get("bpm") or None),
+                        "a take's beat grid; lock=1 also locks it to the grid (at bpm, else the DAW's or song's "
+                        "tempo)"),
     "/stems/land": Route((Arg("take", "str", True), Arg("section", "str", True)),
                          lambda v: p.Land(v.get("take") or None, v.get("section") or None),
                          "land stems in the DAW (the accepted or newest take; whole song or one section)"),

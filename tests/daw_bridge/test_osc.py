@@ -285,3 +285,30 @@ def test_a_saved_style_is_set_and_used_over_osc(bridge, tmp_path: Path, monkeypa
     assert record["diffrhythm"]["style"]["source"] == "preset" and record["diffrhythm"]["style"]["preset"] == "Warm tape"
     c.send("/songbridge/song/set/style_preset", "")
     assert ("/songbridge/song/get/style_preset", [""]) in c.recv(want="/songbridge/song/get/style_preset")
+
+
+def test_split_and_lock_a_take_over_osc(bridge, tmp_path: Path, monkeypatch) -> None:
+    from engine.stems.tiny import create_tiny_separator
+
+    models = tmp_path / "models"
+    create_tiny_separator(models)
+    monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
+    b, osc = bridge
+    c = Client(osc.address)
+    take = b.project.song.takes[-1].id
+    c.send("/songbridge/take/split", "", 0)
+    events = c.recv(timeout=120, want="/songbridge/job/done")
+    assert events[0][0] == "/songbridge/job/queued" and events[-1][1][1] == take
+    assert b.project.song.take(take).stems == ("drums", "bass", "other", "vocal")
+    c.send("/songbridge/take/grid", take, 1, 0.0)
+    events = c.recv(timeout=120, want="/songbridge/job/done")
+    assert events[-1][0] == "/songbridge/job/done"
+    deadline = time.monotonic() + 10
+    while take not in b.project.song.locked and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert take in b.project.song.locked and (b.project.folder / "takes" / take / "locked" / "mix.wav").is_file()
+    c.send("/songbridge/take/grid", "take-999")
+    assert c.recv(want="/songbridge/error")[-1][1][0] == "/songbridge/take/grid"
+    c.send("/songbridge/take/grid", take, 1, 5000.0)
+    err = c.recv(want="/songbridge/error")[-1][1]
+    assert "bpm must be 20..400" in err[2]
