@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.song.model import MASTER, STEMS, EffectSlot
+from engine.song.model import MASTER, STEM_SLOTS, EffectSlot
 
 from .document import DocumentModel
 
@@ -52,7 +52,7 @@ def unit_of(name: str) -> str:
 
 def presets_for(slot: str, names: list[str]) -> list[str]:
     """The shipped presets made for ``slot`` (named ``<slot>-…``), and those made for no slot in particular."""
-    slots = {*STEMS, MASTER}
+    slots = {*STEM_SLOTS, MASTER}
     return [n for n in names if n.split("-", 1)[0] == slot or n.split("-", 1)[0] not in slots]
 
 
@@ -87,8 +87,9 @@ class EffectsRack(QWidget):
         form = QFormLayout()
         outer.addLayout(form)
         self.rows: dict[str, tuple[QComboBox, QCheckBox]] = {}
+        self.form = form
         shipped, user = shipped_chains(), self._user_presets()
-        for slot in (*STEMS, MASTER):
+        for slot in (*STEM_SLOTS, MASTER):
             combo = QComboBox()
             combo.addItems(["(none)", *presets_for(slot, shipped), *user])
             combo.setToolTip(f"Effect chain for {slot}: the presets made for {slot}, and your own")
@@ -102,7 +103,7 @@ class EffectsRack(QWidget):
             combo.currentTextChanged.connect(lambda _t, s=slot: self.apply(s))
             bypass.toggled.connect(lambda _b, s=slot: self.apply(s))
         self.slot = QComboBox()
-        self.slot.addItems([*STEMS, MASTER])
+        self.slot.addItems([*STEM_SLOTS, MASTER])
         self.params = QTableWidget(0, 3)
         self.params.setHorizontalHeaderLabels(["Parameter", "", "Value"])
         heads = self.params.horizontalHeader()
@@ -131,7 +132,15 @@ class EffectsRack(QWidget):
 
         return sorted({p.stem for d in user_preset_dirs() if d.is_dir() for p in d.glob("*.toml")})
 
+    def used_slots(self) -> set[str]:
+        """The stem slots the song's takes have (the guide's four when it has none yet), and the master."""
+        used = {s for t in self.doc.song.takes for s in t.stems} & set(STEM_SLOTS)
+        return (used or set(STEM_SLOTS[:4])) | {MASTER} | set(self.doc.song.effects)
+
     def refresh(self) -> None:
+        used = self.used_slots()
+        for slot in self.rows:
+            self.form.setRowVisible(list(self.rows).index(slot), slot in used)
         for slot, (combo, bypass) in self.rows.items():
             e = self.doc.song.effects.get(slot)
             combo.blockSignals(True)

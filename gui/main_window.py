@@ -97,6 +97,8 @@ class MainWindow(Audition, TakeTools, QMainWindow):
         self.takes.grid.connect(self.grid_take)
         self.takes.lock.connect(self.toggle_lock)
         self.engine.finished.connect(self.take_job_finished)
+        self.doc.songChanged.connect(lambda: self.mixer.show_only(self.rack.used_slots()))
+        self.mixer.show_only(self.rack.used_slots())
         self.doc.songChanged.connect(self._title)
         self.doc.songChanged.connect(self._status)
         self.rack.changed.connect(self._effects_changed)

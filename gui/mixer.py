@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget
 
-from engine.song.model import STEMS
+from engine.song.model import STEM_SLOTS
 
 FLOOR_DB = -60.0
 
@@ -20,7 +20,7 @@ def to_db(level: float) -> float:
 
 
 class StemMixer(QWidget):
-    def __init__(self, player: Any = None, stems: tuple[str, ...] = STEMS):
+    def __init__(self, player: Any = None, stems: tuple[str, ...] = STEM_SLOTS):
         super().__init__()
         self.player = player
         self.rows: dict[str, dict[str, Any]] = {}
@@ -58,7 +58,8 @@ class StemMixer(QWidget):
             solo.toggled.connect(lambda on, s=stem: self._send("solo", s, on))
             fader.valueChanged.connect(lambda v, s=stem: self._gain(s, v / 10))
             value.mouseDoubleClickEvent = lambda _e, f=fader: f.setValue(0)  # type: ignore[method-assign]
-            self.rows[stem] = {"mute": mute, "solo": solo, "fader": fader, "value": value, "meter": meter}
+            self.rows[stem] = {"mute": mute, "solo": solo, "fader": fader, "value": value, "meter": meter,
+                               "label": grid.itemAtPosition(i, 0).widget()}
         grid.setColumnStretch(3, 1)
         grid.setColumnStretch(5, 1)
         self.timer = QTimer(self)
@@ -67,6 +68,12 @@ class StemMixer(QWidget):
         self.setEnabled(player is not None)
         if player is None:
             self.setToolTip("no audio device")
+
+    def show_only(self, stems: set[str]) -> None:
+        """Rows for the stems the song's takes have (the guide's four, or a split take's vocal/drums/bass/other)."""
+        for stem, row in self.rows.items():
+            for w in row.values():
+                w.setVisible(stem in stems)
 
     def _send(self, kind: str, stem: str, on: bool) -> None:
         if self.player is not None:

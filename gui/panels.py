@@ -212,7 +212,7 @@ class TakesPanel(QListWidget):
         from .take_tools import grid_text  # noqa: PLC0415
 
         for t in reversed(self.doc.song.takes):
-            locked = " 🔒" if t.id in self.doc.song.locked else ""
+            locked = " · locked" if t.id in self.doc.song.locked else ""
             it = QListWidgetItem(("★ " if t.starred else "") + (t.name or t.id) + grid_text(t) + locked)
             it.setData(Qt.UserRole, t.id)
             it.setFlags(it.flags() | Qt.ItemIsEditable | Qt.ItemIsDragEnabled)
@@ -228,7 +228,7 @@ class TakesPanel(QListWidget):
     def _renamed(self, item: QListWidgetItem) -> None:
         tid = item.data(Qt.UserRole)
         take = self.doc.song.take(tid)
-        name = item.text().removeprefix("★ ").removesuffix(" 🔒").strip()
+        name = item.text().removeprefix("★ ").removesuffix(" · locked").strip()
         from .take_tools import grid_text  # noqa: PLC0415
 
         name = name.removesuffix(grid_text(take)).strip()

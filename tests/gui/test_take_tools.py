@@ -48,7 +48,9 @@ def test_split_grid_lock_and_undo_from_the_takes_list(qtbot, window: MainWindow)
     window.takes.lock.emit(take.id)  # the locked copy is made, then heard
     qtbot.waitUntil(lambda: take.id in doc.song.locked, timeout=120_000)
     assert doc.project.audio_dir(take.id).name == "locked"
-    assert window.takes.item(0).text().endswith("🔒")
+    assert window.takes.item(0).text().endswith("· locked")
+    assert not window.rack.form.isRowVisible(list(window.rack.rows).index("keys"))  # the split take's slots
+    assert window.rack.form.isRowVisible(list(window.rack.rows).index("other"))
     assert doc.undo.undoText() == f"Lock {take.id} to the grid"
     doc.undo.undo()
     assert take.id not in doc.song.locked and doc.project.audio_dir(take.id).name == take.id
