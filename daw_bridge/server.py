@@ -315,7 +315,7 @@ class Bridge:
 
             if find_model(models) is None:
                 raise SongBridgeError(f"no stem-separation model in {models}; {WHERE}")
-            job: Any = SplitJob(self.session.folder, take.id, models, cmd.two, label=f"split {take.id}")
+            job: Any = SplitJob(self.session.folder, take, models, cmd.two, label=f"split {take.id}")
             kind = "split"
         else:
             bpm = cmd.bpm
@@ -323,10 +323,9 @@ class Bridge:
                 raise SongBridgeError(f"bpm must be 20..400, got {bpm:g}")
             if cmd.lock and bpm is None and self.bpm() != song.tempo.bpm:
                 bpm = self.bpm()  # following the DAW: its tempo
-            job = GridJob(self.session.folder, take.id, cmd.lock, bpm, models,
+            job = GridJob(self.session.folder, take, song.tempo, cmd.lock, bpm, models,
                           label=f"{'lock' if cmd.lock else 'grid'} {take.id}")
             kind = "lock" if cmd.lock else "grid"
-        self.session.flush()
         job_id = self.session.submit(job, {"kind": kind, "take": take.id, "reply_to": env.reply_to,
                                            "label": job.label}, "daw")
         self.reply(env, f"{ROOT}/job/queued", job_id, job.label)

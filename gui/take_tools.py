@@ -34,16 +34,15 @@ class TakeTools:
 
             self.statusBar().showMessage(f"no stem-separation model: {WHERE}", 10000)  # type: ignore[attr-defined]
             return ""
-        self.doc.session.flush()  # the worker reads song.json
-        return self.engine.submit(SplitJob(self.doc.folder, take_id, self._models(), two,
+        return self.engine.submit(SplitJob(self.doc.folder, self.doc.song.take(take_id), self._models(), two,
                                            label=f"Split {take_id} into stems"))
 
     def grid_take(self, take_id: str, lock: bool = False) -> str:
         from engine.service import GridJob  # noqa: PLC0415
 
-        self.doc.session.flush()
         label = f"{'Lock' if lock else 'Grid of'} {take_id}" + (" to the grid" if lock else "")
-        return self.engine.submit(GridJob(self.doc.folder, take_id, lock, None, self._models(), label=label))
+        return self.engine.submit(GridJob(self.doc.folder, self.doc.song.take(take_id), self.doc.song.tempo, lock, None,
+                                          self._models(), label=label))
 
     def toggle_lock(self, take_id: str) -> None:
         """Hear (and render, and land) the take's grid-locked copy, or its original again: one undoable edit. The

@@ -42,10 +42,12 @@ class RenderJob:
 @dataclass(frozen=True)
 class GridJob:
     """Measure a take's beat grid (``engine.grid.takes``); with ``lock``, also write its grid-locked copy, at
-    ``bpm`` when given (else the song's tempo). ``models``: the folder to look for a Beat This! checkpoint in."""
+    ``bpm`` when given (else ``tempo``, the song's). ``models``: the folder to look for a Beat This! checkpoint in.
+    The job carries the take and the tempo map: the worker reads only the take's audio, never song.json."""
 
     project: Path
-    take_id: str
+    take: Any  # engine.song.Take
+    tempo: Any  # engine.song.TempoMap
     lock: bool = False
     bpm: float | None = None
     models: Path | None = None
@@ -59,7 +61,7 @@ class SplitJob:
     instrumental instead."""
 
     project: Path
-    take_id: str
+    take: Any  # engine.song.Take
     models: Path | None = None
     two: bool = False
     priority: int = PRIORITY_INTERACTIVE

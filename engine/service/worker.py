@@ -98,31 +98,25 @@ def run_job(job_id: str, job: Job, backends: Backends, emit: Callable[[Any], Non
                              job.out_name)
         return Finished(job_id, (), render_summary(result))
     if isinstance(job, GridJob):
+        from engine.backends.takes import update_record  # noqa: PLC0415
         from engine.grid.takes import grid_take, lock_take  # noqa: PLC0415
-        from engine.song.project import Project  # noqa: PLC0415
 
-        project = Project.open(job.project)
-        take = project.song.take(job.take_id)
         progress(0, 5)
-        take, _grid = grid_take(project.folder, take, project.song.tempo, models=job.models, should_stop=should_stop)
+        take, _grid = grid_take(job.project, job.take, job.tempo, models=job.models, should_stop=should_stop)
         if should_stop():
             raise CancelledError("cancelled")
         progress(1, len(take.stems) + 2 if job.lock else 1)
         if job.lock:
-            take = lock_take(project.folder, take, project.song.tempo, bpm=job.bpm, should_stop=should_stop,
+            take = lock_take(job.project, take, job.tempo, bpm=job.bpm, should_stop=should_stop,
                              on_progress=lambda i, n: progress(1 + i, 1 + n))
-        from engine.backends.takes import update_record  # noqa: PLC0415
-
-        update_record(project.take_dir(take.id), take)
+        update_record(job.project / "takes" / take.id, take)
         return Finished(job_id, (take,), {"grid": dict(take.analysis["grid"]),
                                           **({"lock": dict(take.analysis["lock"])} if job.lock else {})})
     if isinstance(job, SplitJob):
-        from engine.song.project import Project  # noqa: PLC0415
         from engine.stems.split import split_take  # noqa: PLC0415
 
-        project = Project.open(job.project)
-        take = split_take(project.folder, project.song.take(job.take_id), models=job.models, two=job.two,
-                          on_progress=progress, should_stop=should_stop)
+        take = split_take(job.project, job.take, models=job.models, two=job.two, on_progress=progress,
+                          should_stop=should_stop)
         return Finished(job_id, (take,), {"separation": dict(take.analysis["separation"])})
     raise SongBridgeError(f"unknown job type {type(job).__name__}")
 

@@ -12,6 +12,7 @@ its lock, removes temporary files of an interrupted save, and tidies what a cras
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import threading
@@ -53,6 +54,8 @@ class Session:
         self.transport = Transport(follow=project.song.daw.follow_transport)
         self.jobs: dict[str, dict[str, Any]] = {}  # job id -> purpose (kind, label, origin, client, ...)
         self.notes: list[str] = []  # what opening the project did (recovered takes, removed files)
+        #: split neural takes into stems as they arrive, when a stem-separation model is installed
+        self.auto_split = os.environ.get("SONGBRIDGE_AUTO_SPLIT", "1") not in ("0", "off", "no")
         self.version = 0
         self._mutex = threading.RLock()
         self._subs: list[Subscriber] = []
@@ -269,6 +272,25 @@ class Session:
             purpose = self.jobs.pop(ev.job_id, {})
         committed = self._commit(ev.job_id, ev.takes, purpose)
         self._publish(JobEnded(ev.job_id, "finished", tuple(committed), ev.render or None, purpose=purpose))
+        if purpose.get("kind") == "generate":
+            self._split_neural(committed, purpose.get("origin", "app"))
+
+    def _split_neural(self, takes: list[Take], origin: str) -> None:
+        """A neural take (one "song" stem) is split into vocal, drums, bass and other as soon as it is made, when
+        a stem-separation model is installed (guide takes have their stems already)."""
+        from engine.service import SplitJob  # noqa: PLC0415
+        from engine.settings import models_dir  # noqa: PLC0415
+        from engine.stems.models import find_model  # noqa: PLC0415
+
+        neural = [t for t in takes if t.stems == ("song",)]
+        if not neural or not self.auto_split:
+            return
+        models = models_dir()[0]
+        if find_model(models) is None:
+            return
+        for take in neural:
+            self.submit(SplitJob(self.project.folder, take, models, label=f"split {take.id}"),
+                        {"kind": "split", "take": take.id, "label": f"split {take.id} into stems"}, origin)
 
     def _commit(self, job_id: str, takes: Any, purpose: dict[str, Any]) -> list[Take]:
         """Name the finished takes, add them to the song, save; publishes TakesAdded."""

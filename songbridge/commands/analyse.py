@@ -72,7 +72,8 @@ def grid(args: argparse.Namespace) -> int:
     from engine.service import GridJob
 
     project, take_id, done = _with_project(
-        args, path, "grid", lambda project, take_id: GridJob(project.folder, take_id, args.lock, args.bpm,
+        args, path, "grid", lambda project, take_id: GridJob(project.folder, project.song.take(take_id),
+                                                             project.song.tempo, args.lock, args.bpm,
                                                              _models(args), label=f"grid {take_id}"))
     g = done.render["grid"]
     _print_grid(g)
@@ -151,7 +152,8 @@ def split(args: argparse.Namespace) -> int:
     from engine.service import SplitJob
 
     project, take_id, done = _with_project(
-        args, path, "split", lambda project, take_id: SplitJob(project.folder, take_id, _models(args), args.two,
+        args, path, "split", lambda project, take_id: SplitJob(project.folder, project.song.take(take_id),
+                                                               _models(args), args.two,
                                                                label=f"split {take_id}"))
     sep = done.render["separation"]
     take = project.song.take(take_id)

@@ -148,6 +148,7 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
                 project.song = project.song.with_take(take)
             project.save()  # after the take's files are complete
             takes += list(done.takes)
+        _split_neural(args, project, takes)
     except BaseException:
         if created and not takes:  # a project this command made and that never got a take is not left behind
             _remove_new_project(folder)
@@ -158,6 +159,33 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
         print(f"{take.id}  seed {take.seed}  {take_paths(project, take)[0]}")
     print(f"project: {project.folder}", file=sys.stderr)
     return 0
+
+
+def _split_neural(args: argparse.Namespace, project: Any, takes: list[Any]) -> None:
+    """Neural takes (one "song" stem) are split into vocal, drums, bass and other when a stem-separation model is
+    installed; split runs here, where the project's files are (also with a remote --engine)."""
+    import os
+
+    from engine.service import SplitJob
+    from engine.settings import models_dir
+    from engine.stems.models import find_model
+    from songbridge.engine_client import open_engine, run_job
+
+    neural = [t for t in takes if t.stems == ("song",)]
+    models = models_dir(args.models)[0]
+    if not neural or os.environ.get("SONGBRIDGE_AUTO_SPLIT", "1") in ("0", "off", "no") or find_model(models) is None:
+        return
+    local = open_engine(None)
+    try:
+        for i, take in enumerate(neural):
+            done = run_job(local, SplitJob(project.folder, take, models, label=f"split {take.id}"),
+                           f"split {take.id}")
+            project.song = project.song.with_take(done.takes[0])
+            neural[i] = done.takes[0]
+            project.save()
+    finally:
+        local.close()
+    takes[:] = [next((n for n in neural if n.id == t.id), t) for t in takes]
 
 
 def _check_style_sources(args: argparse.Namespace) -> None:

@@ -70,7 +70,7 @@ def test_split_job_on_a_take_reports_progress_cancels_and_records(models: Path, 
     take = project.song.takes[-1]
     service = EngineService("thread").start()
     try:
-        job = service.submit(SplitJob(project.folder, take.id, models))
+        job = service.submit(SplitJob(project.folder, take, models))
         events = list(service.follow(job, timeout=120))
         done = events[-1]
         assert isinstance(done, Finished), events[-1]
@@ -88,7 +88,7 @@ def test_split_job_on_a_take_reports_progress_cancels_and_records(models: Path, 
         import soundfile as sf
 
         sf.write(folder / "mix.wav", np.zeros((44100 * 60, 2), np.float32), 44100)
-        job = service.submit(SplitJob(project.folder, take.id, models))
+        job = service.submit(SplitJob(project.folder, take, models))
         seen = []
         for ev in service.follow(job, timeout=120):
             seen.append(ev)
@@ -117,3 +117,29 @@ def test_split_command_for_a_file_and_a_take(models: Path, tmp_path: Path) -> No
     assert song["takes"][-1]["stems"] == ["vocal", "instrumental"]
     r = run_cli("split", str(project.folder), "--models", str(tmp_path / "none"))
     assert r.returncode == 2 and "no stem-separation model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_neural_take_is_split_as_it_arrives(tmp_path: Path, monkeypatch) -> None:
+    from engine.session import JobEnded, Session
+    from tests.conftest import tiny_neural_setup
+
+    models = tiny_neural_setup(tmp_path / "models", monkeypatch, "Lofi")
+    create_tiny_separator(models)
+    project = make_project(tmp_path, take=False)
+    engine = EngineService("thread").start()
+    session = Session.open(project.folder, engine, "test")
+    ended: list[JobEnded] = []
+    session.subscribe(lambda ev: ended.append(ev) if isinstance(ev, JobEnded) else None)
+    try:
+        session.edit(session.song.replace(style=session.song.style.__class__(preset="Lofi")), "style")
+        session.generate("diffrhythm", 1, 5, params={"steps": 4})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(e.purpose.get("kind") == "split" for e in ended):
+            time.sleep(0.1)
+        kinds = [(e.purpose.get("kind"), e.state) for e in ended]
+        assert kinds == [("generate", "finished"), ("split", "finished")], [e.error for e in ended]
+        take = session.song.takes[-1]
+        assert take.stems == ("drums", "bass", "other", "vocal") and take.analysis["separation"]["model"]
+    finally:
+        session.close()
+        engine.close()
