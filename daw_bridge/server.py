@@ -311,7 +311,7 @@ class Bridge:
         take = self.take(cmd.take) if cmd.take else song.takes[-1]
         models = models_dir()[0]
         if isinstance(cmd, p.Split):
-            from engine.stems.models import WHERE, find_model  # noqa: PLC0415
+            from engine.stems.files import WHERE, find_model  # noqa: PLC0415
 
             if find_model(models) is None:
                 raise SongBridgeError(f"no stem-separation model in {models}; {WHERE}")

@@ -27,10 +27,10 @@ class TakeTools:
 
     def split_take(self, take_id: str, two: bool = False) -> str:
         from engine.service import SplitJob  # noqa: PLC0415
-        from engine.stems.models import find_model  # noqa: PLC0415
+        from engine.stems.files import find_model  # noqa: PLC0415
 
         if find_model(self._models()) is None:
-            from engine.stems.models import WHERE  # noqa: PLC0415
+            from engine.stems.files import WHERE  # noqa: PLC0415
 
             self.statusBar().showMessage(f"no stem-separation model: {WHERE}", 10000)  # type: ignore[attr-defined]
             return ""

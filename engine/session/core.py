@@ -280,7 +280,7 @@ class Session:
         a stem-separation model is installed (guide takes have their stems already)."""
         from engine.service import SplitJob  # noqa: PLC0415
         from engine.settings import models_dir  # noqa: PLC0415
-        from engine.stems.models import find_model  # noqa: PLC0415
+        from engine.stems.files import find_model  # noqa: PLC0415
 
         neural = [t for t in takes if t.stems == ("song",)]
         if not neural or not self.auto_split:

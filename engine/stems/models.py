@@ -20,17 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import SongBridgeError
+from .files import FOLDERS, WHERE, SeparationModelError, find_model
 
 ALLOWED = ("demucs.htdemucs.HTDemucs", "demucs.hdemucs.HDemucs", "demucs.demucs.Demucs")
-FOLDERS = ("HTDemucs", "HTDemucs-ft", "demucs")
-LICENCE = "MIT (demucs and its HTDemucs weights, Meta Platforms)"
-WHERE = ("download the HTDemucs model (htdemucs.yaml and its .safetensors file, Hugging Face adefossez/HTDemucs) "
-         "into MODELS/HTDemucs/")
-
-
-class SeparationModelError(SongBridgeError):
-    """A stem-separation model is missing, refused or unreadable; the message names the file and why."""
 
 
 @dataclass
@@ -47,19 +39,6 @@ class Separator:
     @property
     def samplerate(self) -> int:
         return int(self.model.samplerate)
-
-
-def find_model(models: Path) -> Path | None:
-    """The first model found: a bag's yaml in one of ``FOLDERS``, else a single weights file there."""
-    for sub in FOLDERS:
-        folder = models / sub
-        if not folder.is_dir():
-            continue
-        for pattern in ("*.yaml", "*.safetensors", "*.th"):
-            found = sorted(folder.glob(pattern))
-            if found:
-                return found[0]
-    return None
 
 
 def _check_structure(node: Any, path: Path) -> None:

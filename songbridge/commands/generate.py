@@ -168,7 +168,7 @@ def _split_neural(args: argparse.Namespace, project: Any, takes: list[Any]) -> N
 
     from engine.service import SplitJob
     from engine.settings import models_dir
-    from engine.stems.models import find_model
+    from engine.stems.files import find_model
     from songbridge.engine_client import open_engine, run_job
 
     neural = [t for t in takes if t.stems == ("song",)]
