@@ -91,7 +91,8 @@ def split_take(folder: Path, take: Any, *, models: Path | None = None, two: bool
     from engine.backends.takes import update_record  # noqa: PLC0415
     from engine.settings import models_dir  # noqa: PLC0415
 
-    from .models import LICENCE, from_models  # noqa: PLC0415
+    from .files import LICENCE  # noqa: PLC0415
+    from .models import from_models  # noqa: PLC0415
 
     take_dir = folder / "takes" / take.id
     sep = from_models(models or models_dir()[0])

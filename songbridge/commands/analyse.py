@@ -129,7 +129,8 @@ def split(args: argparse.Namespace) -> int:
     kind, path = _target(args.target)
     if kind == "file":
         from engine.audio.io import read_audio, write_wav
-        from engine.stems.models import LICENCE, from_models
+        from engine.stems.files import LICENCE
+        from engine.stems.models import from_models
         from engine.stems.split import separate
         from songbridge.progress import ProgressBar
 

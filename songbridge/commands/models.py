@@ -71,7 +71,8 @@ def _analysis_status(folder: Path) -> int:
     from engine.grid.beat_this import LICENCE as BT_LICENCE
     from engine.grid.beat_this import WHERE as BT_WHERE
     from engine.grid.beat_this import BeatModelError, find_checkpoint, load_checkpoint
-    from engine.stems.models import LICENCE, WHERE, SeparationModelError, find_model, load
+    from engine.stems.files import LICENCE, WHERE, SeparationModelError, find_model
+    from engine.stems.models import load
 
     broken = 0
     path = find_model(folder)

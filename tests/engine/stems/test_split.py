@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from engine.service import Cancelled, EngineService, Finished, Progress, SplitJob
-from engine.stems.models import SeparationModelError, from_models, load
+from engine.stems.files import SeparationModelError
+from engine.stems.models import from_models, load
 from engine.stems.split import separate
 from engine.stems.tiny import create_tiny_separator
 from tests.conftest import run_cli
