@@ -27,6 +27,7 @@ HANDLERS = {
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
+    ("loop",): "loop:run",
     ("grid",): "analyse:grid",
     ("split",): "analyse:split",
     ("style", "save"): "style:save",
@@ -201,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
     dstat = dsub.add_parser("status", help="what landing this project's stems would do right now")
     dstat.add_argument("project")
 
+    lp = sub.add_parser("loop", help="a loop of N bars at a tempo (or a bed of S seconds) from a prompt, with Stable "
+                        "Audio Open", description="Make loops (--bars, at --bpm or the project's tempo) or beds "
+                        "(--seconds) as takes of a project (made at the loop's tempo when it does not exist). A loop "
+                        "is exactly N bars long, locked to its tempo when a steady beat is found, and wraps without a "
+                        "click. Stable Audio Open Small (up to 11.9 s) is used when the loop fits, else 1.0 (47.5 s). "
+                        "Weights: Stability AI Community License.")
+    lp.add_argument("prompt", help='e.g. "tech house drum loop" (the tempo and bar count are added)')
+    lp.add_argument("-o", "--output", required=True, metavar="PROJECT")
+    lp.add_argument("--bars", type=float, help="loop length in bars")
+    lp.add_argument("--seconds", type=float, help="a bed of this many seconds instead of a loop")
+    lp.add_argument("--bpm", type=float, help="tempo (default: the project's, or 120 for a new one)")
+    lp.add_argument("--at-bar", type=float, default=1.0, dest="at_bar", help="where it lands in the DAW (bar)")
+    lp.add_argument("--takes", type=int, default=1, help="how many takes (seeds seed, seed+1, ...)")
+    lp.add_argument("--seed", type=int)
+    lp.add_argument("--model", choices=("small", "1.0"), help="force Stable Audio Open Small or 1.0")
+    lp.add_argument("--steps", type=int, help="sampler steps (default: Small 8, 1.0 100)")
+    lp.add_argument("--cfg", type=float, help="guidance (default: Small 1, 1.0 7)")
+    lp.add_argument("--negative", help="what to steer away from (with --cfg above 1)")
+    lp.add_argument("--variation", metavar="FILE", help="make a variation of this clip (audio to audio)")
+    lp.add_argument("--strength", type=float, default=0.7, help="--variation: 1 all new, near 0 the clip")
+    lp.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
+
     grd = sub.add_parser("grid", help="a take's (or a file's) beats, downbeats and tempo; --lock puts it on the grid",
                          description="Find the beats and downbeats of a take (the newest, or --take) or of an audio "
                          "file, with Beat This! when its checkpoint is in the models folder, else a DSP tracker "
@@ -232,8 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     ms.add_argument("--models", metavar="DIR")
     mt = msub.add_parser("create-tiny", help="write a tiny random-weight model to DIR (for tests and trying things)")
     mt.add_argument("dir")
-    mt.add_argument("--kind", choices=("diffrhythm", "htdemucs", "beat-this"), default="diffrhythm",
-                    help="diffrhythm (with a tiny MuQ-MuLan; default), htdemucs (stem separation) or beat-this")
+    mt.add_argument("--kind", choices=("diffrhythm", "stable-audio", "htdemucs", "beat-this"), default="diffrhythm",
+                    help="diffrhythm (with a tiny MuQ-MuLan; default), stable-audio (1.0 and Small, with a tiny "
+                    "T5), htdemucs (stem separation) or beat-this")
     mt.add_argument("--variant", choices=("full", "base"), default="full")
     mt.add_argument("--seed", type=int, default=0)
     mt.add_argument("--vocab", metavar="PATH", help="vocab.json to use (default: a vocabulary of our own symbols)")
@@ -241,8 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave out the tiny random MuQ-MuLan (styles then come from a hash of the prompt)")
     mp = msub.add_parser("parity", help="check this implementation against reference fixtures",
                          description="One PASS/FAIL line per case and a final 'N passed, N failed'. KIND: "
-                         "diffrhythm (default when only a folder is given), muq-mulan or beat-this.")
-    mp.add_argument("kind", metavar="KIND", help="diffrhythm, muq-mulan or beat-this (or give FIXTURE_DIR alone)")
+                         "diffrhythm (default when only a folder is given), muq-mulan, beat-this or stable-audio.")
+    mp.add_argument("kind", metavar="KIND", help="diffrhythm, muq-mulan, beat-this or stable-audio (or give "
+                    "FIXTURE_DIR alone)")
     mp.add_argument("fixture_dir", nargs="?", metavar="FIXTURE_DIR")
     mp.add_argument("--vocab", metavar="PATH")
 

@@ -15,8 +15,10 @@ from .params import Param, check_params
 _FACTORIES: dict[str, str] = {
     "guide": "engine.backends.guide.backend:GuideBackend",
     "diffrhythm": "engine.backends.diffrhythm.backend:DiffRhythmBackend",
+    "stable-audio": "engine.backends.stable_audio.backend:StableAudioBackend",
+    "stable-audio-small": "engine.backends.stable_audio.backend:StableAudioSmallBackend",
 }
-#: Preference order for "the best available backend".
+#: Preference order for "the best available backend" for a song with lyrics (Stable Audio makes loops and beds).
 PREFERENCE = ("diffrhythm", "guide")
 
 

@@ -35,6 +35,7 @@ def status(args: argparse.Namespace) -> int:
             print(f"  [ok]      {path} ({path.stat().st_size / 2**20:,.1f} MiB)")
     broken += _encoder_status(folder)
     broken += _analysis_status(folder)
+    broken += _stable_audio_status(folder)
     if not installed(folder):
         print(f"  no DiffRhythm weights: {WHERE}")
     elif broken or not usable_weights:
@@ -64,6 +65,29 @@ def _encoder_status(folder: Path) -> int:
         print(f"  [ok]      {files.weights} ({size:,.1f} MiB), style encoder; licence: {LICENCE}")
         print(f"  [ok]      {files.muq_config.parent} (audio settings), {files.tokenizer.parent} (text tokenizer)")
     return 1 if bad else 0
+
+
+def _stable_audio_status(folder: Path) -> int:
+    """Stable Audio Open 1.0 and Small (loops and beds); optional. Returns 1 when present but broken."""
+    from engine.backends.stable_audio.files import FOLDERS, LICENCE, WHERE, StableAudioFilesError, find
+    from engine.nn.sao.config import ConfigError, read
+
+    broken = 0
+    for kind, sub in FOLDERS.items():
+        try:
+            files = find(folder, kind)
+            if files is None:
+                print(f"  [absent]  {folder / sub}: {kind} loops and beds are unavailable")
+                continue
+            cfg = read(files.config)
+            print(f"  [ok]      {files.weights} ({kind}: up to {cfg.max_seconds:.1f} s; T5 from {files.t5}); "
+                  f"licence: {LICENCE}")
+        except (StableAudioFilesError, ConfigError) as exc:
+            broken = 1
+            print(f"  [broken]  {exc}")
+    if not any((folder / sub).is_dir() for sub in FOLDERS.values()):
+        print(f"            {WHERE}")
+    return broken
 
 
 def _analysis_status(folder: Path) -> int:
@@ -104,6 +128,13 @@ def create_tiny(args: argparse.Namespace) -> int:
 
         path = create_tiny_separator(Path(args.dir), seed=args.seed)
         print(f"tiny random HTDemucs written to {path.parent}; use it with songbridge split --models {args.dir}")
+        return 0
+    if args.kind == "stable-audio":
+        from engine.backends.stable_audio.tiny import create_tiny_stable_audio
+
+        folders = create_tiny_stable_audio(Path(args.dir), seed=args.seed)
+        print(f"tiny random Stable Audio Open models written to {', '.join(str(f) for f in folders)} (and t5-base); "
+              f"use them with songbridge loop ... --models {args.dir}")
         return 0
     if args.kind == "beat-this":
         from engine.grid.tiny import create_tiny_tracker

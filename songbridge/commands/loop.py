@@ -1,0 +1,106 @@
+"""``songbridge loop``: a loop of N bars at a tempo (or a bed of some seconds) from a prompt, with Stable Audio
+Open, as takes of a project (made if it does not exist, at the loop's tempo)."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+
+from engine.errors import SongBridgeError
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.song.lock import ProjectLock
+    from engine.song.project import project_path
+
+    prompt = " ".join(args.prompt.split())
+    if not prompt or len(prompt) > 1000:
+        raise SongBridgeError("the prompt must be 1..1000 characters")
+    if (args.bars is None) == (args.seconds is None):
+        raise SongBridgeError("give --bars N for a loop or --seconds S for a bed")
+    if args.bars is not None and not 0.25 <= args.bars <= 64:
+        raise SongBridgeError(f"--bars must be 0.25..64, got {args.bars:g}")
+    if args.seconds is not None and not 0.5 <= args.seconds <= 600:
+        raise SongBridgeError(f"--seconds must be 0.5..600, got {args.seconds:g}")
+    if args.bpm is not None and not 20 <= args.bpm <= 400:
+        raise SongBridgeError(f"--bpm must be 20..400, got {args.bpm:g}")
+    if not 1 <= args.takes <= 16:
+        raise SongBridgeError(f"--takes must be 1..16, got {args.takes}")
+    folder = project_path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    with ProjectLock.acquire(folder, "songbridge loop"):
+        return _loop(args, prompt, folder)
+
+
+def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
+    from engine.backends import registry
+    from engine.backends.stable_audio.backend import loop_backend
+    from engine.backends.stable_audio.files import LICENCE
+    from engine.backends.stable_audio.loops import loop_seconds
+    from engine.generation import plan_takes
+    from engine.service import PRIORITY_INTERACTIVE, GenerateJob
+    from engine.settings import models_dir
+    from engine.song.model import Song, SongInfo, Style
+    from engine.song.project import Project
+    from engine.song.tempo import TempoMap
+    from songbridge.engine_client import open_engine, run_job
+
+    exists = (folder / "song.json").is_file()
+    project = Project.open(folder) if exists else Project(folder, Song(
+        info=SongInfo(title=prompt[:60]), tempo=TempoMap.constant(args.bpm or 120.0)))
+    bpm = args.bpm or project.song.tempo.bpm
+    beats = project.song.tempo.meter.numerator
+    seconds = loop_seconds(args.bars, bpm, beats) if args.bars is not None else args.seconds
+    models = models_dir(args.models)[0]
+    name = {"small": "stable-audio-small", "1.0": "stable-audio"}.get(args.model or "") or loop_backend(models,
+                                                                                                      seconds)
+    params: dict = {"bpm": bpm, "at_bar": args.at_bar}
+    if args.bars is not None:
+        params["bars"] = args.bars
+    for key in ("steps", "cfg", "negative"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    if args.variation:
+        clip = Path(args.variation).expanduser()
+        if not clip.is_file():
+            raise SongBridgeError(f"--variation {clip}: not found")
+        params["init_strength"] = args.strength
+    params = registry.check_request_params(name, params)
+    backend = registry.create(name, models_dir=str(models))
+    ok, why = backend.available()
+    if not ok:
+        raise SongBridgeError(f"{name}: {why}")
+    if args.bars is not None:
+        backend.check_fits(args.bars, bpm, beats)  # refused before anything is written
+    elif seconds > backend.window_s() + 1e-9:
+        raise SongBridgeError(f"a {seconds:g} s bed is longer than {name} makes ({backend.window_s():.2f} s)")
+    project.song = project.song.replace(style=Style(prompt=prompt))
+    project.save()
+    if args.variation:  # the clip goes into the project, so the take can be made again
+        import shutil
+
+        dst = folder / "reference" / Path(args.variation).name
+        dst.parent.mkdir(exist_ok=True)
+        shutil.copyfile(Path(args.variation).expanduser(), dst)
+        params["init_audio"] = str(dst.relative_to(folder))
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    requests = plan_takes(project, args.takes, seed, duration_s=seconds, params=params)
+    what = f"{args.bars:g} bars at {bpm:g} bpm" if args.bars is not None else f"{seconds:g} s"
+    print(f"{prompt}: {what} with {name} ({LICENCE})", file=sys.stderr)
+    engine = open_engine(None)
+    try:
+        for i, req in enumerate(requests, 1):
+            job = GenerateJob(name, (req,), {"models_dir": str(models)}, PRIORITY_INTERACTIVE, f"loop {i}",
+                              batch=False)
+            done = run_job(engine, job, f"loop {i}/{len(requests)}")
+            for take in done.takes:
+                project.song = project.song.with_take(take)
+            project.save()
+            for take in done.takes:
+                print(f"{take.id}  seed {take.seed}  {take.duration_s:.3f} s  {project.take_dir(take.id) / 'mix.wav'}")
+    finally:
+        engine.close()
+    print(f"project: {project.folder}", file=sys.stderr)
+    return 0

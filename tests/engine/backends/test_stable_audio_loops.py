@@ -1,0 +1,89 @@
+"""Loops and beds with the tiny Stable Audio Open models: exact lengths, a seamless wrap, the prompt's tempo form,
+refusals before anything is written, records naming the weights and their licence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.backends.stable_audio.loops import loop_prompt, make_loop, seam_jump
+from engine.backends.stable_audio.tiny import create_tiny_stable_audio
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sa")
+    create_tiny_stable_audio(root, seed=1)
+    return root
+
+
+def test_the_wrap_of_a_loop_is_seamless() -> None:
+    sr = 44100
+    t = np.arange(sr * 3) / sr
+    tone = np.stack([np.sin(2 * np.pi * 97.3 * t), np.sin(2 * np.pi * 151.1 * t)], axis=1).astype(np.float32)
+    frames = 77_777  # not a whole number of either period: a plain cut clicks
+    naive = tone[:frames]
+    looped = make_loop(tone, frames, sr)
+    assert len(looped) == frames
+    assert seam_jump(naive) > 20 and seam_jump(looped) < 3
+    short = make_loop(tone[:frames], frames, sr)  # nothing past the end: its own tail fades into the head
+    assert seam_jump(short) < 3
+
+
+def test_prompt_gets_the_tempo_in_the_training_form() -> None:
+    assert loop_prompt("tech house drum loop", 128, 4) == "128 BPM tech house drum loop, 4 bars"
+    assert loop_prompt("lofi piano 90 BPM", 128, 2) == "lofi piano 90 BPM, 2 bars"  # the producer's tempo kept
+
+
+def test_loop_command_makes_exact_bars_and_records_the_weights(models: Path, tmp_path: Path) -> None:
+    out = tmp_path / "loops"
+    r = run_cli("loop", "tech house drum loop", "--bars", "4", "--bpm", "128", "-o", str(out), "--models",
+                str(models), "--seed", "7")
+    assert r.returncode == 0, r.stderr
+    assert "stable-audio-small" in r.stderr and "Stability AI Community License" in r.stderr
+    take = out.with_suffix(".songbridge") / "takes" / "take-001"
+    assert sf.info(take / "mix.wav").frames == 4 * 4 * 60 * 44100 // 128  # exactly 4 bars at 128 bpm
+    record = json.loads((take / "record.json").read_text())
+    assert record["stable_audio"]["prompt_used"] == "128 BPM tech house drum loop, 4 bars"
+    assert record["weights"][0]["licence"].startswith("Stability AI Community License")
+    assert record["weights"][0]["sha256"] == record["weights_sha256"] and len(record["weights_sha256"]) == 64
+    audio, _ = sf.read(take / "mix.wav")
+    assert seam_jump(audio) < 3 and np.abs(audio).max() > 0
+    # too long for Small and forced onto it: refused before anything is written, naming the longest loop
+    before = sorted(p.name for p in (out.with_suffix(".songbridge") / "takes").iterdir())
+    r = run_cli("loop", "drums", "--bars", "8", "--bpm", "128", "-o", str(out), "--models", str(models), "--model",
+                "small")
+    assert r.returncode == 2 and "6 bars at this tempo" in r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in (out.with_suffix(".songbridge") / "takes").iterdir()) == before
+    # without --model the larger model makes it
+    r = run_cli("loop", "drums", "--bars", "8", "--bpm", "128", "-o", str(out), "--models", str(models),
+                "--steps", "3")
+    assert r.returncode == 0, r.stderr
+    assert "with stable-audio " in r.stderr
+    assert sf.info(out.with_suffix(".songbridge") / "takes" / "take-002" / "mix.wav").frames == 8 * 4 * 60 * 44100 // 128
+
+
+def test_a_bed_and_a_variation(models: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bed"
+    r = run_cli("loop", "dub techno pad", "--seconds", "6", "-o", str(out), "--models", str(models), "--model", "1.0",
+                "--steps", "3", "--cfg", "3", "--negative", "drums")
+    assert r.returncode == 0, r.stderr
+    take = out.with_suffix(".songbridge") / "takes" / "take-001"
+    assert sf.info(take / "mix.wav").frames == 6 * 44100
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, (np.random.default_rng(0).standard_normal((44100 * 5, 2)) * 0.1).astype(np.float32), 44100)
+    r = run_cli("loop", "variation", "--seconds", "5", "-o", str(out), "--models", str(models), "--model", "small",
+                "--variation", str(clip), "--strength", "0.5")
+    assert r.returncode == 0, r.stderr
+    record = json.loads((out.with_suffix(".songbridge") / "takes" / "take-002" / "record.json").read_text())
+    assert record["params"]["init_audio"] == "reference/clip.wav" and record["params"]["init_strength"] == 0.5
+    for args, said in ((["--bars", "4", "--seconds", "3"], "give --bars N for a loop or --seconds S"),
+                       (["--bars", "4", "--bpm", "900"], "--bpm must be 20..400"),
+                       (["--bars", "4", "--steps", "0"], "steps")):
+        r = run_cli("loop", "x", "-o", str(out), "--models", str(models), *args)
+        assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr
