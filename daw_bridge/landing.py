@@ -36,6 +36,8 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
     except KeyError as exc:
         raise SongBridgeError(str(exc.args[0])) from None
     out = session.project.inside(folder) if folder else (land_folder or session.folder / "renders" / "daw")
+    if "at_bar" in t.params and t.stems == ("loop",):  # a loop lands whole at its bar, on a track of its own
+        return _loop_job(session, t, out)
     start, end = (section.start_s, section.end_s) if section else (0.0, t.duration_s)
     if start >= t.duration_s:
         raise SongBridgeError(f"{section.name} starts at {start:.1f} s, after the end of {t.id} "
@@ -50,6 +52,23 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
     return job, purpose
 
 
+def _loop_job(session: Any, t: Any, out: Path) -> tuple[Any, dict[str, Any]]:
+    from engine.render import RenderSettings  # noqa: PLC0415
+    from engine.service import RenderJob  # noqa: PLC0415
+
+    song = session.song
+    bar = float(t.params["at_bar"])
+    start = song.tempo.bars_to_seconds(bar)
+    name = str(t.params.get("prompt") or song.style.prompt or "loop")
+    track = " ".join(name.split())[:40]
+    job = RenderJob(session.folder, t.id, RenderSettings(loudness_lufs=None), time_reference_s=start,
+                    label=f"land {t.id}", out_name=f"{t.id}-loop")
+    purpose = {"kind": "land", "take": t.id, "folder": str(out), "section": f"loop {slug(track)}", "bar": bar,
+               "bpm": float(t.params.get("bpm", song.tempo.bpm)), "start_s": start, "end_s": start + t.duration_s,
+               "track": track, "label": f"land {t.id}"}
+    return job, purpose
+
+
 def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tuple[str, str]:
     """Put a finished render where the DAW takes it; returns (adapter, what was done)."""
     song = session.song
@@ -57,8 +76,8 @@ def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tu
     if daw.adapter == "ardour" and daw.session:
         from daw_bridge.adapters.ardour_route import land_stems  # noqa: PLC0415
 
-        stems = {f"{daw.track_prefix} {label}".strip(): Path(path) for label, path in render["files"].items()
-                 if label != "mix"}
+        stems = {f"{daw.track_prefix} {purpose.get('track') or label}".strip(): Path(path)
+                 for label, path in render["files"].items() if label != "mix"}
         meter = song.tempo.meter
         landing = land_stems(Path(daw.session), stems, purpose["start_s"], purpose.get("end_s", purpose["start_s"]),
                              f"sb-{slug(purpose['section'])}-", purpose["take"], song.tempo.bpm, meter.numerator,

@@ -80,6 +80,19 @@ class Accept:
 
 
 @dataclass(frozen=True)
+class MakeLoop:
+    """A loop of ``bars`` bars from ``prompt`` (empty: the song's style) at ``bpm`` (None: the DAW's tempo when
+    following it, else the song's), landed at ``at_bar`` (None: the bar the DAW or the player is on) on a track
+    named after the prompt."""
+
+    prompt: str
+    bars: float = 4.0
+    bpm: float | None = None
+    at_bar: float | None = None
+    takes: int = 1
+
+
+@dataclass(frozen=True)
 class Split:
     """Split a take (None: the newest) into vocal, drums, bass and other (``two``: vocal and instrumental)."""
 
@@ -148,7 +161,7 @@ class BadRequest:
     message: str
 
 
-Command = (Ping | Generate | GenerateHere | Edit | Cancel | JobStatus | Audition | Accept | Split | FindGrid | Land
+Command = (Ping | Generate | GenerateHere | MakeLoop | Edit | Cancel | JobStatus | Audition | Accept | Split | FindGrid | Land
            | GetProperty | SetProperty
            | Listen | FollowTransport | TransportUpdate | BadRequest | BridgeStats)
 

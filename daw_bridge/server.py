@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from daw_bridge import protocol as p
+from daw_bridge import take_commands
 from daw_bridge.inbox import Inbox
 from daw_bridge.landing import deliver, find_section, render_job
 from daw_bridge.osc.replies import message
@@ -230,7 +231,9 @@ class Bridge:
         elif isinstance(cmd, p.Accept):
             self.accept(env, cmd)
         elif isinstance(cmd, p.Split | p.FindGrid):
-            self.analyse(env, cmd)
+            take_commands.analyse(self, env, cmd)
+        elif isinstance(cmd, p.MakeLoop):
+            take_commands.make_loop(self, env, cmd)
         elif isinstance(cmd, p.Land):
             try:
                 job, purpose = render_job(self.session, cmd.take, cmd.section, cmd.folder, self.land_folder)
@@ -298,37 +301,6 @@ class Bridge:
         self.take(take_id)
         self.session.accept(take_id, section, "daw", on_saved=lambda ok, err: self.reply(
             env, f"{ROOT}/take/accepted", take_id, cmd.section or "") if ok else self.error(env, "save_failed", err))
-
-    def analyse(self, env: p.Envelope, cmd: p.Split | p.FindGrid) -> None:
-        """Queue a split or grid job on a take; job/queued answers at once, job/done (or failed) when it ends.
-        A lock asked for from the DAW is heard as soon as it is made."""
-        from engine.service import GridJob, SplitJob  # noqa: PLC0415
-        from engine.settings import models_dir  # noqa: PLC0415
-
-        song = self.session.song
-        if not song.takes:
-            raise SongBridgeError("no take yet")
-        take = self.take(cmd.take) if cmd.take else song.takes[-1]
-        models = models_dir()[0]
-        if isinstance(cmd, p.Split):
-            from engine.stems.files import WHERE, find_model  # noqa: PLC0415
-
-            if find_model(models) is None:
-                raise SongBridgeError(f"no stem-separation model in {models}; {WHERE}")
-            job: Any = SplitJob(self.session.folder, take, models, cmd.two, label=f"split {take.id}")
-            kind = "split"
-        else:
-            bpm = cmd.bpm
-            if bpm is not None and not 20 <= bpm <= 400:
-                raise SongBridgeError(f"bpm must be 20..400, got {bpm:g}")
-            if cmd.lock and bpm is None and self.bpm() != song.tempo.bpm:
-                bpm = self.bpm()  # following the DAW: its tempo
-            job = GridJob(self.session.folder, take, song.tempo, cmd.lock, bpm, models,
-                          label=f"{'lock' if cmd.lock else 'grid'} {take.id}")
-            kind = "lock" if cmd.lock else "grid"
-        job_id = self.session.submit(job, {"kind": kind, "take": take.id, "reply_to": env.reply_to,
-                                           "label": job.label}, "daw")
-        self.reply(env, f"{ROOT}/job/queued", job_id, job.label)
 
     # -- where the DAW is ---------------------------------------------------------------------------------------
     def position_s(self) -> float:
@@ -501,7 +473,10 @@ class Bridge:
             for take in ev.takes or ():
                 args += [take.id, str(self.session.project.take_dir(take.id) / "mix.wav")]
             data = message(f"{ROOT}/job/done", *(args if ev.takes else [ev.job_id, "", ""]))
-            if self.auto_land and ev.takes and purpose.get("origin") == "daw":
+            if purpose.get("loop") and ev.takes:  # a loop from the DAW lands at its bar as soon as it is made
+                for take in ev.takes:
+                    self.commands.put(p.Envelope(p.Land(take.id), f"{ROOT}/stems/land", purpose.get("reply_to")))
+            elif self.auto_land and ev.takes and purpose.get("origin") == "daw":
                 self.commands.put(p.Envelope(p.Land(ev.takes[0].id, purpose.get("section")), f"{ROOT}/stems/land",
                                              purpose.get("reply_to")))
         elif isinstance(ev, JobEnded) and ev.state == "failed":

@@ -1,7 +1,7 @@
 """MIDI maps: notes and CCs -> bridge commands, as versioned TOML data (stdlib only).
 
 A binding has ``note`` or ``cc`` (0-127), an optional ``channel`` (1-16; absent = any), a ``command`` and its
-options (``section``, ``bars``, ``takes``). A CC fires when its value rises past 63.
+options (``section``, ``bars``, ``takes``, ``prompt`` for ``loop_at_playhead``). A CC fires when its value rises past 63.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent / "midi"
-COMMANDS = ("generate_song", "generate_section", "generate_bars", "generate_bars_at_playhead", "cancel_all", "land",
-            "accept_newest", "play", "pause", "stop", "ab", "follow_on", "follow_off")
+COMMANDS = ("generate_song", "generate_section", "generate_bars", "generate_bars_at_playhead", "loop_at_playhead",
+            "cancel_all", "land", "accept_newest", "play", "pause", "stop", "ab", "follow_on", "follow_off")
 
 
 class MidiMapError(Exception):
@@ -67,7 +67,7 @@ def parse_map(data: dict[str, Any], source: str) -> MidiMap:
         if command not in COMMANDS:
             raise MidiMapError(f"{where}.command: must be one of {', '.join(COMMANDS)}, got {command!r}")
         options = {k: v for k, v in b.items() if k not in ("note", "cc", "channel", "command")}
-        extra = set(options) - {"section", "bars", "takes"}
+        extra = set(options) - {"section", "bars", "takes", "prompt"}
         if extra:
             raise MidiMapError(f"{where}.{sorted(extra)[0]}: unknown key")
         out.append(Binding(kinds[0], number, channel, command, options))

@@ -26,6 +26,8 @@ def command_for(b: Binding) -> p.Command:
         return p.Generate(bars=(float(a), float(e)), takes=takes)
     if c == "generate_bars_at_playhead":
         return p.GenerateHere(bars=float(o.get("bars", 8)), takes=takes)
+    if c == "loop_at_playhead":
+        return p.MakeLoop(str(o.get("prompt", "")), bars=float(o.get("bars", 4)), takes=takes)
     if c == "cancel_all":
         return p.Cancel("*")
     if c == "land":

@@ -210,6 +210,12 @@ ROUTES: dict[str, Route] = {
     "/audition/loop_off": Route((), _audition("loop_off"), "stop looping"),
     "/take/accept": Route((Arg("take", "str"), Arg("section", "str", True)),
                           lambda v: p.Accept(v["take"], v.get("section")), "accept a take (for a section)"),
+    "/loop/generate": Route((Arg("prompt", "str"), Arg("bars", "float", True), Arg("bpm", "float", True),
+                             Arg("at_bar", "float", True)),
+                            lambda v: p.MakeLoop(v["prompt"], float(v.get("bars") or 4.0), v.get("bpm") or None,
+                                                 v.get("at_bar") or None),
+                            "a loop of bars (4) at bpm (the DAW's tempo when following, else the song's), landed at "
+                            "at_bar (where the DAW is) on a track named after the prompt"),
     "/take/split": Route((Arg("take", "str", True), Arg("two", "bool", True)),
                          lambda v: p.Split(v.get("take") or None, bool(v.get("two", False))),
                          "split a take (the newest) into vocal, drums, bass, other (two: vocal + instrumental)"),

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
     from engine.backends import registry
-    from engine.backends.stable_audio.backend import loop_backend
+    from engine.backends.stable_audio.catalog import loop_backend
     from engine.backends.stable_audio.files import LICENCE
     from engine.backends.stable_audio.loops import loop_seconds
     from engine.generation import plan_takes

@@ -41,14 +41,17 @@ def test_notes_and_ccs_become_commands() -> None:
     q: queue.Queue = queue.Queue()
     m = parse_map({"schema_version": 1, "binding": [
         {"note": 60, "command": "generate_section", "section": "Chorus 1", "takes": 2},
-        {"cc": 20, "channel": 2, "command": "generate_bars", "bars": [17, 25]}]}, "t")
+        {"cc": 20, "channel": 2, "command": "generate_bars", "bars": [17, 25]},
+        {"note": 61, "command": "loop_at_playhead", "prompt": "dusty breakbeat", "bars": 2}]}, "t")
     mi = MidiInput(q, m)
     mi(Msg("note_on", note=60, velocity=100, channel=0))
     mi(Msg("note_on", note=60, velocity=0, channel=0))  # a note-off in disguise: ignored
     mi(Msg("control_change", control=20, value=127, channel=1))
     mi(Msg("control_change", control=20, value=127, channel=0))  # wrong channel
+    mi(Msg("note_on", note=61, velocity=90, channel=3))
     got = [q.get_nowait().command for _ in range(q.qsize())]
-    assert got == [p.Generate(section="Chorus 1", takes=2), p.Generate(bars=(17.0, 25.0))]
+    assert got == [p.Generate(section="Chorus 1", takes=2), p.Generate(bars=(17.0, 25.0)),
+                   p.MakeLoop("dusty breakbeat", bars=2.0)]
 
 
 def test_clock_follower_averages_bursty_ticks() -> None:

@@ -29,6 +29,7 @@ VERSION = "1.0"
 CEILING_DBFS = -1.0
 MAX_LOCK_DRIFT_PCT = 8.0
 PARAMS = {
+    "prompt": Param("prompt", str, "what to make (default: the song's style)"),
     "bars": Param("bars", float, "loop length in bars (a bed of the song's length when absent)", 0.25, 64),
     "bpm": Param("bpm", float, "loop tempo (default: the song's)", 20, 400),
     "at_bar": Param("at_bar", float, "where the loop lands in the DAW (bar, 1-based)", 1, 100000),
@@ -78,9 +79,10 @@ class StableAudioBackend:
 
     def window_s(self) -> float:
         """The longest audio the model renders (its ``sample_size``), read from its config."""
-        from engine.nn.sao.config import read  # noqa: PLC0415
+        from .catalog import window_s  # noqa: PLC0415
 
-        return read(self.files().config).max_seconds
+        self.files()
+        return window_s(self.models_dir, self.kind)
 
     def check_fits(self, bars: float, bpm: float, beats: int = 4, window: float | None = None) -> float:
         """The loop's length in seconds; raises naming the longest loop this model makes at ``bpm``."""
@@ -132,7 +134,7 @@ class StableAudioBackend:
         cfg = model.cfg
         sr = cfg.sample_rate
         window = cfg.max_seconds
-        prompt = request.style.prompt or "instrumental"
+        prompt = str(params.get("prompt") or request.style.prompt or "instrumental")
         beats = request.tempo.meter.numerator
         if "bars" in params:
             bpm = float(params.get("bpm", request.tempo.bpm))
@@ -218,16 +220,3 @@ def _lock(audio: np.ndarray, sr: int, bpm: float, beats: int) -> tuple[np.ndarra
         return audio, {"locked": False, "why": f"the beat found is {p.drift_pct:.0f} % off {bpm:g} bpm"}
     return lock.apply(p, audio), {"locked": True, "mode": p.mode, "ratio": round(p.ratio, 5),
                                   "drift_pct": round(p.drift_pct, 2)}
-
-
-def loop_backend(models_dir: Any, seconds: float) -> str:
-    """The model for a loop or bed of ``seconds``: Small when it is installed and the length fits its window,
-    else 1.0 when installed; raises naming what is missing or the longest length possible."""
-    small, big = StableAudioSmallBackend(models_dir=models_dir), StableAudioBackend(models_dir=models_dir)
-    if small.installed() and seconds <= small.window_s() + 1e-9:
-        return small.name
-    if big.installed():
-        return big.name
-    if small.installed():
-        return small.name  # it refuses with the longest loop it can make
-    raise BackendUnavailable(f"no Stable Audio Open model in {small.models_dir}; see `songbridge models status`")

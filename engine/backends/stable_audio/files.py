@@ -15,20 +15,13 @@ commercial use by individuals and organisations under US$1M annual revenue (an E
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import SongBridgeError
 
-FOLDERS = {"stable-audio": "stable-audio-open-1.0", "stable-audio-small": "stable-audio-open-small"}
-LICENCE = ("Stability AI Community License (free for research, non-commercial use and commercial use under US$1M "
-           "annual revenue; Enterprise licence above)")
-WHERE = ("download model_config.json and model.safetensors (stabilityai/stable-audio-open-1.0) or model.ckpt "
-         "(stabilityai/stable-audio-open-small) into MODELS/stable-audio-open-1.0/ or MODELS/stable-audio-open-small/, "
-         "and t5-base (config.json, model.safetensors, tokenizer.json; google-t5/t5-base) into MODELS/t5-base/; "
-         "or create the tiny random model with `songbridge models create-tiny --kind stable-audio DIR`")
+from .catalog import FOLDERS, LICENCE, WHERE
 
 
 class StableAudioFilesError(SongBridgeError):
@@ -183,9 +176,3 @@ def load(files: StableAudioFiles, t5_dtype: Any = None) -> Loaded:
 
 def describe(files: StableAudioFiles) -> str:
     return f"{files.model_id} ({files.weights.name}); licence: {LICENCE}"
-
-
-def env_models() -> Path:
-    from engine.settings import models_dir  # noqa: PLC0415
-
-    return models_dir(os.environ.get("SONGBRIDGE_MODELS"))[0]
