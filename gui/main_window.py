@@ -27,6 +27,7 @@ from .document import DocumentModel
 from .effects_rack import EffectsRack
 from .engine_client import EngineClient
 from .jobs import JobsStrip
+from .loops import LoopsPanel
 from .mixer import StemMixer
 from .panels import GenerationPanel, TakesPanel
 from .peaks import PeakCache
@@ -52,6 +53,7 @@ class MainWindow(Audition, TakeTools, QMainWindow):
         scroll.setWidget(self.timeline)
         self.setCentralWidget(scroll)
         self.generation = GenerationPanel(self.doc)
+        self.loops = LoopsPanel(self.doc)
         self.takes = TakesPanel(self.doc)
         self.jobs = JobsStrip()
         self.rack = EffectsRack(self.doc)
@@ -61,6 +63,7 @@ class MainWindow(Audition, TakeTools, QMainWindow):
         # Ardour), the jobs strip below. A layout the producer made is restored over this (``_restore_layout``).
         docks = {}
         for title, widget, area in (("Generate", self.generation, Qt.RightDockWidgetArea),
+                                    ("Loops", self.loops, Qt.RightDockWidgetArea),
                                     ("Effects", self.rack, Qt.RightDockWidgetArea),
                                     ("DAW link", self.daw_link, Qt.RightDockWidgetArea),
                                     ("Takes", self.takes, Qt.RightDockWidgetArea),
@@ -71,7 +74,8 @@ class MainWindow(Audition, TakeTools, QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             docks[title] = dock
-        self.tabifyDockWidget(docks["Generate"], docks["Effects"])
+        self.tabifyDockWidget(docks["Generate"], docks["Loops"])
+        self.tabifyDockWidget(docks["Loops"], docks["Effects"])
         self.tabifyDockWidget(docks["Effects"], docks["DAW link"])
         self.tabifyDockWidget(docks["Takes"], docks["Stems"])
         docks["Generate"].raise_()

@@ -1,0 +1,139 @@
+"""The Loops panel: a prompt, a length in bars at a tempo (the song's unless changed), where it lands, how many
+takes and the seed; which Stable Audio Open model will make it, how long that model renders and its licence.
+"Make loop" submits the takes to the session; they arrive in the takes list and audition like any other take."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from .document import DocumentModel
+
+
+class LoopsPanel(QWidget):
+    submitted = Signal(str)  # job id
+
+    def __init__(self, doc: DocumentModel):
+        super().__init__()
+        self.doc = doc
+        form = QFormLayout(self)
+        self.prompt = QLineEdit()
+        self.prompt.setPlaceholderText("e.g. dusty boom bap drum loop")
+        self.prompt.setToolTip("What to make; the tempo and the bar count are added the way the model was trained")
+        self.bars = QDoubleSpinBox()
+        self.bars.setRange(0.25, 64)
+        self.bars.setDecimals(2)
+        self.bars.setSingleStep(1)
+        self.bars.setValue(4)
+        self.bpm = QDoubleSpinBox()
+        self.bpm.setRange(20, 400)
+        self.bpm.setDecimals(1)
+        self.bpm.setSuffix(" bpm")
+        self.follow = QCheckBox("song's")
+        self.follow.setChecked(True)
+        self.follow.setToolTip("Make the loop at the song's tempo")
+        tempo = QHBoxLayout()
+        tempo.addWidget(self.bpm, 1)
+        tempo.addWidget(self.follow)
+        self.at_bar = QDoubleSpinBox()
+        self.at_bar.setRange(1, 100000)
+        self.at_bar.setDecimals(0)
+        self.at_bar.setToolTip("The bar it lands at in the DAW")
+        self.takes = QSpinBox()
+        self.takes.setRange(1, 8)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(secrets.randbelow(2**31))
+        self.lock_seed = QCheckBox("lock")
+        self.lock_seed.setToolTip("Keep this seed; otherwise each Make loop takes a new one")
+        seed = QHBoxLayout()
+        seed.addWidget(self.seed, 1)
+        seed.addWidget(self.lock_seed)
+        self.model_note = QLabel()
+        self.model_note.setWordWrap(True)
+        self.model_note.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.make = QPushButton("Make loop")
+        self.make.setToolTip("Render the loop takes (they land at their bar with Land in DAW)")
+        form.addRow("Prompt", self.prompt)
+        form.addRow("Bars", self.bars)
+        form.addRow("Tempo", tempo)
+        form.addRow("At bar", self.at_bar)
+        form.addRow("Takes", self.takes)
+        form.addRow("Seed", seed)
+        form.addRow(self.model_note)
+        form.addRow(self.make)
+        for w in (self.bars, self.bpm):
+            w.valueChanged.connect(lambda _v: self.refresh())
+        self.follow.toggled.connect(lambda _on: self.refresh())
+        self.prompt.textChanged.connect(lambda _t: self.refresh())
+        self.make.clicked.connect(self.make_loop)
+        doc.songChanged.connect(self.refresh)
+        self.refresh()
+
+    def tempo(self) -> float:
+        return self.doc.song.tempo.bpm if self.follow.isChecked() else self.bpm.value()
+
+    def plan(self) -> tuple[str | None, float, str]:
+        """(backend name or None, loop seconds, what to tell the producer)."""
+        from engine.backends.base import BackendUnavailable  # noqa: PLC0415
+        from engine.backends.stable_audio.catalog import LICENCE, loop_backend, window_s  # noqa: PLC0415
+        from engine.backends.stable_audio.loops import loop_seconds  # noqa: PLC0415
+        from engine.settings import models_dir  # noqa: PLC0415
+
+        seconds = loop_seconds(self.bars.value(), self.tempo(), self.doc.song.tempo.meter.numerator)
+        models = models_dir()[0]
+        try:
+            name = loop_backend(models, seconds)
+        except BackendUnavailable as exc:
+            return None, seconds, str(exc)
+        window = window_s(models, name)
+        label = "Stable Audio Open Small" if name.endswith("small") else "Stable Audio Open 1.0"
+        if seconds > window + 1e-9:
+            return None, seconds, f"{seconds:.2f} s is longer than {label} makes ({window:.1f} s)"
+        return name, seconds, f"{seconds:.2f} s with {label} (up to {window:.1f} s); licence: {LICENCE}"
+
+    def refresh(self) -> None:
+        self.bpm.setEnabled(not self.follow.isChecked())
+        if self.follow.isChecked():
+            self.bpm.blockSignals(True)
+            self.bpm.setValue(self.doc.song.tempo.bpm)
+            self.bpm.blockSignals(False)
+        name, _seconds, note = self.plan()
+        self.model_note.setText(note)
+        self.make.setEnabled(name is not None and bool(self.prompt.text().strip()))
+
+    def make_loop(self) -> str | None:
+        from engine.backends import registry  # noqa: PLC0415
+        from engine.errors import SongBridgeError  # noqa: PLC0415
+
+        name, seconds, note = self.plan()
+        prompt = " ".join(self.prompt.text().split())
+        if name is None or not prompt:
+            self.model_note.setText(note if name is None else "type a prompt first")
+            return None
+        params: dict[str, Any] = {"prompt": prompt, "bars": self.bars.value(), "bpm": self.tempo(),
+                                  "at_bar": self.at_bar.value()}
+        try:
+            params = registry.check_request_params(name, params, "{name}")
+            job = self.doc.session.generate(name, self.takes.value(), self.seed.value(), params=params,
+                                            duration_s=seconds, label=f"loop: {prompt[:40]}", origin="app")
+        except SongBridgeError as exc:
+            self.model_note.setText(str(exc))
+            return None
+        if not self.lock_seed.isChecked():
+            self.seed.setValue((self.seed.value() + self.takes.value()) % 2**31)
+        self.submitted.emit(job)
+        return job

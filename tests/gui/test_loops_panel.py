@@ -1,0 +1,58 @@
+"""The Loops panel, offscreen: it names the model, its window and licence, refuses a loop too long for it, and makes
+takes exactly N bars long that play like any other take."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from engine.backends.stable_audio.tiny import create_tiny_stable_audio
+from engine.service import EngineService
+from engine.session import Session
+from gui.engine_client import EngineClient
+from gui.main_window import MainWindow
+from tests.engine.session.test_session import make_project
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, monkeypatch):
+    models = tmp_path / "models"
+    create_tiny_stable_audio(models)
+    monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
+    engine = EngineService("thread").start()
+    session = Session.open(make_project(tmp_path).folder, engine, "test")
+    client = EngineClient(session)
+    win = MainWindow(session, client)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    client.close()
+    session.close()
+    engine.close()
+
+
+def test_make_two_loop_takes_from_the_panel(qtbot, window: MainWindow) -> None:
+    panel = window.loops
+    panel.prompt.setText("dusty boom bap drum loop")
+    panel.bars.setValue(2)
+    assert panel.follow.isChecked() and panel.tempo() == window.doc.song.tempo.bpm == 120
+    assert "Stable Audio Open Small" in panel.model_note.text() and "Community License" in panel.model_note.text()
+    panel.follow.setChecked(False)
+    panel.bpm.setValue(126)
+    panel.bars.setValue(40)  # 76 s: longer than any installed model makes
+    assert not panel.make.isEnabled() and "longer than" in panel.model_note.text()
+    panel.bars.setValue(2)
+    panel.takes.setValue(2)
+    seed = panel.seed.value()
+    before = len(window.doc.song.takes)
+    assert panel.make_loop()
+    qtbot.waitUntil(lambda: len(window.doc.song.takes) == before + 2, timeout=120_000)
+    new = window.doc.song.takes[-2:]
+    assert [t.seed for t in new] == [seed, seed + 1] and panel.seed.value() == seed + 2
+    for take in new:
+        assert take.backend == "stable-audio-small" and take.stems == ("loop",)
+        frames = sf.info(window.doc.project.take_dir(take.id) / "mix.wav").frames
+        assert frames == round(2 * 4 * 60 / 126 * 44100)
+    qtbot.waitUntil(lambda: window.takes.count() == before + 2, timeout=5000)
