@@ -279,3 +279,40 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path, engine_kind: str
     chorus_start = round(project.song.section("chorus").start_s * 44100)  # bar 2 at 120 bpm = 88200
     assert {r[0] for r in regions} == {"SB drums", "SB bass", "SB keys", "SB vocal"}
     assert {r[2] for r in regions} == {chorus_start} == {88200}
+
+
+def test_a_loop_from_the_daw_lands_in_ardour_on_a_track_named_after_its_prompt(tmp_path: Path, monkeypatch) -> None:
+    """/songbridge/loop/generate with the tiny Stable Audio model: the loop lands in the closed Ardour session at
+    the requested bar on 'SB <prompt>', exactly 4 bars long at the loop's tempo."""
+    from daw_bridge import protocol as p
+    from daw_bridge.server import Bridge
+    from engine.backends.stable_audio.tiny import create_tiny_stable_audio
+    from engine.service import EngineService
+    from engine.session import Session
+    from engine.song import DawLink, Project, Song, TempoMap
+
+    create_tiny_stable_audio(tmp_path / "models")
+    monkeypatch.setenv("SONGBRIDGE_MODELS", str(tmp_path / "models"))
+    session = new_session(tmp_path, "LoopLand")
+    project = Project(tmp_path / "loops.songbridge", Song(tempo=TempoMap.constant(128)))
+    project.song = project.song.replace(daw=DawLink(adapter="ardour", session=str(session), track_prefix="SB"))
+    project.save()
+    sent: list[bytes] = []
+    with EngineService("thread") as engine:
+        core = Session(project, engine)
+        bridge = Bridge(core, lambda data, to: sent.append(data)).start()
+        try:
+            bridge.commands.put(p.Envelope(p.MakeLoop("dusty breakbeat", 4.0, None, 5.0), "/songbridge/loop/generate",
+                                           ("127.0.0.1", 9)))
+            deadline = time.monotonic() + 180
+            while not any(b"/songbridge/stems/landed" in d for d in sent) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert bridge.landings and bridge.landings[-1]["ok"], bridge.landings[-1]["detail"]
+        finally:
+            bridge.close()
+            core.close()
+    regions = session_regions(session, "LoopLand")
+    start = round(project.song.tempo.bars_to_seconds(5) * 44100)  # bar 5 at 128 bpm
+    assert {r[0] for r in regions} == {"SB dusty breakbeat"}
+    assert {r[2] for r in regions} == {start}
+    assert {r[3] for r in regions} == {4 * 4 * 60 * 44100 // 128}  # exactly 4 bars long
