@@ -14,7 +14,6 @@ reference's log-mel of ``drums_mono`` is itself 2.5e-5 away from a float64 STFT)
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.style.parity import Report
+from engine.parity import Report, main_for, run_case
 
 TOL = {"fixed": (1e-6, 0.0), "wave": (1e-6, 0.0), "mel": (1e-5, 1e-5), "audio_mel": (5e-5, 1e-5), "inter": (1e-4, 1e-4), "logit": (1e-4, 0.0),
        "time": (1e-9, 0.0)}
@@ -62,12 +61,7 @@ class Check:
 
 
 def _case(report: Report, name: str, fn: Any, tensors: dict[str, Any]) -> None:
-    check = Check(tensors)
-    try:
-        fn(check)
-        report.line(name, *check.result())
-    except Exception as exc:  # noqa: BLE001 - one broken case is a FAIL line, the others still run
-        report.line(name, False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+    run_case(report, name, fn, Check(tensors))
 
 
 def run(fixture_dir: Path, report: Report) -> None:
@@ -251,16 +245,7 @@ def run(fixture_dir: Path, report: Report) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="songbridge models parity beat-this", description=__doc__.split("\n\n")[0])
-    ap.add_argument("fixture_dir", type=Path)
-    args = ap.parse_args(argv)
-    if not (args.fixture_dir / "fixtures.json").exists():
-        print(f"parity: {args.fixture_dir / 'fixtures.json'}: not found", file=sys.stderr)
-        return 2
-    report = Report()
-    run(args.fixture_dir, report)
-    print(f"{report.passed} passed, {report.failed} failed")
-    return 1 if report.failed else 0
+    return main_for("beat-this", __doc__, run, argv)
 
 
 if __name__ == "__main__":

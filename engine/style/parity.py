@@ -10,25 +10,16 @@ Tolerances (the fixture README's): float32 stages atol 1e-5 + rtol 1e-5; ``embed
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from engine.parity import Report, main_for
+
 STAGE_TOL = (1e-5, 1e-5)
 EMBED_ATOL = 1e-6
-
-
-class Report:
-    def __init__(self) -> None:
-        self.passed = self.failed = 0
-
-    def line(self, name: str, ok: bool, detail: str) -> None:
-        self.passed += ok
-        self.failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name:<28} {detail}", flush=True)
 
 
 class Checker:
@@ -213,16 +204,7 @@ def run(fixture_dir: Path, report: Report) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="songbridge models parity muq-mulan", description=__doc__.split("\n\n")[0])
-    ap.add_argument("fixture_dir", type=Path)
-    args = ap.parse_args(argv)
-    if not (args.fixture_dir / "fixtures.json").exists():
-        print(f"parity: {args.fixture_dir / 'fixtures.json'}: not found", file=sys.stderr)
-        return 2
-    report = Report()
-    run(args.fixture_dir, report)
-    print(f"{report.passed} passed, {report.failed} failed")
-    return 1 if report.failed else 0
+    return main_for("muq-mulan", __doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -9,28 +9,16 @@ import pytest
 import soundfile as sf
 
 from engine.backends.stable_audio.tiny import create_tiny_stable_audio
-from engine.service import EngineService
-from engine.session import Session
-from gui.engine_client import EngineClient
 from gui.main_window import MainWindow
 from tests.engine.session.test_session import make_project
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path, monkeypatch):
+def window(open_window, tmp_path: Path, monkeypatch):
     models = tmp_path / "models"
     create_tiny_stable_audio(models)
     monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
-    engine = EngineService("thread").start()
-    session = Session.open(make_project(tmp_path).folder, engine, "test")
-    client = EngineClient(session)
-    win = MainWindow(session, client)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    client.close()
-    session.close()
-    engine.close()
+    return open_window(make_project(tmp_path).folder)
 
 
 def test_make_two_loop_takes_from_the_panel(qtbot, window: MainWindow) -> None:

@@ -7,30 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.service import EngineService
-from engine.session import Session
 from engine.stems.tiny import create_tiny_separator
-from gui.engine_client import EngineClient
 from gui.main_window import MainWindow
 from tests.engine.session.test_session import make_project
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path, monkeypatch):
+def window(open_window, tmp_path: Path, monkeypatch):
     models = tmp_path / "models"
     create_tiny_separator(models)
     monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
-    engine = EngineService("thread").start()
-    session = Session.open(make_project(tmp_path).folder, engine, "test")
-    client = EngineClient(session)
-    win = MainWindow(session, client)
-    qtbot.addWidget(win)
-    win.resize(1400, 800)
-    win.show()
-    yield win
-    client.close()
-    session.close()
-    engine.close()
+    return open_window(make_project(tmp_path).folder)
 
 
 def test_split_grid_lock_and_undo_from_the_takes_list(qtbot, window: MainWindow) -> None:

@@ -19,13 +19,12 @@ within 7e-7, which the "audio from the golden latent" line checks at 1e-5).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from engine.style.parity import Report
+from engine.parity import Report, main_for, run_case
 
 REL = {"exact": 0.0, "module": 1e-5, "run": 5e-4, "run_audio": 2e-3}
 T5_ATOL = 5e-3
@@ -69,12 +68,7 @@ class Check:
 
 
 def _case(report: Report, name: str, fn: Any, tensors: dict[str, Any]) -> None:
-    c = Check(tensors)
-    try:
-        fn(c)
-        report.line(name, *c.result())
-    except Exception as exc:  # noqa: BLE001 - one broken case is a FAIL line, the others still run
-        report.line(name, False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+    run_case(report, name, fn, Check(tensors))
 
 
 def run_variant(folder: Path, report: Report) -> None:
@@ -284,24 +278,18 @@ def real_layouts(path: Path, report: Report) -> None:
             report.line(f"real layout {name}", False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(fixture_dir: Path, report: Report) -> None:
     import torch
 
-    ap = argparse.ArgumentParser(prog="songbridge models parity stable-audio", description=__doc__.split("\n\n")[0])
-    ap.add_argument("fixture_dir", type=Path)
-    args = ap.parse_args(argv)
-    variants = sorted(p.parent for p in args.fixture_dir.glob("*/fixtures.json"))
-    if not variants:
-        print(f"parity: {args.fixture_dir}: no variant folders (*/fixtures.json)", file=sys.stderr)
-        return 2
     torch.set_num_threads(1)  # the goldens were made with one thread; two round some matmuls differently
-    report = Report()
-    for folder in variants:
+    for folder in sorted(p.parent for p in fixture_dir.glob("*/fixtures.json")):
         run_variant(folder, report)
-    if (args.fixture_dir / "keys_full.json").is_file():
-        real_layouts(args.fixture_dir / "keys_full.json", report)
-    print(f"{report.passed} passed, {report.failed} failed")
-    return 1 if report.failed else 0
+    if (fixture_dir / "keys_full.json").is_file():
+        real_layouts(fixture_dir / "keys_full.json", report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return main_for("stable-audio", __doc__, run, argv, marker="*/fixtures.json")
 
 
 if __name__ == "__main__":
