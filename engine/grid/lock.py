@@ -85,7 +85,7 @@ def plan(downbeats: np.ndarray, bar_lines: np.ndarray, sample_rate: int, frames:
 
 def pieces(p: LockPlan, source_frames: int) -> list[tuple[float, float, float, float]]:
     """(src start, src end, dst start, dst end) seconds for each piece the audio is stretched in: the map's own
-    segments cut at least every bar-ish (``max_s``), extended at both ends to cover the output."""
+    segments (for a whole-take ratio, cuts about every 2 s), extended at both ends to cover the output."""
     sr = p.sample_rate
     out_end = p.frames / sr
     src_end = source_frames / sr

@@ -35,17 +35,12 @@ def _with_project(args: argparse.Namespace, folder: Path, what: str, make_job: A
     with the take it returns."""
     from engine.song.lock import ProjectLock
     from engine.song.project import Project
+    from songbridge.commands.render import chosen_take
     from songbridge.engine_client import open_engine, run_job
 
     with ProjectLock.acquire(folder, f"songbridge {what}"):
         project = Project.open(folder)
-        if not project.song.takes:
-            raise SongBridgeError(f"{folder}: the project has no takes yet; run songbridge generate first")
-        take_id = args.take or project.song.takes[-1].id
-        try:
-            project.song.take(take_id)
-        except KeyError as exc:
-            raise SongBridgeError(f"--take {take_id}: {exc.args[0]}") from None
+        take_id = chosen_take(project, args.take)
         engine = open_engine("thread" if getattr(args, "engine", None) == "thread" else None)
         try:
             done = run_job(engine, make_job(project, take_id), f"{what} {take_id}")

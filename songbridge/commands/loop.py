@@ -29,15 +29,22 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.takes <= 16:
         raise SongBridgeError(f"--takes must be 1..16, got {args.takes}")
     folder = project_path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    with ProjectLock.acquire(folder, "songbridge loop"):
-        return _loop(args, prompt, folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)  # the lock lives in it
+    try:
+        with ProjectLock.acquire(folder, "songbridge loop"):
+            return _loop(args, prompt, folder)
+    except BaseException:
+        if created and not (folder / "song.json").exists():  # a refused first loop leaves no empty project behind
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
     from engine.backends import registry
-    from engine.backends.stable_audio.catalog import loop_backend
-    from engine.backends.stable_audio.files import LICENCE
+    from engine.backends.stable_audio.catalog import LICENCE, loop_backend
     from engine.backends.stable_audio.loops import loop_seconds
     from engine.generation import plan_takes
     from engine.service import PRIORITY_INTERACTIVE, GenerateJob

@@ -69,7 +69,8 @@ def _encoder_status(folder: Path) -> int:
 
 def _stable_audio_status(folder: Path) -> int:
     """Stable Audio Open 1.0 and Small (loops and beds); optional. Returns 1 when present but broken."""
-    from engine.backends.stable_audio.files import FOLDERS, LICENCE, WHERE, StableAudioFilesError, find
+    from engine.backends.stable_audio.catalog import FOLDERS, LICENCE, WHERE
+    from engine.backends.stable_audio.files import StableAudioFilesError, find
     from engine.nn.sao.config import ConfigError, read
 
     broken = 0

@@ -42,16 +42,22 @@ def run(args: argparse.Namespace) -> int:
         return _render(args, Project.open(folder))
 
 
-def _render(args: argparse.Namespace, project: Any) -> int:
-    from engine.render import RenderSettings
-
+def chosen_take(project: Any, take_arg: str | None) -> str:
+    """``--take`` (checked to exist), or the newest take; an error naming what is wrong otherwise."""
     if not project.song.takes:
         raise SongBridgeError(f"{project.folder}: the project has no takes yet; run songbridge generate first")
-    take_id = args.take or project.song.takes[-1].id
+    take_id = take_arg or project.song.takes[-1].id
     try:
         project.song.take(take_id)
     except KeyError as exc:
         raise SongBridgeError(f"--take {take_id}: {exc.args[0]}") from None
+    return take_id
+
+
+def _render(args: argparse.Namespace, project: Any) -> int:
+    from engine.render import RenderSettings
+
+    take_id = chosen_take(project, args.take)
     if not -20 <= args.ceiling <= 0:
         raise SongBridgeError(f"--ceiling must be -20..0 dBTP, got {args.ceiling:g}")
     bits = {"16": 16, "24": 24, "32f": 32, "32": 32}.get(args.bits)

@@ -22,7 +22,8 @@ from engine.backends.takes import TakeWriter
 from engine.errors import SongBridgeError
 from engine.song.model import Take
 
-from .files import FOLDERS, LICENCE, StableAudioFilesError, find
+from .catalog import FOLDERS, LICENCE
+from .files import StableAudioFilesError, find
 from .loops import loop_frames, loop_prompt, loop_seconds, make_loop, seam_jump
 
 VERSION = "1.0"

@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.errors import SongBridgeError
 
-from .catalog import FOLDERS, LICENCE, WHERE
+from .catalog import FOLDERS, WHERE
 
 
 class StableAudioFilesError(SongBridgeError):
@@ -172,7 +172,3 @@ def load(files: StableAudioFiles, t5_dtype: Any = None) -> Loaded:
         raise StableAudioFilesError(f"{files.t5}: T5 width {t5_width} differs from cond_dim {cfg.cond_dim} in "
                                     f"{files.config} (a projection would be needed; the official models have none)")
     return Loaded(model.eval(), files, sha256_file(files.weights))
-
-
-def describe(files: StableAudioFiles) -> str:
-    return f"{files.model_id} ({files.weights.name}); licence: {LICENCE}"

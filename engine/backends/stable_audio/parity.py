@@ -142,7 +142,7 @@ def run_variant(folder: Path, report: Report) -> None:
 
     def conditioning(c: Check) -> None:
         with torch.no_grad():
-            conds, _ = model.condition(cases["conditioning_inputs"]["conditioning"])
+            conds = model.condition(cases["conditioning_inputs"]["conditioning"])
             inp = model.inputs(conds)
         c("condinputs.cross_attn_cond", inp.cross, "t5")
         c("condinputs.cross_attn_mask", inp.cross_mask, "exact")
@@ -206,7 +206,7 @@ def run_variant(folder: Path, report: Report) -> None:
 
         with torch.no_grad():
             torch.manual_seed(kw["seed"])
-            conds, _ = model.condition(kw["conditioning"])
+            conds = model.condition(kw["conditioning"])
             inp = model.inputs(conds)
             noise = torch.randn([kw["batch_size"], cfg.dit.io_channels, kw["sample_size"] // cfg.downsampling_ratio])
             c("e2e.initial_noise", noise, "exact")

@@ -58,11 +58,11 @@ def generate(model: Any, prompts: Sequence[str], seconds_total: Sequence[float],
     with torch.no_grad():
         torch.manual_seed(seed)
         noise = torch.randn([b, cfg.dit.io_channels, cfg.latent_length]).to(dev)
-        conds, _ = model.condition(items)
+        conds = model.condition(items)
         inp = model.inputs(conds)
         neg = neg_mask = None
         if s.negative and s.cfg != 1.0:
-            nconds, _ = model.condition([{**item, "prompt": s.negative} for item in items])
+            nconds = model.condition([{**item, "prompt": s.negative} for item in items])
             ninp = model.inputs(nconds)
             neg, neg_mask = ninp.cross, ninp.cross_mask
         init = None

@@ -100,7 +100,7 @@ class StableAudio(nn.Module):
             hidden = self.t5(ids, mask)
         return hidden * mask[..., None].float(), mask.bool()
 
-    def condition(self, items: Sequence[Mapping[str, Any]]) -> tuple[dict[str, tuple[Tensor, Tensor]], Any]:
+    def condition(self, items: Sequence[Mapping[str, Any]]) -> dict[str, tuple[Tensor, Tensor]]:
         """Each conditioner over the batch: {id: (embeddings, mask)}."""
         out: dict[str, tuple[Tensor, Tensor]] = {}
         for c in self.cfg.conditioners:
@@ -112,7 +112,7 @@ class StableAudio(nn.Module):
                 out[c.id] = self.encode_prompts([str(v) for v in values], c.max_length)
             else:
                 out[c.id] = self.conditioner.conditioners[c.id](values)
-        return out, None
+        return out
 
     def inputs(self, conds: Mapping[str, tuple[Tensor, Tensor]]) -> Conditioning:
         """Cross tokens in ``cross_attention_cond_ids`` order, global vector from ``global_cond_ids``."""

@@ -87,3 +87,6 @@ def test_a_bed_and_a_variation(models: Path, tmp_path: Path) -> None:
                        (["--bars", "4", "--steps", "0"], "steps")):
         r = run_cli("loop", "x", "-o", str(out), "--models", str(models), *args)
         assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run_cli("loop", "drums", "--bars", "40", "--bpm", "120", "-o", str(tmp_path / "new"), "--models", str(models))
+    assert r.returncode == 2 and "makes at most" in r.stderr
+    assert not (tmp_path / "new.songbridge").exists()  # a refused first loop leaves no empty project behind
