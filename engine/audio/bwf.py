@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.safe_fs import open_write
+
 BEXT_FIXED = 602  # bytes before CodingHistory
 _FMT = {16: (1, 2), 24: (1, 3), 32: (3, 4)}  # bits -> (format tag, bytes per sample); 32 = IEEE float
 
@@ -88,7 +90,10 @@ def encode_pcm(audio: np.ndarray, bits: int) -> bytes:
     raise ValueError(f"bits must be 16, 24 or 32 (float), got {bits}")
 
 
-def write_bwf(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, bits: int, bext: Bext) -> Path:
+def write_bwf(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, bits: int, bext: Bext, *,
+              root: str | os.PathLike[str] | None = None) -> Path:
+    """A Broadcast WAV file at ``path``, never written through a symbolic link (nor, with ``root``, through a
+    linked folder below it)."""
     if bits not in _FMT:
         raise ValueError(f"bits must be 16, 24 or 32 (float), got {bits}")
     a = np.asarray(audio, dtype=np.float32)
@@ -109,7 +114,7 @@ def write_bwf(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int,
     if riff_size > 0xFFFFFFFF:
         raise ValueError("file over 4 GiB: RF64 is not supported")
     p = Path(path)
-    with open(p, "wb") as fh:
+    with open_write(p, root) as fh:
         fh.write(b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + header)
         fh.write(b"data" + struct.pack("<I", len(data)))
         fh.write(data)

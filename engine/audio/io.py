@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import SongBridgeError
+from engine.safe_fs import open_write
 
 SAMPLE_RATE = 44100
 
@@ -33,14 +34,15 @@ def read_audio(path: str | os.PathLike[str], *, always_2d: bool = True) -> tuple
 
 
 def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
-              subtype: str = "PCM_24") -> Path:
-    """Write ``audio`` [frames, channels] as WAV (24-bit PCM by default)."""
+              subtype: str = "PCM_24", *, root: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``audio`` [frames, channels] as WAV (24-bit PCM by default), never through a symbolic link; with
+    ``root`` (the project folder), no folder below it may be a link either."""
     import soundfile as sf  # noqa: PLC0415
 
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     try:
-        sf.write(str(p), np.asarray(audio, dtype=np.float32), sample_rate, subtype=subtype, format="WAV")
+        with open_write(p, root) as fh:
+            sf.write(fh, np.asarray(audio, dtype=np.float32), sample_rate, subtype=subtype, format="WAV")
     except (RuntimeError, OSError, sf.LibsndfileError) as exc:  # type: ignore[attr-defined]
         raise AudioFileError(f"{p}: cannot write: {exc}") from None
     return p

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,9 @@ import numpy as np
 
 from engine.audio.io import write_wav
 from engine.errors import SongBridgeError
+from engine.safe_fs import fresh_dir, make_dirs, remove, write_text
 from engine.song.document import read_take, take_to_dict
-from engine.song.model import Take
+from engine.song.model import Take, check_stem
 from engine.song.reader import Obj
 from engine.version import __version__
 
@@ -40,19 +40,20 @@ class TakeWriter:
     def __enter__(self) -> TakeWriter:
         if self.out_dir.exists():
             raise SongBridgeError(f"{self.out_dir}: a take with this id already exists")
-        shutil.rmtree(self.staging, ignore_errors=True)
-        (self.staging / "stems").mkdir(parents=True)
+        # takes/ is the root every file of the take is written below: no link in it is followed
+        fresh_dir(self.staging, self.out_dir.parent)
+        make_dirs(self.staging / "stems", self.out_dir.parent)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if not self._committed:
-            shutil.rmtree(self.staging, ignore_errors=True)
+            remove(self.staging)
 
     def write_stem(self, name: str, audio: np.ndarray) -> None:
-        write_wav(self.staging / "stems" / f"{name}.wav", audio)
+        write_wav(self.staging / "stems" / f"{check_stem(name)}.wav", audio, root=self.out_dir.parent)
 
     def write_mix(self, audio: np.ndarray) -> None:
-        write_wav(self.staging / "mix.wav", audio)
+        write_wav(self.staging / "mix.wav", audio, root=self.out_dir.parent)
 
     def path(self, name: str) -> Path:
         """A path in the staging folder for backend-specific files (e.g. ``latent.safetensors``)."""
@@ -63,7 +64,8 @@ class TakeWriter:
             take = dataclasses.replace(take, created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
         record = {"songbridge_version": __version__, **take_to_dict(take), **dict(extra or {})}
         record["files"] = sorted(str(p.relative_to(self.staging)) for p in self.staging.rglob("*") if p.is_file())
-        (self.staging / RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        write_text(self.staging / RECORD, json.dumps(record, indent=2, ensure_ascii=False) + "\n",
+                   self.out_dir.parent)
         self.staging.rename(self.out_dir)
         self._committed = True
         return take
@@ -94,7 +96,7 @@ def update_record(take_dir: Path, take: Take) -> None:
                              if p.is_file() and not any(part.startswith(".") for part in p.relative_to(take_dir).parts)
                              and p.name != RECORD)
     tmp = Path(take_dir) / f".{RECORD}.tmp"
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(tmp, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     tmp.replace(path)
 
 
@@ -114,7 +116,7 @@ def commit_pending(takes_dir: Path, pending: Take, new_id: str, name: str) -> Ta
         record = {}
     record.update(take_to_dict(take))
     tmp = src / f".{RECORD}.tmp"
-    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(tmp, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     tmp.replace(record_path)
     src.rename(dst)
     return take

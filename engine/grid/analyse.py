@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import SongBridgeError
+from engine.safe_fs import open_write, write_text
 
 GRID_DIR = "grid"
 LOCKED_DIR = "locked"
@@ -124,14 +125,14 @@ def write_maps(grid: Grid, folder: Path, summary: dict[str, Any]) -> list[Path]:
     out = []
     for name, table in (("beats.csv", rows), ("markers.csv", markers)):
         tmp = folder / f".{name}.tmp"
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        with open_write(tmp, text=True) as fh:
             csv.writer(fh).writerows(table)
         os.replace(tmp, folder / name)
         out.append(folder / name)
     data = {**summary, "beats_s": [round(float(t), 5) for t in grid.beats],
             "downbeats_s": [round(float(t), 5) for t in grid.downbeats]}
     tmp = folder / ".grid.json.tmp"
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    write_text(tmp, json.dumps(data, indent=1) + "\n")
     os.replace(tmp, folder / "grid.json")
     out.append(folder / "grid.json")
     return out

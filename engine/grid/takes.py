@@ -6,7 +6,6 @@ is the one heard (an undoable edit, made by the caller)."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 
 from engine.audio.io import read_audio, write_wav
 from engine.errors import SongBridgeError
+from engine.safe_fs import fresh_dir, remove
 from engine.song.model import Take
 from engine.song.tempo import TempoMap
 
@@ -67,21 +67,21 @@ def lock_take(folder: Path, take: Take, tempo: TempoMap, *, bpm: float | None = 
     if missing:
         raise SongBridgeError(f"take {take.id}: missing {', '.join(missing)}")
     staging = take_dir / f".{LOCKED_DIR}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
+    fresh_dir(staging, folder)
     try:
         for i, (rel, src) in enumerate(sources.items()):
             audio = mix if rel == "mix.wav" else read_audio(src)[0]
-            write_wav(staging / rel, lk.apply(plan, audio, should_stop))
+            write_wav(staging / rel, lk.apply(plan, audio, should_stop), root=folder)
             if on_progress is not None:
                 on_progress(i + 1, len(sources))
         old = take_dir / f".{LOCKED_DIR}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if (take_dir / LOCKED_DIR).exists():
+        remove(old)
+        if (take_dir / LOCKED_DIR).exists() or (take_dir / LOCKED_DIR).is_symlink():
             (take_dir / LOCKED_DIR).rename(old)
         staging.rename(take_dir / LOCKED_DIR)
-        shutil.rmtree(old, ignore_errors=True)
+        remove(old)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove(staging)
     record: dict[str, Any] = {"bpm": target_bpm, "mode": plan.mode, "ratio": round(plan.ratio, 6),
                               "drift_pct": round(plan.drift_pct, 2), "frames": plan.frames,
                               "first_bar": plan.first_bar + 1, "map": plan.tmap.as_rows(),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DocumentError
+from engine.safe_fs import open_write, remove
 
 from .key import Key
 from .model import DawLink, EffectSlot, LyricLine, Section, Song, SongInfo, Style, Take, TimeRange, WordTime
@@ -333,13 +334,15 @@ def write_atomic(path: Path, text: str, *, keep_backup: bool = False) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        remove(tmp)  # left by a save that died, or planted: never written through
+        with open_write(tmp, exclusive=True, text=True) as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         if keep_backup and path.exists():
             bak_tmp = path.with_name(f".{path.name}.bak.{os.getpid()}.tmp")
-            with open(path, "rb") as src, open(bak_tmp, "wb") as dst:
+            remove(bak_tmp)
+            with open(path, "rb") as src, open_write(bak_tmp, exclusive=True) as dst:
                 dst.write(src.read())
                 dst.flush()
                 os.fsync(dst.fileno())

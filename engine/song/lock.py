@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from engine.errors import SongBridgeError
 
 log = logging.getLogger("songbridge.project")
 LOCK_FILE = ".songbridge.lock"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_MAX_LOCK_BYTES = 4096  # a holder is a few hundred bytes; a hostile lock file is not read whole
 
 try:  # POSIX; on Windows the lock is the file's existence plus the pid check
     import fcntl
@@ -69,10 +72,15 @@ def _alive(pid: int) -> bool:
 def read_holder(folder: Path) -> Holder | None:
     """Who the lock file names (None when there is no readable lock)."""
     try:
-        data = json.loads((Path(folder) / LOCK_FILE).read_text(encoding="utf-8"))
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | _NOFOLLOW)
+        try:
+            raw = os.read(fd, _MAX_LOCK_BYTES)
+        finally:
+            os.close(fd)
+        data = json.loads(raw.decode("utf-8"))
         return Holder(int(data["pid"]), str(data["host"]), str(data["program"]), str(data.get("started", "")),
                       str(data.get("osc", "")))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -86,22 +94,10 @@ class ProjectLock:
     def acquire(cls, folder: str | os.PathLike[str], program: str) -> ProjectLock:
         folder = Path(folder)
         path = folder / LOCK_FILE
-        previous = read_holder(folder)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise SongBridgeError(f"{path}: cannot create the project lock: {exc.strerror or exc}") from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                holder = read_holder(folder)
-                who = holder.describe() if holder else "another program"
-                raise ProjectBusy(f"{folder}: the project is open in {who}; close it there first, or send the "
-                                  "command to that program", vars(holder) if holder else {}) from None
-        elif previous is not None and previous.host == socket.gethostname() and _alive(previous.pid) \
-                and previous.pid != os.getpid():  # pragma: no cover - Windows
+        fd = cls._open_locked(folder, path)
+        previous = read_holder(folder)  # what the file we now hold names: a program that died holding it
+        if fcntl is None and previous is not None and previous.host == socket.gethostname() \
+                and _alive(previous.pid) and previous.pid != os.getpid():  # pragma: no cover - Windows
             os.close(fd)
             raise ProjectBusy(f"{folder}: the project is open in {previous.describe()}", vars(previous))
         holder = Holder(os.getpid(), socket.gethostname(), program,
@@ -113,6 +109,52 @@ class ProjectLock:
             state = "no longer running" if not _alive(took_over.pid) or took_over.host != holder.host else "gone"
             log.info("%s: took over the lock of %s (%s)", folder, took_over.describe(), state)
         return lock
+
+    @staticmethod
+    def _open_locked(folder: Path, path: Path) -> int:
+        """Open the lock file (never through a symlink) and flock it; retry while the file we locked is not the one
+        at ``path`` any more (its holder unlinked it on release after we opened it), so two programs never both
+        hold the project."""
+        for _ in range(100):
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+            except OSError as exc:
+                if _NOFOLLOW and os.path.islink(path):
+                    # A project from elsewhere may carry a symlink here: writing through it would truncate the file
+                    # it points at. Remove the link itself (inside the project) and make a plain lock file.
+                    log.warning("%s: the project lock was a symbolic link (to %s); replaced it with a plain file",
+                                folder, os.readlink(path))
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc2:
+                        raise SongBridgeError(f"{path}: the project lock is a symbolic link and cannot be removed: "
+                                              f"{exc2.strerror or exc2}") from None
+                    continue
+                raise SongBridgeError(f"{path}: cannot create the project lock: {exc.strerror or exc}") from None
+            if fcntl is None:  # pragma: no cover - Windows
+                return fd
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                holder = read_holder(folder)
+                who = holder.describe() if holder else "another program"
+                raise ProjectBusy(f"{folder}: the project is open in {who}; close it there first, or send the "
+                                  "command to that program", vars(holder) if holder else {}) from None
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                os.close(fd)
+                raise SongBridgeError(f"{path}: the project lock is not a plain file")
+            try:
+                now = os.lstat(path)
+            except FileNotFoundError:
+                now = None
+            if now is not None and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                return fd
+            os.close(fd)  # we locked a file its holder had already unlinked: take the new one
+        raise SongBridgeError(f"{path}: the project lock kept changing under us; is another program looping on it?")
 
     def _write(self) -> None:
         data = (json.dumps(vars(self.holder)) + "\n").encode()

@@ -27,6 +27,8 @@ STEM_SLOTS = (*STEMS, "other", "instrumental")
 MASTER = "master"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: A stem name becomes a file name (``stems/<name>.wav``): lower-case letters, digits, '_' and '-', 1-32 long.
+_STEM_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
 def new_id(prefix: str) -> str:
@@ -37,6 +39,14 @@ def new_id(prefix: str) -> str:
 def check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise ValueError(f"{what} id must be 1-64 letters, digits, '.', '_' or '-', got {value!r}")
+    return value
+
+
+def check_stem(value: str, what: str = "stem") -> str:
+    """A stem name as it may become a file name; the one rule for song.json, record.json, engines and OSC."""
+    if not isinstance(value, str) or not _STEM_RE.match(value) or value == "mix":
+        raise ValueError(f"{what} name must be 1-32 lower-case letters, digits, '_' or '-' (not 'mix'), "
+                         f"got {value!r}")
     return value
 
 
@@ -186,6 +196,11 @@ class Take:
 
     def __post_init__(self) -> None:
         check_id(self.id, "take")
+        if isinstance(self.stems, str) or len(set(self.stems)) != len(tuple(self.stems)):
+            raise ValueError(f"take {self.id}: stems must be a list of distinct names, got {self.stems!r}")
+        for stem in self.stems:
+            check_stem(stem, f"take {self.id}: stem")
+        object.__setattr__(self, "stems", tuple(self.stems))
         object.__setattr__(self, "params", frozen_mapping(self.params))
         object.__setattr__(self, "analysis", frozen_mapping(self.analysis))
 

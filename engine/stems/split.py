@@ -89,7 +89,9 @@ def split_take(folder: Path, take: Any, *, models: Path | None = None, two: bool
     and ``analysis.separation`` (and without a grid lock made from the old stems)."""
     from engine.audio.io import read_audio, write_wav  # noqa: PLC0415
     from engine.backends.takes import update_record  # noqa: PLC0415
+    from engine.safe_fs import make_dirs  # noqa: PLC0415
     from engine.settings import models_dir  # noqa: PLC0415
+    from engine.song.model import check_stem  # noqa: PLC0415
 
     from .files import LICENCE  # noqa: PLC0415
     from .models import from_models  # noqa: PLC0415
@@ -98,18 +100,17 @@ def split_take(folder: Path, take: Any, *, models: Path | None = None, two: bool
     sep = from_models(models or models_dir()[0])
     audio, sr = read_audio(take_dir / "mix.wav")
     stems = separate(sep, audio, sr, two=two, on_progress=on_progress, should_stop=should_stop)
-    stem_dir = take_dir / "stems"
-    stem_dir.mkdir(exist_ok=True)
+    stem_dir = make_dirs(take_dir / "stems", folder)
     before = take_dir / "stems.before-split"  # the take's own stems are kept, out of the way, never deleted
     for old in take.stems:
         if old not in stems and (stem_dir / f"{old}.wav").is_file():
-            before.mkdir(exist_ok=True)
+            make_dirs(before, folder)
             os.replace(stem_dir / f"{old}.wav", before / f"{old}.wav")
     staged = []
     try:
         for name, data in stems.items():
-            tmp = stem_dir / f".{name}.wav.partial"
-            write_wav(tmp, data)
+            tmp = stem_dir / f".{check_stem(name)}.wav.partial"
+            write_wav(tmp, data, root=folder)
             staged.append((tmp, stem_dir / f"{name}.wav"))
         for tmp, final in staged:
             os.replace(tmp, final)

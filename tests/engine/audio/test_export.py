@@ -130,11 +130,11 @@ def test_failing_render_leaves_project_as_it_was(project: Project, monkeypatch) 
 
     calls = []
 
-    def failing_write(path, audio, settings, bext):
+    def failing_write(path, audio, settings, bext, *rest):
         calls.append(path)
         if len(calls) == 3:
             raise OSError(28, "No space left on device")
-        return original(path, audio, settings, bext)
+        return original(path, audio, settings, bext, *rest)
 
     original = render_mod._write
     monkeypatch.setattr(render_mod, "_write", failing_write)
