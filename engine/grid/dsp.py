@@ -82,16 +82,17 @@ def tempo_period(env: np.ndarray, prior_bpm: float | None) -> float:
     if 0 < k < n - 1:  # parabolic refinement of the lag
         a, b, c = ac[k - 1], ac[k], ac[k + 1]
         den = a - 2 * b + c
-        if den < 0:
-            return float(k + 0.5 * (a - c) / den)
-    return float(k)
+        if den < 0:  # k is the weighted peak, not always ac's own: keep the vertex within half a lag of it
+            return float(k + float(np.clip(0.5 * (a - c) / den, -0.5, 0.5)))
+    return float(max(k, 1))
 
 
 def dp_beats(env: np.ndarray, period: float, tightness: float = 300.0) -> np.ndarray:
     """Beat frames: the path that maximises onset strength minus ``tightness`` x (log of the interval over the
     period)^2 at each step."""
     n = env.size
-    lo, hi = max(1, int(round(period / 2))), int(round(period * 2))
+    period = max(float(period), 1.0)
+    lo, hi = max(1, int(round(period / 2))), max(2, int(round(period * 2)))
     offsets = np.arange(lo, hi + 1)
     penalty = -tightness * np.log(offsets / period) ** 2
     score = env.astype(np.float64).copy()
@@ -116,7 +117,7 @@ def dp_beats(env: np.ndarray, period: float, tightness: float = 300.0) -> np.nda
 def refine(env: np.ndarray, frames: np.ndarray, reach: int = 3) -> np.ndarray:
     """Each beat frame moved to the sub-frame maximum of ``env`` within ``reach`` frames (parabolic peak)."""
     out = frames.astype(np.float64).copy()
-    for i, f in enumerate(frames.astype(int)):
+    for i, f in enumerate(np.clip(frames.astype(int), 0, env.size - 1)):
         a, b = max(0, f - reach), min(env.size, f + reach + 1)
         k = a + int(np.argmax(env[a:b]))
         if 0 < k < env.size - 1:

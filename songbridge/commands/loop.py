@@ -63,7 +63,7 @@ def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
     models = models_dir(args.models)[0]
     name = {"small": "stable-audio-small", "1.0": "stable-audio"}.get(args.model or "") or loop_backend(models,
                                                                                                       seconds)
-    params: dict = {"bpm": bpm, "at_bar": args.at_bar}
+    params: dict = {"prompt": prompt, "bpm": bpm, "at_bar": args.at_bar}
     if args.bars is not None:
         params["bars"] = args.bars
     for key in ("steps", "cfg", "negative"):
@@ -83,7 +83,8 @@ def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
         backend.check_fits(args.bars, bpm, beats)  # refused before anything is written
     elif seconds > backend.window_s() + 1e-9:
         raise SongBridgeError(f"a {seconds:g} s bed is longer than {name} makes ({backend.window_s():.2f} s)")
-    project.song = project.song.replace(style=Style(prompt=prompt))
+    if not exists:  # a project made for this loop is described by it; an existing song keeps its own style
+        project.song = project.song.replace(style=Style(prompt=prompt))
     project.save()
     if args.variation:  # the clip goes into the project, so the take can be made again
         import shutil
@@ -106,7 +107,9 @@ def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
                 project.song = project.song.with_take(take)
             project.save()
             for take in done.takes:
-                print(f"{take.id}  seed {take.seed}  {take.duration_s:.3f} s  {project.take_dir(take.id) / 'mix.wav'}")
+                beat = f"  beat {take.params['beat']}" if "beat" in take.params else ""
+                print(f"{take.id}  seed {take.seed}  {take.duration_s:.3f} s{beat}  "
+                      f"{project.take_dir(take.id) / 'mix.wav'}")
     finally:
         engine.close()
     print(f"project: {project.folder}", file=sys.stderr)

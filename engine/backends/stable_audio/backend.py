@@ -24,7 +24,7 @@ from engine.song.model import Take
 
 from .catalog import FOLDERS, LICENCE
 from .files import StableAudioFilesError, find
-from .loops import loop_frames, loop_prompt, loop_seconds, make_loop, seam_jump
+from .loops import extend_by_bars, loop_frames, loop_prompt, loop_seconds, make_loop, seam_jump
 
 VERSION = "1.0"
 CEILING_DBFS = -1.0
@@ -169,7 +169,13 @@ class StableAudioBackend:
         if bpm is not None and params.get("lock", "yes") == "yes":
             audio, locked = _lock(audio, sr, bpm, beats)
         on_progress(s.steps + 1, total)
-        out = make_loop(audio, frames, sr) if bpm is not None else audio[:frames]
+        if bpm is not None:
+            made = len(audio)
+            out = make_loop(audio, frames, sr, bar_frames=int(round(beats * 60.0 / bpm * sr)))
+            if made < frames:  # started late: the model's window after its first downbeat was short of the loop
+                locked["extended_s"] = round((frames - made) / sr, 3)
+        else:
+            out = extend_by_bars(audio, frames, frames)[:frames]
         peak = float(np.abs(out).max()) if out.size else 0.0
         gain = min(1.0, 10 ** (CEILING_DBFS / 20) / peak) if peak > 0 else 1.0
         out = (out * gain).astype(np.float32)
@@ -180,6 +186,8 @@ class StableAudioBackend:
         take = Take(id=request.take_id, backend=self.name, seed=request.seed, name=request.name,
                     model_id=loaded.files.model_id, weights_sha256=loaded.sha256,
                     params={**params, "prompt_used": text, "steps": s.steps, "cfg": s.cfg,
+                            **({"beat": "locked" if locked.get("locked") else
+                                f"not locked: {locked.get('why', 'not asked')}"} if bpm is not None else {}),
                             "sampler": "pingpong" if cfg.objective == "rf_denoiser" else "dpmpp-3m-sde"},
                     style=request.style, duration_s=len(out) / sr, stems=(stem,))
         extra = {"weights": weights, "stable_audio": {"prompt_used": text, "seconds": seconds, "bars": bars,
@@ -207,6 +215,7 @@ def _lock(audio: np.ndarray, sr: int, bpm: float, beats: int) -> tuple[np.ndarra
     found, downs = dsp.track(audio, sr, bpm=bpm, meter=beats)
     if downs.size < 2 or found.size < 2 * beats:
         return audio, {"locked": False, "why": "no steady beat found"}
+    whole = audio
     start = float(downs[0])
     if start > 60.0 / bpm:  # the model started late: keep its audio from the first downbeat
         audio = audio[int(round(start * sr)):]
@@ -215,9 +224,9 @@ def _lock(audio: np.ndarray, sr: int, bpm: float, beats: int) -> tuple[np.ndarra
     lines = start + np.arange(0, len(audio) / sr + 4 * bar, bar)
     try:
         p = lock.plan(downs, lines, sr, frames=len(audio))
-    except SongBridgeError as exc:
-        return audio, {"locked": False, "why": str(exc)}
+    except (SongBridgeError, ValueError) as exc:  # the model's audio as it came, and why
+        return whole, {"locked": False, "why": str(exc)}
     if p.drift_pct > MAX_LOCK_DRIFT_PCT:  # that is not the loop's tempo being off, it is no beat at this tempo
-        return audio, {"locked": False, "why": f"the beat found is {p.drift_pct:.0f} % off {bpm:g} bpm"}
+        return whole, {"locked": False, "why": f"the beat found is {p.drift_pct:.0f} % off {bpm:g} bpm"}
     return lock.apply(p, audio), {"locked": True, "mode": p.mode, "ratio": round(p.ratio, 5),
                                   "drift_pct": round(p.drift_pct, 2)}

@@ -37,11 +37,31 @@ def loop_prompt(prompt: str, bpm: float, bars: float) -> str:
     return text
 
 
-def make_loop(audio: np.ndarray, frames: int, sample_rate: int, fade_s: float = FADE_S) -> np.ndarray:
-    """audio [n, ch] (n > frames for the best wrap) -> [frames, ch] whose end flows into its start."""
+def extend_by_bars(audio: np.ndarray, frames: int, bar_frames: int) -> np.ndarray:
+    """``audio`` [n, ch] made at least ``frames`` long by playing its last bar again (the material one bar
+    earlier, so the grid goes on), as often as needed; unchanged when long enough already."""
+    x = np.asarray(audio, dtype=np.float32)
+    if len(x) >= frames:
+        return x
+    if not len(x):
+        return np.zeros((frames, *x.shape[1:]), np.float32)
+    period = max(1, min(int(bar_frames), len(x)))
+    parts, n = [x], len(x)
+    while n < frames:
+        take = min(period, frames - n)
+        parts.append(x[len(x) - period:len(x) - period + take])
+        n += take
+    return np.concatenate(parts)
+
+
+def make_loop(audio: np.ndarray, frames: int, sample_rate: int, fade_s: float = FADE_S,
+              bar_frames: int | None = None) -> np.ndarray:
+    """audio [n, ch] (n > frames for the best wrap) -> [frames, ch] whose end flows into its start. Audio shorter
+    than the loop (a model that started late, trimmed to its first downbeat) is first extended by repeating its
+    last bar (``bar_frames``; default a quarter of the loop)."""
     x = np.asarray(audio, dtype=np.float32)
     if len(x) < frames:
-        raise ValueError(f"the audio ({len(x)} samples) is shorter than the loop ({frames})")
+        x = extend_by_bars(x, frames + int(fade_s * sample_rate), bar_frames or max(1, frames // 4))
     loop = x[:frames].copy()
     fade = min(int(fade_s * sample_rate), frames // 4)
     if fade < 2:

@@ -90,3 +90,38 @@ def test_a_bed_and_a_variation(models: Path, tmp_path: Path) -> None:
     r = run_cli("loop", "drums", "--bars", "40", "--bpm", "120", "-o", str(tmp_path / "new"), "--models", str(models))
     assert r.returncode == 2 and "makes at most" in r.stderr
     assert not (tmp_path / "new.songbridge").exists()  # a refused first loop leaves no empty project behind
+
+
+def test_audio_shorter_than_the_loop_is_extended_by_its_last_bar() -> None:
+    sr, bar = 44100, 22050
+    x = np.random.default_rng(0).standard_normal((50_000, 2)).astype(np.float32)
+    out = make_loop(x, 80_000, sr, bar_frames=bar)
+    assert out.shape == (80_000, 2)
+    # what follows the model's audio is its last bar again, so the grid goes on
+    np.testing.assert_array_equal(out[50_000:60_000], x[50_000 - bar:60_000 - bar])
+
+
+@pytest.mark.slow
+def test_no_seed_crashes_a_loop(models: Path, tmp_path: Path) -> None:
+    """Seeds 0-39 at 92, 128 and 174 bpm with the tiny Small model: each a take exactly bars x meter x 60 / bpm
+    long, locked or saying why not (about one seed in four crashed the tracker or came out short before)."""
+    from engine.backends.stable_audio.backend import StableAudioSmallBackend
+    from engine.generation import plan_takes
+    from engine.song.model import Song, SongInfo
+    from engine.song.project import Project
+    from engine.song.tempo import TempoMap
+
+    backend = StableAudioSmallBackend(models)
+    for bpm in (92.0, 128.0, 174.0):
+        project = Project(tmp_path / f"l{bpm:g}.songbridge",
+                          Song(info=SongInfo(title="drums"), tempo=TempoMap.constant(bpm)))
+        project.save()
+        frames = round(4 * 4 * 60 / bpm * 44100)
+        for seed in range(0, 40, 10):
+            requests = plan_takes(project, 10, seed, duration_s=frames / 44100,
+                                  params={"prompt": "drums", "bars": 4.0, "bpm": bpm})
+            for req in requests:
+                take = backend.generate(req, lambda *_: None, lambda: False)
+                assert sf.info(project.take_dir(take.id) / "mix.wav").frames == frames, (bpm, take.seed)
+                assert take.params["beat"] == "locked" or take.params["beat"].startswith("not locked: "), take.params
+                project.song = project.song.with_take(take)
