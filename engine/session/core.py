@@ -269,6 +269,14 @@ class Session:
 
     def _finished(self, ev: Any) -> None:
         with self._mutex:
+            tag = self.jobs.get(ev.job_id, {}).get("pending")
+        if tag:  # a generate job's takes are the pending ones it asked for, each once: never an existing take
+            seen: set[str] = set()
+            for take in ev.takes:
+                if not take.id.startswith(f"pending-{tag}-") or take.id in seen:
+                    raise SongBridgeError(f"job {ev.job_id} returned take {take.id[:80]!r}, which it did not ask for")
+                seen.add(take.id)
+        with self._mutex:
             purpose = self.jobs.pop(ev.job_id, {})
         committed = self._commit(ev.job_id, ev.takes, purpose)
         self._publish(JobEnded(ev.job_id, "finished", tuple(committed), ev.render or None, purpose=purpose))

@@ -144,6 +144,11 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
             job = GenerateJob(backend.name, tuple(group), {"models_dir": args.models} if args.models else {},
                               PRIORITY_BATCH, f"{project.song.info.title} take {i}/{len(groups)}", batch=batch)
             done = run_job(engine, job, f"take {i}/{len(groups)}" if not batch else f"{count} takes")
+            asked, known = {r.take_id for r in group}, {t.id for t in project.song.takes}
+            for take in done.takes:  # only the takes asked for, each a new one, before the song changes
+                if take.id not in asked or take.id in known:
+                    raise SongBridgeError(f"the engine returned take {take.id[:80]!r}, which was not asked for")
+                known.add(take.id)
             for take in done.takes:
                 project.song = project.song.with_take(take)
             project.save()  # after the take's files are complete

@@ -6,10 +6,12 @@ sha256). Rendering a take for the DAW works on the project's files, so render jo
 whose events join the remote ones.
 
 Each job's events come over its own WebSocket on a thread; a dropped connection is retried (the server replays
-what was missed, ``?after=N``) for ``reconnect_s`` before the job is reported failed. A ``finished`` event's
-files are fetched and written into the take folder the client asked for, after checking every path (relative,
-no ``..``, inside that folder, no links) and every size and sha256; nothing from the server is executed or
-deserialised beyond JSON.
+what was missed, ``?after=N``) for ``reconnect_s`` before the job is reported failed. A ``finished`` event is
+trusted no further than the job it answers (:mod:`.fetch`): only the takes the job asked for, each once and none
+replacing a take, with valid stem names; its files are streamed to disk within size and time limits
+(:class:`~.fetch.FetchLimits`), every path, size and sha256 checked, and the takes' folders appear only when all
+arrived. A refused event becomes a ``Failed`` naming the engine and the take or file, and the project is left as it
+was; nothing from the server is executed or deserialised beyond JSON.
 """
 
 from __future__ import annotations
@@ -50,17 +52,21 @@ def safe_target(root: Path, rel: str) -> Path:
 
 class HttpEngine(EventSource):
     def __init__(self, url: str, key: bytes, *, cafile: str | None = None, timeout_s: float = 10.0,
-                 reconnect_s: float = 30.0):
+                 reconnect_s: float = 30.0, limits: Any = None):
+        """``limits``: a :class:`~.fetch.FetchLimits` for the takes' files (its defaults when None)."""
         import httpx  # noqa: PLC0415
+
+        from .fetch import FetchLimits  # noqa: PLC0415
 
         self.url = url.rstrip("/")
         self.key = key
         self.reconnect_s = reconnect_s
+        self.limits = limits if limits is not None else FetchLimits(connect_s=timeout_s)
         self._ssl = ssl.create_default_context(cafile=cafile) if self.url.startswith("https") else None
         self._http = httpx.Client(base_url=self.url, headers={"Authorization": "Bearer " + key.decode()},
                                   timeout=timeout_s, verify=self._ssl if self._ssl is not None else True)
         self._out: queue.Queue[Any] = queue.Queue()
-        self._dirs: dict[str, dict[str, Path]] = {}
+        self._asked: dict[str, Any] = {}  # job id -> fetch.Asked: the takes it asked for, and where they go
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
         self._mine: dict[str, JobInfo] = {}  # what this client submitted or attached to, as last heard
@@ -109,13 +115,17 @@ class HttpEngine(EventSource):
             job_id = self._local_service().submit(job)
             self._mine[job_id] = JobInfo(job_id, job.label or "render", "queued", job.priority)
             return job_id
-        dirs = {r.take_id: r.out_dir for r in getattr(job, "requests", ())}
+        from .fetch import Asked  # noqa: PLC0415
+
+        requests = getattr(job, "requests", ())
+        asked = Asked({r.take_id: r.out_dir for r in requests},
+                      {r.take_id: r.edit.source_take if r.edit is not None else None for r in requests})
         uploads = self._upload_sources(job) if isinstance(job, GenerateJob) else {}
         body = {"job": job_to_json(job, uploads)}
         job_id = str(self._call("POST", "/v1/jobs", content=json.dumps(body)).json()["job"])
         self._mine[job_id] = JobInfo(job_id, getattr(job, "label", "") or type(job).__name__, "queued",
                                      job.priority)
-        self.attach(job_id, dirs)
+        self._follow(job_id, asked)
         return job_id
 
     def _upload_sources(self, job: GenerateJob) -> dict[str, str]:
@@ -164,8 +174,14 @@ class HttpEngine(EventSource):
 
     def attach(self, job_id: str, take_dirs: dict[str, Path] | None = None) -> None:
         """Follow a job submitted earlier (by this program before a restart, or another): the server replays its
-        events from the start; ``take_dirs`` says where its takes' files go."""
-        self._dirs[job_id] = dict(take_dirs or {})
+        events from the start; ``take_dirs`` names the takes it asked for and says where their files go (takes
+        not named there are refused)."""
+        from .fetch import Asked  # noqa: PLC0415
+
+        self._follow(job_id, Asked(dict(take_dirs or {})))
+
+    def _follow(self, job_id: str, asked: Any) -> None:
+        self._asked[job_id] = asked
         t = threading.Thread(target=self._follow_remote, args=(job_id,), name=f"engine-events-{job_id}",
                              daemon=True)
         t.start()
@@ -241,7 +257,10 @@ class HttpEngine(EventSource):
         try:
             ev, files = event_from_json(json.loads(raw))
         except (ValueError, WireError) as exc:
-            self._out.put(Failed(job_id, f"the engine sent a malformed event: {exc}"))
+            failed = Failed(job_id, f"the engine at {self.url} sent a malformed event for job {job_id}: {exc}; "
+                                    f"nothing was added")
+            self._note(failed)
+            self._out.put(failed)
             return True
         if ev.job_id != job_id:
             return False
@@ -249,7 +268,9 @@ class HttpEngine(EventSource):
             try:
                 self._fetch(job_id, ev, files)
             except (EngineApiError, OSError) as exc:
-                failed = Failed(job_id, str(exc))
+                failed = Failed(job_id, str(exc) if isinstance(exc, EngineApiError) else
+                                f"fetching the takes of job {job_id} from the engine at {self.url}: {exc}; nothing "
+                                f"was added")
                 self._note(failed)
                 self._out.put(failed)
                 return True
@@ -262,22 +283,15 @@ class HttpEngine(EventSource):
         return isinstance(ev, TERMINAL)
 
     def _fetch(self, job_id: str, ev: Any, files: list[dict[str, Any]]) -> None:
-        dirs = self._dirs.get(job_id, {})
-        plan = []
-        for f in files:  # every path checked before the first byte is written
-            root = dirs.get(f["take"])
-            if root is None:
-                raise EngineApiError(f"the engine sent files for take {f['take']!r}, which this job did not ask for")
-            plan.append((f, safe_target(root, f["path"])))
-        for f, target in plan:
-            r = self._call("GET", f"/v1/jobs/{job_id}/files/{f['take']}/{f['path']}")
-            data = r.content
-            if len(data) != f["size"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
-                raise EngineApiError(f"{f['take']}/{f['path']}: the bytes do not match the engine's size and sha256")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.part")
-            tmp.write_bytes(data)
-            tmp.replace(target)
+        """Check the takes and files of a finished event against what the job asked for, then fetch them."""
+        from .fetch import Asked, check_finished, fetch_takes  # noqa: PLC0415
+
+        where = f"the engine at {self.url}"
+        asked = self._asked.get(job_id, Asked({}))
+        plan = check_finished(where, job_id, ev.takes, files, asked, self.limits)
+        if self._closed.is_set():
+            raise EngineApiError(f"job {job_id}: this client of the engine at {self.url} was closed")
+        fetch_takes(self.url, self.key, self._ssl, job_id, plan, asked, self.limits, where)
 
     def close(self) -> None:
         self._closed.set()
