@@ -67,6 +67,38 @@ def _tensors_only(d: dict, path: Path, what: str) -> dict[str, Tensor]:
     return {str(k): v for k, v in d.items()}
 
 
+def _load_weights_only(p: Path, *, mmap: bool = False) -> object:
+    """``torch.load(weights_only=True)``: a pickle naming anything but tensors and plain containers is refused
+    before any of it runs. ``mmap``: map a torch.save zip's storages instead of reading them (nothing large in
+    memory)."""
+    try:
+        return torch.load(str(p), map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{p}: refused: it is a pickle with Python objects other than tensors, and "
+                              f"SongBridge never executes code from a checkpoint ({str(exc).splitlines()[0][:160]})") \
+            from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint; truncated or corrupt? "
+                              f"({str(exc).splitlines()[0][:160]})") from None
+
+
+def unsafe_reason(path: str | os.PathLike[str]) -> str | None:
+    """Why :func:`read_checkpoint` would refuse this file, by the same weights-only unpickler, or None when it
+    would not. A torch.save zip (the official format) is memory-mapped, so its weights are not read into memory;
+    an old-style pickle cannot be mapped and is read whole. ``.safetensors`` hold no code. The message names the
+    file (``models status`` prints it)."""
+    p = Path(path)
+    if p.suffix == ".safetensors":
+        return None
+    try:
+        zipped = zipfile.is_zipfile(p)
+        obj = _load_weights_only(p, mmap=zipped)
+    except CheckpointError as exc:
+        return str(exc)
+    del obj
+    return None
+
+
 def read_checkpoint(path: str | os.PathLike[str], *, use_ema: bool | None = None) -> Checkpoint:
     """Read a checkpoint file without executing anything in it. ``use_ema``: None = the official choice
     (``model_state_dict`` when present, else the EMA weights)."""
@@ -85,15 +117,7 @@ def read_checkpoint(path: str | os.PathLike[str], *, use_ema: bool | None = None
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"{p}: not a readable safetensors file ({exc}); truncated download?") from None
         return Checkpoint(p, _prefixed(raw, p), "safetensors", digest)
-    try:
-        obj = torch.load(str(p), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{p}: refused: it is a pickle with Python objects other than tensors, and "
-                              f"SongBridge never executes code from a checkpoint ({str(exc).splitlines()[0][:160]})") \
-            from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint; truncated or corrupt? "
-                              f"({str(exc).splitlines()[0][:160]})") from None
+    obj = _load_weights_only(p)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{p}: expected a dict of tensors or a checkpoint dict, found {type(obj).__name__}")
     if "model_state_dict" in obj and use_ema is not True:

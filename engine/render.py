@@ -12,22 +12,27 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.audio.bwf import Bext, write_bwf
-from engine.audio.fx import load_board, process_chunked, user_preset_dirs
+from engine.audio.consent import PluginNotAllowed
+from engine.audio.fx import build_board, chain_spec, process_chunked, refused_plugins, user_preset_dirs
 from engine.audio.io import SAMPLE_RATE, read_audio
 from engine.audio.loudness import limit, normalize, true_peak_db
 from engine.backends.base import ProgressFn, Steps, StopFn, never_stop, no_progress
 from engine.errors import SongBridgeError
-from engine.song.model import MASTER
+from engine.safe_fs import fresh_dir, open_write, remove, write_text
+from engine.song.model import MASTER, check_id
 from engine.song.project import Project
 from engine.version import __version__
+
+if TYPE_CHECKING:
+    from presets.effect_chains import ChainSpec
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,23 @@ def chains_for(project: Project, settings: RenderSettings, stems: tuple[str, ...
     return out
 
 
+def render_chains(project: Project, settings: RenderSettings,
+                  stems: tuple[str, ...]) -> dict[str, tuple[ChainSpec, dict[str, Any]]]:
+    """Slot -> (chain, overrides) for this render, read and checked before any audio work: a bad preset raises an
+    error naming it, and external plugins this machine has not allowed raise ``PluginNotAllowed`` naming every one
+    of them, none loaded. A render never goes on without a plugin its chain names: the files it lands in the DAW
+    would silently not be what the chain says."""
+    chains = chains_for(project, settings, stems)
+    overrides = {slot: dict(e.overrides) for slot, e in project.song.effects.items()
+                 if slot not in settings.fx and e.overrides and chains.get(slot)}
+    specs = {slot: (chain_spec(name, user_preset_dirs()), overrides.get(slot, {}))
+             for slot, name in chains.items() if name}
+    refused = [r for slot, (spec, ov) in specs.items() for r in refused_plugins(spec, ov, f"{slot}: ")]
+    if refused:
+        raise PluginNotAllowed(refused)
+    return specs
+
+
 @dataclass(frozen=True)
 class AuditionChains:
     """The chains a take is auditioned with: those of its last render when it has one, else the song's."""
@@ -110,7 +132,7 @@ def audition_chains(project: Project, take_id: str, stems: tuple[str, ...]) -> A
             overrides = {k: dict(v) for k, v in raw.items() if isinstance(v, dict)} if isinstance(raw, dict) else {}
             return AuditionChains({k: v for k, v in chains.items() if k in (*stems, MASTER)}, overrides, "render",
                                   record)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     presets: dict[str, str | None] = {}
     overrides = {}
@@ -132,10 +154,8 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
         raise SongBridgeError("no take given")
     src = project.audio_dir(take.id)
     chains = chains_for(project, settings, take.stems)
-    overrides = {slot: dict(e.overrides) for slot, e in project.song.effects.items()
-                 if slot not in settings.fx and e.overrides and chains.get(slot)}
-    boards = {slot: load_board(name, SAMPLE_RATE, user_preset_dirs(), overrides.get(slot))
-              for slot, name in chains.items() if name}
+    specs = render_chains(project, settings, take.stems)
+    boards = {slot: build_board(spec, SAMPLE_RATE, overrides) for slot, (spec, overrides) in specs.items()}
     tick = Steps(len(take.stems) + 3, on_progress, should_stop)
 
     processed: dict[str, np.ndarray] = {}
@@ -172,10 +192,14 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
 
     lufs, tp = integrated_lufs(mix, SAMPLE_RATE), true_peak_db(mix)
     tick()
+    if out_name:
+        try:
+            check_id(out_name, "render folder")  # it becomes a folder name: one rule for every such name
+        except ValueError as exc:
+            raise SongBridgeError(str(exc)) from None
     final = project.folder / "renders" / out_name if out_name else project.render_dir(take.id)
     staging = final.with_name(f".{final.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    fresh_dir(staging, project.folder)
     files: dict[str, Path] = {}
     try:
         name = slug(project.song.info.title)
@@ -191,35 +215,35 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
                 max_true_peak=int(round(tp * 100)) if label == "mix" and math.isfinite(tp) else 0x7FFF,
                 coding_history=f"A=PCM,F={SAMPLE_RATE},W={settings.bits},M=stereo,T=SongBridge {__version__}\r\n",
             )
-            _write(staging / fname, audio, settings, bext)
+            _write(staging / fname, audio, settings, bext, project.folder)
             files[label] = final / fname
         record = {
             "songbridge_version": __version__, "take": take.id, "format": settings.format, "bits": settings.bits,
             "loudness_target_lufs": settings.loudness_lufs, "ceiling_dbtp": settings.ceiling_dbtp,
             "mix_lufs": lufs, "mix_true_peak_db": tp, "time_reference_samples": ref, "chains": chains,
-            "overrides": overrides,
+            "overrides": {slot: ov for slot, (_, ov) in specs.items() if ov},
             "files": {k: v.name for k, v in files.items()},
         }
-        (staging / "render.json").write_text(json.dumps(record, indent=2) + "\n")
+        write_text(staging / "render.json", json.dumps(record, indent=2) + "\n", project.folder)
         tick()
         old = final.with_name(f".{final.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
+        remove(old)
+        if final.exists() or final.is_symlink():
             final.rename(old)
         staging.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        remove(old)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove(staging)
     return RenderResult(final, files, lufs, tp, chains)
 
 
-def _write(path: Path, audio: np.ndarray, settings: RenderSettings, bext: Bext) -> None:
+def _write(path: Path, audio: np.ndarray, settings: RenderSettings, bext: Bext, root: Path) -> None:
     if settings.format == "wav":
-        write_bwf(path, audio, SAMPLE_RATE, settings.bits, bext)
+        write_bwf(path, audio, SAMPLE_RATE, settings.bits, bext, root=root)
         return
     import soundfile as sf  # noqa: PLC0415
 
-    with sf.SoundFile(str(path), "w", SAMPLE_RATE, audio.shape[1], subtype=f"PCM_{settings.bits}",
+    with open_write(path, root) as raw, sf.SoundFile(raw, "w", SAMPLE_RATE, audio.shape[1], subtype=f"PCM_{settings.bits}",
                       format="FLAC") as fh:
         fh.comment = f"songbridge time_reference={bext.time_reference} {bext.description}"
         fh.software = "SongBridge"

@@ -7,6 +7,10 @@ from pathlib import Path
 
 
 def config_dir() -> Path:
+    """The user's settings folder: ``SONGBRIDGE_CONFIG`` when set (tests, portable setups), else platformdirs'."""
+    env = os.environ.get("SONGBRIDGE_CONFIG")
+    if env:
+        return Path(env).expanduser()
     from platformdirs import user_config_dir  # noqa: PLC0415
 
     return Path(user_config_dir("songbridge", appauthor=False))

@@ -174,12 +174,67 @@ class EffectsRack(QWidget):
             overrides = self.doc.song.effects[slot].overrides
             for i, plugin in enumerate(spec.plugins):
                 bypassed = bool(overrides.get(f"{i}.bypass", plugin.bypass))
-                self._row(readable(plugin.type), f"{i}.bypass", bypassed, f"{readable(plugin.type)}: bypass it to "
-                          "hear the chain without it")
+                if plugin.type == "external":
+                    self._external_row(spec, i, plugin, bypassed)
+                else:
+                    self._row(readable(plugin.type), f"{i}.bypass", bypassed, f"{readable(plugin.type)}: bypass it "
+                              "to hear the chain without it")
                 for name, value in plugin.params.items():
                     key = f"{i}.{name}"
                     self._row(readable(name), key, overrides.get(key, value),
                               f"{readable(plugin.type)} · {readable(name)} ({plugin.type}.{name})")
+
+    def _external_row(self, spec: Any, i: int, plugin: Any, bypassed: bool) -> None:
+        """An external plugin's header: its file name, and, when this machine has not allowed it (a plugin is native
+        code; see engine.audio.consent), why it is not heard and an Allow… button."""
+        from engine.audio.fx import plugin_path  # noqa: PLC0415
+
+        path = plugin_path(plugin, spec)
+        name = path.name or str(path)
+        refusal = self.refusal(spec, i)
+        tip = f"{path}: bypass it to hear the chain without it"
+        self._row(f"⚠ {name}: not allowed" if refusal else name, f"{i}.bypass", bypassed, refusal or tip)
+        if refusal:
+            button = QPushButton("Allow…")
+            button.setToolTip(f"Let {path} run on this machine (it is native code that runs with your rights)")
+            button.clicked.connect(lambda _c=False, p=path: self.allow_plugin(p))
+            self.params.setCellWidget(self.params.rowCount() - 1, 1, button)
+
+    def refusal(self, spec: Any, i: int) -> str:
+        """Why plugin ``i`` of ``spec`` will not load here ("" when it may): not allowed, changed, or missing."""
+        from engine.audio.fx import plugin_consent, plugin_path  # noqa: PLC0415
+        from engine.errors import PresetError  # noqa: PLC0415
+
+        try:
+            verdict = plugin_consent(plugin_path(spec.plugins[i], spec), f"{spec.source}: plugin[{i}]")
+        except PresetError as exc:  # not found, or the allowed list is damaged
+            return str(exc)
+        return "" if verdict.allowed else f"{verdict.path} is {verdict.reason()}: it is not heard"
+
+    def allow_plugin(self, path: Path, confirm: bool = True) -> bool:
+        """Ask, then allow this exact plugin file on this machine; the chain is reloaded when it is allowed."""
+        from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
+
+        from engine.audio.consent import allow  # noqa: PLC0415
+        from engine.errors import SongBridgeError  # noqa: PLC0415
+
+        if confirm:
+            answer = QMessageBox.question(
+                self, "Allow this plugin?",
+                f"{path}\n\nThis project's effect chain names this plugin. A plugin is native code that runs with "
+                "your rights on this machine. Allow it only if you installed it or trust where it came from.\n\n"
+                "The consent is for these exact files: if they change, you will be asked again.",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                return False
+        try:
+            allow(path)
+        except SongBridgeError as exc:
+            QMessageBox.warning(self, "Cannot allow the plugin", str(exc))
+            return False
+        QTimer.singleShot(0, self, self.show_params)
+        self.changed.emit()  # the player reloads the chains, now with the plugin
+        return True
 
     def _row(self, text: str, key: str, value: Any, tip: str) -> None:
         from engine.audio.fx import control_range  # noqa: PLC0415

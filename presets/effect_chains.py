@@ -11,7 +11,8 @@
     cutoff_frequency_hz = 90.0
 
     [[plugin]]
-    type = "external"                # a VST3 or AU by path, through pedalboard.load_plugin
+    type = "external"                # a VST3 or AU by path, through pedalboard.load_plugin, once the producer
+                                     # allowed that file here (songbridge fx allow; engine.audio.consent)
     path = "/Library/Audio/Plug-Ins/VST3/Thing.vst3"
     bypass = false
     [plugin.parameters]

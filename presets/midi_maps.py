@@ -6,6 +6,7 @@ options (``section``, ``bars``, ``takes``, ``prompt`` for ``loop_at_playhead``).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,14 +44,66 @@ class MidiMap:
         return None
 
 
+#: The options each command takes; any other is an error (a typo must not pass silently).
+OPTIONS: dict[str, frozenset[str]] = {
+    "generate_song": frozenset({"takes"}),
+    "generate_section": frozenset({"section", "takes"}),
+    "generate_bars": frozenset({"bars", "takes"}),
+    "generate_bars_at_playhead": frozenset({"bars", "takes"}),
+    "loop_at_playhead": frozenset({"prompt", "bars", "takes"}),
+}
+MAX_BARS = 100_000.0  # as the OSC routes: far past any song
+MAX_TEXT = 200  # a section name or a loop prompt
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _options(b: dict[str, Any], command: str, where: str) -> dict[str, Any]:
+    """The binding's options, each checked against what its command takes, so the MIDI callback never meets a
+    value it cannot turn into a command."""
+    options = {k: v for k, v in b.items() if k not in ("note", "cc", "channel", "command")}
+    allowed = OPTIONS.get(command, frozenset())
+    for key, value in options.items():
+        if key not in allowed:
+            takes = f"it takes {', '.join(sorted(allowed))}" if allowed else "it takes no options"
+            raise MidiMapError(f"{where}.{key}: unknown key for {command} ({takes})")
+        if key == "takes" and not (_is_int(value) and 1 <= value <= 16):
+            raise MidiMapError(f"{where}.takes: must be a whole number 1..16, got {value!r}")
+        if key in ("section", "prompt") and not (isinstance(value, str) and 0 < len(value) <= MAX_TEXT):
+            raise MidiMapError(f"{where}.{key}: must be text of 1..{MAX_TEXT} characters, got {value!r}")
+        if key == "bars" and command == "generate_bars":
+            if not (isinstance(value, list) and len(value) == 2 and all(_is_number(x) for x in value)
+                    and 1 <= value[0] < value[1] <= MAX_BARS):
+                raise MidiMapError(f"{where}.bars: must be [start, end] bars with 1 <= start < end, e.g. [17, 25], "
+                                   f"got {value!r}")
+        elif key == "bars" and not (_is_number(value) and 0 < value <= MAX_BARS):
+            raise MidiMapError(f"{where}.bars: must be a number of bars above 0, got {value!r}")
+    return options
+
+
 def parse_map(data: dict[str, Any], source: str) -> MidiMap:
+    """A map from parsed TOML; MidiMapError naming ``source``, the binding and the key for anything wrong."""
+    if not isinstance(data, dict):
+        raise MidiMapError(f"{source}: expected a TOML table")
     if data.get("schema_version") != SCHEMA_VERSION:
         raise MidiMapError(f"{source}: schema_version must be {SCHEMA_VERSION}")
     unknown = set(data) - {"schema_version", "name", "binding"}
     if unknown:
         raise MidiMapError(f"{source}: {sorted(unknown)[0]}: unknown key")
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        raise MidiMapError(f"{source}: name: must be text, got {name!r}")
+    bindings = data.get("binding", [])
+    if not isinstance(bindings, list):
+        raise MidiMapError(f"{source}: binding: must be [[binding]] tables")
     out = []
-    for i, b in enumerate(data.get("binding", [])):
+    for i, b in enumerate(bindings):
         where = f"{source}: binding[{i}]"
         if not isinstance(b, dict):
             raise MidiMapError(f"{where}: expected a table")
@@ -58,30 +111,35 @@ def parse_map(data: dict[str, Any], source: str) -> MidiMap:
         if len(kinds) != 1:
             raise MidiMapError(f"{where}: give exactly one of note or cc")
         number = b[kinds[0]]
-        if not isinstance(number, int) or not 0 <= number <= 127:
-            raise MidiMapError(f"{where}.{kinds[0]}: must be 0..127")
+        if not _is_int(number) or not 0 <= number <= 127:
+            raise MidiMapError(f"{where}.{kinds[0]}: must be 0..127, got {number!r}")
         channel = b.get("channel")
-        if channel is not None and (not isinstance(channel, int) or not 1 <= channel <= 16):
-            raise MidiMapError(f"{where}.channel: must be 1..16")
+        if channel is not None and (not _is_int(channel) or not 1 <= channel <= 16):
+            raise MidiMapError(f"{where}.channel: must be 1..16, got {channel!r}")
         command = b.get("command")
-        if command not in COMMANDS:
+        if not isinstance(command, str) or command not in COMMANDS:
             raise MidiMapError(f"{where}.command: must be one of {', '.join(COMMANDS)}, got {command!r}")
-        options = {k: v for k, v in b.items() if k not in ("note", "cc", "channel", "command")}
-        extra = set(options) - {"section", "bars", "takes", "prompt"}
-        if extra:
-            raise MidiMapError(f"{where}.{sorted(extra)[0]}: unknown key")
-        out.append(Binding(kinds[0], number, channel, command, options))
-    return MidiMap(str(data.get("name", Path(source).stem)), tuple(out), source)
+        out.append(Binding(kinds[0], number, channel, command, _options(b, command, where)))
+    return MidiMap(name, tuple(out), source)
+
+
+MAX_MAP_BYTES = 1024 * 1024
 
 
 def load_map(path: str | Path) -> MidiMap:
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_MAP_BYTES + 1)
+        if len(raw) > MAX_MAP_BYTES:
+            raise MidiMapError(f"{p}: larger than {MAX_MAP_BYTES // 1024} KiB; not a MIDI map")
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise MidiMapError(f"{p}: not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise MidiMapError(f"{p}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:  # its message says the line and column
+        raise MidiMapError(f"{p}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
+        raise MidiMapError(f"{p}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     return parse_map(data, str(p))
 
 

@@ -34,6 +34,9 @@ HANDLERS = {
     ("style", "list"): "style:list_",
     ("style", "show"): "style:show",
     ("style", "delete"): "style:delete",
+    ("fx", "allow"): "fx:allow",
+    ("fx", "allowed"): "fx:allowed",
+    ("fx", "revoke"): "fx:revoke",
 }
 
 
@@ -288,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     sd = ssub.add_parser("delete", help="remove a saved style")
     sd.add_argument("name")
 
+    fx = sub.add_parser("fx", help="external plugins (VST3/AU/LV2) allowed to run on this machine",
+                        description="A plugin is native code: one that a project or an effect chain names is loaded "
+                        "only after you allow that exact file here (its path and the sha256 of its bytes; changing "
+                        "them withdraws the consent). Built-in effects need no consent.")
+    fsub = fx.add_subparsers(dest="fx_command", metavar="ACTION", parser_class=_Parser)
+    fa = fsub.add_parser("allow", help="allow this plugin file or bundle, as its bytes are now")
+    fa.add_argument("path", metavar="PATH", help="the plugin: a .vst3 or .lv2 bundle folder, a .component, a file")
+    fsub.add_parser("allowed", help="the plugins allowed here, and whether each is unchanged")
+    fr = fsub.add_parser("revoke", help="withdraw the consent for a plugin")
+    fr.add_argument("path", metavar="PATH")
+
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
     doc.add_argument("--models", metavar="DIR", help="model folder to check (default: setting or SONGBRIDGE_MODELS)")
     return p
@@ -315,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = tuple(x for x in (args.command, getattr(args, f"{args.command}_command", None)) if x)
     target = HANDLERS.get(path)
     if target is None:
-        sub = {"lyrics": "lyrics", "models": "models", "midi": "midi", "daw": "daw", "style": "style"}.get(args.command or "")
+        sub = {"lyrics": "lyrics", "models": "models", "midi": "midi", "daw": "daw", "style": "style",
+               "fx": "fx"}.get(args.command or "")
         if sub:
             parser.parse_args([sub, "--help"])
         parser.print_help()

@@ -40,8 +40,9 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_data_folder(tmp_path_factory):
-    """Learned estimates, style presets, digests and other per-user data go to temporary folders, not the user's."""
-    names = ("SONGBRIDGE_DATA", "SONGBRIDGE_STYLES", "SONGBRIDGE_CACHE")
+    """Learned estimates, style presets, digests, allowed plugins and other per-user data go to temporary folders,
+    not the user's."""
+    names = ("SONGBRIDGE_DATA", "SONGBRIDGE_STYLES", "SONGBRIDGE_CACHE", "SONGBRIDGE_CONFIG")
     old = {n: os.environ.get(n) for n in names}
     for n in names:
         os.environ[n] = str(tmp_path_factory.mktemp(n.lower()))

@@ -2,7 +2,8 @@
 
 Built-in plugins are named by pedalboard class; every parameter is checked (exists, right type, sane range) and
 errors name the preset file, the plugin's index and the key. External VST3/AU plugins load by path through
-``pedalboard.load_plugin`` with a parameter dict checked against the plugin's own parameter names.
+``pedalboard.load_plugin`` with a parameter dict checked against the plugin's own parameter names, and only when
+the producer allowed that exact file on this machine (``engine.audio.consent``): a plugin is native code.
 
 Processing runs in chunks with ``reset=False`` (the player's feeder does the same live), so offline render equals
 what was auditioned; for deterministic plugins chunked equals one-shot (a test checks it).
@@ -15,7 +16,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from presets.effect_chains import ChainSpec, EffectPresetError, PluginSpec, find
 _NOT_EFFECTS = {"Chain", "Mix", "Pedalboard", "PluginContainer", "Plugin", "ExternalPlugin", "VST3Plugin",
                 "AudioUnitPlugin", "Convolution", "IIRFilter", "Resample"}
 CHUNK = 8192
+
+if TYPE_CHECKING:
+    from engine.audio.consent import Verdict
 
 
 def _range_for(name: str, sample_rate: float) -> tuple[float, float] | None:
@@ -112,18 +116,54 @@ def _builtin(spec: PluginSpec, where: str, sample_rate: float) -> Any:
     return plugin
 
 
-def _external(spec: PluginSpec, where: str, base: Path) -> Any:
-    import pedalboard as pb  # noqa: PLC0415
+def plugin_path(ps: PluginSpec, spec: ChainSpec) -> Path:
+    """Where an external plugin of ``spec`` is: its path, relative to the chain file when not absolute."""
+    path = Path(ps.path or "").expanduser()
+    return path if path.is_absolute() else Path(spec.source).parent / path
 
-    path = Path(spec.path or "").expanduser()
-    if not path.is_absolute():
-        path = base / path
+
+def plugin_consent(path: Path, where: str) -> Verdict:
+    """Whether the external plugin at ``path`` may be loaded on this machine (nothing of it is loaded to tell);
+    PresetError naming ``where`` when it is missing or the allowed list cannot be read."""
+    from engine.audio.consent import ConsentError, check  # noqa: PLC0415
+
     if not path.exists():
         raise PresetError(f"{where}.path: plugin not found at {path}")
     try:
-        plugin = pb.load_plugin(str(path))
+        return check(path)
+    except ConsentError as exc:
+        raise PresetError(f"{where}.path: {exc}") from None
+
+
+def refused_plugins(spec: ChainSpec, overrides: Mapping[str, Any] | None = None,
+                    label: str = "") -> list[tuple[str, Verdict]]:
+    """The external plugins of ``spec`` (those not bypassed) that this machine has not allowed, each with where it
+    is named; nothing is loaded. ``label`` prefixes each place (e.g. the slot)."""
+    out = []
+    for i, ps in enumerate(effective_plugins(spec, overrides)):
+        if ps.type == "external" and not ps.bypass:
+            where = f"{label}{spec.source}: plugin[{i}]"
+            verdict = plugin_consent(plugin_path(ps, spec), where)
+            if not verdict.allowed:
+                out.append((where, verdict))
+    return out
+
+
+def _external(spec: PluginSpec, where: str, path: Path) -> Any:
+    import pedalboard as pb  # noqa: PLC0415
+
+    from engine.audio.consent import PluginNotAllowed  # noqa: PLC0415
+
+    # Loading runs the plugin's native code (its constructors run even when the load then fails), so a plugin a
+    # project or chain names is loaded only when the producer allowed this exact file on this machine.
+    verdict = plugin_consent(path, where)
+    if not verdict.allowed:
+        raise PluginNotAllowed([(where, verdict)])
+    try:
+        plugin = pb.load_plugin(str(verdict.path))  # the file that was hashed, not a link that may move
     except (ImportError, RuntimeError, ValueError, OSError) as exc:
-        raise PresetError(f"{where}.path: cannot load {path} as a VST3/AU plugin: {exc}") from None
+        why = " ".join(line.strip() for line in str(exc).splitlines())
+        raise PresetError(f"{where}.path: cannot load {path} as a VST3/AU plugin: {why}") from None
     names = sorted(plugin.parameters.keys())
     for key, value in spec.params.items():
         if key not in plugin.parameters:
@@ -136,13 +176,8 @@ def _external(spec: PluginSpec, where: str, base: Path) -> Any:
     return plugin
 
 
-def build_board(spec: ChainSpec, sample_rate: float = 44100.0,
-                overrides: Mapping[str, Any] | None = None) -> Any:
-    """A ``pedalboard.Pedalboard`` for ``spec``; bypassed plugins are left out. ``overrides`` maps
-    ``"<index>.<param>"`` to a value (the GUI's edits on top of a preset)."""
-    import pedalboard as pb  # noqa: PLC0415
-
-    plugins = []
+def effective_plugins(spec: ChainSpec, overrides: Mapping[str, Any] | None = None) -> list[PluginSpec]:
+    """``spec``'s plugins with ``overrides`` (``"<index>.<param>"`` -> value; ``"<index>.bypass"`` too) applied."""
     specs = list(spec.plugins)
     for key, value in (overrides or {}).items():
         idx_s, _, param = key.partition(".")
@@ -153,22 +188,38 @@ def build_board(spec: ChainSpec, sample_rate: float = 44100.0,
             specs[i] = PluginSpec(specs[i].type, specs[i].params, specs[i].path, bool(value))
         else:
             specs[i] = PluginSpec(specs[i].type, {**specs[i].params, param: value}, specs[i].path, specs[i].bypass)
-    base = Path(spec.source).parent
-    for i, ps in enumerate(specs):
+    return specs
+
+
+def build_board(spec: ChainSpec, sample_rate: float = 44100.0,
+                overrides: Mapping[str, Any] | None = None) -> Any:
+    """A ``pedalboard.Pedalboard`` for ``spec``; bypassed plugins are left out. ``overrides`` maps
+    ``"<index>.<param>"`` to a value (the GUI's edits on top of a preset). An external plugin the producer has not
+    allowed on this machine (``engine.audio.consent``) raises :class:`~engine.audio.consent.PluginNotAllowed`
+    before anything of it is loaded."""
+    import pedalboard as pb  # noqa: PLC0415
+
+    plugins = []
+    for i, ps in enumerate(effective_plugins(spec, overrides)):
         where = f"{spec.source}: plugin[{i}]"
         if ps.bypass:
             continue
-        plugins.append(_external(ps, where, base) if ps.type == "external" else _builtin(ps, where, sample_rate))
+        plugins.append(_external(ps, where, plugin_path(ps, spec)) if ps.type == "external"
+                       else _builtin(ps, where, sample_rate))
     return pb.Pedalboard(plugins)
+
+
+def chain_spec(name_or_path: str, search: list[Path] | None = None) -> ChainSpec:
+    """A chain preset by shipped name, by name in ``search`` folders, or by path; PresetError naming it."""
+    try:
+        return load_chain(find_chain(name_or_path, search))
+    except EffectPresetError as exc:
+        raise PresetError(str(exc)) from None
 
 
 def load_board(name_or_path: str, sample_rate: float = 44100.0, search: list[Path] | None = None,
                overrides: Mapping[str, Any] | None = None) -> Any:
-    try:
-        spec = load_chain(find_chain(name_or_path, search))
-    except EffectPresetError as exc:
-        raise PresetError(str(exc)) from None
-    return build_board(spec, sample_rate, overrides)
+    return build_board(chain_spec(name_or_path, search), sample_rate, overrides)
 
 
 def process_chunked(board: Any, audio: np.ndarray, sample_rate: float, chunk: int = CHUNK,

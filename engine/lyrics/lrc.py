@@ -12,6 +12,7 @@ Times are kept in integer milliseconds while parsing, so ``format(parse(x))`` is
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ SECTION_WORDS = (
     "ending", "end", "coda", "tag", "inst",
 )
 META_TAGS = ("ti", "ar", "al", "au", "by", "length", "offset", "re", "tool", "ve", "lr", "#")
+#: The most lyrics read at once, in bytes (and characters): the longest song the models make has a few KiB of
+#: lyrics, and linting costs about half a millisecond a line, so a 50 MB file must be refused, not read.
+MAX_LYRICS_BYTES = 256 * 1024
 
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _WORD_STAMP = re.compile(r"<([^<>]*)>")
@@ -58,11 +62,22 @@ class LrcLine:
         return None if self.time_ms is None else self.time_ms / 1000.0
 
 
+@dataclass(frozen=True)
+class LrcHeader:
+    """A section header as written (``[Chorus 2]``): its block number (1 for the file's first) and line."""
+
+    block: int
+    name: str
+    source_line: int = 0
+
+
 @dataclass
 class LrcDocument:
     lines: list[LrcLine] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Every section header in file order, those with no lines under them (``[solo]``) too.
+    headers: list[LrcHeader] = field(default_factory=list)
 
     @property
     def timed(self) -> bool:
@@ -137,6 +152,9 @@ def _parse_words(
 
 def parse(text: str, source: str = "<lyrics>") -> LrcDocument:
     """Parse LRC or plain text. Errors name ``source:line:column``."""
+    if len(text) > MAX_LYRICS_BYTES:
+        raise LyricsError(f"{source}: {len(text):,} characters of lyrics; at most {MAX_LYRICS_BYTES:,} are read "
+                          f"({MAX_LYRICS_BYTES // 1024} KiB; a song's lyrics are a few KiB)")
     if text.startswith("\ufeff"):
         text = text[1:]
     doc = LrcDocument()
@@ -191,6 +209,7 @@ def parse(text: str, source: str = "<lyrics>") -> LrcDocument:
             elif not stamps and _SECTION.match(content) and not line[close + 1:].strip():
                 section = content.strip()
                 block += 1
+                doc.headers.append(LrcHeader(block, section, line_no))
                 pos = len(line)
                 break
             elif not stamps and not line[close + 1:].strip():
@@ -239,9 +258,18 @@ def parse(text: str, source: str = "<lyrics>") -> LrcDocument:
 
 
 def parse_file(path: str) -> LrcDocument:
+    """Read and parse a lyrics file of at most ``MAX_LYRICS_BYTES`` (a larger one is refused unread)."""
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_LYRICS_BYTES + 1)
+        if len(raw) > MAX_LYRICS_BYTES:
+            try:
+                size = f"{os.stat(path).st_size:,} bytes"
+            except OSError:
+                size = "over the limit"
+            raise LyricsError(f"{path}: {size}; a lyrics file may be at most {MAX_LYRICS_BYTES:,} bytes "
+                              f"({MAX_LYRICS_BYTES // 1024} KiB; a song's lyrics are a few KiB)")
+        text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise LyricsError(f"{path}: not found") from None
     except UnicodeDecodeError as exc:

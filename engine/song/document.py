@@ -19,7 +19,7 @@ from engine.safe_fs import open_write, remove
 
 from .key import Key
 from .model import DawLink, EffectSlot, LyricLine, Section, Song, SongInfo, Style, Take, TimeRange, WordTime
-from .reader import Obj
+from .reader import Obj, parse_json
 from .tempo import TempoMap, TempoSegment, TimeSignature
 
 SCHEMA_VERSION = 3
@@ -311,22 +311,26 @@ def song_from_dict(data: Any, source: str = SONG_FILE, migrations: MigrationRegi
 
 
 # -- files -----------------------------------------------------------------------------------------------
+#: A song document larger than this is refused unread (ours are well under a MiB).
+MAX_SONG_BYTES = 64 * 2**20
+
+
 def load_song(path: str | os.PathLike[str]) -> Song:
     """Load ``song.json`` (or a project folder holding one)."""
     p = Path(path)
     if p.is_dir():
         p = p / SONG_FILE
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_SONG_BYTES + 1)
+        if len(raw) > MAX_SONG_BYTES:
+            raise DocumentError(f"{p}: larger than {MAX_SONG_BYTES // 2**20} MiB; not a song document")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise DocumentError(f"{p}: not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError(f"{p}: cannot read: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DocumentError(f"{p}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from None
-    return song_from_dict(data, str(p))
+    return song_from_dict(parse_json(text, str(p)), str(p))
 
 
 def write_atomic(path: Path, text: str, *, keep_backup: bool = False) -> None:

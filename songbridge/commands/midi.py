@@ -12,13 +12,14 @@ from engine.errors import SongBridgeError
 
 def learn(args: argparse.Namespace) -> int:
     from daw_bridge.midi.bridge import MidiInput
+    from daw_bridge.midi.maps import load_mapping
     from daw_bridge.midi.ports import open_ports
-    from presets.midi_maps import COMMANDS, Binding, MidiMap, binding_toml, load_map
+    from presets.midi_maps import COMMANDS, Binding, MidiMap, binding_toml
 
     if args.bind not in COMMANDS:
         raise SongBridgeError(f"unknown command {args.bind!r}; choose one of {', '.join(COMMANDS)}")
     path = Path(args.map)
-    existing = load_map(path) if path.exists() else None
+    existing = load_mapping(path) if path.exists() else None
     sink = MidiInput(queue.Queue(), MidiMap("learn", ()))
     sink.follow = False
     inp, out, api = open_ports(args.api, "SongBridge-learn", sink)
@@ -48,6 +49,6 @@ def learn(args: argparse.Namespace) -> int:
         raise SongBridgeError(f"{path}: {kind} {number} on channel {msg.channel + 1} is already bound")
     text = path.read_text() if path.exists() else 'schema_version = 1\nname = "My SongBridge map"\n'
     path.write_text(text.rstrip("\n") + "\n\n" + binding_toml(binding))
-    load_map(path)  # the file still parses
+    load_mapping(path)  # the file still parses
     print(f"{kind} {number} on channel {msg.channel + 1} -> {args.bind} (in {path})")
     return 0

@@ -30,6 +30,11 @@ def status(args: argparse.Namespace) -> int:
         if why:
             broken += 1
             print(f"  [broken]  {path}: {why}")
+            continue
+        refused = _checkpoint_refusal(path) if path.parent.name in VARIANT_DIRS.values() else None
+        if refused:  # what generate would refuse when it loads the weights
+            broken += 1
+            print(f"  [refused] {refused}")
         else:
             usable_weights += path.parent.name in VARIANT_DIRS.values()
             print(f"  [ok]      {path} ({path.stat().st_size / 2**20:,.1f} MiB)")
@@ -42,6 +47,13 @@ def status(args: argparse.Namespace) -> int:
         print("  the diffrhythm backend cannot run until the files above are complete; generate drafts with the "
               "guide renderer meanwhile")
     return 1 if broken else 0
+
+
+def _checkpoint_refusal(path: Path) -> str | None:
+    """The loader's own safety check on a DiffRhythm checkpoint, its weights memory-mapped, not read."""
+    from engine.checkpoints import unsafe_reason
+
+    return unsafe_reason(path)
 
 
 def _encoder_status(folder: Path) -> int:

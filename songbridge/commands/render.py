@@ -66,11 +66,17 @@ def _render(args: argparse.Namespace, project: Any) -> int:
     loudness = parse_loudness(args.loudness)
     settings = RenderSettings(format=args.format, bits=bits, loudness_lufs=loudness, ceiling_dbtp=args.ceiling,
                               fx=parse_fx(args.fx))
-    from engine.render import chains_for
+    from engine.audio.consent import PluginNotAllowed
+    from engine.render import render_chains
     from engine.service import RenderJob
     from songbridge.engine_client import open_engine, run_job
 
-    chains_for(project, settings, project.song.take(take_id).stems)  # refuse bad --fx before starting a worker
+    try:  # bad --fx, a broken preset or a plugin not allowed here: refused before a worker starts
+        render_chains(project, settings, project.song.take(take_id).stems)
+    except PluginNotAllowed as exc:
+        slots = sorted({where.split(":", 1)[0] for where, _ in exc.refused})
+        raise PluginNotAllowed(exc.refused, hint="or render without that chain: "
+                               + " ".join(f"--fx {s}=none" for s in slots)) from None
     engine = open_engine("thread" if args.engine == "thread" else None)  # renders run on this machine
     try:
         done = run_job(engine, RenderJob(project.folder, take_id, settings, label=f"render {take_id}"),

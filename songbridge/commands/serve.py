@@ -100,6 +100,11 @@ def start_bridge(session: object, args: argparse.Namespace, player: object = Non
 
     host, port = parse_listen(args.osc)
     allow = [a for a in (args.allow or "").split(",") if a]
+    mapping = None
+    if getattr(args, "midi", "off") != "off":  # a bad map is refused before anything listens
+        from daw_bridge.midi.maps import load_mapping
+
+        mapping = load_mapping(getattr(args, "midi_map", None))
     try:
         osc = OscServer(None, host, port, allow, args.reply_port)
     except (OSError, ValueError) as exc:
@@ -110,13 +115,11 @@ def start_bridge(session: object, args: argparse.Namespace, player: object = Non
     bridge.osc = osc  # type: ignore[attr-defined]
     bridge.midi_ports = None  # type: ignore[attr-defined]
     bridge.midi_note = "MIDI off"  # type: ignore[attr-defined]
-    if getattr(args, "midi", "off") != "off":
+    if mapping is not None:
         from daw_bridge.midi.bridge import MidiInput
         from daw_bridge.midi.clock import ClockFollower
         from daw_bridge.midi.ports import MidiUnavailable, open_ports
-        from presets.midi_maps import default_map, load_map
 
-        mapping = load_map(args.midi_map) if getattr(args, "midi_map", None) else default_map()
         song = session.song  # type: ignore[attr-defined]
         follower = ClockFollower(lambda c: bridge.put(_envelope(c)), daw=song.daw.adapter,
                                  song_quarters=song.tempo.seconds_to_quarters(song.duration_s))
@@ -159,6 +162,24 @@ def stop_bridge(bridge: object) -> None:
         ports[1].close()
 
 
+def raise_open_file_limit(want: int = 8192) -> int:
+    """Raise this process's soft limit on open files towards ``want`` (within the hard limit): the engine's
+    connection caps are sized to it. Returns the soft limit now in force."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return want
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
 def _engine_http(args: argparse.Namespace, address: tuple[str, int], key: bytes, devices: list[str | None]) -> int:
     import socket
     import tempfile
@@ -176,6 +197,7 @@ def _engine_http(args: argparse.Namespace, address: tuple[str, int], key: bytes,
             pass
     except OSError as exc:
         raise SongBridgeError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+    raise_open_file_limit()
     service = EngineService("process", devices=devices).start()
     scratch = Path(tempfile.mkdtemp(prefix="songbridge-engine-"))
     server = serve(service, key, address[0], address[1], scratch, certfile=args.tls_cert, keyfile=args.tls_key)
@@ -213,6 +235,10 @@ def _bridge(args: argparse.Namespace) -> int:
         raise SongBridgeError("serve needs a project (songbridge serve PROJECT) or --engine")
     host, port = parse_listen(args.osc)
     allow = [a for a in (args.allow or "").split(",") if a]
+    if args.midi != "off":  # a bad map is refused before the engine or the project opens
+        from daw_bridge.midi.maps import load_mapping
+
+        load_mapping(args.midi_map)
     config = {"project": str(Path(args.project)), "osc": f"{host}:{port}", "reply_port": args.reply_port or "sender",
               "allow": allow or "loopback only", "engine": args.engine_address or "local worker",
               "auto_land": args.auto_land, "audio": args.audio or "off"}

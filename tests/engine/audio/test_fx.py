@@ -63,10 +63,16 @@ def test_bad_presets_name_file_and_key(tmp_path: Path, text: str, expected: str)
     assert str(p) in str(info.value)
 
 
-def test_not_a_plugin_file_is_a_clear_error(tmp_path: Path) -> None:
+def test_not_a_plugin_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.audio import consent
+
+    monkeypatch.setenv("SONGBRIDGE_CONFIG", str(tmp_path / "config"))
     fake = tmp_path / "fake.vst3"
     fake.write_bytes(b"not a plugin")
     p = write(tmp_path, f"[[plugin]]\ntype = 'external'\npath = '{fake}'\n")
+    with pytest.raises(PresetError, match=r"plugin\[0\]: plugin .*fake\.vst3 is not allowed on this machine"):
+        build_board(load_chain(p))  # a plugin is native code: never loaded before the producer allows it
+    consent.allow(fake)
     with pytest.raises(PresetError, match=r"plugin\[0\]\.path: cannot load .*fake\.vst3"):
         build_board(load_chain(p))
 
