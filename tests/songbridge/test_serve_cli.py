@@ -16,14 +16,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _few_open_files() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
 def test_serve_engine_and_generate_remotely(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "SONGBRIDGE_ENGINE_KEY": "a-shared-key-for-this-test"}
     server = subprocess.Popen([sys.executable, "-m", "songbridge", "serve", "--engine", "--listen",
-                               f"127.0.0.1:{port}"], env=env, stderr=subprocess.PIPE, text=True)
+                               f"127.0.0.1:{port}"], env=env, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=_few_open_files)  # e.g. macOS's default
     try:
         assert server.stderr is not None
         assert f"engine API on http://127.0.0.1:{port}" in server.stderr.readline()
+        limits = Path(f"/proc/{server.pid}/limits")
+        if limits.exists():  # raised for the engine's connection caps
+            line = next(x for x in limits.read_text().splitlines() if x.startswith("Max open files"))
+            soft, hard = line.split()[3:5]
+            assert int(soft) >= (min(4096, int(hard)) if hard.isdigit() else 4096), line
         lyrics = REPO / "examples" / "neon-rain.txt"
         args = ["generate", str(lyrics), "-o", str(tmp_path / "remote"), "--duration", "8", "--seed", "4",
                 "--engine", f"127.0.0.1:{port}"]

@@ -41,3 +41,33 @@ def parse_address(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise SongBridgeError(f"engine address must be HOST:PORT, got {text!r}")
     return host or "127.0.0.1", int(port)
+
+
+class FailureBook:
+    """Failed attempts at the key, counted per presented credential: ``limit`` failures of one credential within
+    ``window_s`` and that credential gets ``429`` until the window passes. The right key is compared before the book
+    is consulted, so no number of failures, from any address, locks it out (an SSH tunnel makes every client
+    127.0.0.1); guessing is defeated by the key's length, not by the book. Credentials are kept as digests, at most
+    ``size`` of them: the least recently failed is forgotten first, so the book's memory is bounded."""
+
+    def __init__(self, limit: int = 10, window_s: float = 60.0, size: int = 4096):
+        from collections import OrderedDict  # noqa: PLC0415
+
+        self.limit, self.window_s, self.size = limit, window_s, size
+        self._book: OrderedDict[bytes, tuple[float, int]] = OrderedDict()  # digest -> (window start, failures)
+
+    def __len__(self) -> int:
+        return len(self._book)
+
+    def fail(self, credential: bytes, now: float) -> bool:
+        """Note a failed attempt with ``credential`` (the header as sent); True when it is now over the limit."""
+        import hashlib  # noqa: PLC0415
+
+        digest = hashlib.sha256(credential).digest()
+        start, n = self._book.pop(digest, (now, 0))
+        if now - start > self.window_s:
+            start, n = now, 0
+        self._book[digest] = (start, n + 1)
+        while len(self._book) > self.size:
+            self._book.popitem(last=False)
+        return n + 1 > self.limit

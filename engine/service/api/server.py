@@ -1,11 +1,18 @@
 """The engine served over HTTP (FastAPI on uvicorn): JSON requests, a WebSocket of job events, take files as bytes.
 
-Every request needs ``Authorization: Bearer KEY`` (compared in constant time; the WebSocket takes the same header).
-Ten failed attempts from one address within a minute block that address for a minute (429). Bodies are capped
-(``MAX_BODY``); uvicorn's timeouts drop clients that stall. Jobs run in this process's :class:`EngineService`;
-their takes are written into a scratch folder per job, and ``finished`` events carry a manifest of the files
-(relative path, size, sha256) that the client fetches and checks. Events are kept per job, so a client that
-reconnects replays the stream from the start (``?after=N`` skips what it already has).
+Every request needs ``Authorization: Bearer KEY`` (compared in constant time, before anything else; the WebSocket
+takes the same header): ``guard.Guard``. A right key always passes; ten failures with one wrong credential within a
+minute get that credential ``429`` for the rest of the minute (``auth.FailureBook``, bounded). Bodies are capped as
+they stream in (``MAX_BODY``; ``MAX_UPLOAD`` per upload). Every error is a JSON answer ``{"detail": ...}``. The
+server closes silent and half-sent connections and caps connections per address and in all, closing the oldest
+one that has not shown the key to make room (``connections``); at most ``MAX_STREAMS`` event streams are open at
+once, and a stream ends as soon as its client leaves. ``sleep`` jobs are refused unless the engine's environment
+turns them on for tests (``wire.TEST_JOBS_ENV``).
+
+Jobs run in this process's :class:`EngineService`; their takes are written into a scratch folder per job, and
+``finished`` events carry a manifest of the files (relative path, size, sha256) that the client fetches and checks.
+Events are kept per job, so a client that reconnects replays the stream from the start (``?after=N`` skips what
+it already has).
 
 Endpoints (``docs/engine-api.md``): ``GET /v1/status``, ``POST /v1/jobs``, ``GET /v1/jobs``, ``GET /v1/jobs/{id}``,
 ``POST /v1/jobs/{id}/cancel``, ``GET /v1/jobs/{id}/files/{take}/{path}``, ``DELETE /v1/jobs/{id}/files``,
@@ -16,17 +23,14 @@ upload); the job that edits it names the upload, which moves into that job's fol
 ``KEEP_S`` and finished jobs' files not fetched within ``KEEP_S`` are deleted.
 """
 
-
-
+# no ``from __future__ import annotations``: FastAPI reads the endpoints' annotations (imported inside create_app)
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
 import shutil
 import threading
 import time
-from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,8 @@ MAX_UPLOAD = 4 << 30  # one take folder (a 15-minute take's stems and latents fi
 MAX_UPLOADS = 32  # open uploads at once
 KEEP_S = 3600.0
 FAIL_WINDOW_S, FAIL_LIMIT = 60.0, 10
+MAX_STREAMS = 64  # event streams open at once (all carry the one key)
+STREAM_POLL_S = 0.05
 
 
 class JobBook:
@@ -168,11 +174,31 @@ class JobBook:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def create_app(service: Any, key: bytes, scratch: Path) -> Any:
+def _body_cap(method: str, path: str) -> int:
+    return MAX_UPLOAD if method == "PUT" and path.startswith("/v1/uploads/") else MAX_BODY
+
+
+def upload_path(path: str) -> tuple[str, ...]:
+    """The parts of a file's path inside an uploaded take folder; WireError unless it is plain and relative
+    (names not starting with a dot, no empty parts, no control characters or backslashes)."""
+    parts = tuple(path.split("/"))
+    if not path or len(path) > 300 or len(parts) > 4 or any(
+            not p or p.startswith(".") or "\\" in p or any(ord(c) < 32 or ord(c) == 127 for c in p) for p in parts):
+        raise WireError(f"upload path {path[:80]!r}: expected a plain relative path inside the take (at most 4 "
+                        "parts, none empty or starting with a dot)")
+    return parts
+
+
+def create_app(service: Any, key: bytes, scratch: Path, *, on_authorised: Any = None) -> Any:
+    """The FastAPI app; ``on_authorised(client)`` hears of each HTTP request that showed the key (the connection
+    table of :func:`serve` keeps those connections)."""
     from contextlib import asynccontextmanager  # noqa: PLC0415
 
     from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect  # noqa: PLC0415
-    from fastapi.responses import FileResponse, JSONResponse  # noqa: PLC0415
+    from fastapi.responses import FileResponse  # noqa: PLC0415
+
+    from .auth import FailureBook  # noqa: PLC0415
+    from .guard import Guard, deny_websocket  # noqa: PLC0415
 
     book = JobBook(service, scratch)
 
@@ -184,35 +210,9 @@ def create_app(service: Any, key: bytes, scratch: Path) -> Any:
     app = FastAPI(title="SongBridge engine", version=SCHEMA, docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
     app.state.book = book
-    failures: dict[str, deque[float]] = defaultdict(deque)
-    expected = b"Bearer " + key
-
-    def authorised(host: str, header: str | None) -> int:
-        """200, 401 or 429 for a request from ``host`` with this Authorization header."""
-        now = time.monotonic()
-        q = failures[host]
-        while q and now - q[0] > FAIL_WINDOW_S:
-            q.popleft()
-        if len(q) >= FAIL_LIMIT:
-            return 429
-        if header is not None and hmac.compare_digest(header.encode("latin-1", "replace"), expected):
-            return 200
-        q.append(now)
-        log.warning("refused a request from %s: %s", host, "no token" if header is None else "wrong token")
-        return 401
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Any:
-        code = authorised(request.client.host if request.client else "?", request.headers.get("authorization"))
-        if code != 200:
-            return JSONResponse({"error": "too many failed attempts; wait a minute" if code == 429 else
-                                 "missing or wrong engine key"}, status_code=code,
-                                headers={"WWW-Authenticate": "Bearer"} if code == 401 else None)
-        size = request.headers.get("content-length")
-        cap = MAX_UPLOAD if request.method == "PUT" and request.url.path.startswith("/v1/uploads/") else MAX_BODY
-        if size is not None and (not size.isdigit() or int(size) > cap):
-            return JSONResponse({"error": f"request body over {cap} bytes"}, status_code=413)
-        return await call_next(request)
+    app.state.failures = FailureBook(FAIL_LIMIT, FAIL_WINDOW_S)
+    app.state.streams = 0
+    app.add_middleware(Guard, key=key, cap=_body_cap, book=app.state.failures, on_authorised=on_authorised)
 
     @app.get("/v1/status")
     def status() -> dict[str, Any]:
@@ -235,20 +235,21 @@ def create_app(service: Any, key: bytes, scratch: Path) -> Any:
     @app.put("/v1/uploads/{upload}/{path:path}", status_code=201)
     async def put_file(upload: str, path: str, request: Request) -> dict[str, Any]:
         import re  # noqa: PLC0415
-        from pathlib import PurePosixPath  # noqa: PLC0415
 
         with book.cond:
             entry = book.uploads.get(upload) if re.fullmatch(UPLOAD_ID, upload) else None
         if entry is None:
             raise HTTPException(404, f"no open upload {upload[:40]}")
-        rel = PurePosixPath(path)
-        if (not path or rel.is_absolute() or ".." in rel.parts or "\\" in path or "\0" in path
-                or len(path) > 300 or len(rel.parts) > 4):
-            raise HTTPException(422, f"upload path {path[:80]!r}: expected a plain relative path inside the take")
+        try:
+            parts = upload_path(path)
+        except WireError as exc:
+            raise HTTPException(422, str(exc)) from None
         want = request.headers.get("x-songbridge-sha256", "")
         if not re.fullmatch(r"[0-9a-f]{64}", want):
             raise HTTPException(422, "X-SongBridge-SHA256: expected the file's sha256 in hex")
-        target = entry[0].joinpath(*rel.parts)
+        target = entry[0].joinpath(*parts)
+        if any(p.exists() and not p.is_dir() for p in target.parents[: len(parts) - 1]) or target.is_dir():
+            raise HTTPException(409, f"{path}: another file or folder of this upload is in the way")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.part")
         digest, n = hashlib.sha256(), 0
@@ -268,7 +269,7 @@ def create_app(service: Any, key: bytes, scratch: Path) -> Any:
             tmp.replace(target)
         finally:
             tmp.unlink(missing_ok=True)
-        return {"upload": upload, "path": rel.as_posix(), "size": n}
+        return {"upload": upload, "path": "/".join(parts), "size": n}
 
     @app.delete("/v1/jobs/{job_id}/files")
     def drop_files(job_id: str) -> dict[str, Any]:
@@ -280,9 +281,7 @@ def create_app(service: Any, key: bytes, scratch: Path) -> Any:
 
     @app.post("/v1/jobs", status_code=201)
     async def submit(request: Request) -> dict[str, Any]:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"request body over {MAX_BODY} bytes")
+        body = await request.body()  # the guard cuts it off at MAX_BODY as it streams in
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):
@@ -322,43 +321,72 @@ def create_app(service: Any, key: bytes, scratch: Path) -> Any:
 
     @app.websocket("/v1/jobs/{job_id}/events")
     async def events(ws: WebSocket, job_id: str) -> None:
-        host = ws.client.host if ws.client else "?"
-        if authorised(host, ws.headers.get("authorization")) != 200:
-            await ws.close(code=1008)
+        """The job's events from the ``after``-th on; ends after the last one, or as soon as the client leaves."""
+        if app.state.streams >= MAX_STREAMS:
+            await deny_websocket(ws.scope, ws.send, 429, f"{MAX_STREAMS} event streams are open already; close one "
+                                 "or wait")
             return
-        await ws.accept()
+        app.state.streams += 1
+        leaving: asyncio.Task[Any] | None = None
         try:
-            after = int(ws.query_params.get("after", "0"))
-        except ValueError:
-            after = 0
-        sent = max(0, after)
-        try:
+            await ws.accept()
+            after = ws.query_params.get("after", "0")
+            sent = int(after) if after.isdigit() and len(after) < 19 else 0
+            leaving = asyncio.ensure_future(ws.receive())
             while True:
                 with book.cond:
                     known = book.events.get(job_id)
                     batch = list(known[sent:]) if known is not None else None
+                    ended = bool(known) and known[-1]["type"] in ("finished", "failed", "cancelled")
                 if batch is None:
                     await ws.send_json({"job": job_id, "type": "failed", "error": f"no job {job_id} on this engine"})
                     break
                 for data in batch:
                     await ws.send_json(data)
                 sent += len(batch)
-                if batch and batch[-1]["type"] in ("finished", "failed", "cancelled"):
+                if ended:  # everything sent, or the client asked to start past the end
                     break
-                await asyncio.sleep(0.02)
-        except WebSocketDisconnect:
-            return
-        await ws.close()
+                await asyncio.wait({leaving}, timeout=STREAM_POLL_S)
+                if leaving.done():
+                    if leaving.result().get("type") == "websocket.disconnect":
+                        return
+                    leaving = asyncio.ensure_future(ws.receive())  # a client's message means nothing here
+            await ws.close()
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            return  # the client left while we wrote
+        finally:
+            app.state.streams -= 1
+            if leaving is not None and not leaving.done():
+                leaving.cancel()
 
     return app
 
 
 def serve(service: Any, key: bytes, host: str, port: int, scratch: Path, *, certfile: str | None = None,
-          keyfile: str | None = None) -> Any:
-    """A uvicorn server for the app (call ``.run()``, or ``start_in_thread``)."""
+          keyfile: str | None = None, limits: Any = None) -> Any:
+    """A uvicorn server for the app (call ``.run()``, or ``start_in_thread``); ``limits``: a
+    ``connections.Limits`` (the defaults where None), its caps lowered to fit the open-file limit."""
     import uvicorn  # noqa: PLC0415
 
-    config = uvicorn.Config(create_app(service, key, scratch), host=host, port=port, log_level="warning",
-                            ssl_certfile=certfile, ssl_keyfile=keyfile, timeout_keep_alive=5, backlog=128,
-                            limit_concurrency=256, ws_max_size=1 << 20, lifespan="on")
-    return uvicorn.Server(config)
+    from .connections import ConnectionTable, Limits, protocol_class  # noqa: PLC0415
+
+    limits = limits or Limits()
+    try:
+        import resource  # noqa: PLC0415
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        room = limits.most if soft == resource.RLIM_INFINITY else max(16, soft - 128 - MAX_STREAMS)  # files, pipes
+    except ImportError:  # pragma: no cover - Windows
+        room = limits.most
+    if limits.most > room:
+        log.warning("the open-file limit allows %d connections, not %d (raise `ulimit -n`)", room, limits.most)
+        limits = Limits(limits.header_s, limits.idle_s, room, min(limits.most_per_peer, room))
+    table = ConnectionTable(limits)
+    config = uvicorn.Config(create_app(service, key, scratch, on_authorised=table.authorise), host=host, port=port,
+                            log_level="warning", ssl_certfile=certfile, ssl_keyfile=keyfile,
+                            http=protocol_class(table), timeout_keep_alive=limits.idle_s,  # type: ignore[arg-type]
+                            backlog=1024, limit_concurrency=None, ws_max_size=1 << 20, lifespan="on",
+                            timeout_graceful_shutdown=10, proxy_headers=False)  # no X-Forwarded-For: no proxy
+    server = uvicorn.Server(config)
+    server.connections = table  # type: ignore[attr-defined]
+    return server

@@ -13,6 +13,15 @@ from engine.errors import SongBridgeError
 
 SCHEMA = "songbridge-engine/1"
 MAX_REQUESTS = 16
+#: set to 1 in the engine's environment (the tests and benchmarks do) to accept ``sleep`` jobs, which can crash a
+#: worker on request; never set in production, so a client with the key cannot reach them
+TEST_JOBS_ENV = "SONGBRIDGE_ENGINE_TEST_JOBS"
+
+
+def sleep_jobs_allowed() -> bool:
+    import os  # noqa: PLC0415
+
+    return os.environ.get(TEST_JOBS_ENV) == "1"
 
 
 class WireError(SongBridgeError):
@@ -134,6 +143,8 @@ def job_from_json(data: Any, scratch: Path) -> Any:
     kind = d.get("kind")
     priority = _int(d.get("priority", 0), "job.priority", -100, 100)
     label = _str(d.get("label", ""), "job.label")
+    if kind == "sleep" and not sleep_jobs_allowed():
+        raise WireError("job.kind: 'sleep' jobs are for the engine's tests and are off on this engine")
     if kind == "sleep":
         extra = set(d) - {"kind", "steps", "step_s", "priority", "label", "crash"}
         if extra:
@@ -142,7 +153,7 @@ def job_from_json(data: Any, scratch: Path) -> Any:
                                                                                  0, 10),
                         priority, label, _str(d.get("crash", ""), "job.crash", 10, r"(raise|exit)?"))
     if kind != "generate":
-        raise WireError(f"job.kind: expected generate or sleep, not {str(kind)[:40]!r}")
+        raise WireError(f"job.kind: expected generate, not {str(kind)[:40]!r}")
     extra = set(d) - {"kind", "backend", "requests", "priority", "label", "batch"}
     if extra:
         raise WireError(f"job: unknown field {sorted(extra)[0]!r}")

@@ -17,6 +17,7 @@ from engine.generation import SongChoices, plan_takes, prepare_song
 from engine.lyrics import parse
 from engine.service import Cancelled, Failed, Finished, GenerateJob, SleepJob, Started
 from engine.service.api.client import HttpEngine
+from engine.service.api.wire import TEST_JOBS_ENV
 from engine.song import Project, Song
 from engine.song.model import Style
 from tests.conftest import REPO, tiny_neural_setup
@@ -36,7 +37,8 @@ def ray_engine(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
     with pytest.MonkeyPatch.context() as mp:
         tiny_neural_setup(folder / "models", mp, "Cluster Neon")
-        env = {**os.environ, "SONGBRIDGE_ENGINE_KEY": KEY, "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {**os.environ, "SONGBRIDGE_ENGINE_KEY": KEY, "RAY_USAGE_STATS_ENABLED": "0",
+               TEST_JOBS_ENV: "1"}  # the sleep jobs below (off in production)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "songbridge", "serve", "--engine", "--ray", "local", "--gpus",
                              "0,1", "--listen", f"127.0.0.1:{port}"], env=env, cwd=REPO,
