@@ -90,3 +90,29 @@ def test_a_hostile_stem_name_in_song_json_reads_and_writes_nothing_outside(tmp_p
         assert r.returncode != 0 and "stem name" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert (victim_dir / "victim.wav").read_bytes() == b"precious"
     assert _tree(project.folder) == before
+
+
+def test_a_recovered_record_with_a_hostile_stem_is_moved_aside_not_trusted(tmp_path: Path) -> None:
+    import shutil
+
+    from engine.service import EngineService
+    from engine.session import Session
+
+    project = make_project(tmp_path / "p")
+    src = project.folder / "takes" / project.song.takes[-1].id
+    planted = project.folder / "takes" / "take-009"
+    shutil.copytree(src, planted)  # a finished take the song does not list: what a crash leaves, recovered on open
+    record = json.loads((planted / "record.json").read_text())
+    record.update(id="take-009", stems=["drums", "../../../victim"])
+    (planted / "record.json").write_text(json.dumps(record))
+    engine = EngineService("thread").start()
+    try:
+        session = Session.open(project.folder, engine, "test")
+        try:
+            assert "take-009" not in {t.id for t in session.song.takes}
+            assert any("take-009 aside" in n for n in session.notes), session.notes
+        finally:
+            session.close()
+    finally:
+        engine.close()
+    assert not planted.exists() and (project.folder / "takes" / ".quarantine" / "take-009").is_dir()
