@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from daw_bridge.adapters.generic import land_files, slug
+from daw_bridge.adapters.generic import clear_midi, land_files, land_midi, slug
 from engine.errors import SongBridgeError
 
 
@@ -85,4 +85,30 @@ def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tu
         return "ardour", landing.describe()
     result = land_files(render["files"], Path(purpose["folder"]), song.info.title, purpose["section"],
                         purpose["bar"], purpose["bpm"])
-    return "generic", result.detail
+    try:
+        mid = landing_midi(session, purpose)
+        if mid is None:
+            gone = clear_midi(Path(purpose["folder"]), song.info.title, purpose["section"])
+            return "generic", result.detail + (f"; the section's old MIDI was removed ({gone})" if gone else "")
+        path = land_midi(mid, Path(purpose["folder"]), song.info.title, purpose["section"], purpose["bar"],
+                         purpose["bpm"])
+    except SongBridgeError as exc:  # the stems are in place; the MIDI is an extra that says why it is missing
+        return "generic", f"{result.detail}; no MIDI: {exc}"
+    return "generic", f"{result.detail}, and the guide's MIDI ({path.name})"
+
+
+def landing_midi(session: Any, purpose: dict[str, Any]) -> Any:
+    """The landed take's guide MIDI for the landed span (a ``mido.MidiFile``), or None when the take has none (a
+    neural take, a loop)."""
+    from engine.song.take_midi import MIDI_NAME, take_midi  # noqa: PLC0415
+
+    song = session.song
+    try:
+        take = song.take(purpose["take"])
+    except KeyError:
+        return None
+    take_dir = session.project.take_dir(take.id)
+    if purpose.get("track") or not (take_dir / MIDI_NAME).is_file():
+        return None
+    section = None if purpose["section"] == "song" else find_section(song, purpose["section"])
+    return take_midi(take_dir, song, take, section)

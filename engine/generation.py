@@ -18,9 +18,9 @@ from engine.lyrics import auto_time, lines_from_lrc
 from engine.lyrics.lrc import LrcDocument
 from engine.lyrics.tempo_guess import fits_tempo, guess_tempo
 from engine.song.key import Key
-from engine.song.model import Song, SongInfo, Take
+from engine.song.model import Section, Song, SongInfo, Take
 from engine.song.project import Project
-from engine.song.sections import parse_sections
+from engine.song.sections import parse_sections, sections_from_lyrics
 from engine.song.settings_file import RANGES
 from engine.song.tempo import TempoMap, TimeSignature
 
@@ -36,13 +36,42 @@ class SongChoices:
     meter: str | None = None
     sections: str | None = None
     bars_per_line: float = 2.0
+    #: The song's length in seconds when chosen (``--duration``): sections made from the lyrics end there.
+    duration_s: float | None = None
 
     @classmethod
     def from_settings(cls, settings: dict, default_title: str | None = None) -> SongChoices:
         """Choices from a song settings dict (``engine.song.settings_file``), as the CLI and the GUI read it."""
         return cls(title=settings.get("title") or default_title, style=settings.get("style"),
                    bpm=settings.get("bpm"), key=settings.get("key"), meter=settings.get("meter"),
-                   sections=settings.get("sections"), bars_per_line=settings.get("bars_per_line", 2.0))
+                   sections=settings.get("sections"), bars_per_line=settings.get("bars_per_line", 2.0),
+                   duration_s=settings.get("duration"))
+
+
+def default_title(lyrics: LrcDocument | None, path: str | Path | None) -> str | None:
+    """A new song's title when none is chosen: the lyrics' ``[ti:]`` tag, else the file's name in words
+    (``neon-rain_v2.lrc`` -> "Neon Rain V2")."""
+    tag = (lyrics.meta.get("ti") or "").strip() if lyrics is not None else ""
+    if tag:
+        return tag[:200]
+    if path is None:
+        return None
+    words = re.sub(r"[\s_-]+", " ", Path(path).stem).strip()
+    return " ".join(w[:1].upper() + w[1:] for w in words.split(" ")) if words else None
+
+
+def lines_past_end(song: Song, duration_s: float) -> str | None:
+    """A sentence when sung lines start at or after ``duration_s`` (seconds) and so are never heard."""
+    sung = [ln for ln in song.timed_lines() if ln.text.strip()]
+    late = [ln for ln in sung if (ln.start_s or 0.0) >= duration_s - 1e-6]
+    if not late:
+        return None
+    first = late[0]
+    need = song.duration_s
+    text = first.text if len(first.text) <= 40 else first.text[:37] + "..."
+    return (f"{len(late)} of {len(sung)} lines start after the song's end ({duration_s:.1f} s) and are not sung, from "
+            f"{text!r} at {first.start_s:.1f} s" + (f"; the lyrics need about {need:.0f} s" if need > duration_s
+                                                     else ""))
 
 
 def _stamps(lyrics: LrcDocument | None) -> list[float]:
@@ -95,14 +124,67 @@ def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *
             song = song.replace(key=Key.parse(choices.key))
         if choices.sections:
             song = song.replace(sections=parse_sections(choices.sections, song.tempo))
+            if lyrics is not None:
+                _compare_with_headers(song, lyrics, notes)
+        elif lyrics is not None and not song.sections:
+            sections, said = sections_from_lyrics(lyrics, song.tempo, duration_s=choices.duration_s)
+            if sections:
+                song = song.replace(sections=tuple(sections))
+                notes.append(describe_sections(sections, song.tempo, "from the lyrics' headers") +
+                             "; give --sections to choose others")
+            notes += said
     except ValueError as exc:
         raise SongBridgeError(str(exc)) from None
     if lyrics is not None:
         song = song.with_lyrics(lines_from_lrc(lyrics, song.sections, notes))
+        if song.sections:  # lines timed by hand are judged by the rule auto-timing warns by
+            from engine.lyrics.g2p import syllable_count  # noqa: PLC0415
+            from engine.lyrics.phrasing import crowded_sections  # noqa: PLC0415
+
+            notes += crowded_sections([ln for ln in song.lyrics if ln.timed], song.tempo, song.sections,
+                                      syllable_count)
     if any(not ln.timed for ln in song.lyrics):
         song = song.with_lyrics(auto_time(song.lyrics, song.tempo, song.sections,
                                           bars_per_line=choices.bars_per_line, warnings=notes))
     return song
+
+
+def describe_sections(sections: Sequence[Section], tempo: TempoMap, where: str) -> str:
+    """``"sections from ...: Intro 4 bars, Verse 1 8, Chorus 1 8"``, one line for the terminal."""
+    parts = []
+    for i, s in enumerate(sections):
+        bars = tempo.seconds_to_bars(s.end_s) - tempo.seconds_to_bars(s.start_s)
+        shown = f"{bars:g}" if abs(bars - round(bars)) < 1e-6 else f"{bars:.1f}"
+        parts.append(f"{s.name} {shown}" + (" bars" if i == 0 else ""))
+    return f"sections {where}: {', '.join(parts)}"
+
+
+def _compare_with_headers(song: Song, lyrics: LrcDocument, notes: list[str]) -> None:
+    """A note where the chosen sections contradict the lyrics' headers (their order, or timed lines that fall
+    in another section than their header's); the chosen sections are kept."""
+    from engine.lyrics.convert import match_headers, split_header  # noqa: PLC0415
+
+    wanted, _ = sections_from_lyrics(lyrics, song.tempo)
+    if not wanted:
+        return
+    have = [split_header(s.kind)[0] for s in sorted(song.sections, key=lambda s: s.start_s)]
+    it = iter(have)
+    headers = [split_header(s.kind)[0] for s in wanted]
+    aliases = {"hook": "chorus", "refrain": "chorus", "inst": "instrumental", "end": "outro", "ending": "outro"}
+    in_order = all(any(aliases.get(h, h) == aliases.get(k, k) for k in it) for h in headers)
+    if not in_order:
+        notes.append(f"--sections ({', '.join(s.name for s in song.sections)}) contradict the lyrics' headers "
+                     f"({', '.join(s.name for s in wanted)}): the --sections are used")
+        return
+    blocks = match_headers(lyrics, song.sections)
+    by_id = {s.id: s for s in song.sections}
+    outside = [ln for ln in lyrics.lines if ln.time_s is not None and ln.text.strip() and blocks.get(ln.block)
+               and not (by_id[blocks[ln.block]].start_s - 1e-6 <= ln.time_s < by_id[blocks[ln.block]].end_s)]
+    if outside:
+        ln = outside[0]
+        notes.append(f"--sections contradict the lyrics' timestamps: {len(outside)} timed line(s) fall outside the "
+                     f"section their header names (line {ln.source_line}, [{ln.section}] at {ln.time_s:.1f} s, is "
+                     f"not in {by_id[blocks[ln.block]].name}); the --sections are used")
 
 
 def next_take_ids(song: Song, count: int, taken: set[str] | None = None) -> list[str]:

@@ -17,6 +17,7 @@ HANDLERS = {
     ("doctor",): "doctor:run",
     ("generate",): "generate:run",
     ("render",): "render:run",
+    ("export-midi",): "export_midi:run",
     ("serve",): "serve:run",
     ("play",): "play:run",
     ("gui",): "gui:run",
@@ -126,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--ceiling", type=float, default=-1.0, metavar="DBTP", help="true-peak ceiling (default -1)")
     ren.add_argument("--engine", choices=("local", "thread"), default="local",
                      help="run in a worker process (default) or in this process")
+
+    exm = sub.add_parser("export-midi", help="a guide take as a MIDI file: vocal with lyrics, chords, bass, drums",
+                         description="Write a guide take's MIDI (a track per part: the vocal melody with each syllable "
+                         "as a lyric event, chords, bass, drums on channel 10; the song's tempo map; a marker per "
+                         "section) to renders/midi/ in the project, or to -o FILE. --section writes that section "
+                         "only, starting at its first beat, to place at its bar.")
+    exm.add_argument("project", help="the project folder")
+    exm.add_argument("--take", metavar="ID", help="which take (default: the accepted take, else the newest guide take)")
+    exm.add_argument("--section", metavar="NAME", help="only this section (e.g. \"Chorus 1\")")
+    exm.add_argument("-o", "--output", metavar="FILE", help="where to write the .mid")
 
     gu = sub.add_parser("gui", help="the desktop app: lyric timeline, generation, takes, effects, audition")
     gu.add_argument("project", nargs="?",
@@ -241,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "tempo rounded)")
     grd.add_argument("-o", "--output", metavar="OUT", help="for a file: the locked WAV (with --lock) or a folder "
                      "for its beat maps")
+    grd.add_argument("--bars", type=int, metavar="N", help="for --lock on a file: make it exactly N bars (after any "
+                     "pickup before the first downbeat; default: the whole bars it covers)")
     grd.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
     spl = sub.add_parser("split", help="split a take (or any audio file) into vocal, drums, bass and other stems",
                          description="Separate with HTDemucs from the models folder (MODELS/HTDemucs/). A take's "

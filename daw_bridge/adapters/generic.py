@@ -1,6 +1,8 @@
 """The generic adapter: Broadcast WAV files stamped with their position (bext TimeReference), named
-``<song>_<section>_<stem>_bar<N>_<bpm>bpm.wav``, written to a folder the user picks. Landing a newer take of a
-section replaces the previous files of that section. Any DAW can import them at their original position."""
+``<song>_<section>_<stem>_bar<N>_<bpm>bpm.wav``, written to a folder the user picks, and beside them the guide's
+MIDI of the same span (``<song>_<section>_guide_bar<N>_<bpm>bpm.mid``: a track per part, the tempo map, section
+markers; it starts at the section's bar). Landing a newer take of a section replaces the previous files of that
+section. Any DAW can import them at their original position."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def slug(text: str) -> str:
@@ -45,3 +48,30 @@ def land_files(rendered: dict[str, str], folder: Path, song: str, section: str, 
     for tmp, target in staged:
         tmp.replace(target)
     return Landed(tuple(t for _, t in staged), len(old), f"{len(staged)} files in {folder}")
+
+
+def midi_name(song: str, section: str, bar: float, bpm: float) -> str:
+    return file_name(song, section, "guide", bar, bpm)[: -len(".wav")] + ".mid"
+
+
+def land_midi(mid: Any, folder: Path, song: str, section: str, bar: float, bpm: float) -> Path:
+    """Write a ``mido.MidiFile`` beside the section's stems, replacing the MIDI this section had there before."""
+    from engine.song.take_midi import save_midi  # noqa: PLC0415
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / midi_name(song, section, bar, bpm)
+    save_midi(mid, target)
+    for p in folder.glob(f"{slug(song)}_{slug(section)}_*.mid"):
+        if p.name != target.name:
+            p.unlink()
+    return target
+
+
+def clear_midi(folder: Path, song: str, section: str) -> int:
+    """Remove the MIDI a section had in ``folder`` (its new stems came from a take without MIDI, which the old
+    notes would no longer match); returns how many files went."""
+    gone = 0
+    for p in folder.glob(f"{slug(song)}_{slug(section)}_*.mid"):
+        p.unlink()
+        gone += 1
+    return gone

@@ -12,8 +12,9 @@ Where lines go:
   sections hold, they are shared out in proportion to the sections' lengths;
 - so untimed lines keep their order in time.
 
-When a section's lines need more bars than it has, they are squeezed onto beats inside it, with a warning; a line
-is never moved into another section. Lines that are already timed keep their times.
+When a section's lines get fewer bars than ``bars_per_line`` asks, they are placed on beats inside it; when they
+get fewer than their syllables need (:mod:`engine.lyrics.phrasing`, the rule timed lines are judged by too), that
+is a warning. A line is never moved into another section. Lines that are already timed keep their times.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import replace
 
 from engine.song.model import LyricLine, Section
 from engine.song.tempo import Grid, TempoMap
+
+from .phrasing import line_bars, squeeze_message
 
 INSTRUMENTAL_KINDS = frozenset(
     {"intro", "outro", "instrumental", "inst", "solo", "interlude", "break", "breakdown", "drop", "ending", "end",
@@ -52,9 +55,12 @@ def _place(lines: list[LyricLine], start_bar: float, bars: float | None, tempo: 
         grid = next((g for g, per_beat in ((Grid.BEAT, 1), (Grid.EIGHTH, 2), (Grid.SIXTEENTH, 4))
                      if len(lines) <= beats * per_beat), Grid.SIXTEENTH)
     end_s = None if bars is None else tempo.bars_to_seconds(start_bar + bars)
-    if scale < 1.0 and warnings is not None:
-        warnings.append(f"{where} ({bars:g} bars) has {len(lines)} lines that need about {total:g} bars: they are "
-                        f"squeezed onto beats (lines {_quote(lines[0])} to {_quote(lines[-1])})")
+    # Placed closer than bars_per_line is fine while every line still has the bars its syllables need; beyond
+    # that the section is squeezed, by the rule timed lines are judged by (engine.lyrics.phrasing).
+    need = sum(line_bars(c, tempo) for c in counts if c)
+    if scale < 1.0 and need > bars + 1e-6 and warnings is not None:  # type: ignore[operator]
+        warnings.append(squeeze_message(where, bars, [ln.text for ln in lines if ln.text.strip()] or
+                                        [ln.text for ln in lines], need, "onto beats"))
     out, pos = [], start_bar
     seen: dict[float, LyricLine] = {}
     for ln, length in zip(lines, lengths, strict=True):

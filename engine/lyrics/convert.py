@@ -3,7 +3,8 @@
 A section header in the lyrics (``[verse]``, ``[Chorus 2]``) names a *kind* of section and, optionally, which
 one. The song's sections are numbered ("Verse 1", "Verse 2"), so headers are matched by kind, in order:
 
-- ``[Verse 2]`` (a number) -> the second verse of the song;
+- ``[Verse 2]`` (a number) -> the section named "Verse 2" when there is one (and no earlier header took it), else
+  the second verse of the song;
 - ``[verse]`` (no number) -> the next verse after the section the previous header went to, so ``[verse]`` twice
   -> Verse 1, Verse 2, and ``[chorus]`` after the second verse -> the chorus after it;
 - a header that matches no section (no bridge in the song, a third verse of two) keeps its lines unassigned,
@@ -42,6 +43,25 @@ def _describe(ln: LrcLine) -> str:
     return f"line {ln.source_line} ({text!r})" if ln.source_line else repr(text)
 
 
+def _header_order(doc: LrcDocument) -> list[LrcLine]:
+    """The first line of each header's block, in the lines' order, with a stand-in (``source_line`` -1) for each
+    header that has no lines (``[solo]``) right after the block before it: such a header still takes its section,
+    so the headers after it find theirs."""
+    firsts: list[LrcLine] = []
+    seen: set[int] = set()
+    for ln in doc.lines:
+        if ln.block not in seen:
+            seen.add(ln.block)
+            firsts.append(ln)
+    for h in sorted(doc.headers, key=lambda h: h.block):
+        if h.block in seen:
+            continue
+        seen.add(h.block)
+        at = max((i + 1 for i, ln in enumerate(firsts) if ln.block < h.block), default=0)
+        firsts.insert(at, LrcLine(None, "", (), h.name, -1, h.block))
+    return firsts
+
+
 def match_headers(doc: LrcDocument, sections: Sequence[Section],
                   warnings: list[str] | None = None) -> dict[int, str | None]:
     """Header block number -> section id (None: no section matches; a warning says why)."""
@@ -56,10 +76,21 @@ def match_headers(doc: LrcDocument, sections: Sequence[Section],
                             "\"intro:4,verse:16,chorus:8\") to place their lines in them")
         return {ln.block: None for ln in doc.lines}
     cursor = -1  # index (in time order) of the section the previous header went to
-    for ln in doc.lines:
+    taken: set[int] = set()  # sections an earlier header went to
+    for ln in _header_order(doc):
         if ln.block in out or not ln.section:
             continue
         kind, number = split_header(ln.section)
+        # A section named as the header is written ("[Verse 3]" -> "Verse 3") is the one, while it is free.
+        named_all = [i for i, s in enumerate(ordered) if _norm(s.name) == _norm(ln.section)]
+        named = [i for i in named_all if i not in taken]
+        if number is not None and named:
+            out[ln.block] = ordered[named[0]].id
+            cursor = named[0]
+            taken.add(named[0])
+            continue
+        if number is not None and named_all:
+            number = None  # "[Chorus 1]" written again: the chorus sung again, the next one
         candidates = [i for i, k in enumerate(kinds) if k == kind]
         for alias in ALIASES.get(kind, ()):
             if candidates:
@@ -73,6 +104,9 @@ def match_headers(doc: LrcDocument, sections: Sequence[Section],
         elif number is not None:
             if number <= len(candidates) and number >= 1:
                 target = candidates[number - 1]
+                later = [i for i in candidates if i > cursor and i not in taken]
+                if target in taken and later:  # "[Chorus 1]" written again: the chorus is sung again, later
+                    target = later[0]
             else:
                 why = f"the song has {len(candidates)} {kind} section(s)"
         else:
@@ -84,12 +118,13 @@ def match_headers(doc: LrcDocument, sections: Sequence[Section],
                 why = f"no {kind} section is left after {after}"
         if target is None:
             out[ln.block] = None
-            if warnings is not None:
+            if warnings is not None and ln.source_line >= 0:
                 warnings.append(f"{_describe(ln)}: header [{ln.section}] matches no section ({why}); its lines "
                                 "are placed with the lines that have no header")
         else:
             out[ln.block] = ordered[target].id
             cursor = target
+            taken.add(target)
     return out
 
 
@@ -97,12 +132,20 @@ def lines_from_lrc(doc: LrcDocument, sections: Sequence[Section] = (),
                    warnings: list[str] | None = None) -> list[LyricLine]:
     """Lyric lines with ids ``l001``...; LRC section headers are matched to song sections (see the module)."""
     blocks = match_headers(doc, sections, warnings)
+    kinds = {s.id: _norm(s.kind) for s in sections}
     out = []
     for i, ln in enumerate(doc.lines, 1):
         words = tuple(
             WordTime(w.start_ms / 1000, w.text, None if w.end_ms is None else w.end_ms / 1000) for w in ln.words
         )
-        out.append(LyricLine(f"l{i:03d}", ln.text, ln.time_s, None, words, blocks.get(ln.block)))
+        sid = blocks.get(ln.block)
+        if sid is not None and ln.time_s is not None:
+            # A line stamped twice ([00:30.00][01:10.00], a chorus sung again) belongs, each time, to the section
+            # of its header's kind that it is sung in.
+            inside = [s.id for s in sections if s.start_s - 1e-6 <= ln.time_s < s.end_s - 1e-6]
+            if inside and sid not in inside:
+                sid = next((x for x in inside if kinds[x] == kinds[sid]), sid)
+        out.append(LyricLine(f"l{i:03d}", ln.text, ln.time_s, None, words, sid))
     return out
 
 

@@ -64,6 +64,8 @@ def grid(args: argparse.Namespace) -> int:
         return _grid_file(args, path)
     if args.output:
         raise SongBridgeError("-o is for an audio file; a take's locked stems go into takes/<id>/locked/")
+    if args.bars is not None:
+        raise SongBridgeError("--bars is for a file: a take's locked stems keep the take's own length")
     from engine.service import GridJob
 
     project, take_id, done = _with_project(
@@ -81,7 +83,9 @@ def grid(args: argparse.Namespace) -> int:
 
 
 def _print_grid(g: dict[str, Any]) -> None:
-    drift = f", drift {g['drift_pct']:.1f} % from the project's {g['project_bpm']:g} bpm" if "drift_pct" in g else ""
+    # drift_pct is the one bar furthest from the project's tempo, not an average: say so in words.
+    drift = (f" (project {g['project_bpm']:g} bpm; worst bar {g['drift_pct']:.1f} % off it)"
+             if "drift_pct" in g else "")
     first = g.get("first_downbeat_s")
     where = f"first downbeat at {first:.3f} s" if first is not None else "no downbeat found"
     model = f" ({g['model']})" if g.get("model") else ""
@@ -92,14 +96,14 @@ def _print_grid(g: dict[str, Any]) -> None:
 def _grid_file(args: argparse.Namespace, path: Path) -> int:
     from engine.audio.io import read_audio, write_wav
     from engine.grid.analyse import measure, write_maps
-    from engine.grid.lock import apply, plan
-    from engine.grid.takes import bar_lines
-    from engine.song.tempo import TempoMap
+    from engine.grid.lock import apply, file_plan
 
     audio, sr = read_audio(path)
     g = measure(audio, sr, models=_models(args), bpm=args.bpm)
     summary = g.summary(args.bpm)
     _print_grid(summary)
+    if args.bars is not None and not args.lock:
+        raise SongBridgeError("--bars is for --lock on a file: the locked audio's length in bars")
     if not args.lock:
         if args.output:
             out = write_maps(g, Path(args.output), summary)
@@ -108,10 +112,7 @@ def _grid_file(args: argparse.Namespace, path: Path) -> int:
     if not args.output:
         raise SongBridgeError("--lock on a file needs -o OUT.wav for the locked audio")
     target = args.bpm or round(g.bpm)
-    first = float(g.downbeats[0]) if g.downbeats.size else 0.0
-    tempo = TempoMap.constant(target, "4/4", first)
-    frames = int(round((len(audio) / sr - first) * g.bpm / target * sr + first * sr))
-    p = plan(g.downbeats, bar_lines(tempo, frames / sr * 1.5), sr, frames=frames)
+    p = file_plan(g.beats, g.downbeats, sr, len(audio), target, bars=args.bars)
     out = Path(args.output)
     if out.suffix.lower() != ".wav":
         raise SongBridgeError(f"-o {out}: the locked audio is written as WAV (give a .wav name)")

@@ -105,13 +105,19 @@ def _lock(folder: Path) -> Any:
 def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics: Any, notes: list[str],
               backend: Any, params: dict, folder: Path, exists: bool, locks: list[Any]) -> int:
     from engine.estimates import estimate_seconds
-    from engine.generation import SongChoices, plan_takes, prepare_song, take_paths
+    from engine.generation import (
+        SongChoices,
+        default_title,
+        lines_past_end,
+        plan_takes,
+        prepare_song,
+        take_paths,
+    )
     from engine.song.model import Song
     from engine.song.project import Project
 
     project = Project.open(folder) if exists else Project(folder, Song())
-    choices = SongChoices.from_settings(
-        settings, None if exists else Path(lyrics_path).stem.replace("_", " ").title())
+    choices = SongChoices.from_settings(settings, None if exists else default_title(lyrics, lyrics_path))
     project.song = prepare_song(project.song, lyrics, choices, first_time=not exists, notes=notes)
     reference = _apply_style_sources(args, project)
     seed = settings.get("seed")
@@ -119,12 +125,15 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
         seed = secrets.randbelow(2**31)
     count = settings.get("takes", 1)
     requests = plan_takes(project, count, seed, duration_s=settings.get("duration"), params=params)
+    late = lines_past_end(project.song, requests[0].duration_s)
+    if late:
+        notes.append(late + ("; give a longer --duration" if settings.get("duration") else ""))
     from engine.service import PRIORITY_BATCH, GenerateJob
     from songbridge.engine_client import open_engine, run_job
 
     engine = open_engine(args.engine, args.key_file, getattr(args, "engine_ca", None))  # a wrong key or address fails before the project changes
     for note in notes:
-        print(f"warning: {note}" if not note.startswith("tempo ") else note, file=sys.stderr)
+        print(f"warning: {note}" if not note.startswith(("tempo ", "sections ")) else note, file=sys.stderr)
     created = not folder.exists()
     if reference is not None:
         _copy_reference(reference, folder / project.song.style.reference_audio)

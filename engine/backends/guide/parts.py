@@ -1,8 +1,16 @@
-"""Drums, bass and keys parts from the arrangement.
+"""Drums, bass and keys parts from the arrangement, as hits (:mod:`.score`).
 
-Grooves are 16-step grids per 4/4 bar (other meters get a pattern built from their beats); the section's
-intensity picks how busy each part is, the last bar of a section gets a fill, a new section opens with a crash,
-and the final bar rings out.
+Grooves are 16-step grids per 4/4 bar (other meters get a pattern built from their beats). Each bar's texture
+and energy (:mod:`.arrangement`) pick how each part plays and how loud:
+
+- sparse: a kick on the downbeat, quarter hats, held chords, a whole-note bass;
+- groove: the style's groove, bass and keys patterns (a verse: lighter hats and snare);
+- build: the groove with the hats doubling up as the section rises;
+- full: the groove with accents, open hats, keys voiced wider with an added pad an octave up, the bass doubled;
+- half: half time (kick on 1, snare on 3, quarter hats), arpeggiated keys, half-note bass.
+
+The last bar of a section gets a fill (two beats into a chorus), a new section opens with a crash, and the final
+bar rings out.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrangement import Arrangement, Bar
-from .instruments import add, drum, play
+from .score import Hit, drum_hit
 
 # kit -> intensity level -> instrument -> 16 steps ("x" hit, "o" accent-less ghost)
 GROOVES: dict[str, dict[str, str]] = {
@@ -57,62 +65,92 @@ def _time(bar: Bar, step: int, steps: int, swing: float) -> float:
     return t
 
 
-def render_drums(arr: Arrangement, buf: np.ndarray, rng: np.random.Generator) -> None:
+def _level(bar: Bar) -> float:
+    """A part's gain factor for the bar's energy: 0.4 for the sparsest (0.25) .. 1.0 fullest; 3.7 dB between a
+    first verse (0.5) and a first chorus (0.9)."""
+    return 0.2 + 0.8 * bar.intensity
+
+
+def drum_hits(arr: Arrangement, rng: np.random.Generator) -> list[Hit]:
     kit = arr.style.kit
+    snare_name, hat_default = SNARE.get(kit, "snare"), HAT.get(kit, "hat")
+    out: list[Hit] = []
     for bar in arr.bars:
-        if bar.last:
-            add(buf, bar.start_s, drum("kick"), 0.55)
-            add(buf, bar.start_s, drum("crash"), 0.22, 0.3)
-            continue
-        level = bar.intensity
-        if level < 0.4 and kit not in ("four_floor",):
-            # Intros and breaks: time only, on the hats.
-            for step in range(0, _steps(bar), 4):
-                add(buf, _time(bar, step, _steps(bar), 0), drum(HAT.get(kit, "hat")), 0.10, 0.35)
-            continue
+        g = _level(bar)
         steps = _steps(bar)
+        if bar.last:
+            out += [drum_hit(bar.start_s, "kick", 0.55), drum_hit(bar.start_s, "crash", 0.22, 0.3)]
+            continue
+        if bar.first and bar.index > 0 and not bar.breakdown:
+            out.append(drum_hit(bar.start_s, "crash", (0.2 if bar.texture == "full" else 0.14) * g, 0.3))
+        fill_from = steps - (steps // bar.beats) * bar.fill_beats if bar.fill else steps
+        per_beat = steps // bar.beats
+        if bar.texture == "sparse":
+            # Intros, outros and breakdowns: time only: the downbeat's kick and quarter hats.
+            for step in range(0, steps, per_beat):
+                t = _time(bar, step, steps, 0)
+                if step >= fill_from:
+                    out.append(drum_hit(t, snare_name, (0.16 + 0.05 * (step - fill_from) / per_beat) * g, -0.05))
+                    continue
+                if step == 0:
+                    out.append(drum_hit(t, "kick", 0.5 * g))
+                out.append(drum_hit(t, hat_default, 0.09 * g, 0.35))
+            continue
         kick, snare, hat = (_pattern(kit, p, bar) for p in ("kick", "snare", "hat"))
-        hat_name = "open_hat" if level >= 0.95 and kit in ("pop", "rock") else HAT.get(kit, "hat")
-        if bar.first and level >= 0.6:
-            add(buf, bar.start_s, drum("crash"), 0.18, 0.3)
-        fill_from = steps - steps // 4 if bar.fill else steps
+        if bar.texture == "half":
+            kick = "x" + "." * (steps - 1)
+            snare = "." * steps
+            snare = snare[: steps // 2] + "x" + snare[steps // 2 + 1:]
+            hat = "".join("x" if i % per_beat == 0 else "." for i in range(steps))
+        elif bar.texture == "build" and bar.build >= 0.5:
+            hat = "".join("x" if i % max(1, per_beat // 4) == 0 else "." for i in range(steps))  # hats double up
+        full = bar.texture == "full"
+        hat_name = "open_hat" if full and kit in ("pop", "rock") else hat_default
         for step in range(steps):
             t = _time(bar, step, steps, arr.style.swing)
             if step >= fill_from:
-                # The fill: snare (or toms) building over the last beat.
-                k = step - fill_from
-                name = "snare" if kit in ("pop", "rock", "boombap", "four_floor") else ("tom_hi" if k < 2 else "tom_lo")
-                add(buf, t, drum(name if name != "snare" else SNARE.get(kit, "snare")), 0.22 + 0.06 * k, 0.1 - 0.1 * k)
+                # The fill: snare (or toms) rising over the bar's last beats.
+                k = (step - fill_from) / max(1, steps - fill_from)
+                name = snare_name if kit in ("pop", "rock", "boombap", "four_floor") else (
+                    "tom_hi" if k < 0.5 else "tom_lo")
+                if step == fill_from or step % max(1, per_beat // 4) == 0:
+                    out.append(drum_hit(t, name, (0.2 + 0.14 * k) * g, 0.1 - 0.2 * k))
                 continue
             if kick[step] == "x":
-                add(buf, t, drum("kick"), 0.62 if level >= 0.6 else 0.5)
+                out.append(drum_hit(t, "kick", (0.62 if full else 0.55) * g))
             if snare[step] == "x":
-                add(buf, t, drum(SNARE.get(kit, "snare")), 0.42 if level >= 0.6 else 0.32, -0.05)
-            if hat[step] == "x" and (level >= 0.6 or step % 4 == 0):
-                accent = 1.0 if step % 4 == 0 else 0.7
-                vel = 0.14 * accent * (0.9 + 0.2 * rng.random())
-                if hat_name == "open_hat":
-                    name = "open_hat" if step % 8 == 6 else "hat"
-                else:
-                    name = hat_name
-                add(buf, t, drum(name), vel, 0.35)
+                out.append(drum_hit(t, snare_name, (0.44 if full else 0.34) * g, -0.05))
+            if hat[step] == "x":
+                accent = 1.0 if step % per_beat == 0 else 0.7
+                vel = (0.15 if full else 0.11) * accent * (0.9 + 0.2 * rng.random()) * g
+                name = ("open_hat" if step % 8 == 6 else "hat") if hat_name == "open_hat" else hat_name
+                out.append(drum_hit(t, name, vel, 0.35))
+            if full and step % per_beat == per_beat // 2 and kit not in ("jazz", "brush"):
+                out.append(drum_hit(t, "shaker", 0.07 * g, -0.4))  # the chorus's added layer on the off-beats
+    return out
 
 
-def render_bass(arr: Arrangement, buf: np.ndarray) -> None:
+def bass_hits(arr: Arrangement) -> list[Hit]:
     style = arr.style
     voice = style.bass
+    out: list[Hit] = []
     for bar in arr.bars:
         chord = bar.chords[0]
+        g = _level(bar)
         if bar.last:
-            add(buf, bar.start_s, play(voice, chord.root, min(3.0, bar.length_s * 1.5), 4.0, 0.4), 0.5)
-            continue
-        if bar.intensity < 0.4:
-            add(buf, bar.start_s, play(voice, chord.root, bar.length_s * 0.95, 4.0, 0.1), 0.38)
+            out.append(Hit("bass", bar.start_s, min(3.0, bar.length_s * 1.5), chord.root, 0.5, voice, 0.0, 4.0, 0.4))
             continue
         beat = bar.beat_s
-        pat = style.bass_pattern if bar.intensity >= 0.6 else "whole"
+        if bar.texture == "sparse":
+            out.append(Hit("bass", bar.start_s, bar.length_s * 0.95, chord.root, 0.42 * g, voice, 0.0, 4.0, 0.1))
+            continue
+        pat = "half" if bar.texture == "half" else style.bass_pattern
         notes: list[tuple[float, int, float]] = []  # (time, midi, duration)
-        if pat == "whole":
+        fifth = chord.root + 7 if chord.root + 7 <= 50 else chord.root - 5
+        if pat == "half":
+            half = bar.length_s / 2
+            notes = [(0.0, chord.root, half * 0.95), (half, fifth, half * 0.9)]
+        elif pat == "whole":
             notes = [(0.0, chord.root, bar.length_s * 0.95)]
         elif pat == "roots":
             notes = [(i * beat, chord.root, beat * 0.9) for i in range(bar.beats)]
@@ -124,13 +162,12 @@ def render_bass(arr: Arrangement, buf: np.ndarray) -> None:
             notes = [(0.0, chord.root, beat * 1.4), (beat * 1.5, chord.root, beat * 0.4),
                      (beat * 2.5, chord.root + 7 if chord.root + 7 < 52 else chord.root - 5, beat * 1.2)]
         elif pat == "root_fifth":
-            fifth = chord.root + 7 if chord.root + 7 <= 50 else chord.root - 5
             notes = [(i * beat, chord.root if i % 2 == 0 else fifth, beat * 0.9) for i in range(bar.beats)]
         elif pat == "walking":
             tones = sorted({chord.root + ((n - chord.root) % 12) for n in chord.notes})
             line = [chord.root, *tones[1:3], chord.root + 7]
             notes = [(i * beat, line[i % len(line)], beat * 0.9) for i in range(bar.beats)]
-        if bar.fill and pat != "whole":
+        if bar.fill and pat not in ("whole", "half"):
             notes = [n for n in notes if n[0] < bar.length_s - beat] + [
                 (bar.length_s - beat, chord.root + 12 if chord.root + 12 <= 52 else chord.root, beat * 0.45),
                 (bar.length_s - beat / 2, chord.root + 7 if chord.root + 7 <= 52 else chord.root - 5, beat * 0.45)]
@@ -138,22 +175,35 @@ def render_bass(arr: Arrangement, buf: np.ndarray) -> None:
         for dt, midi, dur in notes:
             if swing and abs((dt / (beat / 2)) % 2 - 1) < 1e-6:
                 dt += swing
-            add(buf, bar.start_s + dt, play(voice, midi, dur, 4.0, 0.03), 0.5 if bar.intensity >= 0.6 else 0.4)
+            out.append(Hit("bass", bar.start_s + dt, dur, midi, 0.5 * g, voice, 0.0, 4.0, 0.03))
+            if bar.texture == "full" and dt == 0.0:  # the chorus bass doubled an octave up on the downbeat
+                out.append(Hit("bass", bar.start_s, min(dur, beat) * 0.9, midi + 12, 0.22 * g, voice, 0.0, 4.0,
+                               0.03, "octave"))
+    return out
 
 
-def render_keys(arr: Arrangement, buf: np.ndarray) -> None:
+def keys_hits(arr: Arrangement) -> list[Hit]:
     style = arr.style
     voice = style.keys
+    out: list[Hit] = []
     for bar in arr.bars:
+        g = _level(bar)
         for ci, chord in enumerate(bar.chords):
             span = bar.length_s / len(bar.chords)
             t0 = bar.start_s + ci * span
             if bar.last:
                 for j, n in enumerate(chord.notes):
-                    add(buf, t0 + 0.012 * j, play(voice, n, min(3.5, span * 2), 4.0, 0.6), 0.16, -0.3 + 0.2 * j)
+                    out.append(Hit("keys", t0 + 0.012 * j, min(3.5, span * 2), n, 0.16, voice, -0.3 + 0.2 * j,
+                                   4.0, 0.6))
                 continue
-            level = bar.intensity
-            pat = style.keys_pattern if level >= 0.6 else "sustain"
+            full = bar.texture == "full"
+            notes = list(chord.notes)
+            if full:  # wider: the root an octave down and the top note an octave up
+                notes = [notes[0] - 12, *notes, notes[-1] + 12]
+            width = 0.8 if full else 0.5
+            pans = [-width / 2 + width * j / max(1, len(notes) - 1) for j in range(len(notes))]
+            pat = {"sparse": "sustain", "half": "arpeggio" if style.keys_pattern != "arpeggio" else "sustain"}.get(
+                bar.texture, style.keys_pattern)
             beat = bar.beat_s
             hits: list[tuple[float, float, float]] = []  # (offset, duration, gain)
             if pat == "sustain":
@@ -169,16 +219,21 @@ def render_keys(arr: Arrangement, buf: np.ndarray) -> None:
                     hits.append((beat * 2.5 + style.swing * beat / 2, beat * 0.8, 0.11))
             elif pat == "strum":
                 grid = [0, 2, 3, 5, 6, 7] if bar.beats == 4 else list(range(0, int(round(span / beat * 2)), 1))
-                hits = [(g * beat / 2, beat * 0.5 * 0.95, 0.11 if g % 2 == 0 else 0.08) for g in grid
-                        if g * beat / 2 < span]
+                hits = [(x * beat / 2, beat * 0.5 * 0.95, 0.11 if x % 2 == 0 else 0.08) for x in grid
+                        if x * beat / 2 < span]
             if pat == "arpeggio":
                 order = [*chord.notes, chord.notes[1] + 12 if len(chord.notes) > 1 else chord.notes[0] + 12]
                 for i in range(int(round(span / beat * 2))):
                     n = order[i % len(order)]
-                    add(buf, t0 + i * beat / 2, play(voice, n, beat * 1.4, 4.0, 0.1), 0.16, -0.2 + 0.1 * (i % 4))
-                continue
-            for off, dur, gain in hits:
+                    out.append(Hit("keys", t0 + i * beat / 2, beat * 1.4, n, 0.16 * g, voice, -0.2 + 0.1 * (i % 4),
+                                   4.0, 0.1))
+            else:
                 strum_gap = 0.012 if voice == "guitar" else 0.0
+                for off, dur, gain in hits:
+                    for j, n in enumerate(notes):
+                        out.append(Hit("keys", t0 + off + strum_gap * j, dur, n, gain * g, voice, pans[j], 4.0, 0.05))
+            if full:  # the added layer: a pad holding the chord an octave up
                 for j, n in enumerate(chord.notes):
-                    add(buf, t0 + off + strum_gap * j, play(voice, n, dur, 4.0, 0.05), gain * (0.9 + 0.05 * level),
-                        -0.35 + 0.23 * j)
+                    out.append(Hit("keys", t0, span, n + 12, 0.07 * g, "pad", -0.6 + 1.2 * j / max(1, len(chord.notes) - 1),
+                                   4.0, 0.25, "pad"))
+    return out

@@ -11,6 +11,8 @@ filtered-noise consonants, and a light vibrato on held notes.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -51,6 +53,7 @@ NOISE: dict[str, tuple[float, float, float, float]] = {
 }
 TABLE = 2048
 LINE_GAP_S = 0.12  # silence kept before the next line starts
+CHORUS_LEVEL = 1.26  # +2 dB: the chorus is sung out
 FIRST_ONSET_S = 0.04  # a line's first consonants fit in this, so the line is heard at its stamp
 
 
@@ -69,6 +72,9 @@ class SungNote:
     midi: int
     syllable: Syllable
     line_start: bool
+    level: float = 1.0  # relative to the vocal's gain: a chorus is sung out a little
+    text: str = ""  # the syllable as written (``"Ne-"``, ``"on"``), for the MIDI file's lyric events
+    line_id: str = ""
 
 
 def syllabify(phonemes: tuple[str, ...]) -> list[Syllable]:
@@ -92,12 +98,68 @@ def syllabify(phonemes: tuple[str, ...]) -> list[Syllable]:
     return out
 
 
-def _line_syllables(g2p: G2P, line: LyricLine) -> list[tuple[int, Syllable]]:
-    """(word index, syllable) for the sung words of a line."""
+def _line_syllables(g2p: G2P, line: LyricLine) -> list[tuple[int, Syllable, str]]:
+    """(word index, syllable, its spelling) for the sung words of a line."""
     out = []
-    for wi, tok in enumerate(t for t in g2p.tokens(line.text) if t.is_word):
-        for syl in syllabify(tok.phonemes):
-            out.append((wi, syl))
+    tokens = [t for t in g2p.tokens(line.text) if t.is_word]
+    written = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*'?", line.text)
+    if len(written) != len(tokens):  # numbers read out, odd spellings: the spoken form
+        written = [t.text for t in tokens]
+    for wi, (tok, word) in enumerate(zip(tokens, written, strict=True)):
+        sylls = syllabify(tok.phonemes)
+        for syl, text in zip(sylls, spell_syllables(word, len(sylls)), strict=True):
+            out.append((wi, syl, text))
+    return out
+
+
+_VOWEL_GROUP = re.compile(r"[aeiouy]+", re.IGNORECASE)
+
+
+def spell_syllables(word: str, n: int) -> list[str]:
+    """``word`` cut into ``n`` written syllables, every one but the last ending in "-" (the karaoke MIDI
+    convention): cuts fall between vowel groups, one consonant of a cluster going with the next syllable
+    (``"neon"`` -> ``["ne-", "on"]``, ``"window"`` -> ``["win-", "dow"]``); a word whose vowel groups do not match
+    ``n`` is cut into ``n`` equal pieces."""
+    if n <= 1 or len(word) < n:  # a held word ("I" sung on two notes): the later notes carry "-"
+        return [word + "-"] + ["-"] * (n - 2) + ["-"] if n > 1 else [word]
+    groups = [m.span() for m in _VOWEL_GROUP.finditer(word)]
+    if word.lower().endswith("e") and len(groups) > n and groups[-1] == (len(word) - 1, len(word)):
+        groups = groups[:-1]  # a silent final e ("store")
+    cuts: list[int] = []
+    if len(groups) >= n:
+        if len(groups) > n:  # merge the closest groups (diphthongs written apart, "ne-on" read as one)
+            while len(groups) > n:
+                k = min(range(len(groups) - 1), key=lambda i: groups[i + 1][0] - groups[i][1])
+                groups[k:k + 2] = [(groups[k][0], groups[k + 1][1])]
+        for (_, end), (start, _) in zip(groups, groups[1:], strict=False):
+            cuts.append(end + max(0, start - end - 1))  # "shi-ver", "win-dow", "heart-beat"
+    else:  # fewer written vowels than sung syllables: cut between the groups, then halve the longest pieces
+        cuts = [end + max(0, start - end - 1) for (_, end), (start, _) in zip(groups, groups[1:], strict=False)]
+        while len(cuts) < n - 1:
+            bounds = [0, *sorted(set(cuts)), len(word)]
+            a, b = max(zip(bounds, bounds[1:], strict=False), key=lambda ab: ab[1] - ab[0])
+            if b - a < 2:
+                break
+            cuts.append((a + b) // 2)
+    cuts = sorted({min(max(c, 1), len(word) - 1) for c in cuts})
+    while len(cuts) < n - 1:  # collisions: spread the rest evenly
+        cuts = sorted(set(cuts) | {round(len(word) * k / n) for k in range(1, n)})[: n - 1]
+    pieces = [word[a:b] for a, b in zip([0, *cuts], [*cuts, len(word)], strict=True)]
+    return [p + "-" for p in pieces[:-1]] + [pieces[-1]]
+
+
+def sung_spans(lines: list[LyricLine], syllables: Callable[[str], int], quarter_s: float) -> list[tuple[float, float]]:
+    """(start, end) seconds each timed line is sung: its syllables on eighths and a held beat
+    (:mod:`engine.lyrics.phrasing`), cut at the next line."""
+    from engine.lyrics.phrasing import line_quarters  # noqa: PLC0415
+
+    timed = sorted((ln.start_s, ln.text) for ln in lines if ln.start_s is not None and ln.text.strip())
+    out = []
+    for i, (start, text) in enumerate(timed):
+        end = start + line_quarters(syllables(text)) * quarter_s
+        if i + 1 < len(timed):
+            end = min(end, timed[i + 1][0])
+        out.append((start, max(end, start + 0.05)))
     return out
 
 
@@ -126,7 +188,7 @@ def plan_notes(arr: Arrangement, lines: list[LyricLine], g2p: G2P, rng: np.rando
         if line.words and len(line.words) >= 1:
             words = [w for w in line.words if w.text.strip()]
             per_word: dict[int, list[int]] = {}
-            for k, (wi, _) in enumerate(syls):
+            for k, (wi, _, _) in enumerate(syls):
                 per_word.setdefault(wi, []).append(k)
             for wi, idx in sorted(per_word.items()):
                 if wi < len(words):
@@ -147,10 +209,11 @@ def plan_notes(arr: Arrangement, lines: list[LyricLine], g2p: G2P, rng: np.rando
             times[-1] = (last_start, max(step, min(end - last_start, 4 * quarter_s)))
         # The phrase: an arch around a base that moves between lines; choruses sit higher.
         bar = arr.bar_at(start)
-        lift = 3 if bar and bar.kind in ("chorus", "hook", "refrain", "drop") else 0
+        full = bar is not None and bar.texture == "full"
+        lift = 3 if full else 0
         base = tonic_mid + lift + (2 if li % 2 else 0) + int(rng.integers(-2, 3))
         shape = contours[li % len(contours)]
-        for k, ((_wi, syl), (t, d)) in enumerate(zip(syls, times, strict=False)):
+        for k, ((_wi, syl, text), (t, d)) in enumerate(zip(syls, times, strict=False)):
             if t >= end or t >= duration_s:
                 break
             d = min(d, end - t)
@@ -167,7 +230,8 @@ def plan_notes(arr: Arrangement, lines: list[LyricLine], g2p: G2P, rng: np.rando
             if syl.stress != 1 and k not in (0, n - 1) and rng.random() < 0.2:
                 i = scale_notes.index(pitch) if pitch in scale_notes else 0
                 pitch = scale_notes[min(len(scale_notes) - 1, max(0, i + (1 if rng.random() < 0.5 else -1)))]
-            notes.append(SungNote(t, max(0.05, d), int(pitch), syl, k == 0))
+            notes.append(SungNote(t, max(0.05, d), int(pitch), syl, k == 0, CHORUS_LEVEL if full else 1.0, text,
+                                  line.id))
     return notes
 
 
@@ -224,7 +288,7 @@ def render_vocal(notes: list[SungNote], n_samples: int, gain: float = 0.32) -> n
         cap = FIRST_ONSET_S if note.line_start else min(0.09, 0.35 * d)
         scale = min(1.0, cap / onset_total) if onset_total > 0 else 1.0
         t = t0
-        level = gain * (1.0 if syl.stress == 1 else 0.82)
+        level = gain * note.level * (1.0 if syl.stress == 1 else 0.82)
         for c in syl.onset:
             t = _consonant(out, c, t, scale, note.midi, level)
         coda_total = sum(min(0.05, NOISE.get(c, (0, 0, 0.05, 0))[2]) for c in syl.coda)

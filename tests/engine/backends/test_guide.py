@@ -47,7 +47,8 @@ def test_take_layout_and_format(tmp_path: Path) -> None:
     take = GuideBackend().generate(req, lambda d, t: progress.append((d, t)), lambda: False)
     folder = tmp_path / "take-001"
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
-        "mix.wav", "record.json", "stems/bass.wav", "stems/drums.wav", "stems/keys.wav", "stems/vocal.wav"]
+        "guide.mid", "mix.wav", "record.json", "stems/bass.wav", "stems/drums.wav", "stems/keys.wav",
+        "stems/vocal.wav"]
     for p in folder.rglob("*.wav"):
         info = sf.info(str(p))
         assert (info.samplerate, info.channels) == (44100, 2)

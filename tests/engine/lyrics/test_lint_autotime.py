@@ -110,6 +110,11 @@ def test_more_lines_than_the_sections_hold_are_shared_out_and_reported() -> None
         assert starts[ln.section_id] <= ln.start_s < ends[ln.section_id]
     assert [ln.start_s for ln in out] == sorted(ln.start_s for ln in out)
     assert sum(ln.section_id == "verse" for ln in out) == 6  # in proportion to 8 and 4 bars
+    # A bar and a third for four syllables is closer than two bars a line, but not squeezed: no warning.
+    assert not any("squeezed" in w for w in warnings)
+    lines = [LyricLine(f"l{i}", "la la la la la la la la la la") for i in range(9)]  # ten syllables: 2 bars each
+    warnings = []
+    auto_time(lines, tm, sections, syllables=syl, warnings=warnings)
     assert any("squeezed onto beats" in w for w in warnings)
 
 
