@@ -2,7 +2,7 @@
 
 Method: start the bridge in-process (OSC server thread + controller thread, engine in a worker process) on a free
 port with a small guide project; a python-osc client sends ``/songbridge/ping`` from its own UDP socket and times
-the ``/songbridge/pong`` with ``time.perf_counter``, ``--pings`` times (5 ms apart) idle, then again while a
+the ``/songbridge/pong`` with ``time.perf_counter`` (after the ``/songbridge/hello`` handshake), ``--pings`` times (5 ms apart) idle, then again while a
 ``/songbridge/job/generate_song`` job renders a 3-minute take in the worker. Prints p50/p99/max.
 
 Run: ``python benchmarks/osc_latency.py [--pings 500]``
@@ -51,6 +51,9 @@ def main() -> None:
     bridge.start()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
+    from daw_bridge.osc.client import prove
+
+    prove(sock, osc.address)  # the bridge answers an address in full once it has proven itself (docs/osc.md)
     sock.settimeout(2.0)
     ping = OscMessageBuilder("/songbridge/ping").build().dgram
 

@@ -7,7 +7,9 @@ Three lanes, so that cheap commands never wait behind heavy work and a flood cos
 - ordered: everything else (generate, edit, accept, land, audition, sets between them) in arrival order. A set keeps
   its place relative to the ordered commands around it: sets coalesce only with sets that no command separates.
 
-``put`` never blocks and never raises; ``get`` blocks up to a timeout.
+``put`` never blocks and never raises: it refuses (returns False) when the sender's host has ``per_host`` commands
+waiting, or everyone together ``total`` (a flood waits in the kernel's buffer or is refused, never grows this without
+bound). ``get`` blocks up to a timeout.
 """
 
 from __future__ import annotations
@@ -29,8 +31,16 @@ class _Sets:
         self.items: dict[Any, p.Envelope] = {}
 
 
+def _host(env: p.Envelope) -> str:
+    return env.reply_to[0] if env.reply_to else env.source
+
+
 class Inbox:
-    def __init__(self) -> None:
+    def __init__(self, per_host: int = 1024, total: int = 4096) -> None:
+        self.per_host = per_host
+        self.total = total
+        self._waiting: collections.Counter[str] = collections.Counter()  # host -> commands waiting
+        self._count = 0  # commands waiting (transport updates aside)
         self._cond = threading.Condition()
         self._quick: collections.deque[p.Envelope] = collections.deque()
         self._ordered: collections.deque[p.Envelope | _Sets] = collections.deque()
@@ -38,11 +48,20 @@ class Inbox:
         self._unsettled: collections.Counter[str] = collections.Counter()
         self.received = 0
         self.coalesced = 0
+        self.refused = 0
 
-    def put(self, env: p.Envelope) -> None:
+    def put(self, env: p.Envelope) -> bool:
+        """Queue ``env``; False when it was refused (its host, or everyone, has too much waiting)."""
         cmd = env.command
+        host = _host(env)
         with self._cond:
             self.received += 1
+            if not isinstance(cmd, p.TransportUpdate):  # the DAW's clock coalesces into one: never refused
+                if self._waiting[host] >= self.per_host or self._count >= self.total:
+                    self.refused += 1
+                    return False
+                self._waiting[host] += 1
+                self._count += 1
             if isinstance(cmd, QUICK):
                 self._quick.append(env)
             elif isinstance(cmd, p.TransportUpdate):
@@ -65,30 +84,37 @@ class Inbox:
                 key = (cmd.prop, env.reply_to)
                 if key in last.items:
                     self.coalesced += 1
+                    self._waiting[host] -= 1  # it takes the place of the one it supersedes
+                    self._count -= 1
                 else:
                     self._unsettled[cmd.prop] += 1
                 last.items[key] = env
             else:
                 self._ordered.append(env)
             self._cond.notify()
+        return True
 
     def get(self, timeout: float | None = None) -> p.Envelope | None:
         with self._cond:
             if not self._cond.wait_for(self._ready, timeout):
                 return None
-            if self._quick:
-                return self._quick.popleft()
-            if self._transport is not None:
+            if self._transport is not None and not self._quick:
                 env, self._transport = self._transport, None
                 return env
-            head = self._ordered[0]
-            if isinstance(head, _Sets):
-                key = next(iter(head.items))
-                env = head.items.pop(key)
+            if self._quick:
+                env = self._quick.popleft()
+            elif isinstance(head := self._ordered[0], _Sets):
+                env = head.items.pop(next(iter(head.items)))
                 if not head.items:
                     self._ordered.popleft()
-                return env
-            return self._ordered.popleft()  # type: ignore[return-value]
+            else:
+                env = self._ordered.popleft()  # type: ignore[assignment]
+            host = _host(env)
+            self._waiting[host] -= 1
+            self._count -= 1
+            if self._waiting[host] <= 0:
+                del self._waiting[host]
+            return env
 
     def _ready(self) -> bool:
         return bool(self._quick or self._transport is not None or self._ordered)

@@ -6,7 +6,9 @@ Times are seconds; bar numbers are 1-based and may be fractional; positions sent
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 Address = tuple[str, int]  # (host, port) to reply to
@@ -57,7 +59,10 @@ class Edit:
 
 @dataclass(frozen=True)
 class Cancel:
+    """Cancel a job of the sender's host ("*": all of them); with the bridge's admin token, any job."""
+
     job_id: str
+    token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,11 +171,34 @@ Command = (Ping | Generate | GenerateHere | MakeLoop | Edit | Cancel | JobStatus
            | Listen | FollowTransport | TransportUpdate | BadRequest | BridgeStats)
 
 
+MAX_ERRORS_PER_DATAGRAM = 8  # error replies one datagram (a bundle) may cause; the rest are counted, not sent
+
+
+class Datagram:
+    """What the commands of one datagram share: a budget of error replies (a bundle of 2,000 bad messages is answered
+    a few times, never 2,000). ``may_error`` counts with ``next`` on an ``itertools.count``, which is atomic, so any
+    thread may ask."""
+
+    __slots__ = ("_used", "errors")
+
+    def __init__(self, errors: int = MAX_ERRORS_PER_DATAGRAM) -> None:
+        self.errors = errors
+        self._used = itertools.count()
+
+    def may_error(self) -> bool:
+        """May one more error reply be sent for this datagram? (Counts it.)"""
+        return next(self._used) < self.errors
+
+
 @dataclass(frozen=True)
 class Envelope:
-    """A command with where it came from: the request address (for errors) and where to reply."""
+    """A command with where it came from: the request address (for errors), where to reply, until when that address
+    is proven to receive what is sent to it (OSC's handshake; ``inf`` for MIDI and the app, 0 for an unproven
+    address) and the datagram it came in."""
 
     command: Command
     address: str = ""
     reply_to: Address | None = None
     source: str = "osc"  # osc | midi | gui
+    proven_until: float = math.inf
+    datagram: Datagram | None = field(default=None, compare=False)

@@ -4,36 +4,42 @@ bridge) sees every change at once.
 
 Threads: the OSC thread calls :meth:`Bridge.put` for every command; cheap reads (ping, get, job status) are answered
 there from the session's immutable song, the rest goes to the inbox, which the control thread empties. Sets are
-acknowledged only when the session has saved them (they survive ``kill -9``).
+acknowledged only when the session has saved them (they survive ``kill -9``), and checked whole first, the size of
+their answer included: a set that could not be answered is refused, never applied.
+
+What a client may ask is bounded per host (``limits.py``): jobs, takes, bytes written a minute, subscriptions (which
+expire, and need an address that has proven itself: ``osc/gate.py``), and error replies per datagram.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+import os
 import queue
+import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from daw_bridge import job_requests, take_commands
 from daw_bridge import protocol as p
-from daw_bridge import take_commands
 from daw_bridge.inbox import Inbox
 from daw_bridge.landing import deliver, find_section, render_job
+from daw_bridge.limits import Limits, Listeners, Quota
 from daw_bridge.osc.replies import message
-from daw_bridge.song_props import LABELS, song_value, song_with, transport_value
+from daw_bridge.song_props import LABELS, TooLarge, song_value, song_with, transport_value
 from engine.errors import DocumentError, SongBridgeError
 
 log = logging.getLogger("songbridge.bridge")
 ROOT = "/songbridge"
 MAX_REPLY = 60_000  # bytes: an OSC reply must fit one UDP datagram (65,507) with room for the header
-MAX_JOBS_PER_CLIENT = 8  # queued or running generate jobs one client may have
-TEMPO_TOLERANCE = 0.5  # bpm: a DAW tempo this close to the song's is the song's
-__all__ = ["MAX_REPLY", "Bridge", "Peer"]
+ADMIN_TOKEN_ENV = "SONGBRIDGE_OSC_ADMIN_TOKEN"
+MAX_JOBS_PER_CLIENT = Limits.jobs_per_host  # queued or running jobs one host may have (any number of ports)
+__all__ = ["MAX_REPLY", "Bridge", "Limits", "Peer"]
 
 
 @dataclass
@@ -48,18 +54,28 @@ class Peer:
 
 class Bridge:
     def __init__(self, session: Any, send: Callable[[bytes, tuple[str, int]], None], player: Any = None,
-                 auto_land: bool = False, land_folder: Path | None = None, version: str = "0"):
+                 auto_land: bool = False, land_folder: Path | None = None, version: str = "0",
+                 limits: Limits | None = None, admin_token: str | None = None):
         self.session = session
         self.send_raw = send
         self.player = player
         self.auto_land = auto_land
         self.land_folder = land_folder
         self.version = version
-        self.commands = Inbox()
-        self.listeners: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        self.limits = limits or Limits()
+        #: cancels any client's jobs (``/songbridge/job/cancel s:job s:token``): given, else
+        #: ``$SONGBRIDGE_OSC_ADMIN_TOKEN``, else a random one (no client can know it)
+        self.admin_token = admin_token or os.environ.get(ADMIN_TOKEN_ENV) or secrets.token_urlsafe(18)
+        if len(self.admin_token) < 16:
+            raise SongBridgeError(f"the OSC admin token (${ADMIN_TOKEN_ENV}) must be at least 16 characters")
+        self.commands = Inbox(self.limits.waiting_per_host, self.limits.waiting_total)
+        self.listeners = Listeners(self.limits)
+        self.quota = Quota(self.limits)
         self.peers: dict[str, Peer] = {}
         self.handled = 0
         self.quick = 0
+        self.suppressed = 0  # error replies not sent: past a datagram's budget
+        self._values: dict[tuple[str, str], tuple[Any, bytes]] = {}  # (obj, prop) -> (song, reply): reads are cheap
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,12 +126,13 @@ class Bridge:
             elif isinstance(cmd, p.BridgeStats):
                 self.reply(env, f"{ROOT}/bridge/get/stats", *self.stats())
             elif isinstance(cmd, p.GetProperty) and not (cmd.obj == "song" and self.commands.unsettled(cmd.prop)):
-                self.reply(env, f"{ROOT}/{cmd.obj}/get/{cmd.prop}", *self.value(cmd.obj, cmd.prop))
+                self.reply_get(env, cmd.obj, cmd.prop)
             elif isinstance(cmd, p.JobStatus):
                 self.job_status(env, cmd)
-            else:
-                self.commands.put(env)
+            elif self.commands.put(env):
                 return
+            else:  # this host (or everyone) has too much waiting: refused here and now, not queued
+                self.error(env, "busy", "too many of your commands are waiting for the bridge; slow down")
             self.quick += 1
         except SongBridgeError as exc:
             self.error(env, "bad_value", str(exc))
@@ -135,10 +152,11 @@ class Bridge:
             peer.last, peer.when, peer.count = env.address or type(env.command).__name__, time.time(), peer.count + 1
 
     def stats(self) -> tuple[int, int, int, int, int]:
-        """(received, handled, coalesced, dropped by the kernel, replies unsent) since the bridge started."""
+        """(received, handled, coalesced, dropped by the kernel, replies unsent) since the bridge started; unsent
+        counts replies withheld from unproven addresses and errors past a datagram's budget too."""
         osc = getattr(self, "osc", None)
         return (self.commands.received + self.quick, self.handled + self.quick, self.commands.coalesced,
-                getattr(osc, "overflowed", 0), getattr(osc, "unsent", 0))
+                getattr(osc, "overflowed", 0), getattr(osc, "unsent", 0) + getattr(osc, "suppressed", 0) + self.suppressed)
 
     def peers_seen(self) -> list[Peer]:
         """The peers, newest first (a copy: safe from any thread)."""
@@ -157,6 +175,8 @@ class Bridge:
             except DocumentError as exc:
                 code = "refused_path" if "outside the project" in str(exc) else "bad_value"
                 self.error(env, code, str(exc))
+            except TooLarge as exc:
+                self.error(env, "too_large", f"{exc}; nothing changed")
             except SongBridgeError as exc:
                 self.error(env, "bad_value", str(exc))
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the bridge
@@ -174,19 +194,41 @@ class Bridge:
         self.send_to(env.reply_to, address, *args, request=env.address)
 
     def send_to(self, to: tuple[str, int], address: str, *args: Any, request: str = "") -> None:
+        self.send_raw(self._encode(address, args, request), to)
+
+    def error(self, env: p.Envelope, code: str, text: str) -> None:
+        """An error reply; one datagram (a bundle of thousands of bad messages) causes at most
+        ``protocol.MAX_ERRORS_PER_DATAGRAM`` of them, the rest are counted."""
+        if env.datagram is not None and not env.datagram.may_error():
+            self.suppressed += 1
+            return
+        self.reply(env, f"{ROOT}/error", env.address, code, text[:1000])
+
+    def reply_get(self, env: p.Envelope, obj: str, prop: str) -> None:
+        """Answer a read with the value's reply, built once per song (the song is immutable): a flood of reads of
+        a large property costs a send each, not a format each."""
+        if env.reply_to is None:
+            return
+        song = self.session.song
+        cached = self._values.get((obj, prop))
+        if obj == "song" and cached is not None and cached[0] is song:
+            data = cached[1]
+        else:
+            data = self._encode(f"{ROOT}/{obj}/get/{prop}", self.value(obj, prop), env.address)
+            if obj == "song":
+                self._values[(obj, prop)] = (song, data)
+        self.send_raw(data, env.reply_to)
+
+    def _encode(self, address: str, args: tuple[Any, ...], request: str) -> bytes:
         data = message(address, *args)
         if len(data) > MAX_REPLY:
             data = message(f"{ROOT}/error", request or address, "too_large",
                            f"the reply to {request or address} would be {len(data):,} bytes; one OSC datagram holds "
                            f"at most {MAX_REPLY:,} (shorten the lyrics or read them from the project file)")
-        self.send_raw(data, to)
-
-    def error(self, env: p.Envelope, code: str, text: str) -> None:
-        self.reply(env, f"{ROOT}/error", env.address, code, text[:1000])
+        return data
 
     def push(self, key: tuple[str, str], address: str, *args: Any) -> None:
-        with self._lock:
-            targets = list(self.listeners.get(key, ()))
+        targets = self.listeners.targets(key)
         if not targets:
             return
         data = message(address, *args)
@@ -204,30 +246,19 @@ class Bridge:
         elif isinstance(cmd, p.Ping):
             self.reply(env, f"{ROOT}/pong", self.version)
         elif isinstance(cmd, p.GetProperty):
-            self.reply(env, f"{ROOT}/{cmd.obj}/get/{cmd.prop}", *self.value(cmd.obj, cmd.prop))
+            self.reply_get(env, cmd.obj, cmd.prop)
         elif isinstance(cmd, p.JobStatus):
             self.job_status(env, cmd)
         elif isinstance(cmd, p.SetProperty):
             self.set_song(env, cmd)
         elif isinstance(cmd, p.Listen):
-            key = (cmd.obj, cmd.prop)
-            with self._lock:
-                targets = self.listeners.setdefault(key, set())
-                if env.reply_to is not None:
-                    (targets.add if cmd.on else targets.discard)(env.reply_to)
-            if cmd.on and cmd.obj in ("song", "transport"):
-                self.reply(env, f"{ROOT}/{cmd.obj}/get/{cmd.prop}", *self.value(cmd.obj, cmd.prop))
+            self.listen(env, cmd)
         elif isinstance(cmd, p.Generate | p.Edit):
-            self.submit(env, cmd)
+            job_requests.submit(self, env, cmd)
         elif isinstance(cmd, p.GenerateHere):
-            self.generate_here(env, cmd)
-        elif isinstance(cmd, p.Cancel) and cmd.job_id == "*":
-            for info in self.session.engine.jobs():
-                if info.state in ("queued", "running"):
-                    self.session.cancel(info.id)
+            job_requests.generate_here(self, env, cmd)
         elif isinstance(cmd, p.Cancel):
-            if not self.session.cancel(cmd.job_id):
-                self.error(env, "bad_value", f"no running or queued job {cmd.job_id!r}")
+            job_requests.cancel(self, env, cmd)
         elif isinstance(cmd, p.Accept):
             self.accept(env, cmd)
         elif isinstance(cmd, p.Split | p.FindGrid):
@@ -252,6 +283,25 @@ class Bridge:
         elif isinstance(cmd, p.TransportUpdate):
             self.on_transport(cmd)
 
+    def listen(self, env: p.Envelope, cmd: p.Listen) -> None:
+        """Subscribe (or renew, or end) the sender: only an address that has proven it receives there, at most so
+        many per host and in all, each until it expires (renewed by asking again)."""
+        if env.reply_to is None:
+            return
+        key = (cmd.obj, cmd.prop)
+        if not cmd.on:
+            self.listeners.remove(key, env.reply_to)
+            return
+        if env.proven_until <= time.monotonic():
+            self.error(env, "not_allowed", "subscribe from an address that has proven itself: send /songbridge/hello "
+                                           "first (docs/osc.md)")
+            return
+        why = self.listeners.add(key, env.reply_to, env.proven_until)
+        if why is not None:
+            self.error(env, "busy", why)
+        elif cmd.obj in ("song", "transport"):
+            self.reply_get(env, cmd.obj, cmd.prop)
+
     def job_status(self, env: p.Envelope, cmd: p.JobStatus) -> None:
         infos = [i for i in self.session.engine.jobs() if cmd.job_id in (None, i.id)]
         if cmd.job_id and not infos:
@@ -270,12 +320,18 @@ class Bridge:
         return song_value(song, prop)
 
     def set_song(self, env: p.Envelope, cmd: p.SetProperty) -> None:
-        """Check, apply as one undoable edit, and answer once it is on disk."""
+        """Check (the answer's size too), apply as one undoable edit, and answer once it is on disk."""
         new = song_with(self.session.song, cmd.prop, cmd.value)
+        answer = message(f"{ROOT}/song/get/{cmd.prop}", *song_value(new, cmd.prop))
+        if len(answer) > MAX_REPLY:
+            self.error(env, "too_large", f"{cmd.prop} would be {len(answer):,} bytes as /songbridge/song/get/"
+                                         f"{cmd.prop}, more than one datagram holds ({MAX_REPLY:,}); nothing changed")
+            return
 
         def saved(ok: bool, error: str) -> None:
             if ok:  # the value this set made, which is on disk now (a later set may not be yet)
-                self.reply(env, f"{ROOT}/song/get/{cmd.prop}", *song_value(new, cmd.prop))
+                if env.reply_to is not None:
+                    self.send_raw(answer, env.reply_to)
             else:
                 self.error(env, "save_failed", f"{cmd.prop} was set but could not be saved: {error}")
 
@@ -316,124 +372,6 @@ class Bridge:
             return t.bpm
         return self.session.song.tempo.bpm
 
-    def check_tempo(self, what: str) -> None:
-        """Bars from a DAW that plays at another tempo than the song would land on the wrong beats: refuse."""
-        t = self.session.transport
-        song_bpm = self.session.song.tempo.bpm
-        if t.follow and t.bpm and abs(t.bpm - song_bpm) > TEMPO_TOLERANCE:
-            raise SongBridgeError(f"{what}: the DAW plays at {t.bpm:g} bpm but the song is at {song_bpm:g} bpm; "
-                                  f"set the song's tempo first (/songbridge/song/set/tempo {t.bpm:g}) or stop "
-                                  "following the DAW (/songbridge/transport/follow 0)")
-
-    def range_of(self, cmd: p.Generate) -> tuple[float, float, str] | None:
-        """(start s, end s, label) of a section request, in the song's own tempo."""
-        if cmd.section:
-            s = self.section(cmd.section)
-            return self._inside(s.start_s, s.end_s, s.name)
-        if cmd.bars:
-            self.check_tempo(f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}")
-            tempo = self.session.song.tempo
-            if cmd.bars[0] < 1:
-                raise SongBridgeError(f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}: bars count from 1")
-            a, b = (tempo.bars_to_seconds(x) for x in cmd.bars)
-            return self._inside(a, b, f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}")
-        if cmd.seconds:
-            return self._inside(cmd.seconds[0], cmd.seconds[1], f"{cmd.seconds[0]:g}-{cmd.seconds[1]:g} s")
-        return None
-
-    def _inside(self, a: float, b: float, label: str) -> tuple[float, float, str]:
-        """A range to regenerate must start inside the take it edits (its end is clipped to the take)."""
-        song = self.session.song
-        base = song.base_take()
-        length = base.duration_s if base else song.duration_s
-        if length and a >= length:
-            raise SongBridgeError(f"{label} starts at {a:.1f} s, after the end of the song ({length:.1f} s)")
-        return a, (min(b, length) if length else b), label
-
-    def generate_here(self, env: p.Envelope, cmd: p.GenerateHere) -> None:
-        self.check_tempo("generate at the play head")
-        t = self.session.transport
-        if t.follow and t.beats is None:
-            raise SongBridgeError("the DAW's position is not known yet: start its transport (or send a Song "
-                                  "Position Pointer) before generating at the play head")
-        start = math.floor(self.session.song.tempo.seconds_to_bars(self.position_s()))
-        self.submit(env, p.Generate(bars=(float(start), float(start + cmd.bars)), takes=cmd.takes))
-
-    # -- jobs -----------------------------------------------------------------------------------------------------
-    def submit(self, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
-        """Check everything, then (only then) change the lyrics or style the request carries, then queue."""
-        from engine.backends.base import EditSpec  # noqa: PLC0415
-        from engine.song import TimeRange  # noqa: PLC0415
-
-        client = f"{env.reply_to[0]}:{env.reply_to[1]}" if env.reply_to else env.source
-        busy = self.session.in_flight(kind="generate", client=client)
-        if len(busy) >= MAX_JOBS_PER_CLIENT:
-            self.error(env, "busy", f"{len(busy)} of your generate jobs are queued or running (at most "
-                                    f"{MAX_JOBS_PER_CLIENT}); wait for one to finish or cancel some "
-                                    "(/songbridge/job/cancel s *)")
-            return
-        song = self.session.song
-        edit = None
-        new_song = song
-        rng: tuple[float, float] | None = None
-        if isinstance(cmd, p.Edit):
-            source = self.take(cmd.take)
-            ranges = list(cmd.ranges)
-            timed = song.timed_lines()
-            for lid in cmd.line_ids:
-                idx = next((i for i, ln in enumerate(timed) if ln.id == lid), None)
-                if idx is None:
-                    raise SongBridgeError(f"no timed lyric line {lid!r}")
-                end = timed[idx + 1].start_s if idx + 1 < len(timed) else source.duration_s
-                ranges.append((timed[idx].start_s, end))
-            for a, b in ranges:
-                if a >= source.duration_s:
-                    raise SongBridgeError(f"range {a:g}-{b:g} s starts after the end of {source.id} "
-                                          f"({source.duration_s:.1f} s)")
-            known = {ln.id for ln in song.lyrics}
-            unknown = [lid for lid, _ in cmd.new_lyrics if lid not in known]
-            if unknown:
-                raise SongBridgeError(f"no lyric line {unknown[0]!r}")
-            if any("\n" in text or len(text) > 500 for _, text in cmd.new_lyrics):
-                raise SongBridgeError("new lyric text must be one line of at most 500 characters")
-            edit = EditSpec(source.id, tuple(TimeRange(a, min(b, source.duration_s)) for a, b in ranges))
-            if cmd.new_lyrics:
-                texts = dict(cmd.new_lyrics)
-                new_song = song.with_lyrics(replace(ln, text=texts.get(ln.id, ln.text)) for ln in song.lyrics)
-            label, seed, takes, style, backend = f"edit of {source.id}", cmd.seed, 1, None, None
-        else:
-            r = self.range_of(cmd)
-            label = "song"
-            if r is not None:
-                base = song.base_take()
-                if base is None:
-                    raise SongBridgeError("there is no take to regenerate a section of; generate the song first")
-                edit = EditSpec(base.id, (TimeRange(r[0], r[1]),))
-                rng, label = (r[0], r[1]), r[2]
-            seed, takes, style, backend = cmd.seed, cmd.takes, cmd.style, cmd.backend
-        if style:
-            from engine.song.model import Style  # noqa: PLC0415
-
-            new_song = new_song.replace(style=Style(style, new_song.style.preset, new_song.style.reference_audio))
-        if isinstance(cmd, p.Generate) and cmd.style_preset is not None:
-            from daw_bridge.song_props import preset_name  # noqa: PLC0415
-
-            new_song = new_song.replace(style=replace(new_song.style, preset=preset_name(cmd.style_preset)))
-        backend_name = backend or (song.takes[-1].backend if song.takes else "guide")
-        if backend:
-            from engine.backends import registry  # noqa: PLC0415
-
-            if backend not in registry.names():
-                raise SongBridgeError(f"no backend {backend!r}; backends: {', '.join(registry.names())}")
-        if new_song != song:
-            self.session.edit(new_song, "Edit lyrics (from DAW)" if isinstance(cmd, p.Edit) else
-                              "Set style (from DAW)", "daw")
-        purpose = {"reply_to": env.reply_to, "client": client, "range": rng,
-                   "section": cmd.section if isinstance(cmd, p.Generate) else None}
-        job_id = self.session.generate(backend_name, takes, seed, edit=edit, label=label, origin="daw",
-                                       purpose=purpose)
-        self.reply(env, f"{ROOT}/job/queued", job_id, self.session.jobs.get(job_id, {}).get("label", label))
-
     # -- what the session says ----------------------------------------------------------------------------------
     def _on_session(self, ev: Any) -> None:
         """Called on whichever thread changed the session: only builds messages and sends (non-blocking)."""
@@ -442,7 +380,7 @@ class Bridge:
         if isinstance(ev, SongChanged):
             for prop in sorted(ev.changed() & {"title", "tempo", "time_signature", "key", "style", "sections",
                                                "lyrics", "takes", "length"}):
-                if self.listeners.get(("song", prop)):
+                if self.listeners.targets(("song", prop)):
                     self.push(("song", prop), f"{ROOT}/song/get/{prop}", *song_value(ev.after, prop))
             return
         purpose = getattr(ev, "purpose", None) or self.session.jobs.get(ev.job_id, {})
@@ -450,15 +388,16 @@ class Bridge:
             if isinstance(ev, JobEnded):
                 self._landing.put(lambda: self._landed(ev, purpose))
             return
-        with self._lock:
-            targets = set(self.listeners.get(("job", "events"), set()))
+        if isinstance(ev, JobEnded) and purpose.get("client") is not None:
+            self._count_written(purpose["client"], ev.takes or ())
+        targets = set(self.listeners.targets(("job", "events")))
         if purpose.get("reply_to") is not None:
             targets.add(purpose["reply_to"])
         if isinstance(ev, JobQueued):
             if ev.origin == "daw":
                 return  # the requester got job/queued as the reply
             data = message(f"{ROOT}/job/queued", ev.job_id, ev.label)
-            targets = set(self.listeners.get(("job", "events"), set()))
+            targets = set(self.listeners.targets(("job", "events")))
         elif isinstance(ev, JobProgress):
             data = message(f"{ROOT}/job/progress", ev.job_id, int(ev.step), int(ev.total),
                            float(ev.eta_s if ev.eta_s is not None else -1.0))
@@ -487,6 +426,18 @@ class Bridge:
             return
         for to in targets:
             self.send_raw(data, to)
+
+    def _count_written(self, client: str, takes: Any) -> None:
+        """What a host's job wrote (its takes' folders), for the bytes-a-minute limit."""
+        total = 0
+        for take in takes:
+            for folder, _dirs, files in os.walk(self.session.project.take_dir(take.id)):
+                for name in files:
+                    try:
+                        total += os.lstat(os.path.join(folder, name)).st_size
+                    except OSError:
+                        continue
+        self.quota.wrote(client, total, len(takes))
 
     def _record_landing(self, take: str, section: str, adapter: str, ok: bool, detail: str) -> None:
         self.landings.append({"when": time.time(), "take": take, "section": section, "adapter": adapter, "ok": ok,

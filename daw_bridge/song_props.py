@@ -10,7 +10,13 @@ from typing import Any
 from daw_bridge.osc.replies import Samples
 from engine.errors import LyricsError, SongBridgeError
 
-MAX_LYRICS = 48_000  # characters of lyrics set over OSC, so that get/lyrics always fits a reply
+
+class TooLarge(SongBridgeError):
+    """A value larger than the bridge takes (answered ``too_large``; nothing changes)."""
+
+
+MAX_LYRICS = 48_000  # characters of lyrics set over OSC (the bridge also checks that get/lyrics still fits a reply)
+MAX_LYRIC_LINES = 1_000  # lines of lyrics set over OSC: counted before anything is parsed
 #: How an edit from the DAW is named in the app's undo history.
 LABELS = {"title": "title", "tempo": "tempo", "time_signature": "time signature", "key": "key", "style": "style",
           "style_preset": "saved style",
@@ -91,8 +97,14 @@ def song_with(song: Any, prop: str, value: Any) -> Any:
             from engine.lyrics import auto_time, lines_from_lrc, parse  # noqa: PLC0415
 
             if len(value) > MAX_LYRICS:
-                raise SongBridgeError(f"lyrics: {len(value):,} characters; at most {MAX_LYRICS:,} over OSC, so "
+                raise TooLarge(f"lyrics: {len(value):,} characters; at most {MAX_LYRICS:,} over OSC, so "
                                       "that /songbridge/song/get/lyrics still fits a datagram")
+            # As the LRC parser counts them (splitlines), but a flood of newlines is refused before a list is made.
+            count = value.count("\n")
+            if count <= MAX_LYRIC_LINES:
+                count = len(value.splitlines())
+            if count > MAX_LYRIC_LINES:
+                raise TooLarge(f"lyrics: {count:,} lines; at most {MAX_LYRIC_LINES:,} over OSC")
             lines = lines_from_lrc(parse(value, "OSC lyrics"), song.sections)
             return song.with_lyrics(auto_time(lines, song.tempo, song.sections))
     except (ValueError, LyricsError) as exc:

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from daw_bridge import protocol as p
+from daw_bridge.job_requests import admission, purpose_of, refuse_busy
 from engine.errors import SongBridgeError
 
 ROOT = "/songbridge"
@@ -20,6 +21,10 @@ def analyse(bridge: Any, env: p.Envelope, cmd: p.Split | p.FindGrid) -> None:
     from engine.service import GridJob, SplitJob  # noqa: PLC0415
     from engine.settings import models_dir  # noqa: PLC0415
 
+    why = admission(bridge, env, 1)  # a split or a grid rewrites one take's files
+    if why is not None:
+        refuse_busy(bridge, env, why)
+        return
     song = bridge.session.song
     if not song.takes:
         raise SongBridgeError("no take yet")
@@ -41,8 +46,8 @@ def analyse(bridge: Any, env: p.Envelope, cmd: p.Split | p.FindGrid) -> None:
         job = GridJob(bridge.session.folder, take, song.tempo, cmd.lock, bpm, models,
                       label=f"{'lock' if cmd.lock else 'grid'} {take.id}")
         kind = "lock" if cmd.lock else "grid"
-    job_id = bridge.session.submit(job, {"kind": kind, "take": take.id, "reply_to": env.reply_to,
-                                         "label": job.label}, "daw")
+    job_id = bridge.session.submit(job, {**purpose_of(env, 1), "kind": kind, "take": take.id, "label": job.label},
+                                   "daw")
     bridge.reply(env, f"{ROOT}/job/queued", job_id, job.label)
 
 
@@ -64,6 +69,10 @@ def make_loop(bridge: Any, env: p.Envelope, cmd: p.MakeLoop) -> None:
         raise SongBridgeError(f"bars must be 0.25..64, got {cmd.bars:g}")
     if not 1 <= cmd.takes <= MAX_LOOP_TAKES:
         raise SongBridgeError(f"takes must be 1..{MAX_LOOP_TAKES}, got {cmd.takes}")
+    why = admission(bridge, env, cmd.takes)
+    if why is not None:
+        refuse_busy(bridge, env, why)
+        return
     bpm = cmd.bpm if cmd.bpm is not None else bridge.bpm()
     if not 20 <= bpm <= 400:
         raise SongBridgeError(f"bpm must be 20..400, got {bpm:g}")
@@ -86,7 +95,5 @@ def make_loop(bridge: Any, env: p.Envelope, cmd: p.MakeLoop) -> None:
                                            "{name}")
     job_id = bridge.session.generate(name, cmd.takes, None, params=params, duration_s=seconds,
                                      label=f"loop: {prompt[:40]}", origin="daw",
-                                     purpose={"reply_to": env.reply_to, "loop": True, "land_at": at_bar,
-                                              "client": f"{env.reply_to[0]}:{env.reply_to[1]}" if env.reply_to
-                                              else env.source})
+                                     purpose={**purpose_of(env, cmd.takes), "loop": True, "land_at": at_bar})
     bridge.reply(env, f"{ROOT}/job/queued", job_id, f"loop: {prompt[:40]}")

@@ -1,26 +1,33 @@
-"""The OSC server: a UDP socket on 127.0.0.1:11300 (by default) owned by one thread, which parses packets,
-translates them into commands and hands them to the bridge (STYLE.md 10), and sends what other threads queued on its
-outbox. The kernel's count of datagrams dropped for a full receive buffer (Linux ``SO_RXQ_OVFL``) is read with
-every packet, so a burst that overflows is counted and reported, never silent. Bundles are processed in order and immediately (timetags are
-ignored, as AbletonOSC and Ardour do: a far-future timetag cannot stall the server). Unparsable packets become
-``BadRequest`` too, so every bad request is answered. Listening beyond loopback needs an explicit allowlist.
+"""The OSC server: a UDP socket on 127.0.0.1:11300 (by default) owned by one thread, which decodes packets strictly
+(``decode.py``), translates them into commands and hands them to the bridge (STYLE.md 10), and sends what other
+threads queued on its outbox. Every datagram out passes the :class:`~daw_bridge.osc.gate.Gate`: an address that has
+not proven it receives (the ``/songbridge/hello`` cookie) is never sent more bytes than it sent, so a forged source
+address cannot turn the bridge into an amplifier. The kernel's count of datagrams dropped for a full receive buffer
+(Linux ``SO_RXQ_OVFL``) is read with every packet, so a burst that overflows is counted and reported, never silent.
+Bundles are processed in order and immediately (timetags are ignored, as AbletonOSC and Ardour do: a far-future
+timetag cannot stall the server). Unparsable packets become ``BadRequest`` too, so every bad request is answered
+(within the datagram's error budget and its sender's credit). Listening beyond loopback needs an explicit allowlist.
 """
 
 from __future__ import annotations
 
 import collections
+import gc
 import ipaddress
 import logging
 import select
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from daw_bridge import protocol as p
 
+from . import decode
 from .addresses import translate
+from .gate import HELLO, Gate
 
 log = logging.getLogger("songbridge.osc")
 DEFAULT_PORT = 11300
@@ -32,20 +39,9 @@ MAX_BURST = 4096  # datagrams read off the socket before parsing them
 PING = b"/songbridge/ping\x00"
 QUICK_READS = (b"/songbridge/transport/get/", b"/songbridge/job/get/", b"/songbridge/bridge/get/")
 SONG_GET, SONG_SET = b"/songbridge/song/get/", b"/songbridge/song/set/"
+BUNDLE = b"#bundle\x00"
 MAX_OUTBOX = 20_000  # replies waiting to be sent; past this the oldest are dropped (and counted)
-
-
-def _messages(packet: Any) -> Iterable[Any]:
-    """Messages of a packet in order, bundles flattened depth-first."""
-    from pythonosc.osc_bundle import OscBundle  # noqa: PLC0415
-
-    for item in packet.messages if hasattr(packet, "messages") else [packet]:
-        msg = getattr(item, "message", item)
-        if isinstance(msg, OscBundle):
-            for sub in msg:
-                yield from _messages(type("P", (), {"messages": [sub]})())
-        else:
-            yield msg
+SWITCH_INTERVAL_S = 0.0005  # how often the interpreter offers the GIL to another thread (Python's default: 5 ms)
 
 
 class OscServer:
@@ -86,8 +82,19 @@ class OscServer:
         self.dropped = 0  # datagrams from addresses outside the allowlist
         self.overflowed = 0  # datagrams the kernel dropped because the receive buffer was full
         self.unsent = 0  # replies dropped because the outbox was full or the peer unreachable
+        self.suppressed = 0  # bad messages of a bundle past its error budget: counted, not answered
+        self.gate = Gate()
 
     def start(self) -> OscServer:
+        # A ping must be answered within 5 ms even while another thread of this program runs Python (a lyric set
+        # being parsed, a song being saved): the OSC thread waits for the GIL at most one switch interval.
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
+        # A full garbage collection holds the GIL for as long as it walks every tracked object: the program's
+        # modules and startup objects (hundreds of thousands, tens of milliseconds a walk) are frozen out of it,
+        # once what is garbage now has been collected (frozen garbage would never be).
+        gc.collect()
+        gc.freeze()
         self._thread = threading.Thread(target=self._run, name="songbridge-osc", daemon=True)
         self._thread.start()
         return self
@@ -105,7 +112,15 @@ class OscServer:
 
     def send(self, data: bytes, to: tuple[str, int]) -> None:
         """Send from the server's socket: at once on the OSC thread itself (a pong during a burst does not wait for
-        the burst), else queued for the OSC thread (any thread may call this)."""
+        the burst), else queued for the OSC thread (any thread may call this). What an unproven address may not be
+        sent is withheld (and counted as unsent), or replaced by the handshake's challenge."""
+        gated = self.gate.outgoing(data, to)
+        if gated is None:
+            self.unsent += 1
+            return
+        self._send(gated, to)
+
+    def _send(self, data: bytes, to: tuple[str, int]) -> None:
         if threading.current_thread() is self._thread and not self._outbox:
             try:
                 self.sock.sendto(data, to)
@@ -153,7 +168,7 @@ class OscServer:
         return (sender[0], self.reply_port) if self.reply_port else (sender[0], sender[1])
 
     def _run(self) -> None:
-
+        pending = _Pending()
         while not self._stop.is_set():
             try:
                 want_write = [self.sock] if self._outbox else []
@@ -169,18 +184,17 @@ class OscServer:
             self._flush()
             if self.sock not in readable:
                 continue
-            pending: collections.deque[tuple[bytes, Any]] = collections.deque()
             if not self._take_in(pending):
                 return
-            while pending:  # parse in arrival order; every few packets, take in what arrived meanwhile
-                for _ in range(min(4, len(pending))):
-                    self._packet(*pending.popleft())
+            while pending:  # parse in arrival order; after each packet, take in what arrived meanwhile (a ping
+                # waits behind one packet at most: an empty socket costs one system call to find out)
+                self._packet(*pending.pop())
                 if not self._take_in(pending):
                     return
                 self._flush()
             self._flush()
 
-    def _take_in(self, pending: collections.deque[tuple[bytes, Any]]) -> bool:
+    def _take_in(self, pending: _Pending) -> bool:
         """Move what the kernel holds onto ``pending`` (cheap), answering pings at once so that they never wait
         behind a burst being parsed. False when the socket is closed."""
         while len(pending) < MAX_BURST:
@@ -192,50 +206,97 @@ class OscServer:
                 return not self._stop.is_set()
             if got is None:
                 continue
-            if self._quick(got[0], pending):
+            if pending.may_jump(got[0]):
                 self._packet(*got)
             else:
-                pending.append(got)
+                pending.push(got)
         return True
 
-    @staticmethod
-    def _quick(data: bytes, pending: collections.deque[tuple[bytes, Any]]) -> bool:
-        """May this datagram be answered ahead of the ones still waiting? Pings and reads of the transport, the
-        jobs and the bridge always; a read of a song property only when no set of it (and no bundle) waits."""
-        if data.startswith(PING) or data.startswith(QUICK_READS):
-            return True
-        if data.startswith(SONG_GET):
-            prop = data[len(SONG_GET):data.find(b"\x00")]
-            setter = SONG_SET + prop + b"\x00"
-            return not any(d.startswith(setter) or d.startswith(b"#bundle") for d, _ in pending)
-        return False
-
     def _packet(self, data: bytes, sender: Any) -> None:
-        from pythonosc.osc_packet import OscPacket, ParseError  # noqa: PLC0415
-
         self.received += 1
         if sender[0] not in self.allow and not ipaddress.ip_address(sender[0]).is_loopback:
             self.dropped += 1
             return
         reply_to = self.reply_address(sender)
+        proven = self.gate.received(reply_to, len(data))
+        datagram = p.Datagram()
         try:
-            packet = OscPacket(data)
-            messages = list(_messages(packet))
-        except (ParseError, Exception) as exc:  # noqa: BLE001 - hostile bytes must never stop the server
-            self.commands.put(p.Envelope(p.BadRequest("parse_error", f"not an OSC packet: {str(exc)[:80]}"),
-                                         "", reply_to))
+            messages = decode.packet(data)
+        except decode.DecodeError as exc:
+            self.commands.put(p.Envelope(p.BadRequest(exc.code, f"not a well-formed OSC packet: {exc}"), "",
+                                         reply_to, "osc", proven, datagram))
             return
-        if not messages:  # a bundle whose elements are not OSC (python-osc skips them without a word)
-            self.commands.put(p.Envelope(p.BadRequest("parse_error", "a bundle with no readable OSC message"),
-                                         "", reply_to))
-            return
+        bad = 0
         for msg in messages:
-            address = str(getattr(msg, "address", ""))[:256]
+            address = msg.address[:256]
+            if address == HELLO:
+                self._hello(msg.args, reply_to, proven, datagram)
+                continue
             try:
-                command = translate(address, list(msg.params))
+                command = translate(address, msg.args)
             except Exception as exc:  # noqa: BLE001 - translate never raises by contract; this is the backstop
                 command = p.BadRequest("bad_arguments", f"{type(exc).__name__}: {str(exc)[:200]}")
-            self.commands.put(p.Envelope(command, address, reply_to))
+            if isinstance(command, p.BadRequest):
+                bad += 1
+                if bad > datagram.errors:  # its answer would be past the datagram's budget: not even queued
+                    self.suppressed += 1
+                    continue
+            self.commands.put(p.Envelope(command, address, reply_to, "osc", proven, datagram))
+
+    def _hello(self, args: tuple[Any, ...], reply_to: tuple[str, int], proven: float, datagram: p.Datagram) -> None:
+        """The handshake (gate.py): answered here, as it concerns the transport, not the song."""
+        if len(args) > 1 or (args and not isinstance(args[0], str)):
+            self.commands.put(p.Envelope(p.BadRequest("bad_arguments", "hello takes one string: padding, or the "
+                                                      "cookie it was answered with"), HELLO, reply_to, "osc", proven,
+                                         datagram))
+            return
+        reply = self.gate.hello(reply_to, args[0] if args else "")
+        if reply is not None:
+            self._send(reply, reply_to)
+        else:
+            self.unsent += 1
+
+
+class _Pending:
+    """Datagrams read but not yet parsed, in arrival order, with a count of the song sets and bundles among them
+    (so that whether a read may jump the queue is known at once, not by a scan of thousands)."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[tuple[bytes, Any]] = collections.deque()
+        self._sets: collections.Counter[bytes] = collections.Counter()  # property (b"#bundle": bundles) -> waiting
+
+    @staticmethod
+    def _key(data: bytes) -> bytes | None:
+        if data.startswith(SONG_SET):
+            return data[len(SONG_SET):data.find(b"\x00")]
+        return BUNDLE if data.startswith(BUNDLE) else None
+
+    def push(self, item: tuple[bytes, Any]) -> None:
+        self._items.append(item)
+        key = self._key(item[0])
+        if key is not None:
+            self._sets[key] += 1
+
+    def pop(self) -> tuple[bytes, Any]:
+        item = self._items.popleft()
+        key = self._key(item[0])
+        if key is not None:
+            self._sets[key] -= 1
+            if not self._sets[key]:
+                del self._sets[key]
+        return item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def may_jump(self, data: bytes) -> bool:
+        """May this datagram be answered ahead of the ones waiting? Pings and reads of the transport, the jobs and
+        the bridge always; a read of a song property only when no set of it (and no bundle) waits."""
+        if data.startswith(PING) or data.startswith(QUICK_READS):
+            return True
+        if data.startswith(SONG_GET):
+            return not self._sets.get(data[len(SONG_GET):data.find(b"\x00")]) and not self._sets.get(BUNDLE)
+        return False
 
 
 def parse_listen(text: str) -> tuple[str, int]:

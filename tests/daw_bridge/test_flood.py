@@ -16,6 +16,7 @@ from daw_bridge.server import MAX_JOBS_PER_CLIENT, Bridge
 from engine.service import EngineService
 from engine.session import Session
 from engine.song import load_song
+from tests.daw_bridge.peers import hello
 from tests.engine.session.test_session import make_project
 
 pytestmark = pytest.mark.integration
@@ -46,11 +47,13 @@ def served(tmp_path: Path):
     engine.close()
 
 
-def sock() -> socket.socket:
+def sock(server: tuple[str, int]) -> socket.socket:
+    """A python-osc peer that has proven its address (docs/osc.md)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2**20)
     s.bind(("127.0.0.1", 0))
     s.settimeout(0.05)
+    hello(s, server)
     return s
 
 
@@ -66,7 +69,7 @@ def drain(s: socket.socket, seconds: float) -> list[OscMessage]:
 
 def test_a_burst_of_tempo_sets_keeps_ping_answering_and_the_last_value_wins(served) -> None:
     bridge, osc, session = served
-    flood, pinger = sock(), sock()
+    flood, pinger = sock(osc.address), sock(osc.address)
     values = [60.0 + (i % 1200) / 10 for i in range(2000)]
     pings = 0
     for i, bpm in enumerate(values):
@@ -92,7 +95,7 @@ def test_a_burst_of_tempo_sets_keeps_ping_answering_and_the_last_value_wins(serv
 
 def test_two_thousand_generate_requests_are_all_answered_and_capped(served) -> None:
     bridge, osc, session = served
-    flood = sock()
+    flood = sock(osc.address)
     for _ in range(2000):
         flood.sendto(msg("/songbridge/job/generate_section", "Chorus"), osc.address)
     replies = drain(flood, 5.0)

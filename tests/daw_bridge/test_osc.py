@@ -23,6 +23,7 @@ from engine.lyrics import parse
 from engine.service import EngineService
 from engine.session import Session
 from engine.song import Project, Song
+from tests.daw_bridge.peers import hello, liblo_hello
 
 pytestmark = pytest.mark.integration
 
@@ -57,11 +58,15 @@ def bridge(tmp_path: Path):
 
 
 class Client:
-    def __init__(self, server: tuple[str, int]):
+    """A python-osc peer on its own socket; ``proven``: it does the handshake first (docs/osc.md)."""
+
+    def __init__(self, server: tuple[str, int], proven: bool = True):
         self.server = server
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
+        if proven:
+            hello(self.sock, server)
 
     def send(self, address: str, *args) -> None:
         b = OscMessageBuilder(address)
@@ -94,6 +99,7 @@ def test_liblo_oscsend_and_oscdump(bridge, oscdump) -> None:
     b, osc = bridge
     osc.reply_port = oscdump.port
     port = str(osc.address[1])
+    liblo_hello(oscdump, osc.address[1])
     for args in (["/songbridge/ping"], ["/songbridge/song/get/tempo"], ["/songbridge/song/set/tempo", "f", "96.5"],
                  ["/songbridge/job/generate_bars", "ff", "3", "5"], ["/songbridge/nope"],
                  ["/songbridge/song/set/tempo", "s", "fast"],

@@ -18,6 +18,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from engine.service import EngineService
 from engine.session import Session
 from engine.song import load_song
+from tests.daw_bridge.peers import hello, liblo_hello
 from tests.engine.session.test_session import make_project
 
 pytestmark = pytest.mark.integration
@@ -36,6 +37,7 @@ class Peer:
         self.server = server
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
+        hello(self.sock, server)  # prove the address (docs/osc.md)
         self.sock.setblocking(False)
         self.got: list[tuple[str, list]] = []
 
@@ -113,6 +115,7 @@ def test_a_section_from_liblo_appears_in_jobs_and_takes_and_job_done_names_it(qt
     win, bridge, session = app
     bridge.osc.reply_port = oscdump.port  # replies to the client's host on a fixed port, where oscdump listens
     port = str(bridge.osc.address[1])
+    liblo_hello(oscdump, bridge.osc.address[1])
     subprocess.run(["oscsend", "localhost", port, "/songbridge/job/generate_section", "s", "Chorus"],
                    check=True, timeout=10)
     qtbot.waitUntil(lambda: any(label.startswith("Chorus") and "from DAW" in label
