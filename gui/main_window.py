@@ -4,14 +4,12 @@ submits work and reacts to events."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -20,17 +18,20 @@ from PySide6.QtWidgets import (
 
 from engine.session import Session
 
-from . import editing
+from . import editing, section_actions
 from .audition import Audition
 from .daw_link import DawLinkPanel
 from .document import DocumentModel
 from .effects_rack import EffectsRack
 from .engine_client import EngineClient
+from .generating import Generating
 from .jobs import JobsStrip
 from .loops import LoopsPanel
+from .lyric_sheet import LyricSheet
 from .mixer import StemMixer
 from .panels import GenerationPanel, TakesPanel
 from .peaks import PeakCache
+from .project_files import ProjectFiles
 from .take_tools import TakeTools
 from .timeline import Timeline
 from .transport import TransportBar
@@ -38,7 +39,7 @@ from .transport import TransportBar
 AUTOSAVE_MS = 60_000
 
 
-class MainWindow(Audition, TakeTools, QMainWindow):
+class MainWindow(ProjectFiles, Generating, Audition, TakeTools, QMainWindow):
     def __init__(self, session: Session, engine: EngineClient, player: Any = None, bridge: Any = None,
                  bridge_off: str = ""):
         super().__init__()
@@ -59,10 +60,12 @@ class MainWindow(Audition, TakeTools, QMainWindow):
         self.rack = EffectsRack(self.doc)
         self.daw_link = DawLinkPanel(session, bridge, bridge_off)
         self.mixer = StemMixer(player)
+        self.sheet = LyricSheet(self.doc)
         # The timeline gets the width: the panels sit in two tabbed groups on the right (as an editor's lists do in
         # Ardour), the jobs strip below. A layout the producer made is restored over this (``_restore_layout``).
         docks = {}
-        for title, widget, area in (("Generate", self.generation, Qt.RightDockWidgetArea),
+        for title, widget, area in (("Lyrics", self.sheet, Qt.LeftDockWidgetArea),
+                                    ("Generate", self.generation, Qt.RightDockWidgetArea),
                                     ("Loops", self.loops, Qt.RightDockWidgetArea),
                                     ("Effects", self.rack, Qt.RightDockWidgetArea),
                                     ("DAW link", self.daw_link, Qt.RightDockWidgetArea),
@@ -80,8 +83,10 @@ class MainWindow(Audition, TakeTools, QMainWindow):
         self.tabifyDockWidget(docks["Takes"], docks["Stems"])
         docks["Generate"].raise_()
         docks["Takes"].raise_()
-        self.resizeDocks([docks["Generate"]], [380], Qt.Horizontal)
+        self.resizeDocks([docks["Generate"], docks["Lyrics"]], [380, 360], Qt.Horizontal)
+        self.docks = docks
         self._actions()
+        self._wire_sheet()
         self.engine.queued.connect(self.jobs.add)
         self.engine.progress.connect(self.jobs.progress)
         self.timeline.rangeChanged.connect(lambda *_: self._selection())
@@ -157,6 +162,7 @@ class MainWindow(Audition, TakeTools, QMainWindow):
         redo.setShortcuts(keys + [QKeySequence(k) for k in ("Ctrl+Shift+Z", "Ctrl+Y")
                                   if QKeySequence(k) not in keys])
         e.addActions([undo, redo])
+        e.aboutToShow.connect(self.sheet.apply)  # what was typed in the sheet is an edit before Undo is chosen
         for text, key, slot in (("Split line at playhead", "Ctrl+E", self._split),
                                 ("Merge selected lines", "Ctrl+M", self._merge),
                                 ("Auto-time untimed lines", "Ctrl+Shift+T", self._autotime)):
@@ -164,9 +170,47 @@ class MainWindow(Audition, TakeTools, QMainWindow):
             a.setShortcut(QKeySequence(key))
             a.triggered.connect(slot)
             e.addAction(a)
+        section_actions.install(self)
+        lm = self.menuBar().addMenu("&Lyrics")
+        lm.addAction("&Import LRC…").triggered.connect(lambda: self.sheet.import_lrc())
+        lm.addAction("&Export LRC…").triggered.connect(lambda: self.sheet.export_lrc())
+        show = self.docks["Lyrics"].toggleViewAction()
+        show.setText("Lyric &sheet")
+        show.setShortcut(QKeySequence("Ctrl+Shift+L"))
+        lm.addAction(show)
         self.transport = TransportBar(self)
         self.addToolBar(self.transport)
         self._help_menu()
+
+    def _wire_sheet(self) -> None:
+        """The lyric sheet and the timeline show the same lines: a row clicked selects its line, a line selected
+        is highlighted, the play head's line is lit; double-click on a line edits it in the sheet."""
+        tl, sheet = self.timeline, self.sheet
+        tl.edit_in_sheet = True
+        sheet.lineActivated.connect(self._sheet_line)
+        tl.selectionChanged.connect(lambda: sheet.show_selection(tl.selected))
+        tl.playheadMoved.connect(sheet.set_playhead)
+        tl.editLine.connect(self._edit_in_sheet)
+        for source in (tl, sheet):
+            source.message.connect(lambda m: self.statusBar().showMessage(m, 10000))
+
+    def _sheet_line(self, line_id: str) -> None:
+        tl = self.timeline
+        line = next((ln for ln in self.doc.song.lyrics if ln.id == line_id), None)
+        if line is None:
+            return
+        tl.selected = {line_id}
+        if line.start_s is not None:
+            tl.keep_in_view(line.start_s)
+        else:
+            self.statusBar().showMessage("this line is not placed yet: Ctrl+Shift+T auto-times it, T taps it", 5000)
+        tl.selectionChanged.emit()
+        tl.update()
+
+    def _edit_in_sheet(self, line_id: str) -> None:
+        self.docks["Lyrics"].show()
+        self.docks["Lyrics"].raise_()
+        self.sheet.edit_line(line_id)
 
     def _restore_layout(self) -> None:
         """The window's size, docks and zoom as the producer left them; the first time, most of the screen."""
@@ -177,6 +221,20 @@ class MainWindow(Audition, TakeTools, QMainWindow):
             self.resize(int(screen.width() * 0.92), int(screen.height() * 0.9)) if screen else self.resize(1500, 900)
         if state is not None:
             self.restoreState(state)
+        QTimer.singleShot(0, self._hide_stray_tab_bars)
+
+    def _hide_stray_tab_bars(self) -> None:
+        """Qt 6.11 leaves a stray copy of a dock group's tab bar when one dock area holds two tabbed groups (here
+        Generate… and Takes/Stems); it shows over the lyric sheet. The tab bar the layout uses sits in the column
+        of its docks; the copy, which the layout never moves or shows again, is hidden."""
+        from PySide6.QtWidgets import QTabBar  # noqa: PLC0415
+
+        docks = [d for d in self.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()]
+        for bar in self.findChildren(QTabBar):
+            names = {bar.tabText(i) for i in range(bar.count())}
+            if bar.parent() is self and not any(d.windowTitle() in names and abs(d.x() - bar.x()) < 4
+                                                for d in docks):
+                bar.hide()
 
     def _save_layout(self) -> None:
         s = QSettings("songbridge", "songbridge")
@@ -205,237 +263,19 @@ class MainWindow(Audition, TakeTools, QMainWindow):
         lines.append("<b>Timeline</b>")
         lines += [f"&nbsp;&nbsp;{t}" for t in (
             "click in the ruler — locate (snapped; Shift: free)", "drag in the ruler — select a range",
-            "drag a line — move it (Shift: free); its right edge — stretch", "double-click a line — edit its text",
+            "drag a line — move it (Shift: free); its right edge — stretch",
+            "double-click a line — edit its text in the lyric sheet",
+            "zoomed in (word view) — drag a word to retime it (1/16; Shift: free)",
+            "click a section — select it; drag it — move it; drag its edge — resize (bars; Shift: free)",
+            "double-click a section — rename; right-click the section lane — add, rename, kind, split, merge, "
+            "delete, lines follow",
+            "lyric sheet — type to edit (a new row is an untimed line); click a row — select its line",
             "←/→ — nudge selected lines (Shift: 10 ms)", "T — tap-time the next line at the play head",
             "Ctrl+wheel — zoom; wheel — scroll; PageUp/PageDown/Home — scroll")]
         return "<br>".join(lines)
 
     def show_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", self.shortcut_sheet())
-
-    # -- project -------------------------------------------------------------------------------------------------
-    def _title(self) -> None:
-        # no "unsaved" star: every edit is on disk as it happens (the session's saver), so there is nothing to lose
-        self.setWindowTitle(f"{self.doc.song.info.title} — {self.doc.folder.name} — SongBridge")
-
-    def save(self) -> None:
-        self.doc.save()
-        self.statusBar().showMessage(f"saved {self.doc.folder}", 3000)
-        self._remember(self.doc.folder)
-
-    def _autosave_now(self) -> None:
-        if not self.doc.undo.isClean():
-            self.save()
-
-    def _remember(self, folder: Path) -> None:
-        s = QSettings("songbridge", "songbridge")
-        recent = [str(folder)] + [r for r in (s.value("recent") or []) if r != str(folder)]
-        s.setValue("recent", recent[:8])
-        self._recent()
-
-    def _recent(self) -> None:
-        self.recent_menu.clear()
-        for r in QSettings("songbridge", "songbridge").value("recent") or []:
-            a = self.recent_menu.addAction(r)
-            a.triggered.connect(lambda _c=False, path=r: self.open_project(path))
-
-    def new_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New project", str(self.doc.folder.parent / "new-song"))
-        if not path:
-            return
-        lyrics, _ = QFileDialog.getOpenFileName(self, "Lyrics for the new song (Cancel: start without)",
-                                                str(self.doc.folder.parent), "Lyrics (*.lrc *.txt);;All files (*)")
-        try:
-            folder = self.new_project(path, lyrics or None)
-        except Exception as exc:  # noqa: BLE001 - a clear message, nothing created
-            QMessageBox.warning(self, "New project", str(exc))
-            return
-        self.open_project(str(folder))
-
-    def new_project(self, path: str, lyrics: str | None = None) -> Path:
-        """A new project at ``path`` (with the lyrics file's lines, timed or placed on bars), for its own window."""
-        from engine.errors import SongBridgeError  # noqa: PLC0415
-        from engine.generation import SongChoices, prepare_song  # noqa: PLC0415
-        from engine.lyrics import parse_file  # noqa: PLC0415
-        from engine.song import Project, Song  # noqa: PLC0415
-        from engine.song.project import project_path  # noqa: PLC0415
-
-        folder = project_path(path)
-        if folder.exists():
-            raise SongBridgeError(f"{folder} exists already; choose another name")
-        doc = parse_file(lyrics) if lyrics else None  # a broken lyrics file is refused before anything is made
-        title = folder.name.removesuffix(".songbridge")
-        song = prepare_song(Song(), doc, SongChoices(title=title), first_time=True)
-        Project.create(folder, song)
-        return folder
-
-    def save_as(self) -> None:
-        """A copy of the project (song, takes, renders) under a new name, opened in its own window."""
-        import shutil  # noqa: PLC0415
-
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(self.doc.folder.parent))
-        if not path:
-            return
-        from engine.song.project import project_path  # noqa: PLC0415
-
-        target = project_path(path)
-        if target.exists():
-            QMessageBox.warning(self, "Save as", f"{target} exists already; choose another name.")
-            return
-        self.doc.save()
-        shutil.copytree(self.doc.folder, target, ignore=shutil.ignore_patterns(".songbridge.lock", ".*.tmp"))
-        self.open_project(str(target))
-
-    def render_newest(self) -> None:
-        if not self.doc.song.takes:
-            self.statusBar().showMessage("no take to render yet: generate one first", 5000)
-            return
-        self.render_take(self.doc.song.takes[-1].id)
-
-    def open_renders(self) -> None:
-        from PySide6.QtCore import QUrl  # noqa: PLC0415
-        from PySide6.QtGui import QDesktopServices  # noqa: PLC0415
-
-        folder = getattr(self, "last_render", None) or self.doc.folder / "renders"
-        folder.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-
-    def open_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open project", str(self.doc.folder.parent))
-        if path:
-            self.open_project(path)
-
-    def open_project(self, path: str) -> None:
-        """Open another project in its own window and process: each project has one owner, and this window's
-        session, engine and DAW link stay with this project."""
-        import subprocess  # noqa: PLC0415
-        import sys  # noqa: PLC0415
-
-        from engine.song.lock import read_holder  # noqa: PLC0415
-        from engine.song.project import project_path  # noqa: PLC0415
-
-        folder = project_path(path)
-        holder = read_holder(folder)
-        if folder == self.doc.folder:
-            self.statusBar().showMessage(f"{folder.name} is this window's project", 5000)
-            return
-        if holder is not None and holder.host == __import__("socket").gethostname():
-            import os  # noqa: PLC0415
-
-            try:
-                os.kill(holder.pid, 0)
-                QMessageBox.information(self, "Already open", f"{folder} is open in {holder.describe()}.")
-                return
-            except OSError:
-                pass
-        child = subprocess.Popen([sys.executable, "-m", "songbridge", "gui", str(folder), "--osc", "127.0.0.1:0"],
-                                 start_new_session=True, stderr=subprocess.PIPE, text=True)
-        self._remember(folder)
-        self.statusBar().showMessage(f"opening {folder} in a new window…")
-
-        def check() -> None:  # a project that cannot open says why, instead of "opening…" forever
-            if child.poll() is None:
-                self.statusBar().showMessage(f"{folder.name} opened in a new window", 4000)
-                return
-            if child.returncode != 0:
-                why = (child.stderr.read() if child.stderr else "").strip().splitlines()[-1:] or ["it exited"]
-                self.statusBar().showMessage(f"could not open {folder}: {why[0]}", 15000)
-
-        QTimer.singleShot(3000, check)
-
-    # -- generation ----------------------------------------------------------------------------------------------
-    def _style_from(self, opts: dict[str, Any], song: Any) -> Any:
-        """The song's style from the Generate panel: words, a reference clip (checked, then copied into the
-        project) and a saved preset. None (with a message) when the reference cannot be used."""
-        from dataclasses import replace  # noqa: PLC0415
-        from pathlib import Path  # noqa: PLC0415
-
-        from engine.errors import SongBridgeError  # noqa: PLC0415
-
-        style = song.style
-        if opts.get("style") is not None:
-            style = replace(style, prompt=opts["style"])
-        if "style_preset" in opts:
-            style = replace(style, preset=opts["style_preset"])
-        ref = opts.get("reference")
-        if "reference" in opts and not ref:
-            style = replace(style, reference_audio=None)
-        elif ref and ref != song.style.reference_audio:
-            from engine.style.reference import prepare  # noqa: PLC0415
-
-            folder = self.doc.folder
-            path = Path(ref).expanduser()
-            path = path if path.is_absolute() else folder / path
-            try:
-                prepare(path)
-            except SongBridgeError as exc:
-                self.statusBar().showMessage(f"reference not used: {exc}", 15000)
-                return None
-            if folder.resolve() not in path.resolve().parents:
-                import shutil  # noqa: PLC0415
-
-                target = folder / "reference" / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-                path = target
-            style = replace(style, reference_audio=str(path.resolve().relative_to(folder.resolve())))
-        return style
-
-    def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:
-        from engine.backends.base import EditSpec  # noqa: PLC0415
-        from engine.service import PRIORITY_INTERACTIVE  # noqa: PLC0415
-        from engine.song import TimeRange  # noqa: PLC0415
-
-        song = self.doc.song
-        style = self._style_from(opts, song)
-        if style is None:
-            return None
-        if style != song.style:
-            self.doc.edit(song.replace(style=style), "Style")
-            song = self.doc.song
-        edit = None
-        if rng is not None:
-            base = song.base_take()
-            if base is None:
-                self.statusBar().showMessage("generate the song first, then regenerate parts of it", 5000)
-                return None
-            edit = EditSpec(base.id, (TimeRange(rng[0], min(rng[1], base.duration_s)),))
-        label = "song" if rng is None else f"{rng[0]:.1f}-{rng[1]:.1f} s"
-        try:
-            return self.doc.session.generate(opts["backend"], opts["takes"], opts["seed"], params=opts.get("params"),
-                                             edit=edit, priority=PRIORITY_INTERACTIVE, label=label, origin="app")
-        except Exception as exc:  # noqa: BLE001 - shown, the app goes on
-            self.statusBar().showMessage(str(exc), 8000)
-            return None
-
-    def _selection(self) -> None:
-        self.generation.set_selection(self.timeline.range is not None, bool(self.timeline.selected))
-
-    def _regenerate_lines(self, opts: dict[str, Any]) -> None:
-        song = self.doc.song
-        base = song.base_take()
-        rng = editing.lines_range(song, self.timeline.selected, base.duration_s if base else None)
-        if rng is None:
-            self.statusBar().showMessage("select lyric lines first", 4000)
-            return
-        self.generate(opts, rng)
-
-    def _finished(self, job_id: str, ev: Any) -> None:
-        """The session has already put the job's takes in the song (and saved it)."""
-        render = getattr(ev, "render", None) or {}
-        if render.get("folder"):
-            self.last_render = Path(render["folder"])
-            text = f"rendered {len(render.get('files', {}))} files to {render['folder']} (File > Open the renders folder)"
-            self.jobs.done(job_id, text)
-            self.statusBar().showMessage(text, 15000)
-            return
-        self.jobs.done(job_id, ", ".join(t.id for t in ev.takes) + " ready" if ev.takes else "done")
-        if ev.takes:
-            self.statusBar().showMessage(f"{', '.join(t.id for t in ev.takes)} ready", 5000)
-
-    def _failed(self, job_id: str, message: str) -> None:
-        self.jobs.done(job_id, f"failed: {message[:80]}")
-        self.statusBar().showMessage(f"job failed: {message}", 10000)
 
     # -- editing helpers -----------------------------------------------------------------------------------------
     def _split(self) -> None:
@@ -472,6 +312,7 @@ class MainWindow(Audition, TakeTools, QMainWindow):
     def _set_lint(self, result: dict[str, str]) -> None:
         self.timeline.lint = result
         self.timeline.update()
+        self.sheet.set_lint(result)
 
     def _status(self) -> None:
         svc = self.engine.service

@@ -168,6 +168,12 @@ class GenerationPanel(QWidget):
         from engine.backends import registry  # noqa: PLC0415
 
         backend = registry.create(self.backend.currentText())
+        declared = registry.param_specs(self.backend.currentText())
+        for name, box, what in (("steps", self.steps, "Sampler steps"), ("cfg", self.cfg, "Guidance strength")):
+            # a control the backend refuses is off, and says so (the guide renderer has neither)
+            box.setEnabled(name in declared)
+            box.setToolTip(f"{what}: {declared[name].help}" if name in declared
+                           else f"{what}: the {self.backend.currentText()} backend takes none")
         ok, reason = backend.available()
         self.availability.setText(("available: " if ok else "unavailable: ") + reason)
         self.availability.setToolTip(reason)

@@ -1,41 +1,50 @@
-"""The timeline: a ruler in bars|beats with seconds below, the section lane, the lyric lane (drag to move with
-snapping, Shift for free, right edge to stretch, double-click to edit text, arrows to nudge, T to tap-time), take
-lanes with waveforms (expandable per stem), a playhead and a time-range selection. Painting only draws what is
-visible and reads precomputed peaks."""
+"""The timeline: a ruler in bars|beats with seconds below, the section lane (``gui.section_lane``), the lyric lane
+(``gui.lyric_lane``: drag to move with snapping, Shift for free, right edge to stretch, double-click to edit text,
+arrows to nudge, T to tap-time; words dragged in the word view), take lanes with waveforms (expandable per stem,
+taller to fill the height there is), a playhead and a time-range selection. Painting only draws what is visible
+and reads precomputed peaks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QLineEdit, QToolTip, QWidget
 
 from engine.song.tempo import Grid
+from engine.song.word_times import move_word
 
 from . import editing
 from .document import DocumentModel
+from .lyric_lane import ROW_H, WORD_H, LyricLane
 from .peaks import PeakCache
-from .timeline_paint import EDGE, LABEL_W, LYRIC_H, RULER_H, SECTION_H, STEM_H, TAKE_H, TimelinePainting
+from .section_lane import SectionLane
+from .timeline_paint import EDGE, LABEL_W, RULER_H, SECTION_H, STEM_H, TAKE_H, TimelinePainting
 
 MIN_PX_PER_S = 0.25  # zoomed out far enough for an hour-long song
+MAX_GROW = 4.0  # take lanes grow up to this many times their height to fill the window
 
 
 @dataclass
 class Drag:
-    kind: str  # move | stretch | range | section_start | section_end
+    kind: str  # move | stretch | range | word | section_start | section_end | section_move
     x0: float
     ids: tuple[str, ...] = ()
     anchor: str = ""
     t0: float = 0.0
 
 
-class Timeline(TimelinePainting, QWidget):
+class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
     selectionChanged = Signal()
     rangeChanged = Signal(float, float)
     rangeCleared = Signal()
     located = Signal(float)  # a click in the ruler moved the play head here
+    playheadMoved = Signal(float)  # located, or moved by the player
+    message = Signal(str)  # a sentence for the status bar (an edit refused, and why)
+    editLine = Signal(str)  # double-click on a line: the window opens it in the lyric sheet
+    followChanged = Signal(bool)  # "lines follow section edits" switched
 
     def __init__(self, doc: DocumentModel, peaks: PeakCache | None = None, player: object = None):
         super().__init__()
@@ -57,7 +66,7 @@ class Timeline(TimelinePainting, QWidget):
         self._taps: list[float] = []
         self._editor: QLineEdit | None = None
         self._wave_cache: dict[tuple, QImage] = {}
-        self.setMinimumHeight(RULER_H + SECTION_H + LYRIC_H + TAKE_H)
+        self.edit_in_sheet = False  # the window has a lyric sheet: double-click edits there, not inline
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMouseTracking(True)
         self._known_takes: dict[str, tuple] = {}
@@ -88,6 +97,12 @@ class Timeline(TimelinePainting, QWidget):
                 self.peaks.forget(t.id)
                 self._grids.pop(t.id, None)
         self._known_takes = {t.id: (t.stems, t.analysis) for t in takes}
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """The least height that shows every lane (the take lanes at their own height); more is shared out."""
+        need = sum(TAKE_H + (len(t.stems) * STEM_H if t.id in self.expanded else 0) for t in self.doc.song.takes)
+        self.setMinimumHeight(RULER_H + SECTION_H + 2 * ROW_H + WORD_H + max(need, TAKE_H))
 
     def take_grid(self, song, take_id: str) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
         """(beats, downbeats) in song seconds from the take's grid.json (read once), mapped through its lock map
@@ -127,55 +142,26 @@ class Timeline(TimelinePainting, QWidget):
         return max(0.0, self.scroll_s + (x - LABEL_W) / self.px_per_s)
 
     def lane_top(self, lane: str) -> int:
-        return {"sections": RULER_H, "lyrics": RULER_H + SECTION_H, "takes": RULER_H + SECTION_H + LYRIC_H}[lane]
+        if lane == "takes":
+            return RULER_H + SECTION_H + self.lyric_h()
+        return {"sections": RULER_H, "lyrics": RULER_H + SECTION_H}[lane]
 
     def take_rows(self) -> list[tuple[str, str, int, int]]:
-        """(take id, stem or "mix", top, height) for every visible take lane."""
-        rows, y = [], self.lane_top("takes")
+        """(take id, stem or "mix", top, height) for every visible take lane; the lanes grow (up to
+        ``MAX_GROW`` times) to use the height below the lyrics."""
+        top = self.lane_top("takes")
+        base = []
         for take in reversed(self.song.takes):
-            rows.append((take.id, "mix", y, TAKE_H))
-            y += TAKE_H
+            base.append((take.id, "mix", TAKE_H))
             if take.id in self.expanded:
-                for stem in take.stems:
-                    rows.append((take.id, stem, y, STEM_H))
-                    y += STEM_H
+                base += [(take.id, stem, STEM_H) for stem in take.stems]
+        need = sum(h for *_, h in base)
+        grow = min(MAX_GROW, max(1.0, (self.height() - top - 4) / need)) if need else 1.0
+        rows, y = [], top
+        for take_id, stem, h in base:
+            rows.append((take_id, stem, y, int(h * grow)))
+            y += int(h * grow)
         return rows
-
-    def line_rect(self, line, ends: dict[str, float] | None = None) -> QRectF:  # type: ignore[no-untyped-def]
-        end = (ends or self.line_ends()).get(line.id, line.start_s + 2.0)
-        x0, x1 = self.x_of(line.start_s), self.x_of(end)
-        # at least 3 px and a 1 px gap: hundreds of lines zoomed out stay separate marks, not one slab
-        return QRectF(x0, self.lane_top("lyrics") + 3, max(3.0, x1 - x0 - 1), LYRIC_H - 6)
-
-    def line_ends(self) -> dict[str, float]:
-        """Where each timed line's block ends: its own end, else its last word's stamp plus a beat, else about
-        how long it takes to sing (a third of a second a syllable, a beat at least), never past the next line's
-        start: a line without an end does not span an instrumental gap."""
-        timed = self.song.timed_lines()
-        beat = 60.0 / max(1.0, self.song.tempo.bpm)
-        ends = {}
-        for i, ln in enumerate(timed):
-            nxt = timed[i + 1].start_s if i + 1 < len(timed) else None
-            if ln.end_s is not None:
-                ends[ln.id] = ln.end_s
-                continue
-            if ln.words:
-                sung = max(w.start_s for w in ln.words) + beat
-            else:
-                syllables = max(1, sum(1 for ch in ln.text.lower() if ch in "aeiouy"))
-                sung = ln.start_s + max(beat, 0.33 * syllables)
-            ends[ln.id] = min(sung, nxt) if nxt is not None else sung
-        return ends
-
-    def line_at(self, x: float, y: float):  # type: ignore[no-untyped-def]
-        top = self.lane_top("lyrics")
-        if not top <= y < top + LYRIC_H:
-            return None
-        ends = self.line_ends()
-        for ln in reversed(self.song.timed_lines()):
-            if self.line_rect(ln, ends).contains(QPointF(x, y)):
-                return ln
-        return None
 
     # -- interaction -------------------------------------------------------------------------------------------
     def _grid_for(self, event) -> Grid | None:  # type: ignore[no-untyped-def]
@@ -186,13 +172,16 @@ class Timeline(TimelinePainting, QWidget):
         if y < RULER_H:
             self._drag = Drag("range", x, t0=self.t_of(x))
             return
-        sec_top = self.lane_top("sections")
-        if sec_top <= y < sec_top + SECTION_H:
-            for s in self.doc.song.sections:
-                for edge, t in (("section_start", s.start_s), ("section_end", s.end_s)):
-                    if abs(self.x_of(t) - x) <= EDGE:
-                        self._drag = Drag(edge, x, (s.id,), s.id, t)
-                        return
+        if self.in_section_lane(y):
+            hit = self.section_hit(x, y)
+            self.select_section(hit[1] if hit else None)
+            if hit is not None and event.button() == Qt.LeftButton:
+                self._drag = Drag(hit[0], x, (hit[1],), hit[1], hit[2])
+            return
+        word = self.word_at(x, y)
+        if word is not None:
+            self._drag = Drag("word", x, (word[0],), str(word[1]))
+            return
         line = self.line_at(x, y)
         if line is not None:
             if event.modifiers() & Qt.ControlModifier:
@@ -207,6 +196,7 @@ class Timeline(TimelinePainting, QWidget):
         for tid, stem, ty, h in self.take_rows():
             if ty <= y < ty + h and x < LABEL_W and stem == "mix":
                 self.expanded ^= {tid}
+                self._fit_height()
                 self.update()
                 return
         if self.selected and not event.modifiers():
@@ -222,8 +212,11 @@ class Timeline(TimelinePainting, QWidget):
             if line is not None:  # the whole line on hover (blocks cut it at narrow zooms), and its lint
                 tip = line.text + (f"\n{self.lint[line.id]}" if line.id in self.lint else "")
                 QToolTip.showText(event.globalPosition().toPoint(), tip, self)
-            self.setCursor(Qt.SizeHorCursor if line is not None and self.line_rect(line).right() - x < EDGE
-                           else Qt.ArrowCursor)
+            shape = self.section_cursor(x, y)
+            if shape is None:
+                shape = Qt.SizeHorCursor if (line is not None and self.line_rect(line).right() - x < EDGE
+                                             or self.word_at(x, y) is not None) else Qt.ArrowCursor
+            self.setCursor(shape)
             return
         dt = (x - d.x0) / self.px_per_s
         if d.kind == "range":
@@ -234,12 +227,14 @@ class Timeline(TimelinePainting, QWidget):
             self._preview = editing.move_lines(self.doc.song, d.ids, dt, self._grid_for(event), d.anchor)
         elif d.kind == "stretch":
             self._preview = editing.set_line_end(self.doc.song, d.anchor, self.t_of(x), self._grid_for(event))
-        elif d.kind in ("section_start", "section_end"):
-            sec = self.doc.song.section(d.anchor)
-            t = editing.snap(self.doc.song, self.t_of(x), None if event.modifiers() & Qt.ShiftModifier else Grid.BAR)
-            a, b = (t, sec.end_s) if d.kind == "section_start" else (sec.start_s, t)
-            if b - a > 0.1:
-                self._preview = editing.set_section_bounds(self.doc.song, d.anchor, a, b)
+        elif d.kind == "word":
+            song = self.doc.song
+            grid = None if self._grid_for(event) is None else Grid.SIXTEENTH  # words snap to 1/16 (Shift: free)
+            end = self.line_ends().get(d.ids[0], 0.0)
+            self._preview = move_word(song, d.ids[0], int(d.anchor), editing.snap(song, self.t_of(x), grid), end)
+        elif d.kind.startswith("section_"):
+            preview = self.section_preview(d.kind, d.anchor, d.x0, x, bool(event.modifiers() & Qt.ShiftModifier))
+            self._preview = preview if preview is not None and preview != self.doc.song else None
         self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -255,58 +250,25 @@ class Timeline(TimelinePainting, QWidget):
                 self.locate(editing.snap(self.doc.song, d.t0, self._grid_for(event)))
         elif self._preview is not None:
             preview, self._preview = self._preview, None
-            text = {"move": "Move lines", "stretch": "Stretch line"}.get(d.kind, "Resize section")
+            text = {"move": "Move lines", "stretch": "Stretch line", "word": "Move word",
+                    "section_move": "Move section"}.get(d.kind, "Resize section")
             self.doc.edit(preview, text)
         self.update()
 
-    def section_at(self, x: float, y: float):  # type: ignore[no-untyped-def]
-        top = self.lane_top("sections")
-        if not top <= y < top + SECTION_H:
-            return None
-        t = self.t_of(x)
-        return next((s for s in self.doc.song.sections if s.start_s <= t < s.end_s), None)
-
-    def contextMenuEvent(self, event) -> None:  # noqa: N802
-        from PySide6.QtWidgets import QInputDialog, QMenu  # noqa: PLC0415
-
-        x, y = event.pos().x(), event.pos().y()
-        if not self.lane_top("sections") <= y < self.lane_top("sections") + SECTION_H:
-            return
-        sec = self.section_at(x, y)
-        menu = QMenu(self)
-        add = menu.addAction("Add section here (4 bars)")
-        rename = menu.addAction("Rename…") if sec else None
-        remove = menu.addAction("Remove section") if sec else None
-        chosen = menu.exec(event.globalPos())
-        if chosen is None:
-            return
-        if chosen is add:
-            name, ok = QInputDialog.getText(self, "New section", "Name:", text="Bridge")
-            if ok and name.strip():
-                self.doc.edit(editing.add_section(self.doc.song, name.strip(), self.t_of(x)), "Add section")
-        elif chosen is rename and sec is not None:
-            self.rename_section(sec.id)
-        elif chosen is remove and sec is not None:
-            self.doc.edit(editing.remove_section(self.doc.song, sec.id), "Remove section")
-
-    def rename_section(self, section_id: str) -> None:
-        from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
-
-        sec = self.doc.song.section(section_id)
-        name, ok = QInputDialog.getText(self, "Rename section", "Name:", text=sec.name)
-        if ok and name.strip():
-            self.doc.edit(editing.rename_section(self.doc.song, section_id, name.strip()), "Rename section")
-
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        sec = self.section_at(event.position().x(), event.position().y())
-        if sec is not None:
-            self.rename_section(sec.id)
+        x, y = event.position().x(), event.position().y()
+        if self.section_double_click(x, y):
             return
-        line = self.line_at(event.position().x(), event.position().y())
+        line = self.line_at(x, y)
         if line is None:
             return
+        if self.edit_in_sheet:
+            self.editLine.emit(line.id)
+            return
         ed = QLineEdit(line.text, self)
-        ed.setGeometry(self.line_rect(line).toRect().adjusted(0, 0, 120, 0))
+        r = self.line_rect(line).toRect()
+        width = max(r.width() + 120, ed.fontMetrics().horizontalAdvance(line.text) + 60, 320)
+        ed.setGeometry(r.left(), r.top(), width, max(r.height(), ed.sizeHint().height()))
         ed.selectAll()
         ed.show()
         ed.setFocus()
@@ -438,6 +400,7 @@ class Timeline(TimelinePainting, QWidget):
             self.player.seek(self.playhead_s)
         self.keep_in_view(self.playhead_s)
         self.located.emit(self.playhead_s)
+        self.playheadMoved.emit(self.playhead_s)
         self.update()
 
     def keep_in_view(self, t: float) -> None:
@@ -454,4 +417,5 @@ class Timeline(TimelinePainting, QWidget):
             self.playhead_s = t
             if self.follow and getattr(self.player, "state", "") == "playing":
                 self.keep_in_view(t)
+            self.playheadMoved.emit(t)
             self.update()

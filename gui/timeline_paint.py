@@ -1,7 +1,7 @@
 """Painting the timeline: the ruler (bars and beats in a top band, minutes:seconds in a band of their own), sticky
-section names, lyric blocks with their text elided to fit, take lanes labelled with the take's name, waveforms (each
-stem lane at its own scale), the selection and the play head. Only what is visible is drawn, from precomputed
-peaks."""
+section names (the selected section outlined), take lanes labelled with the take's name, waveforms (each stem lane
+at its own scale), the selection and the play head; the lyric lane is ``gui.lyric_lane``. Only what is visible is
+drawn, from precomputed peaks."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ LABEL_W = 96
 RULER_H = 40
 BAND = 26  # the ruler's bars band ends here; the seconds band is below
 SECTION_H = 26
-LYRIC_H = 46
 TAKE_H = 58
 STEM_H = 30
 EDGE = 6
@@ -48,7 +47,7 @@ class TimelinePainting:
             p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         p.fillRect(QRectF(0, 0, LABEL_W, self.height()), theme.PANEL)
         p.setPen(theme.DIM)
-        labels = [("bars | s", 0, RULER_H), ("Sections", RULER_H, SECTION_H), ("Lyrics", self.lane_top("lyrics"), LYRIC_H)]
+        labels = [("bars | s", 0, RULER_H), ("Sections", RULER_H, SECTION_H), *self.lyric_label_rows()]
         names = {t.id: t.name or t.id for t in song.takes}
         has_stems = {t.id for t in song.takes if t.stems}
         fold = {tid: ("▾ " if tid in self.expanded else "▸ ") if tid in has_stems else "" for tid in names}
@@ -115,46 +114,19 @@ class TimelinePainting:
             if r.right() < LABEL_W or r.left() > self.width():
                 continue
             p.fillRect(r, QColor(s.color or "#607080"))
+            if s.id == getattr(self, "selected_section", None):
+                p.setPen(QPen(theme.PLAYHEAD, 2))
+                p.drawRect(r.adjusted(1, 1, -1, -1))
             p.setPen(theme.TEXT)
             name = QRectF(max(r.left(), LABEL_W) + 4, r.top(), r.right() - max(r.left(), LABEL_W) - 6, r.height())
             p.drawText(name, Qt.AlignVCenter | Qt.AlignLeft, s.name)  # the name stays in view while its start scrolls off
 
-    def _paint_lyrics(self, p: QPainter, song, t0: float, t1: float) -> None:  # type: ignore[no-untyped-def]
-        y = self.lane_top("lyrics")
-        p.fillRect(QRectF(LABEL_W, y, self.width(), LYRIC_H), theme.BG.lighter(112))
-        timed = song.timed_lines()
-        ends = self.line_ends()
-        starts = [ln.start_s for ln in timed]
-        lo = max(0, np.searchsorted(starts, t0 - 30.0) if starts else 0)
-        sung = [ln for ln in timed if ln.text.strip()]
-        next_x = {a.id: self.x_of(b.start_s) for a, b in zip(sung, sung[1:], strict=False)}
-        for ln in timed[lo:]:
-            if ln.start_s > t1:
-                break
-            if not ln.text.strip():
-                continue
-            r = self.line_rect(ln, ends)
-            if r.right() < LABEL_W:
-                continue
-            color = theme.ACCENT.darker(150) if ln.id in self.selected else QColor("#3a4452")
-            p.fillRect(r, color)
-            if ln.id in self.lint:
-                p.fillRect(QRectF(r.left(), r.bottom() - 3, r.width(), 3), theme.WARN)
-            # the text may run on past its block into the free space before the next line
-            room = max(r.width(), next_x.get(ln.id, self.width()) - r.left()) - 6
-            if room < 20:
-                continue  # too narrow to read: the block alone shows where the line is (hover shows the text)
-            p.setPen(theme.TEXT)
-            text_r = QRectF(r.left() + 4, r.top() + 2, room, r.height() - 14)
-            p.drawText(text_r, Qt.AlignLeft | Qt.AlignTop,
-                       p.fontMetrics().elidedText(ln.text, Qt.ElideRight, int(text_r.width())))
-            if ln.words:
-                p.setPen(QPen(theme.PLAYHEAD.darker(130), 1))
-                for w in ln.words:
-                    wx = self.x_of(w.start_s)
-                    p.drawLine(QPointF(wx, r.bottom() - 10), QPointF(wx, r.bottom() - 4))
-
     def _paint_takes(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
+        if not song.takes:  # the empty lanes say how to fill them
+            p.setPen(theme.DIM)
+            p.drawText(QRectF(LABEL_W + 12, self.lane_top("takes") + 8, self.width() - LABEL_W - 24, 40),
+                       Qt.AlignLeft | Qt.AlignTop, "No takes yet: Generate song (in the Generate panel) makes the "
+                       "first one; its mix and stems appear here.")
         for take_id, stem, y, h in self.take_rows():
             p.fillRect(QRectF(LABEL_W, y + 1, self.width(), h - 2), theme.LANE)
             locked = take_id in song.locked

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 
-from engine.song import Grid, LyricLine, Project, Song, TempoMap
+from engine.song import Grid, LyricLine, Project, Song, TempoMap, section_edits
 from engine.song.sections import parse_sections
 from gui import editing
 from gui.document import DocumentModel
@@ -218,10 +218,10 @@ def test_section_edges_snap_to_bars_and_sections_edit(qtbot, timeline: Timeline)
     qtbot.mouseRelease(tl, Qt.LeftButton, pos=QPointF(tl.x_of(13.3), y).toPoint())
     assert tl.doc.song.sections[0].end_s == pytest.approx(14.0)  # the nearest bar line
     doc = tl.doc
-    doc.edit(editing.add_section(doc.song, "Chorus", 14.2), "Add section")
+    doc.edit(section_edits.add_section(doc.song, "chorus", doc.song.tempo.snap(14.2, Grid.BAR)), "Add section")
     assert [(s.name, s.start_s, s.end_s) for s in doc.song.sections] == [("Verse", 0.0, 14.0), ("Chorus", 14.0, 22.0)]
-    doc.edit(editing.rename_section(doc.song, "chorus", "Hook"), "Rename section")
-    doc.edit(editing.remove_section(doc.song, "verse"), "Remove section")
+    doc.edit(section_edits.rename_section(doc.song, "chorus", "Hook"), "Rename section")
+    doc.edit(section_edits.delete_section(doc.song, "verse"), "Remove section")
     assert [s.name for s in doc.song.sections] == ["Hook"]
     for _ in range(4):
         doc.undo.undo()

@@ -1,0 +1,195 @@
+"""The section lane of the timeline: click a section to select it, drag it to move it, drag an edge to resize it
+(both snapped to bars; Shift for free), double-click to rename, right-click for add / rename / kind / split / merge
+/ delete. Every edit is one undoable step through the session (``engine.song.section_edits`` makes the new song);
+the lines inside a moved or resized section follow it unless "Lines follow section edits" is off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from engine.song import section_edits as se
+from engine.song.tempo import Grid
+
+from . import editing
+from .timeline_paint import EDGE, SECTION_H
+
+
+class SectionLane:
+    """Mixed into :class:`gui.timeline.Timeline`."""
+
+    selected_section: str | None = None
+    lines_follow: bool = True
+
+    # -- finding --------------------------------------------------------------------------------------------------
+    def in_section_lane(self, y: float) -> bool:
+        top = self.lane_top("sections")
+        return top <= y < top + SECTION_H
+
+    def section_at(self, x: float, y: float):  # type: ignore[no-untyped-def]
+        if not self.in_section_lane(y):
+            return None
+        t = self.t_of(x)
+        return next((s for s in self.doc.song.sections if s.start_s <= t < s.end_s), None)
+
+    def section_hit(self, x: float, y: float) -> tuple[str, str, float] | None:
+        """(part, section id, its time) under the mouse: an edge (section_start / section_end) or the body
+        (section_move)."""
+        if not self.in_section_lane(y):
+            return None
+        for s in self.doc.song.sections:
+            for part, t in (("section_start", s.start_s), ("section_end", s.end_s)):
+                if abs(self.x_of(t) - x) <= EDGE:
+                    return part, s.id, t
+        sec = self.section_at(x, y)
+        return ("section_move", sec.id, sec.start_s) if sec is not None else None
+
+    def current_section(self) -> str | None:
+        """The section the Sections menu acts on: the one selected in the lane, else the one at the play head."""
+        ids = {s.id for s in self.doc.song.sections}
+        if self.selected_section in ids:
+            return self.selected_section
+        at = self.doc.song.section_at(self.playhead_s)
+        return at.id if at is not None else None
+
+    def select_section(self, section_id: str | None) -> None:
+        self.selected_section = section_id
+        self.update()
+
+    # -- dragging -------------------------------------------------------------------------------------------------
+    def section_preview(self, kind: str, section_id: str, x0: float, x: float, free: bool) -> Any:
+        """The song while a section (or one of its edges) is dragged from ``x0`` to ``x``; None when nothing
+        would change."""
+        song = self.doc.song
+        sec = song.section(section_id)
+        grid = None if free else Grid.BAR
+        try:
+            if kind == "section_move":
+                if abs(x - x0) <= 3:
+                    return None
+                start = editing.snap(song, sec.start_s + (x - x0) / self.px_per_s, grid)
+                return se.move_section(song, section_id, start, follow=self.lines_follow)
+            t = editing.snap(song, self.t_of(x), grid)
+            a, b = (t, sec.end_s) if kind == "section_start" else (sec.start_s, t)
+            if b - a <= se.MIN_SECTION_S:
+                return None
+            return se.resize_section(song, section_id, a, b, follow=self.lines_follow)
+        except ValueError:
+            return None
+
+    # -- edits ----------------------------------------------------------------------------------------------------
+    def section_edit(self, make: Callable[[Any], Any], label: str) -> bool:
+        """Apply a section edit as one undoable step; a refused one is said in the status bar."""
+        try:
+            new = make(self.doc.song)
+        except (ValueError, KeyError) as exc:
+            self.message.emit(f"{label}: {exc.args[0] if exc.args else exc}")
+            return False
+        self.doc.edit(new, label)
+        return True
+
+    def add_section_at(self, t: float, kind: str, end: float | None = None) -> bool:
+        song = self.doc.song
+        start = editing.snap(song, t, Grid.BAR)
+        end = editing.snap(song, end, Grid.BAR) if end is not None else None
+        ok = self.section_edit(lambda s: se.add_section(s, kind, start, end), "Add section")
+        if ok:
+            added = [s for s in self.doc.song.sections if s.id not in {x.id for x in song.sections}]
+            self.select_section(added[0].id if added else None)
+        return ok
+
+    def split_section_at(self, section_id: str, t: float) -> bool:
+        at = editing.snap(self.doc.song, t, Grid.BAR)
+        return self.section_edit(lambda s: se.split_section(s, section_id, at), "Split section")
+
+    def set_section_kind(self, section_id: str, kind: str) -> bool:
+        return self.section_edit(lambda s: se.set_kind(s, section_id, kind), "Change section kind")
+
+    def merge_section(self, section_id: str) -> bool:
+        return self.section_edit(lambda s: se.merge_sections(s, section_id), "Merge sections")
+
+    def delete_section(self, section_id: str) -> bool:
+        if self.section_edit(lambda s: se.delete_section(s, section_id), "Delete section"):
+            self.select_section(None)
+            return True
+        return False
+
+    def rename_section(self, section_id: str, name: str | None = None) -> bool:
+        if name is None:
+            from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
+
+            sec = self.doc.song.section(section_id)
+            name, ok = QInputDialog.getText(self, "Rename section", "Name:", text=sec.name)
+            if not ok:
+                return False
+        return self.section_edit(lambda s: se.rename_section(s, section_id, name), "Rename section")
+
+    def ask_kind(self, title: str, current: str = "verse") -> str | None:
+        """A kind from the list (or any name typed), or None when cancelled."""
+        from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
+
+        kinds = [se.kind_title(k) for k in se.KINDS]
+        at = kinds.index(se.kind_title(current)) if se.kind_title(current) in kinds else 0
+        kind, ok = QInputDialog.getItem(self, title, "Kind:", kinds, at, True)
+        return kind.strip().lower() if ok and kind.strip() else None
+
+    # -- the lane's menu -----------------------------------------------------------------------------------------
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        menu = self.section_menu(event.pos().x(), event.pos().y())
+        if menu is not None:
+            menu.exec(event.globalPos())
+
+    def section_menu(self, x: float, y: float):  # type: ignore[no-untyped-def]
+        """The section lane's menu at (x, y), or None outside the lane."""
+        from PySide6.QtWidgets import QMenu  # noqa: PLC0415
+
+        if not self.in_section_lane(y):
+            return None
+        sec = self.section_at(x, y)
+        t = self.t_of(x)
+        if sec is not None:
+            self.select_section(sec.id)
+        menu = QMenu(self)
+        add = menu.addMenu("Add section here")
+        rng = self.range if self.range is not None and self.range[0] <= t <= self.range[1] else None
+        for kind in se.KINDS:
+            a = add.addAction(se.kind_title(kind) + (" (over the selection)" if rng else ""))
+            a.triggered.connect(lambda _c=False, k=kind: self.add_section_at(rng[0] if rng else t, k,
+                                                                             rng[1] if rng else None))
+        if sec is not None:
+            menu.addAction("Rename…", lambda: self.rename_section(sec.id))
+            kinds = menu.addMenu("Change kind")
+            for kind in se.KINDS:
+                a = kinds.addAction(se.kind_title(kind))
+                a.setCheckable(True)
+                a.setChecked(sec.kind == kind)
+                a.triggered.connect(lambda _c=False, k=kind: self.set_section_kind(sec.id, k))
+            bar = self.doc.song.tempo.seconds_to_bbt(editing.snap(self.doc.song, t, Grid.BAR)).bar
+            menu.addAction(f"Split at bar {bar}", lambda: self.split_section_at(sec.id, t))
+            menu.addAction("Merge with the next section", lambda: self.merge_section(sec.id))
+            menu.addAction("Delete section (its lines stay)", lambda: self.delete_section(sec.id))
+        menu.addSeparator()
+        follow = menu.addAction("Lines follow section edits")
+        follow.setCheckable(True)
+        follow.setChecked(self.lines_follow)
+        follow.toggled.connect(self.set_lines_follow)
+        return menu
+
+    def set_lines_follow(self, on: bool) -> None:
+        self.lines_follow = bool(on)
+        self.followChanged.emit(self.lines_follow)
+
+    def section_double_click(self, x: float, y: float) -> bool:
+        sec = self.section_at(x, y)
+        if sec is None:
+            return False
+        self.rename_section(sec.id)
+        return True
+
+    def section_cursor(self, x: float, y: float) -> Qt.CursorShape | None:
+        hit = self.section_hit(x, y)
+        if hit is None:
+            return None
+        return Qt.SizeHorCursor if hit[0] != "section_move" else Qt.OpenHandCursor
