@@ -10,14 +10,19 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from engine.audio.io import check_plain_file
+from engine.errors import SongBridgeError
+from engine.safe_fs import open_write
+
 PEAKS_PER_S = 200
 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="songbridge-peaks")
 
 
 def compute_peaks(wav: Path, cache: Path) -> np.ndarray:
     """[n, 2] float32 (min, max) per 1/200 s; read from the cache when it is newer than the file."""
-    if cache.exists() and cache.stat().st_mtime >= wav.stat().st_mtime:
-        return np.load(cache)
+    check_plain_file(wav)
+    if cache.is_file() and cache.stat().st_mtime >= wav.stat().st_mtime:
+        return np.load(cache, allow_pickle=False)
     import soundfile as sf  # noqa: PLC0415
 
     hop = 44100 // PEAKS_PER_S
@@ -33,8 +38,11 @@ def compute_peaks(wav: Path, cache: Path) -> np.ndarray:
                 m = mono[:n].reshape(-1, hop)
                 chunks.append(np.stack([m.min(axis=1), m.max(axis=1)], axis=1))
     peaks = np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cache, peaks.astype(np.float32))
+    try:  # a cache, never written through a link a project may carry
+        with open_write(cache) as fh:
+            np.save(fh, peaks.astype(np.float32))
+    except (OSError, SongBridgeError):
+        pass
     return peaks
 
 

@@ -6,6 +6,7 @@ Audio arrays are float32 ``[frames, channels]`` at 44.1 kHz unless stated otherw
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,26 @@ class AudioFileError(SongBridgeError):
     """An audio file cannot be read or written."""
 
 
+def check_plain_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it is a regular file (through links); a FIFO, device or folder planted where audio should be
+    would block a reader forever or read endlessly, so it is refused with a message naming it."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise AudioFileError(f"{p}: not found") from None
+    except OSError as exc:
+        raise AudioFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioFileError(f"{p}: not a regular file (a folder, pipe or device where audio should be)")
+    return p
+
+
 def read_audio(path: str | os.PathLike[str], *, always_2d: bool = True) -> tuple[np.ndarray, int]:
     """(float32 [frames, channels], sample rate)."""
     import soundfile as sf  # noqa: PLC0415
+
+    check_plain_file(path)
 
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=always_2d)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.audio.io import check_plain_file
 from engine.errors import SongBridgeError
 
 SAMPLE_RATE = 44100
@@ -27,7 +28,7 @@ class TakeSource:
             raise SongBridgeError(f"{self.take_dir}: no stems to play (expected stems/*.wav)")
         self.files: dict[str, Any] = {}
         for name in names:
-            path = stem_dir / f"{name}.wav"
+            path = check_plain_file(stem_dir / f"{name}.wav")
             try:
                 f = sf.SoundFile(str(path))
             except (RuntimeError, sf.LibsndfileError) as exc:  # type: ignore[attr-defined]

@@ -116,3 +116,13 @@ def test_a_recovered_record_with_a_hostile_stem_is_moved_aside_not_trusted(tmp_p
     finally:
         engine.close()
     assert not planted.exists() and (project.folder / "takes" / ".quarantine" / "take-009").is_dir()
+
+
+def test_a_pipe_where_a_stem_should_be_is_refused_not_waited_on(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p")
+    take = project.song.takes[-1]
+    stem = project.folder / "takes" / take.id / "stems" / f"{take.stems[0]}.wav"
+    stem.unlink()
+    os.mkfifo(stem)  # opening a FIFO for reading blocks until a writer comes: a hostile project hung render
+    r = run_cli("render", str(project.folder))
+    assert r.returncode != 0 and "not a regular file" in r.stderr and "Traceback" not in r.stderr, r.stderr
