@@ -24,11 +24,12 @@ Errors name the file and the key (``vocal.toml: plugin[2].ratio: ...``). Shipped
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from presets.toml_files import read_toml
 
 SCHEMA_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent / "effects"
@@ -112,17 +113,7 @@ def parse_chain(data: dict[str, Any], source: str) -> ChainSpec:
 
 def load_chain(path: str | Path) -> ChainSpec:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EffectPresetError(f"{p}: not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EffectPresetError(f"{p}: cannot read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise EffectPresetError(f"{p}: invalid TOML: {exc}") from None
-    return parse_chain(data, str(p))
+    return parse_chain(read_toml(p, EffectPresetError), str(p))
 
 
 def shipped_chains() -> dict[str, Path]:

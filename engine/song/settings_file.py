@@ -3,12 +3,12 @@ relative to the settings file). Read strictly: unknown keys and wrong types name
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from engine.errors import SongBridgeError
 from engine.song.reader import Obj
+from presets.toml_files import read_toml
 
 #: the allowed range of each numeric setting (inclusive), for settings files and the matching command-line options
 RANGES: dict[str, tuple[float, float]] = {"bpm": (20, 400), "takes": (1, 16), "seed": (0, 2**32 - 1),
@@ -26,12 +26,7 @@ def settings_lyrics(settings_path: str, settings: dict[str, Any]) -> str | None:
 
 def read_settings(path: str) -> dict[str, Any]:
     """A song settings file (TOML): the same names as the command-line options."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SongBridgeError(f"{path}: not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SongBridgeError(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path, SongBridgeError)
     o = Obj(data, path, "settings", SongBridgeError)
     out = {
         "lyrics": o.str("lyrics", None),

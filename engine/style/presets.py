@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PresetError
+from presets.toml_files import read_toml
 
 NAME_RE = re.compile(r"^[\w][\w .,'&+()-]{0,63}$")
 DIM = 512
@@ -85,12 +85,7 @@ def _vector(value: object, where: str) -> np.ndarray:
 
 
 def read(path: Path) -> StylePreset:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PresetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, PresetError)
     fields = {"name", "source", "prompt", "audio", "audio_sha256", "encoder", "encoder_sha256", "created", "vector"}
     extra = sorted(set(data) - fields)
     if extra:

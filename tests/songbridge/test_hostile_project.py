@@ -126,3 +126,19 @@ def test_a_pipe_where_a_stem_should_be_is_refused_not_waited_on(tmp_path: Path) 
     os.mkfifo(stem)  # opening a FIFO for reading blocks until a writer comes: a hostile project hung render
     r = run_cli("render", str(project.folder))
     assert r.returncode != 0 and "not a regular file" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("body, said", [("a = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply"),
+                                        ("# " + "x" * (2 * 2**20) + "\n", "larger than"),
+                                        (None, "not a regular file")])
+def test_a_hostile_effect_chain_file_is_one_clear_error(tmp_path: Path, body: str | None, said: str) -> None:
+    project = make_project(tmp_path / "p")
+    chain = project.folder / "fx" / "bad.toml"
+    chain.parent.mkdir()
+    if body is None:
+        os.mkfifo(chain)
+    else:
+        chain.write_text(body)
+    r = run_cli("render", str(project.folder), "--fx", "vocal=fx/bad.toml", cwd=project.folder)
+    assert r.returncode != 0 and "bad.toml" in r.stderr and said in r.stderr, r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
