@@ -24,6 +24,9 @@ from .tempo import TempoMap, TempoSegment, TimeSignature
 
 SCHEMA_VERSION = 3
 SONG_FILE = "song.json"
+#: The most of each list a song.json may hold: far beyond any real song (the longest the models make has ~300
+#: lines), small enough that opening a hostile one costs seconds, not minutes and gigabytes.
+LIMITS = {"sections": 1_000, "lyrics": 10_000, "takes": 10_000}
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -224,6 +227,10 @@ def song_from_dict(data: Any, source: str = SONG_FILE, migrations: MigrationRegi
     data = migrations.upgrade(data, source)
     o = Obj(data, source)
     o.int("schema_version")
+    for key, most in LIMITS.items():  # a song from someone else is bounded before any of it is built
+        items = data.get(key) if isinstance(data, dict) else None
+        if isinstance(items, list) and len(items) > most:
+            raise DocumentError(f"{source}: $.{key}: {len(items):,} entries; a song holds at most {most:,}")
     info = o.build(
         SongInfo,
         title=o.str("title", "Untitled"),

@@ -142,3 +142,13 @@ def test_a_hostile_effect_chain_file_is_one_clear_error(tmp_path: Path, body: st
     r = run_cli("render", str(project.folder), "--fx", "vocal=fx/bad.toml", cwd=project.folder)
     assert r.returncode != 0 and "bad.toml" in r.stderr and said in r.stderr, r.stderr
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_song_json_with_a_flood_of_lines_is_refused_quickly(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", take=False)
+    data = json.loads((project.folder / "song.json").read_text())
+    line = data["lyrics"][0]
+    data["lyrics"] = [dict(line, id=f"line-{i:06d}", start_s=i * 0.001) for i in range(10_001)]
+    (project.folder / "song.json").write_text(json.dumps(data))
+    with pytest.raises(SongBridgeError, match=r"\$\.lyrics: 10,001 entries; a song holds at most 10,000"):
+        load_song(project.folder)
