@@ -77,34 +77,7 @@ def check_tempo(bridge: Any, what: str) -> None:
     if t.follow and t.bpm and abs(t.bpm - song_bpm) > TEMPO_TOLERANCE:
         raise SongBridgeError(f"{what}: the DAW plays at {t.bpm:g} bpm but the song is at {song_bpm:g} bpm; "
                               f"set the song's tempo first (/songbridge/song/set/tempo {t.bpm:g}) or stop "
-                              "following the DAW (/songbridge/transport/follow 0)")
-
-
-def range_of(bridge: Any, cmd: p.Generate) -> tuple[float, float, str] | None:
-    """(start s, end s, label) of a section request, in the song's own tempo."""
-    if cmd.section:
-        s = bridge.section(cmd.section)
-        return _inside(bridge, s.start_s, s.end_s, s.name)
-    if cmd.bars:
-        check_tempo(bridge, f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}")
-        tempo = bridge.session.song.tempo
-        if cmd.bars[0] < 1:
-            raise SongBridgeError(f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}: bars count from 1")
-        a, b = (tempo.bars_to_seconds(x) for x in cmd.bars)
-        return _inside(bridge, a, b, f"bars {cmd.bars[0]:g}-{cmd.bars[1]:g}")
-    if cmd.seconds:
-        return _inside(bridge, cmd.seconds[0], cmd.seconds[1], f"{cmd.seconds[0]:g}-{cmd.seconds[1]:g} s")
-    return None
-
-
-def _inside(bridge: Any, a: float, b: float, label: str) -> tuple[float, float, str]:
-    """A range to regenerate must start inside the take it edits (its end is clipped to the take)."""
-    song = bridge.session.song
-    base = song.base_take()
-    length = base.duration_s if base else song.duration_s
-    if length and a >= length:
-        raise SongBridgeError(f"{label} starts at {a:.1f} s, after the end of the song ({length:.1f} s)")
-    return a, (min(b, length) if length else b), label
+                              "following the DAW (/songbridge/transport/set/follow 0)")
 
 
 def generate_here(bridge: Any, env: p.Envelope, cmd: p.GenerateHere) -> None:
@@ -118,72 +91,59 @@ def generate_here(bridge: Any, env: p.Envelope, cmd: p.GenerateHere) -> None:
 
 
 def submit(bridge: Any, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
-    """Check everything, then (only then) change the lyrics or style the request carries, then queue."""
-    from engine.backends.base import EditSpec  # noqa: PLC0415
-    from engine.song import TimeRange  # noqa: PLC0415
+    """A region (section, bars, seconds, lines) is one call of the session's regenerate, which checks it whole before
+    anything changes; the whole song is queued here (its style set first)."""
+    from engine.service import PRIORITY_SECTION  # noqa: PLC0415
+    from engine.session import Regenerate  # noqa: PLC0415
 
     session = bridge.session
-    takes = 1 if isinstance(cmd, p.Edit) else cmd.takes
+    takes = cmd.takes
     why = admission(bridge, env, takes)
     if why is not None:
         refuse_busy(bridge, env, why)
         return
-    song = session.song
-    edit = None
-    new_song = song
-    rng: tuple[float, float] | None = None
+    style = _style(session.song, cmd) if isinstance(cmd, p.Generate) else None
     if isinstance(cmd, p.Edit):
-        source = bridge.take(cmd.take)
-        ranges = list(cmd.ranges)
-        timed = song.timed_lines()
-        for lid in cmd.line_ids:
-            idx = next((i for i, ln in enumerate(timed) if ln.id == lid), None)
-            if idx is None:
-                raise SongBridgeError(f"no timed lyric line {lid!r}")
-            end = timed[idx + 1].start_s if idx + 1 < len(timed) else source.duration_s
-            ranges.append((timed[idx].start_s, end))
-        for a, b in ranges:
-            if a >= source.duration_s:
-                raise SongBridgeError(f"range {a:g}-{b:g} s starts after the end of {source.id} "
-                                      f"({source.duration_s:.1f} s)")
-        known = {ln.id for ln in song.lyrics}
-        unknown = [lid for lid, _ in cmd.new_lyrics if lid not in known]
-        if unknown:
-            raise SongBridgeError(f"no lyric line {unknown[0]!r}")
-        if any("\n" in text or len(text) > 500 for _, text in cmd.new_lyrics):
-            raise SongBridgeError("new lyric text must be one line of at most 500 characters")
-        edit = EditSpec(source.id, tuple(TimeRange(a, min(b, source.duration_s)) for a, b in ranges))
-        if cmd.new_lyrics:
-            texts = dict(cmd.new_lyrics)
-            new_song = song.with_lyrics(replace(ln, text=texts.get(ln.id, ln.text)) for ln in song.lyrics)
-        label, seed, style, backend = f"edit of {source.id}", cmd.seed, None, None
+        req = Regenerate(sections=cmd.sections, bars=cmd.bars, seconds=cmd.ranges, lines=cmd.line_ids,
+                         take=cmd.take or None, lyrics=cmd.new_lyrics, takes=takes, seed=cmd.seed, backend=cmd.backend)
+    elif cmd.section or cmd.bars or cmd.seconds:
+        req = Regenerate(sections=(cmd.section,) if cmd.section else (), bars=(cmd.bars,) if cmd.bars else (),
+                         seconds=(cmd.seconds,) if cmd.seconds else (), takes=takes, seed=cmd.seed,
+                         backend=cmd.backend, style=style)
     else:
-        r = range_of(bridge, cmd)
-        label = "song"
-        if r is not None:
-            base = song.base_take()
-            if base is None:
-                raise SongBridgeError("there is no take to regenerate a section of; generate the song first")
-            edit = EditSpec(base.id, (TimeRange(r[0], r[1]),))
-            rng, label = (r[0], r[1]), r[2]
-        seed, style, backend = cmd.seed, cmd.style, cmd.backend
-    if style:
-        from engine.song.model import Style  # noqa: PLC0415
+        req = None
+    if req is not None and req.bars:
+        check_tempo(bridge, ", ".join(f"bars {a:g}-{b:g}" for a, b in req.bars))
+    if req is not None:
+        job_id = session.regenerate(req, origin="daw", priority=PRIORITY_SECTION, purpose=purpose_of(env, takes))
+        label = session.jobs.get(job_id, {}).get("label", "")
+    else:
+        job_id, label = _whole_song(session, env, cmd, style), "song"
+        label = session.jobs.get(job_id, {}).get("label", label)
+    bridge.reply(env, f"{ROOT}/job/queued", job_id, label)
 
-        new_song = new_song.replace(style=Style(style, new_song.style.preset, new_song.style.reference_audio))
-    if isinstance(cmd, p.Generate) and cmd.style_preset is not None:
+
+def _style(song: Any, cmd: p.Generate) -> Any:
+    """The song's style with what the request sets (words, a saved preset), or None when it sets nothing."""
+    style = song.style
+    if cmd.style:
+        style = replace(style, prompt=cmd.style)
+    if cmd.style_preset is not None:
         from daw_bridge.song_props import preset_name  # noqa: PLC0415
 
-        new_song = new_song.replace(style=replace(new_song.style, preset=preset_name(cmd.style_preset)))
-    backend_name = backend or (song.takes[-1].backend if song.takes else "guide")
-    if backend:
+        style = replace(style, preset=preset_name(cmd.style_preset))
+    return style if style != song.style else None
+
+
+def _whole_song(session: Any, env: p.Envelope, cmd: p.Generate, style: Any) -> str:
+    if cmd.backend:
         from engine.backends import registry  # noqa: PLC0415
 
-        if backend not in registry.names():
-            raise SongBridgeError(f"no backend {backend!r}; backends: {', '.join(registry.names())}")
-    if new_song != song:
-        session.edit(new_song, "Edit lyrics (from DAW)" if isinstance(cmd, p.Edit) else "Set style (from DAW)",
-                     "daw")
-    purpose = {**purpose_of(env, takes), "range": rng, "section": cmd.section if isinstance(cmd, p.Generate) else None}
-    job_id = session.generate(backend_name, takes, seed, edit=edit, label=label, origin="daw", purpose=purpose)
-    bridge.reply(env, f"{ROOT}/job/queued", job_id, session.jobs.get(job_id, {}).get("label", label))
+        if cmd.backend not in registry.names():
+            raise SongBridgeError(f"no backend {cmd.backend!r}; backends: {', '.join(registry.names())}")
+    song = session.song
+    backend = cmd.backend or (song.takes[-1].backend if song.takes else "guide")
+    if style is not None:
+        session.edit(song.replace(style=style), "Set style (from DAW)", "daw")
+    return session.generate(backend, cmd.takes, cmd.seed, label="song", origin="daw",
+                            purpose={**purpose_of(env, cmd.takes), "section": None})

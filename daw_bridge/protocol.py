@@ -48,13 +48,18 @@ class GenerateHere:
 
 @dataclass(frozen=True)
 class Edit:
-    """Regenerate ranges (seconds) or lyric lines of a take, optionally with new words for those lines."""
+    """Regenerate ranges (seconds), bars, sections or lyric lines of a take ("": the section's accepted take, else
+    the song's, else the newest song take), optionally with new words for those lines; one job."""
 
     take: str
     ranges: tuple[tuple[float, float], ...] = ()
     line_ids: tuple[str, ...] = ()
     new_lyrics: tuple[tuple[str, str], ...] = ()  # (line id, text)
     seed: int | None = None
+    sections: tuple[str, ...] = ()
+    bars: tuple[tuple[float, float], ...] = ()  # [start, end) in 1-based bars
+    takes: int = 1
+    backend: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ class TransportUpdate:
     position_beats: float | None = None
     position_samples: int | None = None
     tempo_known: bool | None = None  # False: the DAW's tempo is unknown for now (clock restarted; too few ticks)
+    source: str | None = None  # where it came from: "Ardour OSC"; None: MIDI clock
 
 
 @dataclass(frozen=True)

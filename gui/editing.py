@@ -81,23 +81,6 @@ def merge_lines(song: Song, ids: Iterable[str]) -> Song:
     return song.with_lyrics(merged if ln.id == first.id else ln for ln in song.lyrics if ln.id not in ids[1:])
 
 
-def lines_range(song: Song, ids: Iterable[str], take_duration: float | None = None) -> tuple[float, float] | None:
-    """The time span "Regenerate lines" regenerates: from the first selected line's start to the start of the
-    line after the last selected one (or that line's end, or the take's end)."""
-    timed = song.timed_lines()
-    picked = [i for i, ln in enumerate(timed) if ln.id in set(ids)]
-    if not picked:
-        return None
-    first, last = timed[picked[0]], timed[picked[-1]]
-    if last.end_s is not None:
-        end = last.end_s
-    elif picked[-1] + 1 < len(timed):
-        end = timed[picked[-1] + 1].start_s
-    else:
-        end = take_duration if take_duration is not None else song.duration_s
-    return float(first.start_s), float(end)
-
-
 def tap_times(song: Song, order: list[str], taps: list[float], grid: Grid | None) -> Song:
     """Tap-to-time: the n-th tap sets the start of the n-th line in ``order``."""
     stamps = {line_id: snap(song, t, grid) for line_id, t in zip(order, taps, strict=False)}

@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import editing
-
 
 class Generating:
     """Mixed into :class:`gui.main_window.MainWindow`."""
@@ -51,43 +49,58 @@ class Generating:
         return style
 
     def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:
-        from engine.backends.base import EditSpec  # noqa: PLC0415
+        """Generate song (``rng`` None), or Regenerate selection: the range selected in the ruler."""
         from engine.service import PRIORITY_INTERACTIVE  # noqa: PLC0415
-        from engine.song import TimeRange  # noqa: PLC0415
 
+        if rng is not None:
+            return self.regenerate(opts, seconds=(rng,))
         song = self.doc.song
         style = self._style_from(opts, song)
         if style is None:
             return None
         if style != song.style:
             self.doc.edit(song.replace(style=style), "Style")
-            song = self.doc.song
-        edit = None
-        if rng is not None:
-            base = song.base_take()
-            if base is None:
-                self.statusBar().showMessage("generate the song first, then regenerate parts of it", 5000)
-                return None
-            edit = EditSpec(base.id, (TimeRange(rng[0], min(rng[1], base.duration_s)),))
-        label = "song" if rng is None else f"{rng[0]:.1f}-{rng[1]:.1f} s"
         try:
             return self.doc.session.generate(opts["backend"], opts["takes"], opts["seed"], params=opts.get("params"),
-                                             edit=edit, priority=PRIORITY_INTERACTIVE, label=label, origin="app")
+                                             priority=PRIORITY_INTERACTIVE, label="song", origin="app")
         except Exception as exc:  # noqa: BLE001 - shown, the app goes on
             self.statusBar().showMessage(str(exc), 8000)
+            return None
+
+    def regenerate(self, opts: dict[str, Any], *, seconds: tuple[tuple[float, float], ...] = (),
+                   lines: tuple[str, ...] = ()) -> str | None:
+        """Regenerate selection / Regenerate lines: one call of the session's regenerate, on the take chosen in
+        the takes list (none chosen: the section's accepted take, else the newest song take)."""
+        from engine.session import Regenerate  # noqa: PLC0415
+
+        song = self.doc.song
+        style = self._style_from(opts, song)
+        if style is None:
+            return None
+        req = Regenerate(seconds=seconds, lines=lines, take=self.takes.edit_take, takes=opts["takes"],
+                         seed=opts["seed"], backend=opts["backend"], params=opts.get("params") or {},
+                         style=style if style != song.style else None)
+        try:
+            return self.doc.session.regenerate(req, origin="app")
+        except Exception as exc:  # noqa: BLE001 - a refusal (it names the field) is shown, the app goes on
+            self.statusBar().showMessage(str(exc), 10000)
             return None
 
     def _selection(self) -> None:
         self.generation.set_selection(self.timeline.range is not None, bool(self.timeline.selected))
 
     def _regenerate_lines(self, opts: dict[str, Any]) -> None:
-        song = self.doc.song
-        base = song.base_take()
-        rng = editing.lines_range(song, self.timeline.selected, base.duration_s if base else None)
-        if rng is None:
+        chosen = set(self.timeline.selected)
+        ids = tuple(ln.id for ln in self.doc.song.timed_lines() if ln.id in chosen)
+        if not ids:
             self.statusBar().showMessage("select lyric lines first", 4000)
             return
-        self.generate(opts, rng)
+        self.regenerate(opts, lines=ids)
+
+    def _edit_take_chosen(self, take_id: str) -> None:
+        self.docks["Generate"].raise_()
+        self.statusBar().showMessage(f"Regenerate selection and Regenerate lines now edit {take_id}: select a range "
+                                     "in the ruler or lyric lines", 8000)
 
     def _finished(self, job_id: str, ev: Any) -> None:
         """The session has already put the job's takes in the song (and saved it)."""

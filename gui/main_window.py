@@ -105,6 +105,7 @@ class MainWindow(ProjectFiles, Generating, Audition, TakeTools, QMainWindow):
         self.takes.split.connect(self.split_take)
         self.takes.grid.connect(self.grid_take)
         self.takes.lock.connect(self.toggle_lock)
+        self.takes.editTake.connect(self._edit_take_chosen)
         self.engine.finished.connect(self.take_job_finished)
         self.doc.songChanged.connect(lambda: self.mixer.show_only(self.rack.used_slots()))
         self.mixer.show_only(self.rack.used_slots())

@@ -201,10 +201,14 @@ class TakesPanel(QListWidget):
     split = Signal(str, bool)  # take, two stems (vocal + instrumental)
     grid = Signal(str)
     lock = Signal(str)  # lock to the grid, or unlock (undoable)
+    editTake = Signal(str)  # "Edit this take…": Regenerate selection / lines start from it
 
     def __init__(self, doc: DocumentModel):
         super().__init__()
         self.doc = doc
+        #: The take Regenerate selection / lines edit: the one last selected here (None: the session's default)
+        self.edit_take: str | None = None
+        self.currentItemChanged.connect(lambda item, _prev: self._chosen(item))
         self.setDragEnabled(True)
         self.setIconSize(QSize(0, 0))
         doc.songChanged.connect(self.refresh)
@@ -229,7 +233,23 @@ class TakesPanel(QListWidget):
             it.setToolTip(f"{t.id} · {t.backend} · seed {t.seed}\n{params}\n"
                           + (f"edit of {t.parent}" if t.parent else "") + extra)
             self.addItem(it)
+            if t.id == self.edit_take:
+                self.setCurrentItem(it)
+        if self.edit_take is not None and self.edit_take not in {t.id for t in self.doc.song.takes}:
+            self.edit_take = None
         self.blockSignals(False)
+
+    def _chosen(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.edit_take = item.data(Qt.UserRole)
+
+    def choose(self, take_id: str) -> None:
+        """Make ``take_id`` the take regenerations start from (selected in the list)."""
+        for row in range(self.count()):
+            if self.item(row).data(Qt.UserRole) == take_id:
+                self.setCurrentRow(row)
+        self.edit_take = take_id
+        self.editTake.emit(take_id)
 
     def _renamed(self, item: QListWidgetItem) -> None:
         tid = item.data(Qt.UserRole)
@@ -249,7 +269,8 @@ class TakesPanel(QListWidget):
             return
         tid = item.data(Qt.UserRole)
         menu = QMenu(self)
-        actions = {menu.addAction("Play"): lambda: self.play.emit(tid),
+        actions = {menu.addAction("Edit this take…"): lambda: self.choose(tid),
+                   menu.addAction("Play"): lambda: self.play.emit(tid),
                    menu.addAction("Compare (A/B at the play head)"): lambda: self.compare.emit(tid),
                    menu.addAction("Star / unstar"): lambda: self.star(tid),
                    menu.addAction("Render for the DAW"): lambda: self.render.emit(tid),

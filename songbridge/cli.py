@@ -17,6 +17,7 @@ HANDLERS = {
     ("doctor",): "doctor:run",
     ("generate",): "generate:run",
     ("render",): "render:run",
+    ("edit",): "edit:run",
     ("export-midi",): "export_midi:run",
     ("serve",): "serve:run",
     ("play",): "play:run",
@@ -25,6 +26,8 @@ HANDLERS = {
     ("daw", "setup"): "daw:setup",
     ("daw", "link"): "daw:link",
     ("daw", "status"): "daw:status",
+    ("daw", "pull"): "daw:pull",
+    ("daw", "push"): "daw:push",
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
@@ -103,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
     gen.add_argument("--steps", type=int, help="neural backends: sampler steps (default 32)")
     gen.add_argument("--cfg", type=float, help="neural backends: guidance strength (default 4.0)")
+    gen.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
+                     help="neural backends on the CPU: compute precision (default: SONGBRIDGE_PRECISION, the "
+                     "engine.toml setting, else measured on this CPU)")
     gen.add_argument("--engine", metavar="URL",
                      help="run on a remote engine: http(s)://HOST:PORT or HOST:PORT (songbridge serve --engine "
                      "there); 'local' (default) or 'thread'")
@@ -212,8 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     dlink.add_argument("session", nargs="?", metavar="SESSION",
                        help="ardour: the session folder; others: the folder for stamped stems")
     dlink.add_argument("--create", action="store_true", help="create the Ardour session at the song's tempo and meter")
+    dlink.add_argument("--rate", type=int, choices=(44100, 48000, 88200, 96000, 176400, 192000), metavar="HZ",
+                       help="--create: the session's sample rate (default: the running JACK server's, else the "
+                       "song's)")
     dlink.add_argument("--prefix", default="SB", help="track name prefix (default SB: 'SB vocal', 'SB drums' ...)")
-    dstat = dsub.add_parser("status", help="what landing this project's stems would do right now")
+    dlink.add_argument("--osc-host", dest="osc_host", metavar="HOST", help="the DAW's OSC host (default: kept, "
+                       "127.0.0.1)")
+    dlink.add_argument("--osc-port", dest="osc_port", type=int, metavar="PORT", help="the DAW's OSC port (Ardour: "
+                       "3819, or the next free port it took; 0 = find it)")
+    dpull = dsub.add_parser("pull", help="the Ardour session's tempo map and markers into the song (tempo; a "
+                            "section per range marker, or from each marker to the next)")
+    dpull.add_argument("project")
+    dpush = dsub.add_parser("push", help="the song's sections as range markers (sb:<name>) and its tempo into the "
+                            "closed Ardour session")
+    dpush.add_argument("project")
+    dstat = dsub.add_parser("status", help="what landing this project's stems would do right now: for Ardour, "
+                            "whether it answers OSC, which session it has open, the landing action, the rates, "
+                            "each with what to do")
     dstat.add_argument("project")
 
     lp = sub.add_parser("loop", help="a loop of N bars at a tempo (or a bed of S seconds) from a prompt, with Stable "
@@ -236,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--negative", help="what to steer away from (with --cfg above 1)")
     lp.add_argument("--variation", metavar="FILE", help="make a variation of this clip (audio to audio)")
     lp.add_argument("--strength", type=float, default=0.7, help="--variation: 1 all new, near 0 the clip")
+    lp.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
+                    help="on the CPU: compute precision (default: SONGBRIDGE_PRECISION, the engine.toml setting, "
+                    "else measured on this CPU)")
     lp.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
 
     grd = sub.add_parser("grid", help="a take's (or a file's) beats, downbeats and tempo; --lock puts it on the grid",
@@ -315,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     fr = fsub.add_parser("revoke", help="withdraw the consent for a plugin")
     fr.add_argument("path", metavar="PATH")
 
+    from songbridge.commands import edit  # noqa: PLC0415 - its parser only (the command's imports are in run)
+
+    edit.add_parser(sub)
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
     doc.add_argument("--models", metavar="DIR", help="model folder to check (default: setting or SONGBRIDGE_MODELS)")
     return p

@@ -144,24 +144,36 @@ def _generate_json(v: dict[str, Any]) -> p.Command:
 
 def _edit_json(v: dict[str, Any]) -> p.Command:
     data = _load_json(v["json"])
-    if not isinstance(data, dict) or set(data) - {"ranges", "lines", "lyrics", "seed"}:
-        raise ArgError("json must be an object with ranges, lines, lyrics and/or seed")
-    ranges = data.get("ranges", [])
-    if not isinstance(ranges, list) or not all(isinstance(r, list) and len(r) == 2 for r in ranges):
-        raise ArgError("json.ranges must be [[start, end], ...] in seconds")
-    lines = data.get("lines", [])
+    keys = {"ranges", "bars", "sections", "lines", "lyrics", "takes", "seed", "backend"}
+    if not isinstance(data, dict) or set(data) - keys:
+        raise ArgError("json must be an object with ranges, bars, sections, lines, lyrics, takes, seed and/or "
+                       "backend")
+    spans = {}
+    for key, unit in (("ranges", "seconds"), ("bars", "1-based bars")):
+        val = data.get(key, [])
+        if not isinstance(val, list) or not all(isinstance(r, list) and len(r) == 2 for r in val):
+            raise ArgError(f"json.{key} must be [[start, end], ...] in {unit}")
+        spans[key] = val
+    lines, sections = data.get("lines", []), data.get("sections", [])
     lyrics = data.get("lyrics", {})
-    if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
-        raise ArgError("json.lines must be a list of line ids")
+    for key, val in (("lines", lines), ("sections", sections)):
+        if not isinstance(val, list) or not all(isinstance(x, str) for x in val):
+            raise ArgError(f"json.{key} must be a list of strings")
     if not isinstance(lyrics, dict) or not all(isinstance(k, str) and isinstance(t, str) for k, t in lyrics.items()):
         raise ArgError("json.lyrics must map line ids to new text")
-    if not ranges and not lines:
-        raise ArgError("give ranges or lines to regenerate")
-    if len(ranges) > 256 or len(lines) > 1000 or len(lyrics) > 1000:
+    if not (spans["ranges"] or spans["bars"] or sections or lines):
+        raise ArgError("give ranges, bars, sections or lines to regenerate")
+    if len(spans["ranges"]) + len(spans["bars"]) + len(sections) > 256 or len(lines) > 1000 or len(lyrics) > 1000:
         raise ArgError("at most 256 ranges and 1000 lines in one edit")
+    if "takes" in data and (isinstance(data["takes"], bool) or not isinstance(data["takes"], int)):
+        raise ArgError("json.takes must be an int")
+    backend = data.get("backend")
+    if backend is not None and not isinstance(backend, str):
+        raise ArgError("json.backend must be a string")
     seed = None if data.get("seed") is None else _seed(data["seed"], "json.seed")
-    return p.Edit(v["take"], tuple(_range(a, b, "json.ranges") for a, b in ranges), tuple(lines),
-                  tuple(lyrics.items()), seed)
+    return p.Edit(v["take"], tuple(_range(a, b, "json.ranges") for a, b in spans["ranges"]), tuple(lines),
+                  tuple(lyrics.items()), seed, tuple(sections),
+                  tuple(_range(a, b, "json.bars") for a, b in spans["bars"]), _positive_takes(data), backend or None)
 
 
 @dataclass(frozen=True)
@@ -195,7 +207,9 @@ ROUTES: dict[str, Route] = {
                                                         takes=_positive_takes(v)),
                                    "regenerate a time range in seconds"),
     "/job/edit": Route((Arg("take", "str"), Arg("json", "str")), _edit_json,
-                       'edit a take: JSON {"ranges": [[s, e]], "lines": [ids], "lyrics": {id: text}}'),
+                       'regenerate parts of a take ("": the accepted or newest song take): JSON {"ranges": [[s, e]], '
+                       '"bars": [[a, b]], "sections": [names], "lines": [ids], "lyrics": {id: text}, "takes", "seed", '
+                       '"backend"}'),
     "/job/cancel": Route((Arg("job", "str"), Arg("token", "str", True)), lambda v: p.Cancel(v["job"], v.get("token")),
                          "cancel a job of your host ('*': all of them); any job with the admin token"),
     "/job/get/status": Route((Arg("job", "str", True),), lambda v: p.JobStatus(v.get("job")),

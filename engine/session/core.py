@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,7 +28,10 @@ from engine.song.project import Project, project_path
 
 from .events import JobEnded, JobProgress, JobQueued, SaveFailed, SongChanged, TakesAdded
 from .history import Entry, History, keep_takes
+from .regenerate import Regenerate
+from .regenerate import plan as plan_regenerate
 from .saver import Done, Saver
+from .tidy import tidy_takes
 
 log = logging.getLogger("songbridge.session")
 Subscriber = Callable[[Any], None]
@@ -43,6 +45,7 @@ class Transport:
     bpm: float | None = None  # None: not known (too few clock ticks since start/continue/SPP)
     playing: bool = False
     beats: float | None = None  # quarter notes from the song start
+    source: str = ""  # where it was last heard from: "MIDI clock", "Ardour OSC"
 
 
 class Session:
@@ -83,7 +86,7 @@ class Session:
                 notes.append(f"removed {len(removed)} temporary file(s) left by an interrupted save")
             project = Project.open(folder)
             session = cls(project, engine, lock=lock)
-            session.notes = notes + session._tidy_takes()
+            session.notes = notes + tidy_takes(session)
         except BaseException:
             lock.release()
             raise
@@ -216,6 +219,33 @@ class Session:
         job = GenerateJob(backend, tuple(requests), {}, priority, full)
         return self.submit(job, {**(purpose or {}), "kind": "generate", "label": full, "pending": tag}, origin)
 
+    def regenerate(self, req: Regenerate, *, origin: str = "app", priority: int | None = None,
+                   purpose: dict[str, Any] | None = None) -> str:
+        """The one "regenerate parts of a take" (engine/session/regenerate.py): check ``req`` whole, then set the
+        words and style it carries (one undoable edit), then queue its takes; returns the job id."""
+        from engine.backends import registry  # noqa: PLC0415
+        from engine.service import PRIORITY_INTERACTIVE  # noqa: PLC0415
+
+        if self.engine is None:
+            raise SongBridgeError("this session has no engine")
+        with self._mutex:
+            plan = plan_regenerate(self.song, req, tuple(registry.names()))
+            if plan.song != self.song:
+                self.edit(plan.song, "Edit lyrics" if req.lyrics else "Style", origin)
+            extra = {"ranges": tuple((r.start_s, r.end_s) for r in plan.edit.ranges), "section": plan.section,
+                     "base_take": plan.base.id}
+            return self.generate(plan.backend, req.takes, req.seed, params=dict(req.params), edit=plan.edit,
+                                 priority=PRIORITY_INTERACTIVE if priority is None else priority, label=plan.label,
+                                 origin=origin, purpose={**(purpose or {}), **extra})
+
+    def attach_engine(self, engine: Any) -> None:
+        """Give a session opened without an engine (to check a request first) its engine, and follow it."""
+        if self.engine is not None:
+            raise SongBridgeError("this session has an engine already")
+        self.engine = engine
+        self._pump = threading.Thread(target=self._pump_events, name="songbridge-session", daemon=True)
+        self._pump.start()
+
     def submit(self, job: Any, purpose: dict[str, Any], origin: str = "app") -> str:
         purpose = {**purpose, "origin": origin}
         with self._mutex:
@@ -344,45 +374,3 @@ class Session:
             except SongBridgeError:
                 continue
         return tuple(self._commit("", done, purpose)) if done else ()
-
-    # -- opening: what a crash left --------------------------------------------------------------------------
-    def _tidy_takes(self) -> list[str]:
-        from engine.backends.takes import PENDING, commit_pending, leftovers, quarantine, read_record  # noqa: PLC0415
-        from engine.generation import next_take_ids, taken_on_disk  # noqa: PLC0415
-
-        takes_dir = self.project.folder / "takes"
-        song = self.project.song
-        partial, finished, broken = leftovers(takes_dir, {t.id for t in song.takes})
-        notes = []
-        for p in partial:
-            shutil.rmtree(p, ignore_errors=True)
-        if partial:
-            notes.append(f"removed {len(partial)} unfinished take folder(s) of a job that was interrupted")
-        def aside(p: Path) -> None:
-            dst = quarantine(takes_dir, p)
-            notes.append(f"moved {p.name} aside to {dst.relative_to(self.project.folder)} (not a complete take)")
-
-        for p in broken:  # first, so that their names do not push recovered takes' ids up
-            aside(p)
-        for p in finished:
-            try:
-                take = read_record(p)
-                if take.parent is not None and take.parent not in {t.id for t in song.takes}:
-                    take = replace(take, parent=None)
-                if p.name.startswith(PENDING):
-                    (new_id,) = next_take_ids(song, 1, taken_on_disk(self.project))
-                    take = commit_pending(takes_dir, replace(take, id=p.name[1:]), new_id,
-                                          f"Take {new_id.split('-')[-1].lstrip('0')}")
-                elif take.id != p.name:
-                    raise SongBridgeError(f"its record names {take.id}")
-                song = song.with_take(take)
-                notes.append(f"recovered {take.id} (finished before the program that made it stopped)")
-            except (SongBridgeError, ValueError, OSError) as exc:
-                log.info("%s: not recovered: %s", p, exc)
-                aside(p)
-        if song is not self.project.song:
-            self.project.song = song
-            self.version += 1
-            self._saver.request(self.version, song)
-            self._saver.flush()
-        return notes

@@ -125,14 +125,6 @@ def test_tap_to_time_is_one_undo_step(timeline: Timeline) -> None:
     assert starts(tl)["a"] == pytest.approx(3.33)
 
 
-def test_regenerate_lines_range(tmp_path: Path) -> None:
-    song = make_project(tmp_path).song
-    assert editing.lines_range(song, ["b"]) == (4.0, 8.0)
-    assert editing.lines_range(song, ["a", "b"]) == (1.0, 8.0)
-    assert editing.lines_range(song, ["c"], take_duration=16.0) == (8.0, 16.0)
-    assert editing.lines_range(song, []) is None
-
-
 def test_drag_payload_carries_rendered_files(tmp_path: Path) -> None:
     from engine.backends.guide.backend import GuideBackend
     from engine.generation import plan_takes, run_take

@@ -1,0 +1,140 @@
+"""Asking the program that holds a project (the app or ``songbridge serve``) to do something, instead of telling the
+producer what to type: its bridge's OSC address is in the project's lock (:class:`engine.song.lock.Holder`). The
+command proves its reply address (docs/osc.md, "Proving your address"), sends the request, and follows the job's
+pushes (``/songbridge/job/progress``, ``done``, ``failed``, ``cancelled``) until it ends; Ctrl-C cancels it there."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from typing import Any
+
+from engine.errors import SongBridgeError
+
+ROOT = "/songbridge"
+QUIET_S = 5.0  # ask for the job's state after this long without a push (a lost datagram must not hang us)
+MISSED = 3  # unanswered status requests in a row before the holder is taken for gone
+
+
+def edit_message(req: Any) -> tuple[str, str]:
+    """``/songbridge/job/edit``'s two arguments (take, JSON) for a :class:`engine.session.Regenerate`."""
+    data: dict[str, Any] = {}
+    for key, value in (("sections", list(req.sections)), ("bars", [list(b) for b in req.bars]),
+                       ("ranges", [list(s) for s in req.seconds]), ("lines", list(req.lines)),
+                       ("lyrics", dict(req.lyrics))):
+        if value:
+            data[key] = value
+    data["takes"] = req.takes
+    if req.seed is not None:
+        data["seed"] = req.seed
+    if req.backend:
+        data["backend"] = req.backend
+    if req.params or req.style is not None:
+        raise SongBridgeError("backend parameters and a new style cannot be sent to the program holding the project")
+    return req.take or "", json.dumps(data)
+
+
+def address_of(busy: Any) -> tuple[str, int]:
+    holder = busy.holder or {}
+    osc = str(holder.get("osc") or "")
+    host, _, port = osc.rpartition(":")
+    if not host or not port.isdigit():
+        raise SongBridgeError(f"{busy}; it serves no OSC bridge to send the command to: close it there first")
+    if holder.get("host") not in (None, "", socket.gethostname()) and host in ("127.0.0.1", "localhost", "::1"):
+        raise SongBridgeError(f"{busy}; its bridge listens on {osc} on {holder['host']}, not reachable from here")
+    return host, int(port)
+
+
+def regenerate_there(busy: Any, req: Any) -> int:
+    """Send ``req`` to the program named by ``busy`` (a ProjectBusy) and follow its job; 0 once it is done."""
+    from pythonosc.osc_message import OscMessage  # noqa: PLC0415
+
+    from daw_bridge.osc.client import prove  # noqa: PLC0415
+    from daw_bridge.osc.replies import message  # noqa: PLC0415
+    from songbridge.progress import ProgressBar  # noqa: PLC0415
+
+    server = address_of(busy)
+    print(f"{busy.holder.get('program', 'another program')} has the project open: sending the edit to its bridge "
+          f"at {server[0]}:{server[1]}", file=sys.stderr)
+    take, data = edit_message(req)
+    family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0) if server[0] in ("127.0.0.1", "::1",
+                                                                                              "localhost")
+                  else ("", 0))
+        try:
+            prove(sock, server)
+        except TimeoutError:
+            raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} does not answer (is {busy.holder.get('program')} "
+                                  "still running?)") from None
+        sock.settimeout(0.5)
+        sock.sendto(message(f"{ROOT}/job/edit", take, data), server)
+
+        def recv() -> tuple[str, list[Any]] | None:
+            try:
+                m = OscMessage(sock.recv(65535))
+            except (TimeoutError, BlockingIOError):
+                return None
+            except Exception:  # noqa: BLE001 - a malformed datagram is skipped
+                return None
+            return m.address, list(m.params)
+
+        job = ""
+        deadline = time.monotonic() + 10.0
+        while not job:
+            got = recv()
+            if got is None:
+                if time.monotonic() > deadline:
+                    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} did not answer the edit")
+                continue
+            address, args = got
+            if address == f"{ROOT}/error" and args[:1] == [f"{ROOT}/job/edit"]:
+                raise SongBridgeError(str(args[-1]))
+            if address == f"{ROOT}/job/queued":
+                job, label = str(args[0]), str(args[1]) if len(args) > 1 else "edit"
+        print(f"queued as {job} there: {label}", file=sys.stderr)
+        bar = ProgressBar(label)
+        try:
+            return _follow(sock, server, job, recv, bar, message)
+        except KeyboardInterrupt:
+            sock.sendto(message(f"{ROOT}/job/cancel", job), server)
+            raise
+        finally:
+            bar.close()
+
+
+def _follow(sock: socket.socket, server: tuple[str, int], job: str, recv: Any, bar: Any, message: Any) -> int:
+    quiet_since = time.monotonic()
+    asked = 0
+    while True:
+        got = recv()
+        now = time.monotonic()
+        if got is None:
+            if now - quiet_since > QUIET_S * (asked + 1):
+                if asked >= MISSED:
+                    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} stopped answering about {job}")
+                sock.sendto(message(f"{ROOT}/job/get/status", job), server)
+                asked += 1
+            continue
+        address, args = got
+        if not args or str(args[0]) != job:
+            continue
+        quiet_since, asked = now, 0
+        if address == f"{ROOT}/job/progress" and len(args) >= 3:
+            bar(int(args[1]), int(args[2]))
+        elif address == f"{ROOT}/job/done":
+            pairs = [(str(args[i]), str(args[i + 1])) for i in range(1, len(args) - 1, 2) if args[i]]
+            for take, mix in pairs:
+                print(f"{take}: {mix}")
+            return 0
+        elif address == f"{ROOT}/job/failed":
+            raise SongBridgeError(f"{job} failed: {args[1] if len(args) > 1 else ''}")
+        elif address == f"{ROOT}/job/cancelled":
+            raise SongBridgeError(f"{job} was cancelled")
+        elif address == f"{ROOT}/job/get/status" and len(args) >= 2 and args[1] in ("failed", "cancelled"):
+            raise SongBridgeError(f"{job} {args[1]}")
+        elif address == f"{ROOT}/job/get/status" and len(args) >= 2 and args[1] == "finished":
+            print(f"{job} finished (its takes are in the project)")
+            return 0
