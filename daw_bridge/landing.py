@@ -81,7 +81,7 @@ def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tu
         meter = song.tempo.meter
         landing = land_stems(Path(daw.session), stems, purpose["start_s"], purpose.get("end_s", purpose["start_s"]),
                              f"sb-{slug(purpose['section'])}-", purpose["take"], song.tempo.bpm, meter.numerator,
-                             purpose["bar"], osc=(daw.host, daw.port or 3819))
+                             purpose["bar"], osc=(daw.host, daw.port))
         return "ardour", landing.describe()
     result = land_files(render["files"], Path(purpose["folder"]), song.info.title, purpose["section"],
                         purpose["bar"], purpose["bpm"])

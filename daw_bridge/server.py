@@ -27,6 +27,7 @@ from typing import Any
 
 from daw_bridge import job_requests, take_commands
 from daw_bridge import protocol as p
+from daw_bridge.adapters.ardour_follow import follow_ardour
 from daw_bridge.inbox import Inbox
 from daw_bridge.landing import deliver, find_section, render_job
 from daw_bridge.limits import Limits, Listeners, Quota
@@ -84,6 +85,8 @@ class Bridge:
         self._landing: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._lander: threading.Thread | None = None
         self.landings: deque[dict[str, Any]] = deque(maxlen=10)
+        # refusals of commands that had nowhere to be answered (MIDI, the app): the DAW link panel and the log say them
+        self.refusals: deque[dict[str, Any]] = deque(maxlen=10)
         self._unsubscribe = session.subscribe(self._on_session)
 
     @property
@@ -96,6 +99,8 @@ class Bridge:
         self._thread.start()
         self._lander = threading.Thread(target=self._land_loop, name="songbridge-landing", daemon=True)
         self._lander.start()
+        self.ardour_follow = follow_ardour(self.session.song, self.commands) \
+            if self.session.song.daw.follow_transport else None
         return self
 
     def _land_loop(self) -> None:
@@ -107,6 +112,8 @@ class Bridge:
 
     def close(self) -> None:
         self._unsubscribe()
+        if getattr(self, "ardour_follow", None) is not None:
+            self.ardour_follow.close()
         self._stop.set()
         self._landing.put(None)
         if self._thread is not None:
@@ -202,6 +209,9 @@ class Bridge:
         if env.datagram is not None and not env.datagram.may_error():
             self.suppressed += 1
             return
+        if env.reply_to is None:  # a MIDI trigger (or the app): no one to answer, so the log and the panel say it
+            log.warning("refused %s (%s): %s", env.address, code, text)
+            self.refusals.append({"when": time.time(), "address": env.address, "code": code, "text": text[:1000]})
         self.reply(env, f"{ROOT}/error", env.address, code, text[:1000])
 
     def reply_get(self, env: p.Envelope, obj: str, prop: str) -> None:
@@ -279,6 +289,7 @@ class Bridge:
             self.audition(env, cmd)
         elif isinstance(cmd, p.FollowTransport):
             self.session.set_transport(follow=cmd.on)
+            self._remember_follow(cmd.on)
             self.reply(env, f"{ROOT}/transport/get/follow", int(cmd.on))
         elif isinstance(cmd, p.TransportUpdate):
             self.on_transport(cmd)
@@ -474,6 +485,21 @@ class Bridge:
         elif cmd.action == "loop_off":
             pl.set_loop(None)
 
+    def _remember_follow(self, on: bool) -> None:
+        """The follow setting is the project's (song.json daw.follow_transport, an undoable edit): the next start
+        follows again. With an Ardour link, Ardour's own OSC feedback is followed while it is on."""
+        from dataclasses import replace  # noqa: PLC0415
+
+        song = self.session.song
+        if song.daw.follow_transport != on:
+            self.session.edit(song.replace(daw=replace(song.daw, follow_transport=on)),
+                              "Follow the DAW's transport" if on else "Stop following the DAW", "daw")
+        if on and getattr(self, "ardour_follow", None) is None:
+            self.ardour_follow = follow_ardour(self.session.song, self.commands)
+        elif not on and getattr(self, "ardour_follow", None) is not None:
+            self.ardour_follow.close()
+            self.ardour_follow = None
+
     def on_transport(self, cmd: p.TransportUpdate) -> None:
         changes: dict[str, Any] = {}
         if cmd.tempo_known is False:
@@ -486,6 +512,8 @@ class Bridge:
             changes["beats"] = cmd.position_beats
         elif cmd.position_samples is not None:
             changes["beats"] = self.session.song.tempo.seconds_to_quarters(cmd.position_samples / 44100)
+        if changes:
+            changes["source"] = cmd.source or "MIDI clock"
         self.session.set_transport(**changes)
         if "bpm" in changes and changes["bpm"] is not None:
             self.push(("transport", "tempo"), f"{ROOT}/transport/get/tempo", float(changes["bpm"]))

@@ -61,11 +61,16 @@ class DawLinkPanel(QWidget):
         self.landed = QLabel("nothing landed yet")
         self.landed.setWordWrap(True)
         form.addRow("Last landing", self.landed)
+        self.refused = QLabel("none")
+        self.refused.setWordWrap(True)
+        self.refused.setToolTip("The last command from MIDI (or this app) that SongBridge refused, and why")
+        form.addRow("Last refusal", self.refused)
         self.peers = QTableWidget(0, 4)
         self.peers.setHorizontalHeaderLabels(["Peer", "Last command", "When", "Messages"])
         self.peers.horizontalHeader().setStretchLastSection(True)
         self.peers.verticalHeader().setVisible(False)
         self.test_result = ""
+        self.testing = False
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(QLabel("Peers seen"))
@@ -86,10 +91,26 @@ class DawLinkPanel(QWidget):
         self.landed.setText(f"landing {self.land_what.currentText()} …")
 
     def run_test(self) -> None:
+        """Check the link off the GUI thread (asking Ardour takes up to seconds); ``refresh`` shows the answer."""
+        import threading  # noqa: PLC0415
+
         from daw_bridge.adapters.check import check_link  # noqa: PLC0415
 
-        ok, text = check_link(self.session.song, self.session.folder)
-        self.test_result = ("✔ " if ok else "✖ ") + text
+        if self.testing:
+            return
+        self.testing = True
+        self.test_result = "testing …"
+        song, folder = self.session.song, self.session.folder
+
+        def work() -> None:
+            try:
+                ok, text = check_link(song, folder)
+            except Exception as exc:  # noqa: BLE001 - the panel says what went wrong, the app goes on
+                ok, text = False, f"the check itself failed: {exc}"
+            self.test_result = ("✔ " if ok else "✖ ") + text
+            self.testing = False
+
+        threading.Thread(target=work, name="daw-link-test", daemon=True).start()
         self.refresh()
 
     def refresh(self) -> None:
@@ -112,7 +133,9 @@ class DawLinkPanel(QWidget):
             pos = f"at {bbt}"
         else:
             pos = "position unknown"
-        self.clock.setText(f"{bpm}, {pos}, {'playing' if t.playing else 'stopped'}")
+        source = getattr(t, "source", "")
+        self.clock.setText(f"{bpm}, {pos}, {'playing' if t.playing else 'stopped'}" +
+                           (f" — from {source}" if source else ""))
         daw = self.session.song.daw
         self.adapter.setText(f"{daw.adapter}" + (f" — {daw.session}" if daw.session else "") +
                              (f"\n{self.test_result}" if self.test_result else ""))
@@ -129,6 +152,10 @@ class DawLinkPanel(QWidget):
             what = f"{last['take']} {last['section']}".strip()
             self.landed.setText(f"{'✔' if last['ok'] else '✖'} {what} ({_ago(last['when'])}) — {last['adapter']}: "
                                 f"{last['detail']}")
+        refusals = getattr(b, "refusals", None)
+        if refusals:
+            last = refusals[-1]
+            self.refused.setText(f"✖ {last['address']} ({_ago(last['when'])}): {last['text']}")
         peers = b.peers_seen() if b is not None else []
         self.peers.setRowCount(len(peers))
         for i, peer in enumerate(peers):

@@ -142,22 +142,29 @@ close_session()
 
 
 def export_session(session_dir: Path, name: str, out: Path, attempts: int = 3) -> Path:
-    """Render the session with ``ardour7-export``. Ardour 7.3's exporter crashes now and then (heap errors in its
-    export thread, about one run in ten here, also on sessions Ardour saved itself) or hangs: a crashed or hung run
-    is tried again."""
+    """Render the session with ``ardour7-export`` to ``out``. Ardour 7.3's exporter crashes now and then (heap errors
+    in its export thread, about one run in ten here, also on sessions Ardour saved itself) or hangs: a crashed or hung
+    run is tried again, each try into a fresh file beside ``out`` (renamed to ``out`` when it succeeds), so a file a
+    crashed try left half-written is never taken for the render."""
     exe = shutil.which("ardour7-export")
     if exe is None:
         raise ArdourError("ardour7-export is not installed (apt-get install ardour)")
+    out = Path(out)
     problem = ""
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        fresh = out.with_name(f".{out.stem}.try{attempt}-{os.getpid()}{out.suffix}")
+        fresh.unlink(missing_ok=True)
         try:
-            res = subprocess.run([exe, "-b", "float", "-o", str(out), str(session_dir), name], capture_output=True,
+            res = subprocess.run([exe, "-b", "float", "-o", str(fresh), str(session_dir), name], capture_output=True,
                                  text=True, timeout=120)
         except subprocess.TimeoutExpired:
             problem = "it hung for 120 s"
+            fresh.unlink(missing_ok=True)
             continue
-        if res.returncode == 0 and out.exists():
+        if res.returncode == 0 and fresh.exists():
+            os.replace(fresh, out)
             return out
+        fresh.unlink(missing_ok=True)
         problem = (res.stderr or res.stdout).strip()[-300:]
         if 0 < res.returncode < 128 and res.returncode not in (6, 11):
             break  # a real error, not a crash
@@ -194,7 +201,28 @@ tm:set_meter (Temporal.Meter ({int(beats_per_bar)}, {int(note_value)}), Temporal
 Temporal.TempoMap.update (tm)
 s:save_state ("", false, false, false, false, false); close_session ()
 """)
+    add_session_range(session_dir / f"{session_dir.name}.ardour", round(beats_per_bar * 60.0 / bpm * rate), rate)
     return session_dir
+
+
+def add_session_range(xml_path: Path, end_samples: int, rate: int) -> None:
+    """Give a closed session a session range [0, ``end_samples``) when it has none: Ardour 7.3 makes one only when
+    it records, its Lua can move one but not make it, and ``ardour7-export`` renders nothing without it."""
+    tree = ET.parse(xml_path)
+    root = tree.getroot()
+    if any("IsSessionRange" in (loc.get("flags") or "") for loc in root.iter("Location")):
+        return
+    locs = root.find("Locations")
+    if locs is None:
+        locs = ET.SubElement(root, "Locations")
+    counter = int(root.get("id-counter", "1000")) + 1
+    ET.SubElement(locs, "Location", {"id": str(counter), "name": "session", "start": "a0",
+                                     "end": f"a{superclock(end_samples, rate)}", "flags": "IsSessionRange",
+                                     "locked": "0", "timestamp": str(int(time.time())), "cue": "0"})
+    root.set("id-counter", str(counter + 1))
+    tmp = xml_path.with_name(f".{xml_path.name}.tmp")
+    tree.write(tmp, xml_declaration=True, encoding="UTF-8")
+    os.replace(tmp, xml_path)
 
 
 @dataclass(frozen=True)

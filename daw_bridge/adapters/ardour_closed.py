@@ -5,13 +5,16 @@ writes an imported file: one mono WAV per channel in ``interchange/<session>/aud
 ``<name>%R.wav``, as Ardour's import splits them; two Sources reading one stereo file made Ardour's exporter crash
 now and then), one ``<Source>`` per channel file, a
 whole-file ``<Region>`` and a playlist region on the named track at the exact sample (Ardour 7 "superclock" time:
-282,240,000 ticks per second), the session range widened to cover it.
+282,240,000 ticks per second) layered above every region it overlaps, the session range widened to cover it.
+A Source names its file inside the session and no ``origin``: given the render file outside as its origin, Ardour
+7.3 read that stereo file instead, and its next save gave both channel Sources the render's name and channel 0.
 
 - Each file is named after its section, take, stem and the first hex digits of its sha256, so a landed take's
   audio is never overwritten, and landing the same audio again reuses its Sources instead of adding more.
 - A section's previous regions (their names start with the section's tag and they overlap its range) leave the
   track; any other region stays.
-- Tracks that do not exist yet are created with ``ardour7-lua`` first.
+- Tracks that do not exist yet are created with ``ardour7-lua`` first, their outputs connected to the master there
+  (left to Ardour's auto-connect thread, the last one was now and then saved unconnected: silent in the export).
 - The new file is checked (parsed again, every region on its track at its sample) before it replaces the session
   atomically; the previous one is kept as ``.ardour.sb-bak``. Whoever holds the session is asked again just before
   the replace: the caller passes ``still_free`` for that.
@@ -39,10 +42,18 @@ def ensure_tracks(session_dir: Path, name: str, tracks: list[str]) -> None:
     missing = [t for t in tracks if t not in existing]
     if not missing:
         return
-    lines = [f"local s = load_session({_lua_str(str(session_dir))}, {_lua_str(name)}); assert(s)"]
+    lines = [f"local s = load_session({_lua_str(str(session_dir))}, {_lua_str(name)}); assert(s)",
+             "local master = s:master_out():input()"]
     for t in missing:
         lines.append(f"s:new_audio_track(2, 2, nil, 1, {_lua_str(t)}, ARDOUR.PresentationInfo.max_order, "
                      "ARDOUR.TrackMode.Normal, true)")
+        # Ardour connects a new track's outputs from another thread, which a save right after may beat (the last
+        # track then plays into nothing): connect them to the master here
+        lines.append(f"do local o = s:route_by_name({_lua_str(t)}):output()\n"
+                     "  for c = 0, o:n_ports():n_audio() - 1 do\n"
+                     "    local m = master:audio(c % master:n_ports():n_audio())\n"
+                     "    if not o:audio(c):connected_to(m:name()) then o:connect(o:audio(c), m:name(), nil) end\n"
+                     "  end end")
     lines.append('s:save_state("", false, false, false, false, false); close_session()')
     _lua("\n".join(lines))
 
@@ -160,7 +171,7 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
                 if fname not in known:
                     ET.SubElement(sources, "Source", {
                         "name": fname, "type": "audio", "flags": "", "id": sid, "natural-position": f"a{pos_sc}",
-                        "channel": "0", "origin": str(wav), "gain": "1"})
+                        "channel": "0", "origin": "", "gain": "1"})
         whole = next((r for r in regions.findall("Region") if r.get("name") == region_name
                       and r.get("source-0") == src_ids[0]), None)
         if whole is None:
@@ -171,9 +182,12 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
             if (old.get("name") or "").startswith(tag) and start_sc < superclock(end, rate) and \
                     start_sc + length_sc > pos_sc:
                 playlist.remove(old)  # the previous take of this section on this track
-        ET.SubElement(playlist, "Region", _region(next_id(), False, f"{region_name}.1", pos_sc, len_sc, src_ids))
+        attrs = _region(next_id(), False, f"{region_name}.1", pos_sc, len_sc, src_ids)
+        attrs["layering-index"] = str(_top_layer(playlist, pos_sc, pos_sc + len_sc) + 1)
+        ET.SubElement(playlist, "Region", attrs)
         landed.append(LandedRegion(track, f"{region_name}.1", position, info.frames, how))
         end_sample = max(end_sample, position + info.frames)
+    _keep_sources_inside(sources, audio_dir)
     root.set("id-counter", str(counter + 1))
     _widen_session_range(root, superclock(position, rate), superclock(end_sample, rate), counter)
     tmp = xml_path.with_name(f".{xml_path.name}.tmp")
@@ -192,6 +206,30 @@ def _span(region: ET.Element) -> tuple[int, int]:
     """(start, length) in superclock from a playlist region's ``length="a<len>@a<pos>"``."""
     m = re.match(r"a(\d+)@a(\d+)", region.get("length") or "")
     return (int(m.group(2)), int(m.group(1))) if m else (0, 0)
+
+
+def _keep_sources_inside(sources: ET.Element, audio_dir: Path) -> None:
+    """Sources whose file is in the session's audio folder lose any ``origin`` outside it (an earlier SongBridge
+    wrote the render file there, which Ardour then read instead of the session's copy)."""
+    for src in sources.findall("Source"):
+        origin = src.get("origin") or ""
+        if origin and (audio_dir / (src.get("name") or "")).is_file() and \
+                not Path(origin).resolve().is_relative_to(audio_dir.parent.parent.parent.resolve()):
+            src.set("origin", "")
+
+
+def _top_layer(playlist: ET.Element, start_sc: int, end_sc: int) -> int:
+    """The highest ``layering-index`` among the playlist's regions that overlap [start, end) (-1 when none): a new
+    region goes above them, so the session plays what was landed, not an older whole-song region under it."""
+    top = -1
+    for region in playlist.findall("Region"):
+        a, n = _span(region)
+        if a < end_sc and a + n > start_sc:
+            try:
+                top = max(top, int(region.get("layering-index") or 0))
+            except ValueError:
+                top = max(top, 0)
+    return top
 
 
 def _widen_session_range(root: ET.Element, start_sc: int, end_sc: int, counter: int) -> None:

@@ -53,10 +53,28 @@ class ArdourProcess:
     kind: str  # "gui", "headless" (hardour) or "lua" (ardour7-lua)
     cmdline: tuple[str, ...]
     paths: frozenset[str] = field(default_factory=frozenset)  # files it names or has open
+    sockets: frozenset[int] = field(default_factory=frozenset)  # inodes of its open sockets
 
     def holds(self, session_dir: Path) -> bool:
         folder = os.path.realpath(session_dir)
         return any(p == folder or p.startswith(folder + os.sep) for p in self.paths)
+
+    def named_session(self) -> str | None:
+        """The session folder its command line opens (``ardour /path/Session``), if it names one: an Ardour GUI
+        started that way holds that session and no other (one session per program)."""
+        for arg in self.cmdline[1:]:
+            if arg.startswith("-"):
+                continue
+            path = Path(arg)
+            if path.suffix == ".ardour" and path.is_file():
+                return os.path.realpath(path.parent)
+            if path.is_dir() and (path / f"{path.name}.ardour").is_file():
+                return os.path.realpath(path)
+        return None
+
+    def osc_ports(self) -> list[int]:
+        """The UDP ports it listens on (Ardour's OSC surface takes 3819, or the next free one up to 3838)."""
+        return sorted(port for port, inode in udp_ports().items() if inode in self.sockets)
 
     def describe(self) -> str:
         return {"gui": "Ardour", "headless": "headless Ardour", "lua": "ardour7-lua"}[self.kind] + f" (pid {self.pid})"
@@ -96,6 +114,7 @@ def processes() -> list[ArdourProcess]:
         if kind is None:
             continue
         paths: set[str] = set()
+        sockets: set[int] = set()
         for arg in argv[1:]:
             if arg.startswith("-"):
                 continue
@@ -115,14 +134,48 @@ def processes() -> list[ArdourProcess]:
                     continue
                 if target.startswith("/"):
                     paths.add(target)
+                elif target.startswith("socket:["):
+                    sockets.add(int(target[8:-1]))
         except OSError:
             pass
-        found.append(ArdourProcess(int(entry), kind, argv, frozenset(paths)))
+        found.append(ArdourProcess(int(entry), kind, argv, frozenset(paths), frozenset(sockets)))
     return found
+
+
+def alive(pid: int) -> bool:
+    """The process runs (not gone, not a zombie waiting for its parent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:stat.rfind(")") + 3] not in ("Z", "X")
 
 
 def holders(session_dir: Path) -> list[ArdourProcess]:
     return [p for p in processes() if p.holds(session_dir)]
+
+
+def udp_ports() -> dict[int, int]:
+    """Local UDP port -> socket inode, for every socket bound on this machine (/proc/net/udp and udp6)."""
+    out: dict[int, int] = {}
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) > 9:
+                try:
+                    out.setdefault(int(cols[1].rsplit(":", 1)[1], 16), int(cols[9]))
+                except ValueError:
+                    continue
+    return out
+
+
+def osc_listeners() -> list[tuple[ArdourProcess, int]]:
+    """(Ardour GUI, UDP port) for every Ardour whose OSC surface listens (ports 3819..3838)."""
+    return [(p, port) for p in processes() if p.kind == "gui" for port in p.osc_ports() if 3819 <= port <= 3838]
 
 
 # -- the action slot ------------------------------------------------------------------------------------------------
@@ -284,6 +337,9 @@ class LiveAnswer:
     meter: int
     regions: tuple[LiveRegion, ...]
     seconds: float
+    session_range: str = ""  # "<start>\t<end>" samples after the landing, "none" when the session has none
+    unconnected: str = ""  # tracks whose outputs go nowhere and could not be connected to the master
+    created: str = ""  # tracks a "tracks" request made
 
 
 def _parse_ack(text: str, request_id: str) -> LiveAnswer | None:
@@ -294,7 +350,11 @@ def _parse_ack(text: str, request_id: str) -> LiveAnswer | None:
     regions = []
     for line in lines[1:]:
         key, _, rest = line.partition("\t")
-        if key == "region":
+        if key == "created":
+            facts["created"] = ", ".join(filter(None, (facts.get("created", ""), rest)))
+        elif key == "unconnected":
+            facts["unconnected"] = ", ".join(filter(None, (facts.get("unconnected", ""), rest)))
+        elif key == "region":
             parts = rest.split("\t")
             if len(parts) == 5:
                 regions.append(LiveRegion(parts[0], parts[1], int(parts[2]), int(parts[3]), parts[4]))
@@ -312,7 +372,8 @@ def _parse_ack(text: str, request_id: str) -> LiveAnswer | None:
 
     return LiveAnswer(status == "ok", status[6:] if status.startswith("error") else "", facts.get("session", ""),
                       int(num("rate", int, 0)), float(num("bpm", float, 0.0)), int(num("meter", int, 0)),
-                      tuple(regions), 0.0)
+                      tuple(regions), 0.0, facts.get("range", ""), facts.get("unconnected", ""),
+                      facts.get("created", ""))
 
 
 def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.0.1", 3819), timeout_s: float = 20.0,
@@ -348,9 +409,16 @@ def _ask(folders: list[Path], session_dir: Path, slot: int, osc: tuple[str, int]
         except ArdourError:
             raise ArdourError(f"Ardour does not answer OSC at {osc[0]}:{osc[1]}: turn on Open Sound Control in "
                               "Edit > Preferences > Control Surfaces") from None
+        # the Ardour that answers there, so that one that dies mid-landing is reported at once, not at the deadline
+        owner = next((p for p, port in osc_listeners() if port == osc[1]), None) \
+            if osc[0] in ("127.0.0.1", "localhost") else None
         link.send("/access_action", f"LuaAction/script-{slot}")
         deadline = began + timeout_s
         while time.monotonic() < deadline:
+            if owner is not None and not alive(owner.pid):
+                raise ArdourError(f"{owner.describe()} quit or crashed {time.monotonic() - began:.1f} s into the "
+                                  f"landing, before it answered; nothing is known to have landed in {session_dir} "
+                                  "(open it again and look, then land again)")
             for folder in folders:
                 try:
                     answer = _parse_ack((folder / ACK).read_text(errors="replace"), request_id)

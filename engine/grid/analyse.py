@@ -35,9 +35,16 @@ class Grid:
 
     @property
     def bpm(self) -> float:
-        """The median tempo over the beats (0 with fewer than two)."""
-        d = np.diff(self.beats)
-        return float(60.0 / np.median(d)) if d.size else 0.0
+        """The take's tempo: 60 over the median beat period measured across half the take (beat i to beat i + n/2,
+        for every i; 0 with fewer than two beats). Beats on their attacks wander by a few ms, which moves a median of
+        single intervals (119.98 for a take at 120); spans of half the take average that out, and the median
+        ignores a few beats taken from another instrument's attack."""
+        n = self.beats.size
+        if n < 2:
+            return 0.0
+        half = max(1, n // 2)
+        period = float(np.median((self.beats[half:] - self.beats[:n - half]) / half))
+        return 60.0 / period if period > 0 else 0.0
 
     def local_bpm(self) -> np.ndarray:
         """Tempo at each beat: 60 over the interval to the next beat (the last repeats the one before)."""
@@ -86,7 +93,11 @@ def measure(audio: np.ndarray, sample_rate: int, *, models: Path | None = None, 
         tracker = BeatTracker.from_models(models)  # type: ignore[arg-type]
         beats, downs = tracker.beats(audio, sample_rate, should_stop)
         if beats.size >= 2:
-            return Grid(beats, downs, "beat-this", ckpt.name, tracker.loaded.sha256)
+            from .polish import polish  # noqa: PLC0415
+
+            fine = polish(audio, sample_rate, beats)  # the model's 20 ms frames, moved onto the attacks
+            downs = fine[np.clip(np.searchsorted(beats, downs - 1e-6), 0, beats.size - 1)]
+            return Grid(fine, downs, "beat-this", ckpt.name, tracker.loaded.sha256)
     from . import dsp  # noqa: PLC0415
 
     beats, downs = dsp.track(audio, sample_rate, bpm=bpm, meter=meter, bars_s=bars_s)

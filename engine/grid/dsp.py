@@ -8,8 +8,10 @@ programming", JNMR 2007), with the project's tempo and bar grid as priors when a
    weighted by a log-Gaussian for any file).
 3. Beats: the DP's best path through onset peaks spaced about one period apart (a squared log-ratio penalty lets
    the tempo wander and jump a few per cent); each beat then moves to the sub-frame peak of the envelope nearby.
-4. Downbeats: every ``meter``-th beat; the phase is the one whose beats sit nearest the song's own bar lines at the
-   start (``bars`` prior), else the one with the most low-band onset energy.
+4. Polish (``polish.py``): the beats smoothed against the tempo curve and moved onto their attacks, to the sample.
+5. Downbeats: every ``meter``-th beat; the phase is the one whose beats sit nearest the song's own bar lines at the
+   start (``bars`` prior), else the one with the most low-band onset energy (the first beat when the audio starts on
+   a beat and its bar's low band is within 75 % of the strongest).
 """
 
 from __future__ import annotations
@@ -147,7 +149,10 @@ def downbeat_phase(beats_s: np.ndarray, low: np.ndarray, meter: int, bars_s: np.
         return 0
     if bars_s is not None and bars_s.size:
         # the song's first bar lines, where drift has not yet moved the take far from them
-        first = bars_s[: max(2, min(8, bars_s.size))]
+        # (those within the beats found: bar lines past the audio's end would favour a phase that reaches them)
+        inside = bars_s[(bars_s >= beats_s[0] - 0.1) & (bars_s <= beats_s[-1] + 0.1)]
+        inside = inside if inside.size >= 2 else bars_s
+        first = inside[: max(2, min(8, inside.size))]
         costs = []
         for k in range(meter):
             downs = beats_s[k::meter]
@@ -158,13 +163,19 @@ def downbeat_phase(beats_s: np.ndarray, low: np.ndarray, meter: int, bars_s: np.
         return int(np.argmin(costs))
     idx = np.clip(np.round(beats_s / FRAME_S).astype(int), 0, low.size - 1)
     strength = [float(low[idx[k::meter]].mean()) for k in range(meter)]
+    # Audio that starts on a beat starts on a downbeat (a take, a loop, a bounce from bar 1) unless another beat
+    # is clearly stronger: in a groove with kicks on 1 and 3 the two are close, and warping can tip them.
+    period = float(np.median(np.diff(beats_s))) if beats_s.size > 1 else 0.5
+    if beats_s[0] < 0.5 * period and strength[0] >= 0.75 * max(strength):
+        return 0
     return int(np.argmax(strength))
 
 
 def track(audio: np.ndarray, sample_rate: int, *, bpm: float | None = None, meter: int = 4,
-          bars_s: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+          bars_s: np.ndarray | None = None, polished: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(beat times, downbeat times) in seconds. ``bpm``, ``meter`` and ``bars_s`` (the expected bar lines, e.g.
-    the song's grid) are priors: a take was rendered near its song's tempo with its lines on bars."""
+    the song's grid) are priors: a take was rendered near its song's tempo with its lines on bars. ``polished``:
+    each beat smoothed against the tempo curve and moved onto its attack (``polish``), as the lock needs."""
     env, low = onset_envelopes(audio, sample_rate)
     if not env.any():
         return np.zeros(0), np.zeros(0)
@@ -172,5 +183,10 @@ def track(audio: np.ndarray, sample_rate: int, *, bpm: float | None = None, mete
     frames = refine(env, dp_beats(env, period))
     beats = mend_outliers(frames * FRAME_S + LATENCY_S)
     beats = beats[(beats >= 0) & (beats <= len(audio) / sample_rate)]
+    if polished:
+        from .polish import polish  # noqa: PLC0415
+
+        beats = polish(audio, sample_rate, beats)
+        beats = beats[(beats >= 0) & (beats <= len(audio) / sample_rate)]
     k = downbeat_phase(beats, low, meter, bars_s)
     return beats, beats[k::meter]

@@ -60,7 +60,8 @@ def lock_take(folder: Path, take: Take, tempo: TempoMap, *, bpm: float | None = 
     mix, sr = read_audio(take_dir / "mix.wav")
     target_bpm = bpm or tempo.bpm
     frames = len(mix) if not bpm else int(round(len(mix) * tempo.bpm / target_bpm))
-    plan = lk.plan(grid.downbeats, bar_lines(tempo, len(mix) / sr * 1.5, bpm), sr, frames=frames)
+    plan = lk.plan(grid.downbeats, bar_lines(tempo, len(mix) / sr * 1.5, bpm), sr, frames=frames, beats=grid.beats,
+                   meter=tempo.meter.numerator)
     sources = {"mix.wav": take_dir / "mix.wav",
                **{f"stems/{s}.wav": take_dir / "stems" / f"{s}.wav" for s in take.stems}}
     missing = [str(p) for p in sources.values() if not p.is_file()]

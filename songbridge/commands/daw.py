@@ -44,6 +44,8 @@ def link(args: argparse.Namespace) -> int:
     from engine.song.lock import ProjectLock
     from engine.song.project import Project, project_path
 
+    if args.osc_port is not None and not 0 <= args.osc_port <= 65535:
+        raise SongBridgeError(f"--osc-port must be 0..65535 (0: find Ardour's), got {args.osc_port}")
     folder = project_path(args.project)
     if not (folder / "song.json").exists():
         Project.open(folder)  # says what is wrong
@@ -56,20 +58,27 @@ def link(args: argparse.Namespace) -> int:
             session = Path(args.session).expanduser().resolve()
             if args.create:
                 from daw_bridge.adapters.ardour import create_session, enable_osc
+                from daw_bridge.adapters.rates import engine_rate
 
                 meter = song.tempo.meter
-                create_session(session, song.tempo.bpm, meter.numerator, meter.denominator)
+                rate, why = (args.rate, "--rate") if args.rate else engine_rate(song.info.sample_rate)
+                create_session(session, song.tempo.bpm, meter.numerator, meter.denominator, rate=rate)
                 enable_osc(session, session.name)
-                print(f"created the Ardour session {session} at {song.tempo.bpm:g} bpm {meter}")
+                print(f"created the Ardour session {session} at {song.tempo.bpm:g} bpm {meter}, {rate} Hz ({why})")
+            elif args.rate:
+                raise SongBridgeError("--rate is for --create: an existing session keeps its rate (stems are "
+                                      "converted to it when they land)")
             elif not (session / f"{session.name}.ardour").exists():
                 raise SongBridgeError(f"{session}: no Ardour session {session.name}.ardour there (add --create to "
                                       "make one at the song's tempo)")
-            new = DawLink(adapter="ardour", host=song.daw.host, port=song.daw.port, session=str(session),
+            new = DawLink(adapter="ardour", host=args.osc_host or song.daw.host,
+                          port=song.daw.port if args.osc_port is None else args.osc_port, session=str(session),
                           track_prefix=args.prefix, follow_transport=song.daw.follow_transport)
         else:
             if args.create:
                 raise SongBridgeError("--create makes Ardour sessions; other DAWs take stamped files")
-            new = DawLink(adapter=args.adapter, host=song.daw.host, port=song.daw.port,
+            new = DawLink(adapter=args.adapter, host=args.osc_host or song.daw.host,
+                          port=song.daw.port if args.osc_port is None else args.osc_port,
                           render_folder=str(Path(args.session).expanduser().resolve()) if args.session else "",
                           track_prefix=args.prefix, follow_transport=song.daw.follow_transport)
         project.song = song.replace(daw=new)
@@ -80,27 +89,68 @@ def link(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    """What a landing would do now, in a sentence or two."""
-    from daw_bridge.adapters import ardour_live as live
-    from daw_bridge.adapters.ardour import ArdourError, session_facts
-    from daw_bridge.adapters.ardour_route import refusal
+    """What a landing would do now: for Ardour every check (``ardour_status``), each with what to do."""
     from daw_bridge.adapters.check import check_link
     from engine.song.project import Project, project_path
 
     folder = project_path(args.project)
     song = Project.open(folder).song
-    ok, sentence = check_link(song, folder)
-    print(sentence)
-    if song.daw.adapter == "ardour" and song.daw.session:
-        session = Path(song.daw.session)
-        try:
-            facts = session_facts(session)
-            print(f"session: {facts.rate} Hz, {facts.bpm:g} bpm, {facts.beats_per_bar} beats a bar; the song: "
-                  f"{song.tempo.bpm:g} bpm {song.tempo.meter}")
-        except ArdourError as exc:
-            print(exc)
-        slot = live.bound_slot()
-        print(f"live route: {'action ' + str(slot) if slot else 'not set up (songbridge daw setup ardour)'}")
-        why = refusal(session)
-        print(f"closed route: {why}" if why else "closed route: nothing holds the session")
-    return 0 if ok else 1
+    if song.daw.adapter != "ardour":
+        ok, sentence = check_link(song, folder)
+        print(sentence)
+        return 0 if ok else 1
+    from daw_bridge.adapters.ardour_status import ardour_checks
+
+    checks = ardour_checks(song)
+    for c in checks:
+        print(f"{c.name + ':':8s} {'ok' if c.ok else 'PROBLEM'}  {c.text}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def _ardour_session(song: object) -> Path:
+    daw = song.daw  # type: ignore[attr-defined]
+    if daw.adapter != "ardour" or not daw.session:
+        raise SongBridgeError("the project is not linked to an Ardour session: `songbridge daw link PROJECT ardour "
+                              "SESSION` first")
+    from daw_bridge.adapters.ardour_route import refusal
+
+    why = refusal(Path(daw.session))
+    if why:
+        raise SongBridgeError(f"{why}: pull and push work on a closed session; save and quit Ardour first")
+    return Path(daw.session)
+
+
+def pull(args: argparse.Namespace) -> int:
+    """Ardour's tempo map and markers into the song: tempo, and a section per range marker or per marker."""
+    from daw_bridge.adapters.ardour_markers import read_timeline, song_from_timeline
+    from engine.song.lock import ProjectLock
+    from engine.song.project import Project, project_path
+
+    folder = project_path(args.project)
+    with ProjectLock.acquire(folder, "songbridge daw pull"):
+        project = Project.open(folder)
+        session = _ardour_session(project.song)
+        timeline = read_timeline(session)
+        song = song_from_timeline(project.song, timeline)
+        project.song = song
+        project.save()
+    seg = song.tempo.segments
+    print(f"tempo from Ardour: {', '.join(f'{s.bpm:g} bpm {s.meter} at bar {s.bar}' for s in seg)}")
+    if timeline.markers:
+        print(f"{len(song.sections)} sections from its markers: " + ", ".join(
+            f"{s.name} ({s.start_s:.2f}-{s.end_s:.2f} s)" for s in song.sections))
+    else:
+        print("no markers in the session: the song keeps its sections")
+    return 0
+
+
+def push(args: argparse.Namespace) -> int:
+    """The song's sections as range markers and its tempo and meter into the (closed) Ardour session."""
+    from daw_bridge.adapters.ardour_markers import push as push_markers
+    from engine.song.project import Project, project_path
+
+    song = Project.open(project_path(args.project)).song
+    session = _ardour_session(song)
+    n = push_markers(session, song)
+    print(f"{session}: {n} range markers (sb:<section>) and {song.tempo.bpm:g} bpm {song.tempo.meter} at bar 1")
+    return 0

@@ -293,3 +293,43 @@ def test_a_steady_jack_midi_clock_is_tracked_within_one_tick(jack_server) -> Non
     assert tempo is not None and abs(tempo - 120.0) < 0.2
     assert abs(sum(errors) / len(errors)) <= 0.5 / 24  # no offset on average
     assert worst <= 1 / 24 + 1024 / 44100 * 2.0, errors  # one tick, plus the JACK period the reading can lag
+
+
+def test_a_refused_midi_trigger_is_reported_and_names_addresses_that_exist(tmp_path: Path) -> None:
+    """A MIDI trigger has no one to answer: when the bridge refuses it (the DAW plays at another tempo than the
+    song), the refusal goes to the log and the bridge's refusals (the DAW link panel shows the last), and every OSC
+    address its advice names is one the bridge serves."""
+    import re
+
+    from daw_bridge.osc.addresses import translate
+    from daw_bridge.server import Bridge
+    from engine.backends.guide.backend import GuideBackend
+    from engine.generation import SongChoices, plan_takes, prepare_song, run_take
+    from engine.lyrics import parse
+    from engine.service import EngineService
+    from engine.session import Session
+    from engine.song import Project, Song
+
+    project = Project(tmp_path / "r.songbridge", Song())
+    project.song = prepare_song(project.song, parse("one two three\n"),
+                                SongChoices(style="pop", bpm=120, sections="verse:2"), first_time=True)
+    project.save()
+    run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
+    with EngineService("thread") as engine:
+        core = Session(project, engine)
+        bridge = Bridge(core, lambda data, to: None).start()
+        try:
+            core.set_transport(follow=True, bpm=96.0, beats=0.0, playing=True)
+            bridge.commands.put(p.Envelope(p.Generate(bars=(1.0, 3.0)), "midi:note48", None, "midi"))
+            deadline = time.monotonic() + 20
+            while not bridge.refusals and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            bridge.close()
+            core.close()
+    assert bridge.refusals, "the refusal went nowhere"
+    text = bridge.refusals[-1]["text"]
+    assert "96 bpm" in text and "120 bpm" in text
+    for address, *args in re.findall(r"(/songbridge/[a-z_/]+)((?: [0-9.]+)*)", text):
+        values = [int(a) if a.isdigit() else float(a) for a in " ".join(args).split()]
+        assert not isinstance(translate(address, values), p.BadRequest), address

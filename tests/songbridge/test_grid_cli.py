@@ -19,7 +19,10 @@ def test_grid_and_lock_a_take(tmp_path: Path) -> None:
     take = project.song.takes[-1]
     r = run_cli("grid", str(project.folder), "--models", str(tmp_path / "no-models"))
     assert r.returncode == 0, r.stderr
-    assert "tempo 120." in r.stdout and "first downbeat at 0.0" in r.stdout and "tracker dsp" in r.stdout
+    import re
+
+    measured = float(re.search(r"tempo ([0-9.]+) bpm", r.stdout).group(1))
+    assert abs(measured - 120.0) < 0.05 and "first downbeat at 0.0" in r.stdout and "tracker dsp" in r.stdout
     folder = project.folder / "takes" / take.id
     rows = list(csv.DictReader(open(folder / "grid" / "beats.csv")))
     assert rows[0]["bar"] == "1" and rows[0]["beat"] == "1" and rows[4]["bar"] == "2"
@@ -51,12 +54,16 @@ def test_grid_of_a_file_and_its_lock(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "tempo 102." in r.stdout
     locked, _ = sf.read(tmp_path / "locked.wav")
-    assert abs(len(locked) / sr - 12 * 1.02) < 0.2
+    assert len(locked) == round(5 * 2.4 * sr)  # 12.24 s of it at 100 bpm: exactly its 5 whole bars
+    r = run_cli("grid", str(path), "--lock", "--bpm", "100", "--bars", "4", "-o", str(tmp_path / "four.wav"))
+    assert r.returncode == 0, r.stderr
+    assert sf.info(tmp_path / "four.wav").frames == round(4 * 2.4 * sr)
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")
     for args, said in ((["grid", str(bad)], "notes.txt: not a readable audio file"),
                        (["grid", str(tmp_path / "nowhere")], "neither an audio file nor a SongBridge project"),
                        (["grid", str(path), "--bpm", "1000"], "--bpm must be 20..400"),
-                       (["grid", str(path), "--lock"], "needs -o OUT.wav")):
+                       (["grid", str(path), "--lock"], "needs -o OUT.wav"),
+                       (["grid", str(path), "--bars", "4"], "--bars is for --lock on a file")):
         r = run_cli(*args)
         assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr

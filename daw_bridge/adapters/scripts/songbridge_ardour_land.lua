@@ -13,7 +13,7 @@ songbridge-land-action v1]]
 --   songbridge-land 1
 --   id       <request id>
 --   session  <session folder the request is for>
---   kind     land | ping
+--   kind     land | ping | tracks (create the stems' tracks only)
 --   start    <sample>            (land)
 --   end      <sample>            (land: the section's end; previous regions of the section inside are replaced)
 --   tag      <region name prefix, e.g. sb-chorus->
@@ -21,6 +21,9 @@ songbridge-land-action v1]]
 -- Ack: "id <request id>", then "ok" or "error <message>", then facts:
 --   session <path> / name <name> / rate <Hz> / bpm <quarter notes per minute at start> / meter <beats per bar>
 --   region <track> <TAB> <region> <TAB> <position> <TAB> <length> <TAB> <imported|reused>
+--   range <session range start sample> <TAB> <end sample>
+-- A landing is one undo step in Ardour (Edit > Undo takes all its stems back), its regions on top of what they
+-- overlap, and the session range widened to cover them.
 
 function factory (params) return function ()
 	-- `songbridge daw setup ardour` gives the bound action an inbox in Ardour's configuration folder, so that it
@@ -85,10 +88,28 @@ function factory (params) return function ()
 		finish ("ok")
 		return
 	end
+	if req.kind == "tracks" then
+		-- the stems' tracks first, in a request of their own: Ardour connects a new track's outputs from another
+		-- thread, which needs this action to have returned (a landing that made its tracks itself now and then
+		-- left them playing into nothing)
+		local ok, err = pcall (function ()
+			for _, stem in ipairs (req.stems) do
+				if Session:route_by_name (stem.track):isnil () then
+					Session:new_audio_track (2, 2, nil, 1, stem.track, ARDOUR.PresentationInfo.max_order,
+						ARDOUR.TrackMode.Normal, true)
+					table.insert (lines, "created\t" .. stem.track)
+				end
+			end
+		end)
+		if ok then finish ("ok") else finish ("error " .. tostring (err)) end
+		return
+	end
 	local stop = tonumber (req["end"] or "") or start
 	local tag = req.tag or "sb-"
 
 	local ok, err = pcall (function ()
+		-- 1. every stem's track and whole-file region (imported now, or before: its sources are reused)
+		local plan = {}
 		for _, stem in ipairs (req.stems) do
 			local route = Session:route_by_name (stem.track)
 			if route:isnil () then
@@ -98,18 +119,8 @@ function factory (params) return function ()
 			end
 			local track = route:to_track ()
 			if track:isnil () then error ("'" .. stem.track .. "' is a bus, not an audio track") end
-			local playlist = track:playlist ()
 			local base = string.match (stem.path, "([^/]+)%.[^./]+$") or stem.path
-			-- the regions this section got before, on this track
-			local old = {}
-			for r in playlist:region_list ():iter () do
-				local p = r:position ():samples ()
-				if string.sub (r:name (), 1, #tag) == tag and p < stop and p + r:length ():samples () > start then
-					table.insert (old, r)
-				end
-			end
-			-- the file's whole-file region: imported before (its sources are reused), else imported now (into the
-			-- region list only; placing it is done here, on this track, whatever the editor has selected)
+			-- into the region list only; placing it is done below, on this track, whatever the editor has selected
 			local function whole_region ()
 				local hit = nil
 				for _, r in ARDOUR.RegionFactory.regions ():iter () do
@@ -130,23 +141,73 @@ function factory (params) return function ()
 				whole = whole_region ()
 				if not whole then error ("Ardour could not import " .. stem.path) end
 			end
-			Session:begin_reversible_command ("SongBridge: land " .. stem.track)
+			table.insert (plan, {stem = stem, playlist = track:playlist (), whole = whole, base = base, how = how})
+		end
+		-- 2. one undo step for the whole landing: the section's previous regions leave every track, the new ones
+		-- go on top of whatever they overlap
+		Session:begin_reversible_command ("SongBridge: land " .. tag .. " at sample " .. start)
+		local last = start
+		for _, p in ipairs (plan) do
+			local playlist = p.playlist
 			playlist:to_stateful ():clear_changes ()
-			for _, r in ipairs (old) do playlist:remove_region (r) end
-			playlist:add_region (ARDOUR.RegionFactory.clone_region (whole, true, true), pos, 1, false)
-			Session:add_stateful_diff_command (playlist:to_statefuldestructible ())
-			if not Session:abort_empty_reversible_command () then
-				Session:commit_reversible_command (nil)
-			end
-			local found = false
+			local old = {}
 			for r in playlist:region_list ():iter () do
-				if r:position ():samples () == start and string.sub (r:name (), 1, #base) == base then
-					table.insert (lines, string.format ("region\t%s\t%s\t%d\t%d\t%s", stem.track, r:name (),
-						start, r:length ():samples (), how))
+				local rp = r:position ():samples ()
+				if string.sub (r:name (), 1, #tag) == tag and rp < stop and rp + r:length ():samples () > start then
+					table.insert (old, r)
+				end
+			end
+			for _, r in ipairs (old) do playlist:remove_region (r) end
+			local copy = ARDOUR.RegionFactory.clone_region (p.whole, true, true)
+			playlist:add_region (copy, pos, 1, false)
+			pcall (function () copy:raise_to_top () end)
+			Session:add_stateful_diff_command (playlist:to_statefuldestructible ())
+			last = math.max (last, start + p.whole:length ():samples ())
+		end
+		if not Session:abort_empty_reversible_command () then
+			Session:commit_reversible_command (nil)
+		end
+		-- the tracks' outputs: a track whose outputs go nowhere (Ardour connects a new track's outputs from another
+		-- thread, and now and then never did) plays into nothing; connect those to the master
+		local master = Session:master_out ():input ()
+		for _, p in ipairs (plan) do
+			local o = Session:route_by_name (p.stem.track):output ()
+			local any = false
+			for c = 0, o:n_ports ():n_audio () - 1 do
+				if o:audio (c):connected () then any = true end
+			end
+			if not any then
+				for c = 0, o:n_ports ():n_audio () - 1 do
+					o:connect (o:audio (c), master:audio (c % master:n_ports ():n_audio ()):name (), nil)
+				end
+				table.insert (lines, (o:audio (0):connected () and "connected\t" or "unconnected\t") .. p.stem.track)
+			end
+		end
+		-- 3. the session range covers what landed (an export renders the session range: without one, nothing).
+		-- Ardour 7.3's Lua cannot make a session range, only move one: sessions SongBridge creates have one.
+		local range = Session:locations ():session_range_location ()
+		if range ~= nil then
+			local a, b = range:start ():samples (), range:_end ():samples ()
+			if start < a or last > b then
+				range:set (Temporal.timepos_t (math.min (a, start)), Temporal.timepos_t (math.max (b, last)))
+			end
+		end
+		for _, p in ipairs (plan) do
+			local found = false
+			for r in p.playlist:region_list ():iter () do
+				if r:position ():samples () == start and string.sub (r:name (), 1, #p.base) == p.base then
+					table.insert (lines, string.format ("region\t%s\t%s\t%d\t%d\t%s", p.stem.track, r:name (),
+						start, r:length ():samples (), p.how))
 					found = true
 				end
 			end
-			if not found then error (stem.path .. " did not land on '" .. stem.track .. "'") end
+			if not found then error (p.stem.path .. " did not land on '" .. p.stem.track .. "'") end
+		end
+		local r0 = Session:locations ():session_range_location ()
+		if r0 ~= nil then
+			table.insert (lines, string.format ("range\t%d\t%d", r0:start ():samples (), r0:_end ():samples ()))
+		else
+			table.insert (lines, "range\tnone")
 		end
 	end)
 	if ok then finish ("ok") else finish ("error " .. tostring (err)) end
