@@ -6,7 +6,12 @@ lines, render it once to warm the caches of one-shots and notes (a first take in
 then time ``--runs`` renders of the four stems and the mix (best and median), and separately the time to write
 the take's five 24-bit WAV files. Real-time factor = song seconds / render seconds; the goal is >= 200x.
 
-Run: ``python benchmarks/guide_render.py [--seconds 180] [--runs 5]``
+``--whole-process``: time what a producer waits for instead, ``songbridge generate`` of the example song
+(``examples/neon-rain.txt`` with ``examples/neon-rain.toml``, 92.3 s) as a fresh process from start to exit, all
+cores, ``--runs`` times (best and median); real-time factor = song seconds / process seconds; the goal is >= 50x.
+The first run's imports are checked for torch (the guide must not import it).
+
+Run: ``python benchmarks/guide_render.py [--seconds 180] [--runs 5] [--whole-process]``
 """
 
 from __future__ import annotations
@@ -29,7 +34,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--style", default="pop")
+    ap.add_argument("--whole-process", action="store_true", dest="whole",
+                    help="time `songbridge generate` of the example song as a whole process")
     args = ap.parse_args()
+    if args.whole:
+        whole_process(args.runs)
+        return
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
@@ -78,6 +88,38 @@ def main() -> None:
     print(f"once per process: G2P dictionary load {g2p_load * 1000:.0f} ms; first render (note and drum caches "
           f"cold) {cold * 1000:.0f} ms = {duration / cold:.0f}x")
     print(f"render + write take (5 x 24-bit WAV): {full * 1000:.0f} ms = {duration / full:.0f}x real time")
+
+
+def whole_process(runs: int) -> None:
+    import json
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                            "MKL_NUM_THREADS")}
+    times, duration, torch_seen = [], 0.0, None
+    with tempfile.TemporaryDirectory() as tmp:
+        env.update(SONGBRIDGE_DATA=tmp, SONGBRIDGE_CACHE=tmp)  # no learned estimates or caches from earlier runs
+        for i in range(runs):
+            cmd = [sys.executable, *(["-X", "importtime"] if i == 0 else []), "-m", "songbridge", "generate",
+                   "examples/neon-rain.txt", "--settings", "examples/neon-rain.toml", "-o", f"{tmp}/run{i}"]
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+            wall = time.perf_counter() - t0
+            if done.returncode != 0:
+                raise SystemExit(f"songbridge generate failed:\n{done.stderr[-2000:]}")
+            if i == 0:
+                torch_seen = any(line.rstrip().endswith("| torch") for line in done.stderr.splitlines())
+                song = json.loads((Path(tmp) / "run0.songbridge" / "song.json").read_text())
+                duration = float(song["takes"][0]["duration_s"])
+            else:
+                times.append(wall)
+    best, med = min(times), statistics.median(times)
+    print(f"songbridge generate examples/neon-rain.txt (guide, {duration:.1f} s song), whole process, "
+          f"{len(times)} runs after one with -X importtime: best {best:.2f} s = {duration / best:.0f}x real time; "
+          f"median {med:.2f} s = {duration / med:.0f}x; torch imported: {'yes' if torch_seen else 'no'}; "
+          f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

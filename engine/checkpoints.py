@@ -15,6 +15,7 @@ import hashlib
 import os
 import pickle
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,17 +190,20 @@ def load_strict(model: nn.Module, ckpt: Checkpoint) -> None:
     model.load_state_dict({k: got[k].to(dtype) for k in expected}, strict=True)
 
 
-def load_into(model: nn.Module, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype) -> None:
+def load_into(model: nn.Module, ckpt: Checkpoint, device: torch.device, dtype: torch.dtype,
+              dtype_for: Callable[[str], torch.dtype | None] | None = None) -> None:
     """Load ``ckpt`` into ``model`` built on the meta device, each tensor converted once, straight to ``device``
-    and ``dtype``, and the checkpoint's copy dropped as soon as it is used (``ckpt.state_dict`` is emptied): the
-    peak is about one copy of the weights in the target dtype, not an fp32 model plus the file plus copies."""
+    and ``dtype`` (or ``dtype_for(key)`` where that is not None), and the checkpoint's copy dropped as soon as it
+    is used (``ckpt.state_dict`` is emptied): the peak is about one copy of the weights in the target dtype, not
+    an fp32 model plus the file plus copies."""
     expected = model.state_dict(keep_vars=True)
     got = _fitted(expected, ckpt)
     ckpt.state_dict.clear()
     out = {}
     for k in list(expected):
         v = got.pop(k)
-        want = dtype if expected[k].is_floating_point() else expected[k].dtype
+        want = ((dtype_for(k) if dtype_for is not None else None) or dtype) if expected[k].is_floating_point() \
+            else expected[k].dtype
         out[k] = v.to(device=device, dtype=want)
         del v
     model.load_state_dict(out, strict=True, assign=True)

@@ -20,11 +20,19 @@ _FACTORIES: dict[str, str] = {
 }
 #: Preference order for "the best available backend" for a song with lyrics (Stable Audio makes loops and beds).
 PREFERENCE = ("diffrhythm", "guide")
+#: Backends that load no model and import no torch: a one-shot command runs their jobs in its own process (the
+#: same worker loop, in a thread) instead of starting a worker process, which took longer than the render.
+NO_WORKER = frozenset({"guide"})
 
 
 def register(name: str, target: str) -> None:
     """Add a backend: ``target`` is ``"package.module:Factory"``."""
     _FACTORIES[name] = target
+
+
+def needs_worker(name: str) -> bool:
+    """Whether ``name``'s jobs belong in a worker process (a model to load and keep, torch, a GPU)."""
+    return name not in NO_WORKER
 
 
 def names() -> list[str]:

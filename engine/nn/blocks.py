@@ -224,11 +224,14 @@ class Attention(nn.Module):
         def heads(t: Tensor) -> Tensor:
             return t.view(b, n, self.heads, self.head_dim).transpose(1, 2)  # [b, h, n, hd]
 
-        q, k, v = heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x))
+        # The products run in the weights' dtype (``engine.nn.lowp`` lowers them on the CPU): the input is cast
+        # once for the three projections, and q, k, v come back in x's dtype for RoPE and attention.
+        xw = x.to(self.q_proj.weight.dtype)
+        q, k, v = (heads(p(xw).to(x.dtype)) for p in (self.q_proj, self.k_proj, self.v_proj))
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        out = attn(q, k, v)
-        return self.o_proj(out.transpose(1, 2).reshape(b, n, -1))
+        out = attn(q, k, v).to(self.o_proj.weight.dtype)
+        return self.o_proj(out.transpose(1, 2).reshape(b, n, -1)).to(x.dtype)
 
 
 
@@ -245,7 +248,10 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(hidden, dim, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        # x: [b, n, d]. All in the weights' dtype, x cast once (lowered on the CPU: the [b, n, 4d] hidden never
+        # goes through float32, three fewer copies of it)
+        h = x.to(self.gate_proj.weight.dtype)
+        return self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h)).to(x.dtype)
 
 
 class DecoderLayer(nn.Module):

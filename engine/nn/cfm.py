@@ -4,7 +4,8 @@ It owns no parameters (its state dict is the DiT's under ``transformer.``). ``sa
 ``CFM.sample``: the reference latent survives bit-exactly outside the regenerated segments; guidance is
 ``v_c + (v_c - v_u) * cfg`` where the unconditional branch drops the reference audio and the lyrics and swaps the
 style for the negative style embedding (it keeps time, start and duration). The conditional and unconditional
-branches run as one batch, and the text branch (constant over a run) is computed once.
+branches run as one batch, and the text branch and its fusion projections (constant over a run) are computed
+once.
 """
 
 from __future__ import annotations
@@ -116,12 +117,15 @@ class CFM(nn.Module):
             cond2 = torch.cat((step_cond_b, torch.zeros_like(step_cond_b)))
             style2, start2 = torch.cat((style, neg)), torch.cat((start, start))
             dur2 = torch.cat((dur, dur)) if dur is not None else None
+        fusion = dit.text_fusion(te2 if guided else te)
 
         def velocity(t: Tensor, x: Tensor) -> Tensor:
             xd = x.to(dtype)
             if not guided:
-                return dit(xd, step_cond_b, text_b, t, style, start, dur, text_embed=te, **extra).float()
-            v = dit(torch.cat((xd, xd)), cond2, text_b, t, style2, start2, dur2, text_embed=te2, **extra).float()
+                return dit(xd, step_cond_b, text_b, t, style, start, dur, text_embed=te, text_fusion=fusion,
+                           **extra).float()
+            v = dit(torch.cat((xd, xd)), cond2, text_b, t, style2, start2, dur2, text_embed=te2, text_fusion=fusion,
+                    **extra).float()
             v_c, v_u = v.chunk(2)
             return v_c + (v_c - v_u) * cfg_strength
 

@@ -2,6 +2,11 @@
 ``decode_export``, decoded and encoded in overlapping chunks exactly as the reference does (chunk 128 latent frames,
 overlap 32, hard-pasted with 16 frames trimmed per inner edge). Unlike the reference, audio shorter than one chunk
 encodes too. Audio is [b, 2, samples] float32 at 44.1 kHz; latents are [b, 64, frames]; 2048 samples per frame.
+
+DiffRhythm's VAE is Stable Audio's Oobleck autoencoder. When the TorchScript file's decoder weights fit our Oobleck
+decoder key for key, and the two decode a probe latent alike, decoding runs in our decoder's CPU inference form
+(``engine.nn.sao.vae_inference``: weight norm folded, channels-last, in the engine's CPU precision) in chunks of
+:data:`NATIVE_CHUNK` frames; otherwise, and for encoding, the TorchScript module runs as shipped.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from torch import Tensor
 HOP = 2048
 CHUNK = 128
 OVERLAP = 32
+#: the native decoder's chunk: 2,304 frames decoded for a 95 s song instead of 2,688 (15 % less work, fewer seams;
+#: its activations at 256 frames stay under 150 MB each in bf16)
+NATIVE_CHUNK = 256
 
 
 def chunked(fn: Callable[[Tensor], Tensor], x: Tensor, in_hop: int, out_hop: int, total_out: int,
@@ -52,14 +60,17 @@ def chunked(fn: Callable[[Tensor], Tensor], x: Tensor, in_hop: int, out_hop: int
 
 
 class VAE:
-    """Owns the TorchScript module; one instance per process (the engine worker)."""
+    """Owns the TorchScript module (and the native decoder, when it fits); one instance per process."""
 
-    def __init__(self, module: torch.jit.ScriptModule, device: torch.device | str = "cpu"):
+    def __init__(self, module: torch.jit.ScriptModule, device: torch.device | str = "cpu",
+                 native: torch.nn.Module | None = None):
         self.module = module.eval().to(device)
         self.device = torch.device(device)
+        self.native = native
 
     @classmethod
-    def load(cls, path: str, device: torch.device | str = "cpu") -> VAE:
+    def load(cls, path: str, device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> VAE:
+        """``dtype``: on the CPU, the precision of the native decoder (None: TorchScript only)."""
         from engine.checkpoints import CheckpointError  # noqa: PLC0415
 
         try:
@@ -69,16 +80,26 @@ class VAE:
         for method in ("encode_export", "decode_export"):
             if not hasattr(module, method):
                 raise CheckpointError(f"{path}: the VAE has no {method}() method")
-        return cls(module, device)
+        native = None
+        if dtype is not None and torch.device(device).type == "cpu":
+            from .vae_native import native_decoder  # noqa: PLC0415
+
+            native = native_decoder(module, dtype)
+        return cls(module, device, native)
+
+    def _decode_fn(self) -> Callable[[Tensor], Tensor]:
+        return self.native if self.native is not None else self.module.decode_export
 
     @torch.inference_mode()
     def decode(self, latent: Tensor, *, chunk: bool = True,
                should_stop: Callable[[], bool] | None = None) -> Tensor:
         """latent: [b, 64, frames] -> audio [b, 2, frames * 2048] (float32)."""
         z = latent.to(self.device, torch.float32)
+        fn = self._decode_fn()
         if not chunk:
-            return self.module.decode_export(z)
-        return chunked(self.module.decode_export, z, 1, HOP, z.shape[-1], should_stop=should_stop)
+            return fn(z)
+        size = NATIVE_CHUNK if self.native is not None else CHUNK
+        return chunked(fn, z, 1, HOP, z.shape[-1], chunk=size, should_stop=should_stop)
 
     @torch.inference_mode()
     def encode(self, audio: Tensor, *, chunk: bool = True) -> tuple[Tensor, Tensor]:

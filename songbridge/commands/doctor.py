@@ -34,6 +34,15 @@ def _torch() -> tuple[str, str]:
                   "unaffected. For a GPU, install the CUDA build of torch first (see README)")
 
 
+def _precision() -> tuple[str, str]:
+    """The CPU precision of the neural engines (measured once per machine, cached; overridable)."""
+    from engine.precision import cpu_precision  # noqa: PLC0415
+
+    choice = cpu_precision()
+    return OK, (f"neural engines on the CPU compute in {choice.describe()}; override with --precision, "
+                "SONGBRIDGE_PRECISION or cpu_precision in engine.toml")
+
+
 def _flash_attn() -> tuple[str, str]:
     if importlib.util.find_spec("flash_attn") is None:
         return OK, "flash-attn not installed: torch SDPA attention is used (pip install 'songbridge[gpu]' on CUDA)"
@@ -111,7 +120,8 @@ def _models(explicit: str | None) -> Callable[[], tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     checks: list[tuple[str, Callable[[], tuple[str, str]]]] = [
-        ("python", _python), ("torch", _torch), ("attention", _flash_attn), ("audio", _audio), ("midi", _midi),
+        ("python", _python), ("torch", _torch), ("precision", _precision), ("attention", _flash_attn),
+        ("audio", _audio), ("midi", _midi),
         ("g2p", _g2p), ("espeak", _espeak), ("models", _models(args.models)),
     ]
     failed = False

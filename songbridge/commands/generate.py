@@ -128,10 +128,14 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
     late = lines_past_end(project.song, requests[0].duration_s)
     if late:
         notes.append(late + ("; give a longer --duration" if settings.get("duration") else ""))
+    from engine.backends import registry
     from engine.service import PRIORITY_BATCH, GenerateJob
     from songbridge.engine_client import open_engine, run_job
 
-    engine = open_engine(args.engine, args.key_file, getattr(args, "engine_ca", None))  # a wrong key or address fails before the project changes
+    # A job that needs no model (the guide) runs here, in the worker loop's thread form: no process to start.
+    spec = "thread" if args.engine in (None, "", "local") and not registry.needs_worker(backend.name) \
+        else args.engine
+    engine = open_engine(spec, args.key_file, getattr(args, "engine_ca", None))  # a wrong key or address fails before the project changes
     for note in notes:
         print(f"warning: {note}" if not note.startswith(("tempo ", "sections ")) else note, file=sys.stderr)
     created = not folder.exists()
@@ -150,8 +154,11 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
         batch = hasattr(backend, "generate_many") and count > 1  # neural backends render takes as one batch
         groups = [requests] if batch else [[r] for r in requests]
         for i, group in enumerate(groups, 1):
-            job = GenerateJob(backend.name, tuple(group), {"models_dir": args.models} if args.models else {},
-                              PRIORITY_BATCH, f"{project.song.info.title} take {i}/{len(groups)}", batch=batch)
+            backend_settings = {"models_dir": args.models} if args.models else {}
+            if getattr(args, "precision", None):
+                backend_settings["precision"] = args.precision
+            job = GenerateJob(backend.name, tuple(group), backend_settings, PRIORITY_BATCH,
+                              f"{project.song.info.title} take {i}/{len(groups)}", batch=batch)
             done = run_job(engine, job, f"take {i}/{len(groups)}" if not batch else f"{count} takes")
             asked, known = {r.take_id for r in group}, {t.id for t in project.song.takes}
             for take in done.takes:  # only the takes asked for, each a new one, before the song changes

@@ -100,8 +100,10 @@ def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
     engine = open_engine(None)
     try:
         for i, req in enumerate(requests, 1):
-            job = GenerateJob(name, (req,), {"models_dir": str(models)}, PRIORITY_INTERACTIVE, f"loop {i}",
-                              batch=False)
+            settings = {"models_dir": str(models)}
+            if getattr(args, "precision", None):
+                settings["precision"] = args.precision
+            job = GenerateJob(name, (req,), settings, PRIORITY_INTERACTIVE, f"loop {i}", batch=False)
             done = run_job(engine, job, f"loop {i}/{len(requests)}")
             for take in done.takes:
                 project.song = project.song.with_take(take)

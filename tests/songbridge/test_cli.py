@@ -62,6 +62,6 @@ def test_doctor_reports_every_item() -> None:
     out = run_cli("doctor")
     names = [re.match(r"\[\s*\w+\] (\w+)", line).group(1) for line in out.stdout.splitlines()
              if line.startswith("[")]
-    assert names == ["python", "torch", "attention", "audio", "midi", "g2p", "espeak", "models"]
+    assert names == ["python", "torch", "precision", "attention", "audio", "midi", "g2p", "espeak", "models"]
     assert out.returncode in (0, 1)
     assert out.stdout.strip().splitlines()[-1].startswith("songbridge doctor:")

@@ -69,11 +69,13 @@ class DiffRhythmBackend:
     params = PARAMS
 
     def __init__(self, models_dir: str | os.PathLike[str] | None = None, variant: str | None = None,
-                 device: str | None = None, dtype: str | None = None, attention: str = "auto", **_: Any):
+                 device: str | None = None, dtype: str | None = None, attention: str = "auto",
+                 precision: str | None = None, **_: Any):
         from engine.settings import models_dir as resolve  # noqa: PLC0415
 
         self.models_dir, self.models_origin = resolve(models_dir)
         self.variant, self.device, self.dtype, self.attention = variant, device, dtype, attention
+        self.precision = precision  # CPU only: None/auto measures (engine.precision)
         self._pipeline: Any = None
 
     # -- protocol -------------------------------------------------------------------------------------
@@ -93,26 +95,43 @@ class DiffRhythmBackend:
         return installed(self.models_dir)
 
     def estimate(self, request: GenerationRequest) -> tuple[float, int]:
+        """(seconds, bytes) before the job runs. On the CPU the seconds come from the FLOPs of the sample and the
+        rates measured on this machine (``cost.py``); on a GPU from a rate guess the engine refines from jobs."""
         files = locate(self.models_dir, self.variant)
         weights = files.cfm.stat().st_size
         params = weights / 2  # official files are 2-byte floats
-        frames = int(request.duration_s * FRAME_RATE)
+        frames = 2048 if files.variant == "base" else int(request.duration_s * FRAME_RATE)
         p = sampler_params(dict(request.params))
-        calls = dit_calls(p) * (2 if float(p["cfg"]) >= 1e-5 else 1)  # a guided call runs two passes
+        guided = float(p["cfg"]) >= 1e-5
+        batch = int(request.params.get("batch", 1))
+        calls = dit_calls(p) * (2 if guided else 1)  # a guided call runs two passes
         import torch  # noqa: PLC0415
 
         cuda = torch.cuda.is_available() and (self.device or "cuda").startswith("cuda")
-        flops = 2.0 * params * frames * calls * int(request.params.get("batch", 1))
-        seconds = flops / (2e14 if cuda else 5e10) + (3.0 if cuda else 1.0) + frames / FRAME_RATE * 0.01
-        act = frames * 2 * 2048 * 4 * 8 * int(request.params.get("batch", 1))
-        return seconds, int(weights * (1 if cuda else 2) + act + 600 * 2**20)
+        act = frames * 2 * 2048 * 4 * 8 * batch
+        if cuda:
+            seconds = 2.0 * params * frames * calls * batch / 2e14 + 3.0 + frames / FRAME_RATE * 0.01
+            return seconds, int(weights + act + 600 * 2**20)
+        from engine.precision import cpu_precision, measured_rates  # noqa: PLC0415
+
+        from .cost import cpu_seconds  # noqa: PLC0415
+
+        dims = files.model_config() or {}
+        depth, ff_mult = int(dims.get("depth", 16)), int(dims.get("ff_mult", 4))
+        dim = int(dims.get("dim", round((params / (depth * (4 + 3 * ff_mult))) ** 0.5)))
+        choice = cpu_precision(self.precision)
+        seconds = cpu_seconds(frames=frames, calls=dit_calls(p), guided=guided, batch=batch,
+                              rates=choice.rates or measured_rates(), precision=choice.name, dim=dim, depth=depth,
+                              ff_mult=ff_mult, checkpoint_gb=0.0 if self._pipeline is not None else weights / 1e9,
+                              vae=files.vae.stat().st_size > 50e6)  # the tiny test VAE costs nothing
+        return seconds, int(weights * 2 + act + 600 * 2**20)
 
     def pipeline(self) -> Any:
         if self._pipeline is None:
             from .pipeline import Pipeline  # noqa: PLC0415
 
             self._pipeline = Pipeline.load(locate(self.models_dir, self.variant), self.device, self.dtype,
-                                           self.attention)
+                                           self.attention, self.precision)
         return self._pipeline
 
     def release(self) -> None:
@@ -170,7 +189,7 @@ class DiffRhythmBackend:
             torch.randn(n, 64, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
             for r in requests]).to(dev)
         steps = int(params["steps"])
-        grid = GRIDS[params["grid"]](steps, torch.float32, "cpu") if params["grid"] in GRIDS else None
+        grid = GRIDS[params["grid"]](steps, dtype=torch.float32, device="cpu") if params["grid"] in GRIDS else None
         if grid is None:
             raise SongBridgeError(f"unknown time grid {params['grid']!r}; choose one of {', '.join(GRIDS)}")
         decode_units = max(1, math.ceil(n / 96))
@@ -195,7 +214,8 @@ class DiffRhythmBackend:
                 id=req.take_id, backend=self.name, seed=req.seed, name=req.name, model_id=pipe.files.model_id,
                 weights_sha256=pipe.checkpoint.sha256,
                 params={**params, "variant": pipe.files.variant, "device": str(dev), "dtype": str(dt).split(".")[-1],
-                        "attention": pipe.attention_name, "end_frame": n, "batch": len(requests)},
+                        "precision": pipe.precision, "attention": pipe.attention_name, "end_frame": n,
+                        "batch": len(requests)},
                 lrc=_lrc(req), style=req.style, parent=req.edit.source_take if req.edit else None,
                 edited_ranges=req.edit.ranges if req.edit else (), duration_s=duration, stems=("song",),
             )

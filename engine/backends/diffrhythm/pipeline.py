@@ -1,8 +1,9 @@
 """The loaded DiffRhythm pipeline: CFM (DiT) + VAE + vocabulary + negative style, on one device.
 
 One owner: the backend holds one pipeline and keeps it loaded between jobs (the engine worker releases it when
-idle). Device policy: CUDA with bf16 (fp16 where bf16 is unsupported) and SDPA or flash-attn, then Apple MPS in
-fp16, then the CPU in fp32.
+idle). Device policy: CUDA in fp16 (measured: a fifth of bf16's drift) with SDPA or flash-attn, then Apple MPS in
+fp16, then the CPU: float32 weights and activations with the transformer blocks' products in the format
+``engine.precision`` measured fastest here (bf16 on CPUs with AVX-512 BF16 or AMX; ``engine.nn.lowp``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from engine.checkpoints import Checkpoint, infer_dims, load_into, read_checkpoint
 from engine.nn import CFM, DiT, DiTConfig
 from engine.nn.blocks import sdpa
+from engine.nn.lowp import float32_through_onednn, lower
 from engine.nn.vae import VAE
 
 from .files import ModelFiles, ModelFilesError
@@ -25,6 +27,8 @@ from .tokens import Vocab
 
 
 def pick_device(device: str | None = None, dtype: str | None = None) -> tuple[torch.device, torch.dtype]:
+    """(device, dtype the model is stored in). On the CPU that is float32; the precision of the transformer blocks'
+    products is chosen apart (:func:`cpu_precision`)."""
     names = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
              "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
     if device:
@@ -77,6 +81,7 @@ class Pipeline:
     dtype: torch.dtype
     attention: Any
     attention_name: str
+    precision: str = "fp32"
 
     @property
     def max_frames(self) -> int:
@@ -84,17 +89,43 @@ class Pipeline:
 
     @classmethod
     def load(cls, files: ModelFiles, device: str | None = None, dtype: str | None = None,
-             attention: str = "auto") -> Pipeline:
+             attention: str = "auto", precision: str | None = None) -> Pipeline:
+        """``precision`` (CPU, when ``dtype`` is not given): auto/None measures, or fp32, bf16, fp16."""
         dev, dt = pick_device(device, dtype)
         ckpt = read_checkpoint(files.cfm)
         dims = files.model_config() or infer_dims(ckpt.state_dict)
         cfg = DiTConfig.from_dict(dict(dims), str(files.config or files.cfm), max_frames=ckpt.max_frames)
         with torch.device("meta"):  # built without memory, then filled straight in the target dtype
             cfm = CFM(DiT.from_config(cfg), num_channels=cfg.mel_dim).eval()
-        load_into(cfm, ckpt, dev, dt)
+        low, source = cpu_precision(precision) if dev.type == "cpu" and dtype is None else (None, "")
+        # the blocks' projection weights go straight to the low format: the load never holds them in float32
+        load_into(cfm, ckpt, dev, dt, (lambda k: low if k.startswith(BLOCKS) and k.endswith("proj.weight") else None)
+                  if low is not None else None)
         attn, attn_name = attention_for(dev, dt, attention)
-        return cls(files, cfm, VAE.load(str(files.vae), dev), Vocab.load(files.vocab),
-                   negative_style(files.negative_style), ckpt, dev, dt, attn, attn_name)
+        if low is not None:  # attention stays float32: the CPU flash kernel was no faster in bf16 (64-74 GFLOP/s)
+            lower(cfm.transformer.transformer_blocks, low)
+        if dev.type == "cpu":
+            float32_through_onednn(cfm)  # what stays float32: oneDNN ran 2.2x MKL's rate on the AMD VM
+        vae = VAE.load(str(files.vae), dev, low or torch.float32)
+        label = f"{_short(low)} (DiT blocks{', VAE' if vae.native else ''}), fp32 elsewhere; {source}" if low \
+            else _short(dt)
+        return cls(files, cfm, vae, Vocab.load(files.vocab), negative_style(files.negative_style), ckpt, dev, dt,
+                   attn, attn_name, label)
+
+
+BLOCKS = "transformer.transformer_blocks."
+
+
+def _short(dtype: torch.dtype) -> str:
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+
+def cpu_precision(explicit: str | None) -> tuple[torch.dtype | None, str]:
+    """(the low-precision dtype for the CPU's transformer blocks, or None for float32; where that came from)."""
+    from engine.precision import cpu_precision as choose  # noqa: PLC0415
+
+    choice = choose(explicit)
+    return (choice.dtype if choice.low else None), choice.source
 
 
 def negative_style(path: Path) -> np.ndarray:

@@ -51,12 +51,15 @@ class StableAudioBackend:
     params = PARAMS
     kind = "stable-audio"
 
-    def __init__(self, models_dir: str | os.PathLike[str] | None = None, device: str | None = None, **_: Any):
+    def __init__(self, models_dir: str | os.PathLike[str] | None = None, device: str | None = None,
+                 precision: str | None = None, **_: Any):
         from engine.settings import models_dir as resolve  # noqa: PLC0415
 
         self.models_dir, _origin = resolve(models_dir)
         self.device = device
+        self.precision = precision  # CPU only: None/auto measures (engine.precision)
         self._loaded: Any = None
+        self._precision = "fp32"
 
     def files(self) -> Any:
         try:
@@ -119,7 +122,13 @@ class StableAudioBackend:
             dev = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             loaded.model.to(dev)
             if dev == "cpu":
+                from engine.precision import cpu_precision  # noqa: PLC0415
+
+                from .pipeline import prepare_for_cpu  # noqa: PLC0415
+
                 loaded.model.t5.float()  # CPU float16 matmuls are slow; the float32 T5 is within 3.5e-3
+                choice = cpu_precision(self.precision)
+                self._precision = f"{prepare_for_cpu(loaded.model, choice.dtype)}; {choice.source}"
             self._loaded = loaded
         return self._loaded
 
@@ -188,7 +197,8 @@ class StableAudioBackend:
                     params={**params, "prompt_used": text, "steps": s.steps, "cfg": s.cfg,
                             **({"beat": "locked" if locked.get("locked") else
                                 f"not locked: {locked.get('why', 'not asked')}"} if bpm is not None else {}),
-                            "sampler": "pingpong" if cfg.objective == "rf_denoiser" else "dpmpp-3m-sde"},
+                            "sampler": "pingpong" if cfg.objective == "rf_denoiser" else "dpmpp-3m-sde",
+                            "precision": self._precision},
                     style=request.style, duration_s=len(out) / sr, stems=(stem,))
         extra = {"weights": weights, "stable_audio": {"prompt_used": text, "seconds": seconds, "bars": bars,
                                                       "bpm": bpm, "output_gain": gain, "locked": locked,

@@ -95,8 +95,9 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     return obj
 
 
-def load_strict(module: Any, sd: dict[str, Any], path: Path, what: str) -> None:
-    """Copy ``sd`` into ``module`` with every key and shape checked both ways, cast to the module's dtypes."""
+def load_strict(module: Any, sd: dict[str, Any], path: Path, what: str, *, assign: bool = False) -> None:
+    """Copy ``sd`` into ``module`` with every key and shape checked both ways, cast to the module's dtypes.
+    ``assign``: the module was built on the meta device; its tensors become ``sd``'s (cast where needed)."""
     from engine.checkpoints import mismatch_report  # noqa: PLC0415
 
     expected = module.state_dict()
@@ -106,6 +107,9 @@ def load_strict(module: Any, sd: dict[str, Any], path: Path, what: str) -> None:
               if k in sd and tuple(sd[k].shape) != tuple(v.shape)]
     if missing or unexpected or shapes:
         raise StableAudioFilesError(mismatch_report(f"{path}: does not fit {what}", missing, unexpected, shapes))
+    if assign:
+        module.load_state_dict({k: sd[k].to(v.dtype) for k, v in expected.items()}, strict=True, assign=True)
+        return
     module.load_state_dict({k: sd[k].to(v.dtype).clone() for k, v in expected.items()}, strict=True)
 
 
@@ -154,18 +158,28 @@ class Loaded:
     sha256: str
 
 
+def build(cfg: Any, sd: dict[str, Any], path: Path, what: str) -> Any:
+    """A StableAudio model holding ``sd``'s weights: built on the meta device and filled by assignment, so no
+    memory or time goes to random initial weights (3-4 s and a second copy of 2 GB for SAO Small on 2 cores)."""
+    import torch  # noqa: PLC0415
+
+    from engine.nn.sao.model import StableAudio  # noqa: PLC0415
+
+    with torch.device("meta"):
+        model = StableAudio(cfg)
+    load_strict(model, sd, path, what, assign=True)
+    return model
+
+
 def load(files: StableAudioFiles, t5_dtype: Any = None) -> Loaded:
     from engine.checkpoints import sha256_file  # noqa: PLC0415
     from engine.nn.sao.config import ConfigError, read  # noqa: PLC0415
-    from engine.nn.sao.model import StableAudio  # noqa: PLC0415
 
     try:
         cfg = read(files.config)
     except ConfigError as exc:
         raise StableAudioFilesError(str(exc)) from None
-    model = StableAudio(cfg)
-    sd = read_state_dict(files.weights)
-    load_strict(model, sd, files.weights, f"the model in {files.config.name}")
+    model = build(cfg, read_state_dict(files.weights), files.weights, f"the model in {files.config.name}")
     model.t5, model.tokenizer = load_t5(files.t5, t5_dtype)
     t5_width = model.t5.config.d_model
     if t5_width != cfg.cond_dim:
