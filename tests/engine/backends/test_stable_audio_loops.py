@@ -102,6 +102,7 @@ def test_audio_shorter_than_the_loop_is_extended_by_its_last_bar() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # 120 loops of the tiny model: 3-6 minutes on a busy 2-core machine
 def test_no_seed_crashes_a_loop(models: Path, tmp_path: Path) -> None:
     """Seeds 0-39 at 92, 128 and 174 bpm with the tiny Small model: each a take exactly bars x meter x 60 / bpm
     long, locked or saying why not (about one seed in four crashed the tracker or came out short before)."""
