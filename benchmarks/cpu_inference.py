@@ -15,8 +15,8 @@ is what the backends do: read the weights and build the model.
 - DiffRhythm-1.2 (dim 2048, depth 16, 2048 frames; weights saved as an official fp16 checkpoint; the VAE is the
   Oobleck decoder at DiffRhythm-vae's shape). The chosen path, timed end to end: ``read_checkpoint`` +
   ``load_into`` (float32) + ``lowp.lower`` of the blocks, the draft preset (Euler, 9-point sway grid, CFG 4: 8
-  guided calls) through ``CFM.sample``, then the chunked decode with the inference decoder (256-frame chunks
-  overlapping by 32, as ``engine.nn.vae`` runs it; the reference's TorchScript decodes 128-frame chunks). Float32 is extrapolated (it would take most of an hour): the same build without
+  guided calls) through ``CFM.sample``, then the chunked decode (128 frames, overlap 32, as the reference) with
+  the inference decoder. Float32 is extrapolated (it would take most of an hour): the same build without
   lowering, 8 guided float32 steps each timed in parts (the DiT without its blocks, the fastest of ``--fp32-steps``
   blocks x 16, the text fusion today's loop recomputes every step x 8), one timed 128-frame chunk of the plain
   decoder x the chunks. The CPU estimate the backend prints before a song (``diffrhythm/cost.py``) is shown beside it.
@@ -264,7 +264,7 @@ def diffrhythm(dtype: Any, rates: dict[str, float], name: str, tmp: Path, fp32_s
     from engine.nn.sao.config import OobleckConfig
     from engine.nn.sao.vae import Decoder
     from engine.nn.sao.vae_inference import InferenceCoder
-    from engine.nn.vae import HOP, NATIVE_CHUNK, chunked
+    from engine.nn.vae import HOP, chunked
     from engine.sampling import GRIDS
 
     dims = dict(dim=2048, depth=16, ff_mult=4, text_dim=512, conv_layers=4, mel_dim=64, text_num_embeds=363)
@@ -393,10 +393,10 @@ def diffrhythm(dtype: Any, rates: dict[str, float], name: str, tmp: Path, fp32_s
         with tm("sample"):
             latent = cfm.sample(**kw, on_step=lambda d, t: step_marks.append(time.perf_counter() - t0)).out
         with tm("decode"):
-            audio = chunked(native, latent.transpose(1, 2), 1, HOP, frames, chunk=NATIVE_CHUNK)
+            audio = chunked(native, latent.transpose(1, 2), 1, HOP, frames)
     lin, att = dit_flops(dim=dims["dim"], depth=dims["depth"], ff_mult=dims["ff_mult"], frames=frames)
     dit_gflop = calls * 2 * (lin + att) / 1e9
-    vae_gflop = decoder_flops(decoded_frames(frames, NATIVE_CHUNK), vae_shape) / 1e9
+    vae_gflop = decoder_flops(decoded_frames(frames), vae_shape) / 1e9
     build_s = tm.t["read+load fp32"] + tm.t["lower"] + tm.t["vae build"]
     chosen_s = build_s + tm.t["sample"] + tm.t["decode"]
     fp32_step = res["fp32_step_s"][0]

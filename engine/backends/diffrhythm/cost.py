@@ -7,7 +7,7 @@ machine and the fraction of them each part of the work reaches, calibrated by ``
 
 - the transformer blocks' products run in the chosen precision at :data:`DIT_EFFICIENCY` of its measured rate;
 - attention runs in float32 (torch's CPU flash kernel) at :data:`ATTENTION_EFFICIENCY` of the float32 rate;
-- the Oobleck decoder (the native decoder's chunks of 256 latent frames overlapping by 32) at
+- the Oobleck decoder (chunks of 128 latent frames overlapping by 32, as the reference decodes) at
   :data:`VAE_EFFICIENCY` of the chosen rate; loading the checkpoint at :data:`LOAD_S_PER_GB`.
 """
 
@@ -69,8 +69,6 @@ def cpu_seconds(*, frames: int, calls: int, guided: bool, batch: int, rates: Map
     low = max(rates.get(precision, 0.0), 1.0) * 1e9
     fp32 = max(rates.get("fp32", 0.0), 1.0) * 1e9
     dit = calls * items * (linear / (low * DIT_EFFICIENCY) + attention / (fp32 * ATTENTION_EFFICIENCY))
-    from engine.nn.vae import NATIVE_CHUNK  # noqa: PLC0415 - torch, only once an estimate is asked for
-
-    decode = batch * decoder_flops(decoded_frames(frames, NATIVE_CHUNK)) / (low * VAE_EFFICIENCY) if vae else 0.0
+    decode = batch * decoder_flops(decoded_frames(frames)) / (low * VAE_EFFICIENCY) if vae else 0.0
     return dit + decode + checkpoint_gb * LOAD_S_PER_GB
 
