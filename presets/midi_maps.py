@@ -7,10 +7,11 @@ options (``section``, ``bars``, ``takes``, ``prompt`` for ``loop_at_playhead``).
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from presets.toml_files import read_toml
 
 SCHEMA_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent / "midi"
@@ -128,19 +129,7 @@ MAX_MAP_BYTES = 1024 * 1024
 
 def load_map(path: str | Path) -> MidiMap:
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            raw = fh.read(MAX_MAP_BYTES + 1)
-        if len(raw) > MAX_MAP_BYTES:
-            raise MidiMapError(f"{p}: larger than {MAX_MAP_BYTES // 1024} KiB; not a MIDI map")
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise MidiMapError(f"{p}: not found") from None
-    except tomllib.TOMLDecodeError as exc:  # its message says the line and column
-        raise MidiMapError(f"{p}: invalid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError, RecursionError) as exc:
-        raise MidiMapError(f"{p}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_map(data, str(p))
+    return parse_map(read_toml(p, MidiMapError, MAX_MAP_BYTES), str(p))
 
 
 def default_map() -> MidiMap:
