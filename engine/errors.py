@@ -22,3 +22,7 @@ class LyricsError(SongBridgeError):
 
 class PresetError(SongBridgeError):
     """A preset file is malformed; the message names the file and key."""
+
+
+class Cancelled(SongBridgeError):
+    """The job was cancelled; nothing was written."""

@@ -230,7 +230,7 @@ def process_chunked(board: Any, audio: np.ndarray, sample_rate: float, chunk: in
     out = np.empty_like(x)
     for a in range(0, x.shape[1], chunk):
         if should_stop is not None and should_stop():
-            from engine.backends.base import Cancelled  # noqa: PLC0415
+            from engine.errors import Cancelled  # noqa: PLC0415
 
             raise Cancelled("cancelled")
         y = board(x[:, a:a + chunk], sample_rate, reset=False)

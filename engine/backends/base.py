@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from engine.errors import Cancelled as Cancelled  # re-exported: backends raise it
 from engine.errors import SongBridgeError
 from engine.song.key import Key
 from engine.song.model import LyricLine, Section, Style, Take, TimeRange, frozen_mapping
@@ -20,10 +21,6 @@ from engine.song.tempo import TempoMap
 
 ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
-
-
-class Cancelled(SongBridgeError):
-    """The job was cancelled; nothing was written."""
 
 
 class BackendUnavailable(SongBridgeError):

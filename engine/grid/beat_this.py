@@ -128,7 +128,7 @@ class BeatTracker:
     def frames(self, spect: object, should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
         import torch  # noqa: PLC0415
 
-        from engine.backends.base import Cancelled  # noqa: PLC0415
+        from engine.errors import Cancelled  # noqa: PLC0415
         from engine.nn.beat_this import predict_chunked  # noqa: PLC0415
 
         try:

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.backends.base import Cancelled
-from engine.errors import SongBridgeError
+from engine.errors import Cancelled, SongBridgeError
 
 from .timemap import TimeMap
 

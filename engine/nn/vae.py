@@ -40,7 +40,7 @@ def chunked(fn: Callable[[Tensor], Tensor], x: Tensor, in_hop: int, out_hop: int
     out: Tensor | None = None
     for i, s in enumerate(starts):
         if should_stop is not None and should_stop():
-            from engine.backends.base import Cancelled  # noqa: PLC0415
+            from engine.errors import Cancelled  # noqa: PLC0415
 
             raise Cancelled("cancelled")
         y = fn(x[..., s * in_hop:(s + chunk) * in_hop])

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from engine.backends.base import Cancelled
+from engine.errors import Cancelled
 
 Velocity = Callable[[Tensor, Tensor], Tensor]
 StepFn = Callable[[int, int], None]

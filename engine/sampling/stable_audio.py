@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from engine.backends.base import Cancelled
+from engine.errors import Cancelled
 
 Noise = Callable[[int, Tensor], Tensor]
 StepFn = Callable[[int, int], None]

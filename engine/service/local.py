@@ -9,20 +9,18 @@ worker is restarted and the queue goes on. Clients call :meth:`events` (non-bloc
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import multiprocessing as mp
 import os
 import queue
 import signal
 import threading
 import time
-import uuid
 from typing import Any
 
 from engine.errors import SongBridgeError
 
-from .events import TERMINAL, Cancelled, Event, EventSource, Failed, Finished, Progress, Queued, Started
+from .events import TERMINAL, Event, EventSource, Failed, Progress, Started
+from .job_queue import JobQueue
 from .jobs import GenerateJob, GridJob, Job, JobInfo, RenderJob, SplitJob
 from .worker import process_main, worker_loop
 
@@ -170,11 +168,8 @@ class EngineService(EventSource):
     def __init__(self, mode: str = "process", idle_release_s: float = 300.0,
                  devices: list[str | None] | tuple[str | None, ...] = (None,)):
         self.mode, self.idle_release_s = mode, idle_release_s
-        self._lock = threading.RLock()
-        self._heap: list[tuple[int, int, str]] = []
-        self._seq = itertools.count()
-        self._jobs: dict[str, Job] = {}
-        self._info: dict[str, JobInfo] = {}
+        self._queue = JobQueue()
+        self._lock = self._queue.lock
         self._out: queue.Queue[Event] = queue.Queue()
         self._slots = [_Slot(i, d) for i, d in enumerate(devices or (None,))]
         self._started = False
@@ -232,9 +227,9 @@ class EngineService(EventSource):
         with self._lock:
             out = []
             for s in self._slots:
-                job = self._info.get(s.running) if s.running else None
                 out.append({"id": s.index, "device": s.device, "pid": s.worker.pid if s.worker else None,
-                            "running": s.running, "label": job.label if job else "", "restarts": s.restarts,
+                            "running": s.running, "label": self._queue.label(s.running) if s.running else "",
+                            "restarts": s.restarts,
                             "broken": s.broken})
             return out
 
@@ -243,30 +238,22 @@ class EngineService(EventSource):
         if self._closed.is_set():
             raise SongBridgeError(self._broken or "the engine service is closed")
         self.start()
-        job_id = uuid.uuid4().hex[:12]
         est_s, est_b = estimate(job)
         with self._lock:
-            self._jobs[job_id] = job
-            label = job.label or type(job).__name__
-            self._info[job_id] = JobInfo(job_id, label, "queued", job.priority)
-            entry = (-job.priority, next(self._seq), job_id)
-            heapq.heappush(self._heap, entry)
-            position = sorted(self._heap).index(entry)
-        self._out.put(Queued(job_id, position, est_s, est_b))
+            job_id, queued = self._queue.add(job, est_s, est_b)
+        self._out.put(queued)
         self._dispatch()
         return job_id
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued job at once, or a running one at its next step. False if it already ended."""
         with self._lock:
-            info = self._info.get(job_id)
-            if info is None or info.state not in ("queued", "running"):
+            state = self._queue.state(job_id)
+            if state not in ("queued", "running"):
                 return False
-            if info.state == "queued":
-                self._heap = [e for e in self._heap if e[2] != job_id]
-                heapq.heapify(self._heap)
-                self._set(job_id, "cancelled")
-                self._out.put(Cancelled(job_id))
+            cancelled = self._queue.cancel_waiting(job_id)
+            if cancelled is not None:
+                self._out.put(cancelled)
                 return True
             for slot in self._slots:
                 if slot.running == job_id and slot.worker is not None:
@@ -275,36 +262,27 @@ class EngineService(EventSource):
 
     def jobs(self) -> list[JobInfo]:
         with self._lock:
-            return list(self._info.values())
+            return self._queue.infos()
 
     # -- internals ---------------------------------------------------------------------------------------------
-    def _set(self, job_id: str, state: str, **kw: Any) -> None:
-        old = self._info[job_id]
-        self._info[job_id] = JobInfo(old.id, old.label, state, old.priority, kw.get("step", old.step),
-                                     kw.get("total", old.total), kw.get("error", old.error),
-                                     kw.get("worker", old.worker))
 
     def _dispatch(self) -> None:
         with self._lock:
             for slot in self._slots:
-                if not self._heap:
+                if not self._queue.has_waiting():
                     return
                 if slot.running is not None or slot.worker is None or slot.broken:
                     continue
-                _, _, job_id = heapq.heappop(self._heap)
+                job_id, job = self._queue.next(slot.index)
                 slot.running = job_id
                 slot.worker.cancel_flag.clear()
-                self._set(job_id, "running", worker=slot.index)
-                slot.worker.commands.put((job_id, self._jobs[job_id]))
+                slot.worker.commands.put((job_id, job))
 
     def _finish(self, slot: _Slot | None, event: Event) -> None:
-        state = {Finished: "finished", Failed: "failed", Cancelled: "cancelled"}[type(event)]
         with self._lock:
-            if event.job_id in self._info:
-                self._set(event.job_id, state, error=getattr(event, "error", ""))
+            self._queue.end(event)
             if slot is not None and slot.running == event.job_id:
                 slot.running = None
-            self._jobs.pop(event.job_id, None)
         self._out.put(event)
         self._dispatch()
 
@@ -324,8 +302,7 @@ class EngineService(EventSource):
                 else:
                     if isinstance(ev, Progress):
                         with self._lock:
-                            if ev.job_id in self._info:
-                                self._set(ev.job_id, "running", step=ev.step, total=ev.total)
+                            self._queue.set(ev.job_id, "running", step=ev.step, total=ev.total)
                     self._out.put(ev)
                 continue
             if not worker.alive() and not self._closed.is_set():
@@ -346,12 +323,12 @@ class EngineService(EventSource):
                 pending = [job_id] if job_id else []
                 if all(s.broken for s in self._slots):  # nothing left to run the queue: fail it all
                     self._broken = slot.broken
-                    pending += [e[2] for e in sorted(self._heap)]
-                    self._heap.clear()
+                    pending += self._queue.drain()
                     self._closed.set()
                 for jid in pending:
-                    self._set(jid, "failed", error=slot.broken)
-                    self._out.put(Failed(jid, slot.broken, f"exit code {dead.exitcode()}"))
+                    failed = Failed(jid, slot.broken, f"exit code {dead.exitcode()}")
+                    self._queue.end(failed)
+                    self._out.put(failed)
                 return
             slot.worker = _Worker(self.mode, self.idle_release_s, slot.device)
             slot.restarts += 1

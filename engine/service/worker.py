@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from engine.backends.base import Cancelled as CancelledError
+from engine.errors import Cancelled as CancelledError
 from engine.errors import SongBridgeError
 
 from .events import Cancelled, Failed, Finished, Progress, Started

@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.backends.base import Cancelled
-from engine.errors import SongBridgeError
+from engine.errors import Cancelled, SongBridgeError
 
 #: demucs' source names -> the names stems have in a SongBridge take
 NAMES = {"vocals": "vocal", "drums": "drums", "bass": "bass", "other": "other"}

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import heapq
-import itertools
 import logging
 import os
 import queue
@@ -41,6 +39,7 @@ from engine.service.events import (
     Queued,
     Started,
 )
+from engine.service.job_queue import JobQueue
 from engine.service.jobs import GenerateJob, JobInfo
 
 from .wire import WireError, event_from_json, event_to_json, job_from_json, job_to_json
@@ -128,11 +127,8 @@ class RayEngine(EventSource):
 
     def __init__(self, handle: Any, capacity: int):
         self.handle, self.capacity = handle, max(1, capacity)
-        self._lock = threading.RLock()
-        self._heap: list[tuple[int, int, str]] = []
-        self._seq = itertools.count()
-        self._jobs: dict[str, Any] = {}
-        self._info: dict[str, JobInfo] = {}
+        self._queue = JobQueue()
+        self._lock = self._queue.lock
         self._running: dict[str, Any] = {}  # job id -> the replica's response generator (None until it starts)
         self._where: dict[str, dict[str, Any]] = {}
         self._cancelled: set[str] = set()
@@ -154,28 +150,20 @@ class RayEngine(EventSource):
     def submit(self, job: Any) -> str:
         from engine.service.local import estimate  # noqa: PLC0415
 
-        job_id = uuid.uuid4().hex[:12]
         est_s, est_b = estimate(job)
         with self._lock:
-            self._jobs[job_id] = job
-            self._info[job_id] = JobInfo(job_id, job.label or type(job).__name__, "queued", job.priority)
-            entry = (-job.priority, next(self._seq), job_id)
-            heapq.heappush(self._heap, entry)
-            position = sorted(self._heap).index(entry)
-        self._out.put(Queued(job_id, position, est_s, est_b))
+            job_id, queued = self._queue.add(job, est_s, est_b)
+        self._out.put(queued)
         self._dispatch()
         return job_id
 
     def cancel(self, job_id: str) -> bool:
         with self._lock:
-            info = self._info.get(job_id)
-            if info is None or info.state not in ("queued", "running"):
+            if self._queue.state(job_id) not in ("queued", "running"):
                 return False
-            if info.state == "queued":
-                self._heap = [e for e in self._heap if e[2] != job_id]
-                heapq.heapify(self._heap)
-                self._set(job_id, "cancelled")
-                self._out.put(Cancelled(job_id))
+            cancelled = self._queue.cancel_waiting(job_id)
+            if cancelled is not None:
+                self._out.put(cancelled)
                 return True
             self._cancelled.add(job_id)
             gen = self._running.get(job_id)
@@ -185,7 +173,7 @@ class RayEngine(EventSource):
 
     def jobs(self) -> list[JobInfo]:
         with self._lock:
-            return list(self._info.values())
+            return self._queue.infos()
 
     def workers(self) -> list[dict[str, Any]]:
         """The replicas running a job now (pid, GPU, node) and the free places, ``capacity`` in all."""
@@ -193,27 +181,19 @@ class RayEngine(EventSource):
             out = []
             for i, job_id in enumerate(self._running):
                 w = self._where.get(job_id, {})
-                info = self._info.get(job_id)
                 out.append({"id": i, "device": w.get("device"), "pid": w.get("pid"), "node": w.get("node"),
-                            "running": job_id, "label": info.label if info else "", "restarts": 0, "broken": ""})
+                            "running": job_id, "label": self._queue.label(job_id), "restarts": 0, "broken": ""})
             for i in range(len(out), self.capacity):
                 out.append({"id": i, "device": None, "pid": None, "node": None, "running": None, "label": "",
                             "restarts": 0, "broken": ""})
             return out
 
-    def _set(self, job_id: str, state: str, **kw: Any) -> None:
-        old = self._info[job_id]
-        self._info[job_id] = JobInfo(old.id, old.label, state, old.priority, kw.get("step", old.step),
-                                     kw.get("total", old.total), kw.get("error", old.error), kw.get("worker",
-                                                                                                   old.worker))
-
     def _dispatch(self) -> None:
         with self._lock:
-            while self._heap and len(self._running) < self.capacity:
-                _, _, job_id = heapq.heappop(self._heap)
+            while self._queue.has_waiting() and len(self._running) < self.capacity:
+                job_id, job = self._queue.next(len(self._running))
                 self._running[job_id] = None
-                self._set(job_id, "running", worker=len(self._running) - 1)
-                threading.Thread(target=self._run, args=(job_id, self._jobs.pop(job_id)), daemon=True,
+                threading.Thread(target=self._run, args=(job_id, job), daemon=True,
                                  name=f"ray-job-{job_id}").start()
 
     def _payload(self, job: Any) -> tuple[dict[str, Any], dict[str, list[tuple[str, str, bytes]]]]:
@@ -258,7 +238,7 @@ class RayEngine(EventSource):
                 ev, _ = event_from_json({**chunk, "job": job_id})
                 if isinstance(ev, Progress):
                     with self._lock:
-                        self._set(job_id, "running", step=ev.step, total=ev.total)
+                        self._queue.set(job_id, "running", step=ev.step, total=ev.total)
                 if isinstance(ev, TERMINAL):
                     end = ev
                     break
@@ -274,9 +254,8 @@ class RayEngine(EventSource):
                 end = Failed(job_id, f"the engine replica failed while running this job: {_short(exc)}", repr(exc))
         if end is None:
             end = Failed(job_id, "the engine replica stopped without an answer")
-        state = {Finished: "finished", Failed: "failed", Cancelled: "cancelled"}[type(end)]
         with self._lock:
-            self._set(job_id, state, error=getattr(end, "error", ""))
+            self._queue.end(end)
             self._running.pop(job_id, None)
             self._where.pop(job_id, None)
             self._cancelled.discard(job_id)
