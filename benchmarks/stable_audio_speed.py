@@ -1,6 +1,6 @@
 """Stable Audio Open Small at its real size on this machine: one 8-step 11.9 s loop, DiT and VAE time apart.
 
-Method: the model is built from the reconstructed SAO Small config (fixtures/stable-audio/README.md §2: DiT 1024
+Method: the model is built from the reconstructed SAO Small config (docs/reference/fixtures/stable-audio.md §2: DiT 1024
 wide, 16 blocks, 8 heads, qk LayerNorm, T5 width 768; Oobleck VAE 128 channels, strides 2-4-4-8-8) with random
 weights in float32, so the compute is the real one; the T5 is left out (a fixed random conditioning stands in:
 the text encoder runs once per prompt and is not the loop's cost). One warm-up step, then 8 pingpong steps without

@@ -1,6 +1,6 @@
 """The bridge's command set: frozen values shared by OSC, MIDI, the GUI and the headless server.
 
-Adapters (OSC, MIDI) only translate bytes into these and enqueue them (STYLE.md 10); a controller acts on them.
+Adapters (OSC, MIDI) only translate bytes into these and enqueue them; a controller acts on them.
 Times are seconds; bar numbers are 1-based and may be fractional; positions sent to DAWs are samples at 44.1 kHz.
 """
 

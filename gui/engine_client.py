@@ -1,5 +1,5 @@
 """The GUI's view of the jobs: what the session reports (jobs from the app and from the DAW alike), re-emitted
-as signals on the GUI thread; submit and cancel never block (STYLE.md 13)."""
+as signals on the GUI thread; submit and cancel never block."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MIDI in: the port callback only translates (map lookup, clock follower) and enqueues commands (STYLE.md 10)."""
+"""MIDI in: the port callback only translates (map lookup, clock follower) and enqueues commands."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The OSC server: a UDP socket on 127.0.0.1:11300 (by default) owned by one thread, which decodes packets strictly
-(``decode.py``), translates them into commands and hands them to the bridge (STYLE.md 10), and sends what other
+(``decode.py``), translates them into commands and hands them to the bridge, and sends what other
 threads queued on its outbox. Every datagram out passes the :class:`~daw_bridge.osc.gate.Gate`: an address that has
 not proven it receives (the ``/songbridge/hello`` cookie) is never sent more bytes than it sent, so a forged source
 address cannot turn the bridge into an amplifier. The kernel's count of datagrams dropped for a full receive buffer

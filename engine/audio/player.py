@@ -1,4 +1,4 @@
-"""Audition: a player over ``sounddevice.OutputStream`` (STYLE.md 11-12).
+"""Audition: a player over ``sounddevice.OutputStream``.
 
 The PortAudio callback only copies from a preallocated ring buffer into ``outdata``, zero-fills on underrun and
 bumps preallocated counters. A feeder thread reads the take's stems, mixes them (mute/solo), runs the stem and

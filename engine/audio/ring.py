@@ -1,4 +1,4 @@
-"""A single-producer / single-consumer ring buffer for the audio callback (STYLE.md 11).
+"""A single-producer / single-consumer ring buffer for the audio callback.
 
 Everything is preallocated. The producer (the feeder thread) owns the write count, the consumer (the PortAudio
 callback) owns the read count; each only reads the other's count, so no lock is needed. Counts only grow; the

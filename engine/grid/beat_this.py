@@ -1,7 +1,7 @@
 """The Beat This! tracker: an official checkpoint from the models folder -> beats and downbeats of any audio.
 
 Files: ``MODELS/beat_this/final0.ckpt`` (or ``small0.ckpt``, any ``*.ckpt`` there), the stripped Lightning
-checkpoints CPJKU publishes (MIT, code and weights; fixtures/beat-this/README.md §2-3). They are read with
+checkpoints CPJKU publishes (MIT, code and weights; docs/reference/fixtures/beat-this.md §2-3). They are read with
 ``weights_only=True``; ``model.`` (and any ``_orig_mod.``) is stripped from the keys, the training hyper-parameters
 are dropped, and every key and shape is checked with a readable report; ``num_batches_tracked`` is optional.
 

@@ -5,7 +5,7 @@ checks every stored stage: the filterbank and window, RoPE, the log-mel of each 
 intermediates, direct and chunked logits, the end-to-end beats of each audio case (resampling included), and the
 post-processor on hand-made logits. One PASS/FAIL line a case, then ``N passed, N failed``; exit 1 on a failure.
 
-Tolerances (fixtures/beat-this/README.md §6): filterbank, window, RoPE atol 1e-6; resampled audio atol 1e-6;
+Tolerances (docs/reference/fixtures/beat-this.md §6): filterbank, window, RoPE atol 1e-6; resampled audio atol 1e-6;
 log-mel atol 1e-5 + rtol 1e-5 for the short waveforms, atol 5e-5 for whole audio cases (the README's figure
 assumes the reference's own FFT: in low-energy bins a float32 STFT is only good to ~1e-4 relative, and the
 reference's log-mel of ``drums_mono`` is itself 2.5e-5 away from a float64 STFT); intermediates atol 1e-4 + rtol

@@ -1,4 +1,4 @@
-"""Beat This!'s "minimal" post-processing: framewise logits -> beat and downbeat times (fixtures/beat-this/README.md
+"""Beat This!'s "minimal" post-processing: framewise logits -> beat and downbeat times (docs/reference/fixtures/beat-this.md
 §4.5). A frame is a beat when it is the maximum of its ±3-frame window and its logit is above 0; adjacent peaks
 merge into their running mean; downbeats snap to the nearest beat. numpy only."""
 

@@ -1,7 +1,7 @@
 """Timing lint: will the model be able to sing each line where it is placed?
 
 The model reads one phoneme token per latent frame (21.533 frames/s), placed from each line's start frame
-(spec §6.2). A line whose tokens do not fit before the next line pushes that line late ("crowded"); a long span
+(docs/reference/diffrhythm-spec.md §6.2). A line whose tokens do not fit before the next line pushes that line late ("crowded"); a long span
 with few syllables invites the model to repeat or hum ("sparse"); lines past the model's length are never sung
 ("too_long"); and every stamp is floored to a frame, which moves it by up to 46 ms ("quantised").
 

@@ -1,4 +1,4 @@
-"""Latent-frame timing shared by the lint, the tokeniser and the backends (spec §0, §6.2)."""
+"""Latent-frame timing shared by the lint, the tokeniser and the backends (docs/reference/diffrhythm-spec.md §0, §6.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The DiT's building blocks, written to match DiffRhythm's reference numerically (spec §1; module and parameter
+"""The DiT's building blocks, written to match DiffRhythm's reference numerically (docs/reference/diffrhythm-spec.md §1; module and parameter
 names follow the official checkpoint so weights load without renaming).
 
 Shapes: b = batch, n = latent frames, d = model width, c = conditioning width (512), t = text width (512).
@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 
 class SinusPositionEmbedding(nn.Module):
-    """Flow time -> [sin, cos] features of width ``dim`` (spec §1.3 step 1): f_k = exp(-k ln(10000)/(h-1)),
+    """Flow time -> [sin, cos] features of width ``dim`` (docs/reference/diffrhythm-spec.md §1.3 step 1): f_k = exp(-k ln(10000)/(h-1)),
     e = 1000 * value * f_k, sin first, in float32."""
 
     def __init__(self, dim: int):
@@ -142,7 +142,7 @@ class ConvPositionEmbedding(nn.Module):
 
 
 class InputEmbedding(nn.Module):
-    """Per frame [x, cond, text, style, c] -> width d, plus the conv position embedding (spec §1.3 step 4)."""
+    """Per frame [x, cond, text, style, c] -> width d, plus the conv position embedding (docs/reference/diffrhythm-spec.md §1.3 step 4)."""
 
     def __init__(self, mel_dim: int, text_dim: int, cond_dim: int, out_dim: int):
         super().__init__()
@@ -255,7 +255,7 @@ class MLP(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """A Llama decoder layer used bidirectionally (spec §1.3 step 7), with the official key names."""
+    """A Llama decoder layer used bidirectionally (docs/reference/diffrhythm-spec.md §1.3 step 7), with the official key names."""
 
     def __init__(self, dim: int, heads: int, hidden: int, eps: float = 1e-6):
         super().__init__()

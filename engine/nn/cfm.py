@@ -1,4 +1,4 @@
-"""The flow-matching wrapper (spec §2): noise, masks, guidance and editing around the DiT.
+"""The flow-matching wrapper (docs/reference/diffrhythm-spec.md §2): noise, masks, guidance and editing around the DiT.
 
 It owns no parameters (its state dict is the DiT's under ``transformer.``). ``sample`` follows the reference
 ``CFM.sample``: the reference latent survives bit-exactly outside the regenerated segments; guidance is

@@ -1,4 +1,4 @@
-"""The DiffRhythm DiT (spec §1): tensors in, velocity out. It knows nothing of guidance, ODEs, files or devices.
+"""The DiffRhythm DiT (docs/reference/diffrhythm-spec.md §1): tensors in, velocity out. It knows nothing of guidance, ODEs, files or devices.
 
 State-dict keys match the official checkpoint under the CFM wrapper's ``transformer.`` prefix. As in the
 reference, the attention uses 32 heads of width dim/32 whatever the config's ``heads`` says, the text width is the

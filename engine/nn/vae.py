@@ -1,4 +1,4 @@
-"""The VAE interface (spec §4): the official TorchScript ``vae_model.pt`` with ``encode_export`` and
+"""The VAE interface (docs/reference/diffrhythm-spec.md §4): the official TorchScript ``vae_model.pt`` with ``encode_export`` and
 ``decode_export``, decoded and encoded in overlapping chunks exactly as the reference does (chunk 128 latent frames,
 overlap 32, hard-pasted with 16 frames trimmed per inner edge). Unlike the reference, audio shorter than one chunk
 encodes too. Audio is [b, 2, samples] float32 at 44.1 kHz; latents are [b, 64, frames]; 2048 samples per frame.

@@ -1,4 +1,4 @@
-"""The two samplers the official Stable Audio Open models use (fixtures/stable-audio/README.md §3.8), as plain
+"""The two samplers the official Stable Audio Open models use (docs/reference/fixtures/stable-audio.md §3.8), as plain
 functions with the engine's signature: a model function, the start, the schedule, ``on_step`` after each step and
 ``should_stop`` before each, and an injectable noise source (``noise(i, like) -> Tensor``) so that every draw can be
 replayed.

@@ -1,4 +1,4 @@
-"""The engine service (DESIGN.md §4): one queue with priorities, one job at a time in each worker (one worker per
+"""The engine service: one queue with priorities, one job at a time in each worker (one worker per
 GPU, or one), events read without blocking.
 
 ``EngineService(mode="process")`` spawns a worker process that owns the backends; ``mode="thread"`` runs the same

@@ -1,4 +1,4 @@
-"""The session core (DESIGN.md §2): the single owner of an open project. The app and the headless bridge are two
+"""The session core: the single owner of an open project. The app and the headless bridge are two
 front-ends over it; neither keeps its own copy of the song."""
 
 from .core import Session, Transport

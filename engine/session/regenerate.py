@@ -1,4 +1,4 @@
-"""Regenerate: the one implementation of "make new takes of parts of a take" (STYLE.md 19). The app's Regenerate
+"""Regenerate: the one implementation of "make new takes of parts of a take". The app's Regenerate
 selection / Regenerate lines, the bridge's ``/songbridge/job/generate_{section,bars,seconds}``, ``/job/edit`` and
 their MIDI commands, and ``songbridge edit`` all build a :class:`Regenerate` and call
 :meth:`engine.session.Session.regenerate`, which calls :func:`plan` here.

@@ -1,4 +1,4 @@
-"""The song document (DESIGN.md §3) as frozen dataclasses.
+"""The song document as frozen dataclasses.
 
 Edits make new values with :func:`dataclasses.replace` or the helpers on :class:`Song`; nothing is mutated in
 place, so undo is a matter of keeping the old value. All times are seconds from the song start.

@@ -1,4 +1,4 @@
-"""A project folder ``NAME.songbridge/``: ``song.json`` and the audio it refers to (DESIGN.md §3)."""
+"""A project folder ``NAME.songbridge/``: ``song.json`` and the audio it refers to."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""English text normalisation as the DiffRhythm reference does it before G2P (spec §6.3, steps 1-2): whole-word
+"""English text normalisation as the DiffRhythm reference does it before G2P (docs/reference/diffrhythm-spec.md §6.3, steps 1-2): whole-word
 abbreviations, then numbers, currency, fractions, percentages and ordinals to words (years read in pairs)."""
 
 from __future__ import annotations

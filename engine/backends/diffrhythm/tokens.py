@@ -1,4 +1,4 @@
-"""Lyrics -> DiffRhythm tokens and their placement on latent frames (spec §6).
+"""Lyrics -> DiffRhythm tokens and their placement on latent frames (docs/reference/diffrhythm-spec.md §6).
 
 The vocabulary (363 phoneme symbols; token = vocab id + 1; 0 = filler; comma = 1, period = 2) is read from the
 model folder's ``vocab.json``. Two G2P modes give the phoneme symbols:

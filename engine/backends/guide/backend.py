@@ -1,4 +1,4 @@
-"""The ``guide`` backend: an instant CPU draft of the song with a guide vocal (DESIGN.md §6).
+"""The ``guide`` backend: an instant CPU draft of the song with a guide vocal.
 
 Deterministic for a seed (numpy's PCG64 seeded from it), 44.1 kHz stereo, no weights. It renders drums, bass,
 keys and vocal stems from the arrangement, shapes them lightly with pedalboard, and scales every stem by one

@@ -1,5 +1,5 @@
 """From prompts and lengths to audio with a loaded Stable Audio Open model, as ``generate_diffusion_cond`` does
-(fixtures/stable-audio/README.md §3.8): the seeded initial noise, the conditioning, the model's own sampler
+(docs/reference/fixtures/stable-audio.md §3.8): the seeded initial noise, the conditioning, the model's own sampler
 (pingpong for rectified flow, DPM++ 3M SDE for v), the decoder. Audio-to-audio variations start from an encoded
 init clip partly noised (``init_strength`` 1: all noise, 0: the clip).
 """

@@ -1,5 +1,5 @@
 """Beat This!'s chunked inference (``split_predict_aggregate``): how a spectrogram of any length goes through a
-model trained on 1500-frame chunks (fixtures/beat-this/README.md §4.4).
+model trained on 1500-frame chunks (docs/reference/fixtures/beat-this.md §4.4).
 
 Chunks start every ``chunk - 2 border`` frames from ``-border``; when the piece is longer than one step the last
 start moves to ``L - (chunk - border)`` so that chunk ends at the piece's end; each chunk is zero-padded where it

@@ -3,7 +3,7 @@
 ``torch.stft`` (n_fft 1024, hop 441, periodic Hann, centre with reflect padding, ``normalized=True`` i.e. x 1/32),
 the magnitude, Slaney-scale triangular filters from 30 Hz to 11 kHz without area normalisation, ``log1p(1000 x)``,
 time-major. Frame t is centred on sample 441 t (t / 50 s); T = 1 + N // 441; N <= 512 samples cannot be framed.
-(fixtures/beat-this/README.md §4.2.)
+(docs/reference/fixtures/beat-this.md §4.2.)
 """
 
 from __future__ import annotations

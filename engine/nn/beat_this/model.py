@@ -3,7 +3,7 @@
 Log-mel frames [B, T, 128] -> beat and downbeat logits [B, T] at 50 fps. The module names follow the official
 state dict (``frontend.stem.bn1d``, ``frontend.blocks.i.partial.attnF``, ``transformer_blocks.layers.L.0``,
 ``task_heads.beat_downbeat_lin``) so a checkpoint loads key for key. The specification is
-``fixtures/beat-this/README.md`` §4.3: a BatchNorm over mel bins, a conv stem, three frontend blocks (a partial
+docs/reference/fixtures/beat-this.md §4.3: a BatchNorm over mel bins, a conv stem, three frontend blocks (a partial
 transformer over frequency then time, a strided conv), a projection, a RoFormer with gated heads, a linear head.
 """
 

@@ -1,5 +1,5 @@
 """Stable Audio Open's DiT (stable-audio-tools' ``DiffusionTransformer`` with the continuous transformer), in plain
-torch; module names follow the official state dict under ``model.model.`` (fixtures/stable-audio/README.md §3.5).
+torch; module names follow the official state dict under ``model.model.`` (docs/reference/fixtures/stable-audio.md §3.5).
 
 A latent [b, c, t] and a time [b] with cross-attention tokens [b, s, d] and a global vector [b, g] -> [b, c, t]:
 Fourier time features, a global token (global + time embeddings) prepended to the projected latent, pre-norm

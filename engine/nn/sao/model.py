@@ -1,7 +1,7 @@
 """Stable Audio Open as one module whose state dict is the official file's: ``model.model.`` (the DiT),
 ``conditioner.conditioners.<id>.`` (number conditioners; the T5 is held apart, as the reference holds it) and
 ``pretransform.model.`` (the Oobleck autoencoder). Conditioning is assembled as ``get_conditioning_inputs`` does
-(fixtures/stable-audio/README.md §3.3-3.4).
+(docs/reference/fixtures/stable-audio.md §3.3-3.4).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The T5 text encoder Stable Audio Open conditions on (``t5-base``), in plain torch, run as the reference runs it:
-in float16, also on the CPU (fixtures/stable-audio/README.md §3.2).
+in float16, also on the CPU (docs/reference/fixtures/stable-audio.md §3.2).
 
 Per block: RMS norm (computed in float32, cast back), self-attention without 1/sqrt(d) scaling, biased by
 bucketed relative positions (block 0's table, shared by every block) and masked with float16's minimum, a residual

@@ -1,4 +1,4 @@
-"""The Oobleck autoencoder of Stable Audio Open (fixtures/stable-audio/README.md §3.7), in plain torch, with the
+"""The Oobleck autoencoder of Stable Audio Open (docs/reference/fixtures/stable-audio.md §3.7), in plain torch, with the
 official key names under ``pretransform.model.`` and the old weight-norm parameters (``weight_g``, ``weight_v``).
 
 Encoder: a conv, blocks of three dilated residual units and a strided conv, SnakeBeta, a conv to [mean; scale].
