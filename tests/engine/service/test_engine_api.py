@@ -14,6 +14,7 @@ from engine.service.api.auth import EngineKeyError
 from engine.service.api.client import EngineApiError, HttpEngine, safe_target
 from engine.service.events import Cancelled, Finished
 from tests.engine.service.conftest import KEY, free_port
+from tests.waiting import wait_until
 
 
 def test_a_missing_or_wrong_token_is_refused_before_the_queue(engine_url: str) -> None:
@@ -117,13 +118,8 @@ def _serve_cli(port: int, *extra: str):
                              f"127.0.0.1:{port}", *extra], env=env, stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
     assert "engine API on" in line, line
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() is None, 20,
+               f"the engine API to listen on port {port}")
     return proc, env
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import time
 from pathlib import Path
 
 import httpx
@@ -20,13 +19,11 @@ from engine.session import JobEnded, Session
 from engine.song import TimeRange, load_song
 from tests.engine.service.conftest import KEY
 from tests.engine.session.test_session import make_project
+from tests.waiting import wait_until
 
 
 def _wait(ended: list, n: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while len(ended) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(ended) >= n, ended
+    wait_until(lambda: len(ended) >= n, timeout, f"{n} jobs to end")
 
 
 def test_a_session_generates_edits_and_renders_through_the_api(engine_url: str, tmp_path: Path) -> None:
@@ -63,10 +60,7 @@ def test_a_session_generates_edits_and_renders_through_the_api(engine_url: str, 
 
         job = engine.submit(RenderJob(project.folder, "take-003", RenderSettings(), label="render take-003"))
         assert any(j.id == job for j in engine.jobs())
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (project.folder / "renders" / "take-003").is_dir():
-            time.sleep(0.05)
-        assert (project.folder / "renders" / "take-003").is_dir()
+        wait_until((project.folder / "renders" / "take-003").is_dir, 120, "renders/take-003")
         remote_ids = {j.id for j in engine.engine_jobs()}
         assert job not in remote_ids and len(remote_ids) == 2  # the render ran here, not on the engine
     finally:

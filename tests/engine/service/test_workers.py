@@ -11,6 +11,7 @@ import pytest
 from engine.errors import SongBridgeError
 from engine.service import EngineService, Failed, Finished, SleepJob, Started
 from engine.service.local import parse_gpus
+from tests.waiting import wait_until
 
 
 def test_gpu_lists_are_read_as_a_producer_writes_them(monkeypatch) -> None:
@@ -75,9 +76,7 @@ def test_two_workers_run_two_jobs_at_once_a_third_queues_and_a_killed_worker_fai
 def test_a_job_runs_on_one_worker_and_both_are_used_for_a_batch() -> None:
     with EngineService("thread", devices=[None, None]) as svc:
         ids = [svc.submit(SleepJob(steps=5, step_s=0.02)) for _ in range(6)]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and any(j.state != "finished" for j in svc.jobs()):
-            time.sleep(0.05)
+        wait_until(lambda: all(j.state == "finished" for j in svc.jobs()), 60, "all six jobs to finish")
         infos = {j.id: j for j in svc.jobs()}
         assert all(infos[j].state == "finished" for j in ids)
         assert {infos[j].worker for j in ids} == {0, 1}

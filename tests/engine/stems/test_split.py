@@ -19,6 +19,7 @@ from engine.stems.split import separate
 from engine.stems.tiny import create_tiny_separator
 from tests.conftest import run_cli
 from tests.engine.session.test_session import make_project
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +135,7 @@ def test_a_neural_take_is_split_as_it_arrives(tmp_path: Path, monkeypatch) -> No
     try:
         session.edit(session.song.replace(style=session.song.style.__class__(preset="Lofi")), "style")
         session.generate("diffrhythm", 1, 5, params={"steps": 4})
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any(e.purpose.get("kind") == "split" for e in ended):
-            time.sleep(0.1)
+        wait_until(lambda: any(e.purpose.get("kind") == "split" for e in ended), 120, "the automatic split")
         kinds = [(e.purpose.get("kind"), e.state) for e in ended]
         assert kinds == [("generate", "finished"), ("split", "finished")], [e.error for e in ended]
         take = session.song.takes[-1]
