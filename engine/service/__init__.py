@@ -14,9 +14,10 @@ from .jobs import (
     SplitJob,
 )
 from .local import EngineService
+from .protocol import Engine
 
 __all__ = [
-    "PRIORITY_BATCH", "PRIORITY_INTERACTIVE", "PRIORITY_SECTION", "Cancelled", "EngineService", "Event", "Failed",
-    "Finished", "GenerateJob", "GridJob", "JobInfo", "Progress", "Queued", "RenderJob", "SleepJob", "SplitJob",
+    "PRIORITY_BATCH", "PRIORITY_INTERACTIVE", "PRIORITY_SECTION", "Cancelled", "Engine", "EngineService", "Event",
+    "Failed", "Finished", "GenerateJob", "GridJob", "JobInfo", "Progress", "Queued", "RenderJob", "SleepJob", "SplitJob",
     "Started",
 ]
