@@ -1,6 +1,6 @@
 """The open project as the app sees it: a view of the session core. Every edit goes to the session (which saves
-it off the GUI thread); the QUndoStack mirrors the session's history, so an edit from the DAW appears in it
-("Set tempo (from DAW)") and Ctrl+Z undoes it like any other, and the DAW hears the change back."""
+it off the GUI thread); Undo and Redo are the session's own history (``gui.undo.SessionUndo``), so an edit from the
+DAW appears in it ("Set tempo (from DAW)") and Ctrl+Z undoes it like any other, and the DAW hears the change back."""
 
 from __future__ import annotations
 
@@ -8,29 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.session import Session, SongChanged
 from engine.song.model import Song
 from engine.song.project import Project
 
-
-class SongEdit(QUndoCommand):
-    """One entry of the session's history; pushing it does not apply it again (the session already has)."""
-
-    def __init__(self, doc: DocumentModel, text: str):
-        super().__init__(text)
-        self.doc = doc
-        self._applied = True
-
-    def redo(self) -> None:
-        if self._applied:
-            self._applied = False
-            return
-        self.doc.session.redo()
-
-    def undo(self) -> None:
-        self.doc.session.undo()
+from .undo import SessionUndo
 
 
 class DocumentModel(QObject):
@@ -43,7 +26,7 @@ class DocumentModel(QObject):
         super().__init__()
         self.session = source if isinstance(source, Session) else Session(source)
         self._owns_session = not isinstance(source, Session)
-        self.undo = QUndoStack(self)
+        self.undo = SessionUndo(self.session, self)
         self._arrived.connect(self._on_event)  # queued when it comes from another thread
         self._unsubscribe = self.session.subscribe(self._arrived.emit)
 
@@ -60,14 +43,12 @@ class DocumentModel(QObject):
         return self.session.folder
 
     def edit(self, new: Song, text: str) -> None:
-        """Apply an edit through the session and the undo stack (no-op edits are dropped)."""
-        if self.session.edit(new, text, "app"):
-            self.undo.push(SongEdit(self, text))
+        """Apply an edit through the session: one entry of its history (no-op edits are dropped)."""
+        self.session.edit(new, text, "app")
 
     def _on_event(self, ev: Any) -> None:
         if isinstance(ev, SongChanged):
-            if ev.kind == "edit" and ev.origin != "app":
-                self.undo.push(SongEdit(self, ev.label))
+            self.undo.refresh()
             self.songChanged.emit()
         self.sessionEvent.emit(ev)
 
