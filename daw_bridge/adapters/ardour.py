@@ -121,14 +121,14 @@ def _lua_str(s: str) -> str:
 
 
 def session_regions(session_dir: Path, name: str) -> list[tuple[str, str, int, int, int, float]]:
-    """(track, region, position, length, channels, peak) as Ardour itself loads them."""
+    """(track, region, position, length, channels, peak) of every audio region, as Ardour itself loads them."""
     script = f"""
 local s = load_session({_lua_str(str(session_dir))}, {_lua_str(name)}); assert(s)
 for t in s:get_tracks():iter() do
   for r in t:to_track():playlist():region_list():iter() do
     local ar = r:to_audioregion()
-    print(string.format("REGION\\t%s\\t%s\\t%d\\t%d\\t%d\\t%.5f", t:name(), r:name(), r:position():samples(),
-      r:length():samples(), ar:n_channels(), ar:maximum_amplitude(nil)))
+    if not ar:isnil() then print(string.format("REGION\\t%s\\t%s\\t%d\\t%d\\t%d\\t%.5f", t:name(), r:name(), r:position():samples(),
+      r:length():samples(), ar:n_channels(), ar:maximum_amplitude(nil))) end  -- audio regions only
   end
 end
 close_session()

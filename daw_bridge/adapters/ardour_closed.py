@@ -35,12 +35,16 @@ from pathlib import Path
 from daw_bridge.adapters.ardour import ArdourError, _lua, _lua_str, superclock
 
 
-def ensure_tracks(session_dir: Path, name: str, tracks: list[str]) -> None:
-    """Create the stereo audio tracks that do not exist yet (Ardour must be closed)."""
+def ensure_tracks(session_dir: Path, name: str, tracks: list[str],
+                  midi_tracks: tuple[str, ...] | list[str] = ()) -> None:
+    """Create the stereo audio tracks (and the MIDI tracks) that do not exist yet (Ardour must be closed)."""
+    from daw_bridge.adapters.ardour_midi import new_midi_track_lua  # noqa: PLC0415
+
     root = ET.parse(session_dir / f"{name}.ardour").getroot()
     existing = {r.get("name") for r in root.iter("Route")}
     missing = [t for t in tracks if t not in existing]
-    if not missing:
+    missing_midi = [t for t in midi_tracks if t not in existing]
+    if not missing and not missing_midi:
         return
     lines = [f"local s = load_session({_lua_str(str(session_dir))}, {_lua_str(name)}); assert(s)",
              "local master = s:master_out():input()"]
@@ -54,6 +58,7 @@ def ensure_tracks(session_dir: Path, name: str, tracks: list[str]) -> None:
                      "    local m = master:audio(c % master:n_ports():n_audio())\n"
                      "    if not o:audio(c):connected_to(m:name()) then o:connect(o:audio(c), m:name(), nil) end\n"
                      "  end end")
+    lines.extend(new_midi_track_lua(t) for t in missing_midi)
     lines.append('s:save_state("", false, false, false, false, false); close_session()')
     _lua("\n".join(lines))
 
@@ -104,11 +109,16 @@ def _write_channel(wav: Path, channel: int, target: Path) -> None:
 
 def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path], position: int, tag: str,
                            take: str = "", end: int | None = None,
-                           still_free: Callable[[], str | None] = lambda: None) -> list[LandedRegion]:
+                           still_free: Callable[[], str | None] = lambda: None,
+                           midi: dict[str, Path] | None = None) -> list[LandedRegion]:
     """Place each stem file (track name -> WAV) on its track at ``position`` samples. ``tag`` (e.g. ``sb-chorus-``)
     starts the names of this section's regions: those of an earlier landing inside ``[position, end)`` are
-    replaced. ``still_free`` returns who holds the session now, or None."""
+    replaced. ``still_free`` returns who holds the session now, or None. ``midi``: MIDI track name -> a part's
+    Standard MIDI File (``ardour_midi``), landed at the same sample on MIDI tracks, in the same write (empty: the
+    section's earlier MIDI regions go, listed as "removed"; None: MIDI tracks are not touched)."""
     import soundfile as sf  # noqa: PLC0415
+
+    from daw_bridge.adapters.ardour_midi import add_midi, verify_midi  # noqa: PLC0415
 
     session_dir = Path(session_dir)
     xml_path = session_dir / f"{name}.ardour"
@@ -125,7 +135,14 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
             raise ArdourError(f"{wav}: {infos[track].samplerate} Hz, and the session runs at {rate} Hz; land it "
                               "through the running Ardour (it converts on import)")
     end = end if end is not None else position + max(i.frames for i in infos.values())
-    ensure_tracks(session_dir, name, list(stems))
+    for route in ET.parse(xml_path).getroot().iter("Route"):  # a name taken by another kind of track: refused first
+        if route.get("name") in (midi or {}) and not route.get("midi-playlist"):
+            raise ArdourError(f"{xml_path}: no MIDI track {route.get('name')!r} (a track of that name is not a MIDI "
+                              "track: rename it in Ardour); nothing was written")
+        if route.get("name") in stems and not route.get("audio-playlist"):
+            raise ArdourError(f"{xml_path}: no audio track {route.get('name')!r} (a track of that name is not an "
+                              "audio track: rename it in Ardour); nothing was written")
+    ensure_tracks(session_dir, name, list(stems), list(midi or {}))
     before = xml_path.read_bytes()
     root = ET.fromstring(before)
     tree = ET.ElementTree(root)
@@ -187,19 +204,25 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
         ET.SubElement(playlist, "Region", attrs)
         landed.append(LandedRegion(track, f"{region_name}.1", position, info.frames, how))
         end_sample = max(end_sample, position + info.frames)
+    midi_landed = add_midi(root, session_dir, name, midi, position, end, tag, rate, next_id) \
+        if midi is not None else []
     _keep_sources_inside(sources, audio_dir)
     root.set("id-counter", str(counter + 1))
     _widen_session_range(root, superclock(position, rate), superclock(end_sample, rate), counter)
     tmp = xml_path.with_name(f".{xml_path.name}.tmp")
     tree.write(tmp, xml_declaration=True, encoding="UTF-8")
     _verify(tmp, landed, rate)
+    wrong = verify_midi(ET.parse(tmp).getroot(), midi_landed, rate)
+    if wrong:
+        tmp.unlink()
+        raise ArdourError(f"{wrong}; nothing was written")
     holder = still_free()
     if holder or xml_path.read_bytes() != before:
         tmp.unlink()
         raise ArdourError(f"{xml_path}: {holder or 'the session file changed while landing'}; nothing was written")
     shutil.copyfile(xml_path, xml_path.with_suffix(".ardour.sb-bak"))
     os.replace(tmp, xml_path)
-    return landed
+    return landed + [LandedRegion(*m) for m in midi_landed]
 
 
 def _span(region: ET.Element) -> tuple[int, int]:

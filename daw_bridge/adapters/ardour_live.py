@@ -378,7 +378,7 @@ def _parse_ack(text: str, request_id: str) -> LiveAnswer | None:
 
 def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.0.1", 3819), timeout_s: float = 20.0,
         start: int = 0, end: int = 0, tag: str = "", stems: dict[str, Path] | None = None,
-        cfg: Path | None = None) -> LiveAnswer:
+        cfg: Path | None = None, midi: dict[str, Path] | None = None) -> LiveAnswer:
     """Write a request, trigger the action in the running Ardour, wait for its acknowledgement. The request goes to
     the action's inbox (set up by :func:`install`; it answers whatever session is open) and to
     ``<session>/songbridge/`` (where an action bound by hand looks)."""
@@ -390,6 +390,12 @@ def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.
         if "\t" in track or "\n" in track or "\n" in str(path):
             raise ArdourError(f"track name {track!r} or file {path}: tabs and newlines cannot be sent to Ardour")
         lines.append(f"stem\t{track}\t{os.path.realpath(path)}")
+    for track, path in (midi or {}).items():  # a part of the guide's MIDI, for a MIDI track
+        if "\t" in track or "\n" in track or "\n" in str(path):
+            raise ArdourError(f"track name {track!r} or file {path}: tabs and newlines cannot be sent to Ardour")
+        lines.append(f"midi\t{track}\t{os.path.realpath(path)}")
+    if midi is not None:
+        lines.append("clearmidi\t1")
     with exclusive(folders[0] / ".lock", "Ardour"):
         return _ask(folders, session_dir, slot, osc, timeout_s, request_id, lines)
 

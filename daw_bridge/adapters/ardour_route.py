@@ -46,8 +46,12 @@ class Landing:
     def describe(self) -> str:
         how = "into the running Ardour" if self.route == "live" else "into the closed session file"
         reused = sum(1 for r in self.regions if r[4] == "reused")
-        text = (f"{len(self.regions)} regions at sample {self.position} in {self.session} ({how}, "
-                f"{self.seconds:.2f} s" + (f"; {reused} reused their sources" if reused else "") + ")")
+        removed = sum(1 for r in self.regions if r[4] == "removed")
+        midi = sum(1 for r in self.regions if r[0].endswith("(MIDI)") and r[4] != "removed")
+        text = (f"{len(self.regions) - removed} regions" + (f" ({midi} of them the guide's MIDI)" if midi else "") +
+                f" at sample {self.position} in {self.session} ({how}, {self.seconds:.2f} s" +
+                (f"; {reused} reused their sources" if reused else "") +
+                (f"; the section's earlier MIDI left {removed} tracks" if removed else "") + ")")
         return text + (f". {self.tempo_note}" if self.tempo_note else "")
 
 
@@ -97,6 +101,9 @@ def refusal(session_dir: Path, answered: dict[int, str] | None = None) -> str | 
         return (f"{unknown[0].describe()} is running and may have {session_dir} open (its command line names no "
                 "session and it was not asked: Ardour 7 leaves no lock file to tell)")
     scripts = [p for p in procs if p.kind == "lua" and "?" in p.paths]
+    if scripts:  # one that is ending may have had its script deleted already: only those still running count
+        time.sleep(0.3)
+        scripts = [p for p in scripts if live.alive(p.pid)]
     if scripts:
         return f"{scripts[0].describe()} runs a script SongBridge cannot read, which may hold {session_dir}"
     return None
@@ -134,20 +141,24 @@ def osc_hint(osc: tuple[str, int]) -> str:
 
 def land_stems(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: float, tag: str, take: str,
                song_bpm: float, song_meter: int, song_bar: float, cfg: Path | None = None,
-               osc: tuple[str, int] = ("127.0.0.1", 0), timeout_s: float = 20.0) -> Landing:
+               osc: tuple[str, int] = ("127.0.0.1", 0), timeout_s: float = 20.0,
+               midi: dict[str, Path] | None = None) -> Landing:
     """Land rendered stems (track name -> WAV) into the Ardour session at ``session_dir`` at the song's time; one
-    landing at a time into a session, whichever program asks. ``osc``: Ardour's OSC host and port (0: find it)."""
+    landing at a time into a session, whichever program asks. ``osc``: Ardour's OSC host and port (0: find it).
+    ``midi``: MIDI track name -> a part of the guide's MIDI (``ardour_midi.write_parts``), landed with the stems at
+    the same sample on MIDI tracks, through the same route, replacing the section's earlier MIDI regions (empty: a
+    take without MIDI, the section's earlier MIDI regions go; None: MIDI tracks are left alone)."""
     session_dir = Path(session_dir)
     began = time.monotonic()
     session_facts(session_dir)  # a clear error before anything is created in a folder that is not a session
     with live.exclusive(session_dir / "songbridge" / ".landing.lock", str(session_dir)):
         return _land(session_dir, stems, start_s, end_s, tag, take, song_bpm, song_meter, song_bar, cfg,
-                     resolve_osc(session_dir, osc), timeout_s, began)
+                     resolve_osc(session_dir, osc), timeout_s, began, midi)
 
 
 def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: float, tag: str, take: str,
           song_bpm: float, song_meter: int, song_bar: float, cfg: Path | None, osc: tuple[str, int],
-          timeout_s: float, began: float) -> Landing:
+          timeout_s: float, began: float, midi: dict[str, Path] | None) -> Landing:
     facts = session_facts(session_dir)
     start, end = round(start_s * facts.rate), round(end_s * facts.rate)
     from daw_bridge.adapters.rates import RATES_DIR, at_rate  # noqa: PLC0415
@@ -169,11 +180,12 @@ def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: floa
         staged = _stage(session_dir, stems, tag, take)
         try:
             try:
-                made = live.ask(session_dir, "tracks", slot, osc=osc, timeout_s=timeout_s, stems=staged, cfg=cfg)
+                made = live.ask(session_dir, "tracks", slot, osc=osc, timeout_s=timeout_s, stems=staged, cfg=cfg,
+                                midi=midi)
                 if made.ok and made.created:
                     time.sleep(TRACKS_SETTLE_S)  # Ardour connects new tracks' outputs from another thread
                 answer = live.ask(session_dir, "land", slot, osc=osc, timeout_s=timeout_s, start=start, end=end,
-                                  tag=tag, stems=staged, cfg=cfg)
+                                  tag=tag, stems=staged, cfg=cfg, midi=midi)
             except ArdourError as exc:
                 if "does not answer OSC" in str(exc):
                     raise ArdourError(f"{exc}{osc_hint(osc)}") from None
@@ -185,6 +197,10 @@ def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: floa
             note = tempo_note(answer.bpm, answer.meter, song_bpm, song_meter, start_s, song_bar)
             if answer.session_range == "none":
                 note = "; ".join(filter(None, (note, NO_RANGE)))
+            if midi and not any(r.track in midi for r in answer.regions):
+                note = "; ".join(filter(None, (note, "the guide's MIDI did not land: Ardour runs SongBridge's landing "
+                                                     "action from before MIDI; quit Ardour, run `songbridge daw setup "
+                                                     "ardour` again and land again")))
             if answer.unconnected:
                 note = "; ".join(filter(None, (note, f"the outputs of {answer.unconnected} go nowhere and JACK "
                                                      "refused to connect them to the master: connect them in "
@@ -207,7 +223,7 @@ def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: floa
     def still_free() -> str | None:
         return refusal(session_dir, answered)
 
-    regions = land_in_closed_session(session_dir, facts.name, stems, start, tag, take, end, still_free)
+    regions = land_in_closed_session(session_dir, facts.name, stems, start, tag, take, end, still_free, midi)
     return Landing("closed", tuple((r.track, r.region, r.position, r.length, r.how) for r in regions), start,
                    session_dir, time.monotonic() - began,
                    tempo_note(facts.bpm, facts.beats_per_bar, song_bpm, song_meter, start_s, song_bar))

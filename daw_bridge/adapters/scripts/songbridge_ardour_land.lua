@@ -18,9 +18,11 @@ songbridge-land-action v1]]
 --   end      <sample>            (land: the section's end; previous regions of the section inside are replaced)
 --   tag      <region name prefix, e.g. sb-chorus->
 --   stem     <track name> <TAB> <audio file>
+--   midi     <track name> <TAB> <Standard MIDI File, one part>   (a MIDI track, its region at the same sample)
+--   clearmidi 1                  (land: the section's earlier MIDI regions leave the MIDI tracks given no file)
 -- Ack: "id <request id>", then "ok" or "error <message>", then facts:
 --   session <path> / name <name> / rate <Hz> / bpm <quarter notes per minute at start> / meter <beats per bar>
---   region <track> <TAB> <region> <TAB> <position> <TAB> <length> <TAB> <imported|reused>
+--   region <track> <TAB> <region> <TAB> <position> <TAB> <length> <TAB> <imported|reused|removed>
 --   range <session range start sample> <TAB> <end sample>
 -- A landing is one undo step in Ardour (Edit > Undo takes all its stems back), its regions on top of what they
 -- overlap, and the session range widened to cover them.
@@ -54,9 +56,9 @@ function factory (params) return function ()
 	local first = fh:read ("l")
 	for line in fh:lines () do
 		local key, rest = string.match (line, "^(%S+)\t(.*)$")
-		if key == "stem" then
+		if key == "stem" or key == "midi" then
 			local track, path = string.match (rest, "^([^\t]+)\t(.+)$")
-			if track then table.insert (req.stems, {track = track, path = path}) end
+			if track then table.insert (req.stems, {track = track, path = path, midi = key == "midi"}) end
 		elseif key then
 			req[key] = rest
 		end
@@ -88,6 +90,18 @@ function factory (params) return function ()
 		finish ("ok")
 		return
 	end
+	-- a MIDI track for a part of the guide, playing through Ardour's own General MIDI-ish synth when it has one
+	local function new_track (stem)
+		if stem.midi then
+			local synth = ARDOUR.LuaAPI.new_plugin_info ("ACE Reasonable Synth", ARDOUR.PluginType.LV2)
+			if synth:isnil () then synth = ARDOUR.PluginInfo () end
+			return Session:new_midi_track (ARDOUR.ChanCount (ARDOUR.DataType ("midi"), 1),
+				ARDOUR.ChanCount (ARDOUR.DataType ("audio"), 2), true, synth, nil, nil, 1, stem.track,
+				ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true)
+		end
+		return Session:new_audio_track (2, 2, nil, 1, stem.track, ARDOUR.PresentationInfo.max_order,
+			ARDOUR.TrackMode.Normal, true)
+	end
 	if req.kind == "tracks" then
 		-- the stems' tracks first, in a request of their own: Ardour connects a new track's outputs from another
 		-- thread, which needs this action to have returned (a landing that made its tracks itself now and then
@@ -95,8 +109,7 @@ function factory (params) return function ()
 		local ok, err = pcall (function ()
 			for _, stem in ipairs (req.stems) do
 				if Session:route_by_name (stem.track):isnil () then
-					Session:new_audio_track (2, 2, nil, 1, stem.track, ARDOUR.PresentationInfo.max_order,
-						ARDOUR.TrackMode.Normal, true)
+					new_track (stem)
 					table.insert (lines, "created\t" .. stem.track)
 				end
 			end
@@ -113,18 +126,23 @@ function factory (params) return function ()
 		for _, stem in ipairs (req.stems) do
 			local route = Session:route_by_name (stem.track)
 			if route:isnil () then
-				local tl = Session:new_audio_track (2, 2, nil, 1, stem.track, ARDOUR.PresentationInfo.max_order,
-					ARDOUR.TrackMode.Normal, true)
-				route = tl:front ()
+				route = new_track (stem):front ()
 			end
 			local track = route:to_track ()
-			if track:isnil () then error ("'" .. stem.track .. "' is a bus, not an audio track") end
+			local kind = stem.midi and "MIDI" or "audio"
+			if track:isnil () then error ("'" .. stem.track .. "' is a bus, not a " .. kind .. " track") end
+			if track:playlist ():data_type ():to_string () ~= (stem.midi and "midi" or "audio") then
+				error ("'" .. stem.track .. "' is not a " .. kind .. " track")
+			end
 			local base = string.match (stem.path, "([^/]+)%.[^./]+$") or stem.path
 			-- into the region list only; placing it is done below, on this track, whatever the editor has selected
 			local function whole_region ()
 				local hit = nil
 				for _, r in ARDOUR.RegionFactory.regions ():iter () do
-					if r:whole_file () and r:name () == base then hit = r end
+					-- Ardour names a MIDI file's region after the file and its track ("<base>-<track>")
+					local n = r:name ()
+					if r:whole_file () and (n == base or (stem.midi and string.sub (n, 1, #base + 1) == base .. "-"))
+						and (r:to_midiregion ():isnil () ~= (stem.midi == true)) then hit = r end
 				end
 				return hit
 			end
@@ -147,6 +165,30 @@ function factory (params) return function ()
 		-- go on top of whatever they overlap
 		Session:begin_reversible_command ("SongBridge: land " .. tag .. " at sample " .. start)
 		local last = start
+		-- a landing with MIDI (or from a take without: clearmidi) replaces the section's earlier MIDI regions on
+		-- every MIDI track; those that get no new one now are listed as removed
+		if req.clearmidi == "1" then
+			local planned = {}
+			for _, p in ipairs (plan) do planned[p.stem.track] = true end
+			for route in Session:get_routes ():iter () do
+				local t = route:to_track ()
+				if not t:isnil () and not planned[route:name ()] and t:playlist ():data_type ():to_string () == "midi" then
+					local playlist = t:playlist ()
+					playlist:to_stateful ():clear_changes ()
+					local old = {}
+					for r in playlist:region_list ():iter () do
+						local rp = r:position ():samples ()
+						if string.sub (r:name (), 1, #tag) == tag and rp >= start and rp < stop then table.insert (old, r) end
+					end
+					for _, r in ipairs (old) do
+						table.insert (lines, string.format ("region\t%s\t%s\t%d\t0\tremoved", route:name (), r:name (),
+							r:position ():samples ()))
+						playlist:remove_region (r)
+					end
+					Session:add_stateful_diff_command (playlist:to_statefuldestructible ())
+				end
+			end
+		end
 		for _, p in ipairs (plan) do
 			local playlist = p.playlist
 			playlist:to_stateful ():clear_changes ()
@@ -158,7 +200,8 @@ function factory (params) return function ()
 				end
 			end
 			for _, r in ipairs (old) do playlist:remove_region (r) end
-			local copy = ARDOUR.RegionFactory.clone_region (p.whole, true, true)
+			-- a MIDI region shares its source (a fork would copy the file at every landing)
+			local copy = ARDOUR.RegionFactory.clone_region (p.whole, true, not p.stem.midi)
 			playlist:add_region (copy, pos, 1, false)
 			pcall (function () copy:raise_to_top () end)
 			Session:add_stateful_diff_command (playlist:to_statefuldestructible ())
@@ -172,7 +215,7 @@ function factory (params) return function ()
 		local master = Session:master_out ():input ()
 		for _, p in ipairs (plan) do
 			local o = Session:route_by_name (p.stem.track):output ()
-			local any = false
+			local any = o:n_ports ():n_audio () == 0 -- a MIDI track without a synth has MIDI outputs only
 			for c = 0, o:n_ports ():n_audio () - 1 do
 				if o:audio (c):connected () then any = true end
 			end
