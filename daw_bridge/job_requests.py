@@ -70,18 +70,40 @@ def cancel(bridge: Any, env: p.Envelope, cmd: p.Cancel) -> None:
         raise SongBridgeError(f"no running or queued job {cmd.job_id!r}")
 
 
-def check_tempo(bridge: Any, what: str) -> None:
-    """Bars from a DAW that plays at another tempo than the song would land on the wrong beats: refuse."""
+def daw_tempo(bridge: Any) -> float | None:
+    """The DAW's tempo when following a DAW that plays at another tempo than the song (else None).
+
+    A section or bars regenerated then is generated at the *song's* tempo and locked to the DAW's when it is made
+    (``lock_to_daw``), not the song retempoed first: the regeneration edits a base take that was made at the song's
+    tempo, and its new bars must splice into that take's audio on the song's beats; retempoing the song would move
+    every section, lyric line and take of the project for one request. The lock (``engine.grid.takes.lock_take``
+    at the DAW's bpm) maps every bar of the new take onto the DAW's bar lines, so N bars come back exactly N bars at
+    the DAW's tempo (a take of F samples is locked to F * song bpm / DAW bpm samples)."""
     t = bridge.session.transport
     song_bpm = bridge.session.song.tempo.bpm
     if t.follow and t.bpm and abs(t.bpm - song_bpm) > TEMPO_TOLERANCE:
-        raise SongBridgeError(f"{what}: the DAW plays at {t.bpm:g} bpm but the song is at {song_bpm:g} bpm; "
-                              f"set the song's tempo first (/songbridge/song/set/tempo {t.bpm:g}) or stop "
-                              "following the DAW (/songbridge/transport/set/follow 0)")
+        return float(t.bpm)
+    return None
+
+
+def lock_to_daw(bridge: Any, take: Any, purpose: dict[str, Any]) -> str | None:
+    """Queue the lock of a take generated for a DAW at another tempo (``purpose["daw_bpm"]``); the bridge switches
+    the lock on when it is made, as for ``/songbridge/take/grid 1``. Returns the job id (None: nothing to do)."""
+    from engine.service import GridJob  # noqa: PLC0415
+    from engine.settings import models_dir  # noqa: PLC0415
+
+    bpm = purpose.get("daw_bpm")
+    if not bpm:
+        return None
+    session = bridge.session
+    job = GridJob(session.folder, take, session.song.tempo, True, float(bpm), models_dir()[0],
+                  label=f"lock {take.id} to the DAW's {float(bpm):g} bpm")
+    return session.submit(job, {"reply_to": purpose.get("reply_to"), "client": purpose.get("client"), "takes": 1,
+                                "kind": "lock", "take": take.id, "label": job.label,
+                                **({"section": purpose["section"]} if purpose.get("section") else {})}, "daw")
 
 
 def generate_here(bridge: Any, env: p.Envelope, cmd: p.GenerateHere) -> None:
-    check_tempo(bridge, "generate at the play head")
     t = bridge.session.transport
     if t.follow and t.beats is None:
         raise SongBridgeError("the DAW's position is not known yet: start its transport (or send a Song "
@@ -112,10 +134,12 @@ def submit(bridge: Any, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
                          backend=cmd.backend, style=style)
     else:
         req = None
-    if req is not None and req.bars:
-        check_tempo(bridge, ", ".join(f"bars {a:g}-{b:g}" for a, b in req.bars))
     if req is not None:
-        job_id = session.regenerate(req, origin="daw", priority=PRIORITY_SECTION, purpose=purpose_of(env, takes))
+        purpose = purpose_of(env, takes)
+        bpm = daw_tempo(bridge)
+        if bpm is not None:  # generated at the song's tempo, then locked to the DAW's (``daw_tempo``)
+            purpose["daw_bpm"] = bpm
+        job_id = session.regenerate(req, origin="daw", priority=PRIORITY_SECTION, purpose=purpose)
         label = session.jobs.get(job_id, {}).get("label", "")
     else:
         job_id, label = _whole_song(session, env, cmd, style), "song"

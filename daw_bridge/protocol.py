@@ -165,6 +165,22 @@ class TransportUpdate:
 
 
 @dataclass(frozen=True)
+class DawSync:
+    """``pull``: the DAW session's tempo map and markers into the song (one undoable edit, "from DAW"); ``push``:
+    the song's sections and tempo into the session (``daw_bridge/daw_sync.py``)."""
+
+    direction: str  # "pull" | "push"
+
+
+@dataclass(frozen=True)
+class DawOsc:
+    """Where the DAW's OSC listens (host, port; port 0: find Ardour's); None: only answer where it is."""
+
+    host: str | None = None
+    port: int | None = None
+
+
+@dataclass(frozen=True)
 class BadRequest:
     """A request that could not be translated; the controller answers it with an error."""
 
@@ -174,7 +190,7 @@ class BadRequest:
 
 Command = (Ping | Generate | GenerateHere | MakeLoop | Edit | Cancel | JobStatus | Audition | Accept | Split | FindGrid | Land
            | GetProperty | SetProperty
-           | Listen | FollowTransport | TransportUpdate | BadRequest | BridgeStats)
+           | Listen | FollowTransport | TransportUpdate | BadRequest | BridgeStats | DawSync | DawOsc)
 
 
 MAX_ERRORS_PER_DATAGRAM = 8  # error replies one datagram (a bundle) may cause; the rest are counted, not sent

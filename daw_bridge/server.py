@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daw_bridge import job_requests, take_commands
+from daw_bridge import daw_sync, job_requests, take_commands
 from daw_bridge import protocol as p
 from daw_bridge.adapters.ardour_follow import follow_ardour
 from daw_bridge.inbox import Inbox
@@ -87,6 +87,7 @@ class Bridge:
         self.landings: deque[dict[str, Any]] = deque(maxlen=10)
         # refusals of commands that had nowhere to be answered (MIDI, the app): the DAW link panel and the log say them
         self.refusals: deque[dict[str, Any]] = deque(maxlen=10)
+        self.daw_syncs: deque[dict[str, Any]] = deque(maxlen=10)  # pulls and pushes (daw_sync), for the panel
         self._unsubscribe = session.subscribe(self._on_session)
 
     @property
@@ -101,7 +102,14 @@ class Bridge:
         self._lander.start()
         self.ardour_follow = follow_ardour(self.session.song, self.commands) \
             if self.session.song.daw.follow_transport else None
+        from daw_bridge.midi.connections import keep  # noqa: PLC0415 - the project's MIDI connections, made again
+
+        self.midi_keeper = keep(self.session.folder, getattr(self, "midi_ports", None))
         return self
+
+    def run_later(self, work: Callable[[], None]) -> None:
+        """Run slow work for a command (a landing, a pull from the DAW) on the landing thread, in turn."""
+        self._landing.put(work)
 
     def _land_loop(self) -> None:
         while (work := self._landing.get()) is not None:
@@ -112,6 +120,8 @@ class Bridge:
 
     def close(self) -> None:
         self._unsubscribe()
+        if getattr(self, "midi_keeper", None) is not None:
+            self.midi_keeper.close()
         if getattr(self, "ardour_follow", None) is not None:
             self.ardour_follow.close()
         self._stop.set()
@@ -293,6 +303,8 @@ class Bridge:
             self.reply(env, f"{ROOT}/transport/get/follow", int(cmd.on))
         elif isinstance(cmd, p.TransportUpdate):
             self.on_transport(cmd)
+        elif isinstance(cmd, p.DawSync | p.DawOsc):
+            daw_sync.handle(self, env, cmd)
 
     def listen(self, env: p.Envelope, cmd: p.Listen) -> None:
         """Subscribe (or renew, or end) the sender: only an address that has proven it receives there, at most so
@@ -419,6 +431,11 @@ class Bridge:
                     song = self.session.song
                     self.session.edit(song.replace(locked=(*song.locked, t)), f"Lock {t} to the grid (from DAW)",
                                       "daw")
+            if purpose.get("daw_bpm") and ev.takes:  # made at the song's tempo for a DAW at another: lock to it
+                try:
+                    job_requests.lock_to_daw(self, ev.takes[0], purpose)
+                except SongBridgeError as exc:
+                    log.warning("could not lock %s to the DAW's tempo: %s", ev.takes[0].id, exc)
             args: list[Any] = [ev.job_id]
             for take in ev.takes or ():
                 args += [take.id, str(self.session.project.take_dir(take.id) / "mix.wav")]
@@ -426,7 +443,8 @@ class Bridge:
             if purpose.get("loop") and ev.takes:  # a loop from the DAW lands at its bar as soon as it is made
                 for take in ev.takes:
                     self.commands.put(p.Envelope(p.Land(take.id), f"{ROOT}/stems/land", purpose.get("reply_to")))
-            elif self.auto_land and ev.takes and purpose.get("origin") == "daw":
+            elif self.auto_land and ev.takes and purpose.get("origin") == "daw" and not purpose.get("daw_bpm"):
+                # (a take made for a DAW at another tempo lands when its lock to that tempo is made)
                 self.commands.put(p.Envelope(p.Land(ev.takes[0].id, purpose.get("section")), f"{ROOT}/stems/land",
                                              purpose.get("reply_to")))
         elif isinstance(ev, JobEnded) and ev.state == "failed":

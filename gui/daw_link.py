@@ -1,6 +1,9 @@
 """The DAW link panel: where the bridge listens, who has talked to it, what the DAW's clock says, and whether the
-project's DAW adapter can land stems (a Test button), a Land button and the last landing. Reads the bridge and the
-session twice a second."""
+project's DAW adapter can land stems (a Test button), a Land button and the last landing; where the DAW's OSC
+listens (host and port, set here as over OSC), Pull (the DAW's tempo and markers into the song, undoable) and Push
+(the song's sections and tempo into the DAW) and their last result. Every button sends the bridge the same command
+as the OSC address it names (``/songbridge/daw/set/osc``, ``/daw/pull``, ``/daw/push``, ``/stems/land``). Reads the
+bridge and the session twice a second."""
 
 from __future__ import annotations
 
@@ -9,11 +12,14 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -40,7 +46,15 @@ class DawLinkPanel(QWidget):
             w.setWordWrap(True)
         form.addRow("OSC", self.osc)
         form.addRow("MIDI", self.midi)
-        form.addRow("Follow", self.follow)
+        follow_row = QHBoxLayout()
+        follow_row.addWidget(self.follow, 1)
+        self.follow_box = QCheckBox("Follow the DAW")
+        self.follow_box.setToolTip("Follow the DAW's transport: its MIDI clock, and with an Ardour link Ardour's own "
+                                   "OSC feedback; the play head is the DAW's (/songbridge/transport/set/follow; "
+                                   "remembered in the project)")
+        self.follow_box.clicked.connect(self.set_follow)
+        follow_row.addWidget(self.follow_box)
+        form.addRow("Follow", follow_row)
         form.addRow("DAW clock", self.clock)
         row = QHBoxLayout()
         row.addWidget(self.adapter, 1)
@@ -58,6 +72,36 @@ class DawLinkPanel(QWidget):
         self.land_button.clicked.connect(self.land)
         land_row.addWidget(self.land_button)
         form.addRow("Land", land_row)
+        osc_row = QHBoxLayout()
+        self.daw_host = QLineEdit()
+        self.daw_host.setToolTip("The host the DAW's OSC listens on (Ardour: Edit > Preferences > Control Surfaces)")
+        self.daw_port = QSpinBox()
+        self.daw_port.setRange(0, 65535)
+        self.daw_port.setSpecialValueText("find")
+        self.daw_port.setToolTip("The DAW's OSC port (Ardour: 3819 unless set; 0 / find: the port the running "
+                                 "Ardour listens on)")
+        self.daw_set = QPushButton("Set")
+        self.daw_set.setToolTip("Use this OSC address for the DAW (undoable; /songbridge/daw/set/osc)")
+        self.daw_set.clicked.connect(self.set_osc)
+        osc_row.addWidget(self.daw_host, 1)
+        osc_row.addWidget(self.daw_port)
+        osc_row.addWidget(self.daw_set)
+        form.addRow("DAW OSC", osc_row)
+        sync_row = QHBoxLayout()
+        self.pull_button = QPushButton("Pull from DAW")
+        self.pull_button.setToolTip("The session's tempo map and markers become the song's tempo and sections "
+                                    "(undoable; /songbridge/daw/pull)")
+        self.pull_button.clicked.connect(lambda: self.sync("pull"))
+        self.push_button = QPushButton("Push to DAW")
+        self.push_button.setToolTip("The song's sections become range markers in the session, its tempo the "
+                                    "session's (/songbridge/daw/push)")
+        self.push_button.clicked.connect(lambda: self.sync("push"))
+        sync_row.addWidget(self.pull_button)
+        sync_row.addWidget(self.push_button)
+        form.addRow("Tempo, markers", sync_row)
+        self.synced = QLabel("nothing pulled or pushed yet")
+        self.synced.setWordWrap(True)
+        form.addRow("Last sync", self.synced)
         self.landed = QLabel("nothing landed yet")
         self.landed.setWordWrap(True)
         form.addRow("Last landing", self.landed)
@@ -89,6 +133,36 @@ class DawLinkPanel(QWidget):
         section = self.land_what.currentData()
         self.bridge.commands.put(p.Envelope(p.Land(None, section), "/songbridge/stems/land", None, "gui"))
         self.landed.setText(f"landing {self.land_what.currentText()} …")
+
+    def _send(self, command: Any, address: str) -> bool:
+        from daw_bridge import protocol as p  # noqa: PLC0415
+
+        if self.bridge is None:
+            self.synced.setText("✖ the DAW bridge is off" + (f": {self.off_reason}" if self.off_reason else ""))
+            return False
+        self.bridge.commands.put(p.Envelope(command, address, None, "gui"))
+        return True
+
+    def set_follow(self, on: bool) -> None:
+        from daw_bridge import protocol as p  # noqa: PLC0415
+
+        if self.bridge is None:
+            self.follow_box.setChecked(self.session.transport.follow)
+            self.refused.setText("✖ the DAW bridge is off" + (f": {self.off_reason}" if self.off_reason else ""))
+            return
+        self.bridge.commands.put(p.Envelope(p.FollowTransport(bool(on)), "/songbridge/transport/set/follow", None,
+                                            "gui"))
+
+    def set_osc(self) -> None:
+        from daw_bridge import protocol as p  # noqa: PLC0415
+
+        self._send(p.DawOsc(self.daw_host.text(), self.daw_port.value()), "/songbridge/daw/set/osc")
+
+    def sync(self, direction: str) -> None:
+        from daw_bridge import protocol as p  # noqa: PLC0415
+
+        if self._send(p.DawSync(direction), f"/songbridge/daw/{direction}"):
+            self.synced.setText(("pulling from" if direction == "pull" else "pushing to") + " the DAW …")
 
     def run_test(self) -> None:
         """Check the link off the GUI thread (asking Ardour takes up to seconds); ``refresh`` shows the answer."""
@@ -124,9 +198,16 @@ class DawLinkPanel(QWidget):
             extra = f"; {osc.overflowed} dropped by the kernel (burst too large)" if osc.overflowed else ""
             self.osc.setText(f"listening on {h}:{port} — {osc.received} received, {b.commands.coalesced} "
                              f"coalesced{extra}")
-            self.midi.setText(getattr(b, "midi_note", "off"))
+            keeper = getattr(b, "midi_keeper", None)
+            try:
+                conns = f"\n{keeper.describe()}" if keeper is not None else ""
+            except Exception:  # noqa: BLE001 - the JACK server went away: the note still says the ports
+                conns = ""
+            self.midi.setText(getattr(b, "midi_note", "off") + conns)
         t = self.session.transport
         self.follow.setText("following the DAW's transport" if t.follow else "not following (the song's own tempo)")
+        if self.follow_box.isChecked() != t.follow:
+            self.follow_box.setChecked(t.follow)
         bpm = f"{t.bpm:.2f} bpm" if t.bpm else "tempo unknown"
         if t.beats is not None:
             bbt = self.session.song.tempo.seconds_to_bbt(self.session.song.tempo.quarters_to_seconds(t.beats))
@@ -137,6 +218,15 @@ class DawLinkPanel(QWidget):
         self.clock.setText(f"{bpm}, {pos}, {'playing' if t.playing else 'stopped'}" +
                            (f" — from {source}" if source else ""))
         daw = self.session.song.daw
+        if not self.daw_host.hasFocus():
+            self.daw_host.setText(daw.host)
+        if not self.daw_port.hasFocus():
+            self.daw_port.setValue(daw.port)
+        syncs = getattr(b, "daw_syncs", None)
+        if syncs:
+            last = syncs[-1]
+            self.synced.setText(f"{'✔' if last['ok'] else '✖'} {last['direction']} ({_ago(last['when'])}): "
+                                f"{last['text']}")
         self.adapter.setText(f"{daw.adapter}" + (f" — {daw.session}" if daw.session else "") +
                              (f"\n{self.test_result}" if self.test_result else ""))
         names = [("Whole song", None)] + [(sec.name, sec.name) for sec in self.session.song.sections]

@@ -1,9 +1,13 @@
 """The transport bar: return to start, play/pause, stop, loop, A/B, follow; the play head in bars|beats|ticks and
 minutes:seconds; the song's tempo, meter and key; which take plays and which side of the A/B you hear; zoom and
-snap. Its actions are also the Transport and View menus, with their keys in the tooltips."""
+snap. Its actions are also the Transport and View menus, with their keys in the tooltips.
+
+While the song follows the DAW's transport (``daw.follow_transport``, the DAW link panel), the play head is the
+DAW's (``DawPlayhead``): its quarter notes on the song's grid, moved on between the DAW's updates at its tempo."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -11,6 +15,30 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QToolBar
 
 from engine.song.tempo import Grid
+
+EXTRAPOLATE_S = 0.3  # at most this long past the DAW's last word (Ardour's OSC speaks ten times a second)
+
+
+class DawPlayhead:
+    """``() -> (seconds, rolling)`` of the DAW's play head while the session follows it (else None): the last
+    position heard (quarter notes, on the song's tempo map), moved on at the DAW's tempo while it rolls, never more
+    than ``EXTRAPOLATE_S`` past the last update, so a stop or a locate shows as soon as the bridge hears it."""
+
+    def __init__(self, session: Any, clock: Any = time.monotonic):
+        self.session, self.clock = session, clock
+        self._last: tuple[float | None, float] = (None, 0.0)  # (beats heard, when)
+
+    def __call__(self) -> tuple[float, bool] | None:
+        t = self.session.transport
+        if not t.follow or t.beats is None:
+            return None
+        now = self.clock()
+        if t.beats != self._last[0]:
+            self._last = (t.beats, now)
+        beats = t.beats
+        if t.playing and t.bpm:
+            beats += min(now - self._last[1], EXTRAPOLATE_S) * t.bpm / 60.0
+        return max(0.0, self.session.song.tempo.quarters_to_seconds(beats)), bool(t.playing)
 
 
 class TransportBar(QToolBar):
@@ -54,6 +82,7 @@ class TransportBar(QToolBar):
         self.grid_box.currentTextChanged.connect(self._grid)
         self.addWidget(QLabel(" Snap "))
         self.addWidget(self.grid_box)
+        win.timeline.daw_playhead = DawPlayhead(win.doc.session)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(50)
@@ -77,7 +106,8 @@ class TransportBar(QToolBar):
         song = win.doc.song
         t = win.timeline.playhead_s
         minutes, seconds = divmod(t, 60.0)
-        self.position.setText(f"{song.tempo.seconds_to_bbt(t)}   {int(minutes):02d}:{seconds:06.3f}")
+        daw = " ⇄ DAW" if win.timeline.daw_playhead is not None and win.timeline.daw_playhead() is not None else ""
+        self.position.setText(f"{song.tempo.seconds_to_bbt(t)}   {int(minutes):02d}:{seconds:06.3f}{daw}")
         self.song_facts.setText(f"♩ {song.tempo.bpm:g} bpm   {song.tempo.meter}   {song.key.tonic} {song.key.mode}")
         pl = win.player
         take_id = getattr(win, "_playing_take", None)

@@ -12,7 +12,7 @@ Ardour's own code, so what it reads is what Ardour shows and what it writes Ardo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +43,7 @@ def read_timeline(session_dir: Path) -> SessionTimeline:
 
     session_dir = Path(session_dir)
     facts = session_facts(session_dir)
-    root = ET.parse(session_dir / f"{facts.name}.ardour").getroot()
-    meters = []
-    for m in root.iter("Meter"):
-        bar = _bar(m.get("bbt"))
-        if bar is not None:
-            meters.append((bar, int(float(m.get("divisions-per-bar", "4"))), int(float(m.get("note-value", "4")))))
-    meters.sort()
-    tempos = []
-    for t in root.iter("Tempo"):
-        bar = _bar(t.get("bbt"))
-        if bar is None or t.get("active", "1") == "0":
-            continue
-        qpm = float(t.get("npm", "120")) * 4.0 / float(t.get("note-type", "4"))
-        meter = next(((d, n) for b, d, n in reversed(meters) if b <= bar), (4, 4))
-        tempos.append((bar, qpm, *meter))
-    tempos.sort()
+    tempos = _tempos_from(ET.parse(session_dir / f"{facts.name}.ardour").getroot())
     out = _lua(f"""
 local s = load_session({_lua_str(str(session_dir))}, {_lua_str(facts.name)}); assert(s)
 for l in s:locations():list():iter() do
@@ -83,6 +68,98 @@ close_session()
     return SessionTimeline(facts.rate, tuple(tempos), tuple(markers), end)
 
 
+def _tempos_from(root: Any) -> list[tuple[int, float, int, int]]:
+    meters = []
+    for m in root.iter("Meter"):
+        bar = _bar(m.get("bbt"))
+        if bar is not None:
+            meters.append((bar, int(float(m.get("divisions-per-bar", "4"))), int(float(m.get("note-value", "4")))))
+    meters.sort()
+    tempos = []
+    for t in root.iter("Tempo"):
+        bar = _bar(t.get("bbt"))
+        if bar is None or t.get("active", "1") == "0":
+            continue
+        qpm = float(t.get("npm", "120")) * 4.0 / float(t.get("note-type", "4"))
+        meter = next(((d, n) for b, d, n in reversed(meters) if b <= bar), (4, 4))
+        tempos.append((bar, qpm, *meter))
+    return sorted(tempos)
+
+
+def read_saved_timeline(session_dir: Path) -> SessionTimeline:
+    """The tempos and markers of the session *file* as the running Ardour last saved it (no Lua: the session stays
+    open there). A position is Ardour 7's ``a<superclock>`` (audio time) or ``b<ticks>`` (music time, 1920 a quarter
+    note, through the file's tempo map)."""
+    import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+    from daw_bridge.adapters.ardour_follow import TICKS_PER_BEAT, session_tempo_map  # noqa: PLC0415
+
+    session_dir = Path(session_dir)
+    facts = session_facts(session_dir)
+    try:
+        root = ET.parse(session_dir / f"{facts.name}.ardour").getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise ArdourError(f"{session_dir / (facts.name + '.ardour')}: cannot be read ({exc})") from None
+    tm = root.find(".//TempoMap")
+    per_s = float(tm.get("superclocks-per-second", "282240000")) if tm is not None else 282240000.0
+    beats = session_tempo_map(session_dir, facts.rate)
+
+    def samples(pos: str | None) -> int | None:
+        m = re.match(r"([ab])(-?\d+)", pos or "")
+        if m is None:
+            return None
+        if m.group(1) == "a":
+            return round(int(m.group(2)) / per_s * facts.rate)
+        q = int(m.group(2)) / TICKS_PER_BEAT
+        sec, q0, qpm = next((x for x in reversed(beats.pieces) if x[1] <= q), beats.pieces[0])
+        return round((sec + (q - q0) * 60.0 / qpm) * facts.rate)
+
+    markers, end = [], 0
+    for loc in root.iter("Location"):
+        flags = set((loc.get("flags") or "").split(","))
+        a, b, name = samples(loc.get("start")), samples(loc.get("end")), loc.get("name") or ""
+        if a is None or b is None:
+            continue
+        if "IsSessionRange" in flags:
+            end = max(end, b)
+        elif flags & {"IsAutoLoop", "IsAutoPunch", "IsCDMarker", "IsXrun", "IsCueMarker", "IsSkip"}:
+            continue
+        elif "IsRangeMarker" in flags and b > a:
+            markers.append(Marker(name, a, b, "range"))
+        elif "IsMark" in flags and not re.match(r"(xrun|cue)\d*$", name.lower()):
+            markers.append(Marker(name, a, a, "mark"))
+    markers.sort(key=lambda m: (m.start, m.kind))
+    end = max([end, *(m.end for m in markers)])
+    return SessionTimeline(facts.rate, tuple(_tempos_from(root)), tuple(markers), end)
+
+
+def save_running(session_dir: Path, osc: tuple[str, int], timeout_s: float = 10.0) -> None:
+    """Ask the Ardour that has ``session_dir`` open to save it (OSC ``/save_state``, as Ctrl+S) and wait until the
+    session file is written; an ArdourError says what to do when it is not."""
+    import time  # noqa: PLC0415
+
+    from daw_bridge.adapters.ardour import ArdourOsc  # noqa: PLC0415
+
+    session_dir = Path(session_dir)
+    path = session_dir / f"{session_facts(session_dir).name}.ardour"
+    before = path.stat().st_mtime_ns
+    try:
+        link = ArdourOsc(*osc)
+    except OSError as exc:
+        raise ArdourError(f"cannot reach Ardour's OSC at {osc[0]}:{osc[1]}: {exc}") from None
+    try:
+        link.send("/save_state")
+        deadline = time.monotonic() + timeout_s
+        while path.stat().st_mtime_ns == before:
+            if time.monotonic() > deadline:
+                raise ArdourError(f"Ardour at {osc[0]}:{osc[1]} did not save {path.name} in {timeout_s:g} s (is "
+                                  "its OSC on, and is this the Ardour that has the session open?)")
+            time.sleep(0.05)
+        time.sleep(0.2)  # the file is renamed into place whole; let a slow disk settle its size
+    finally:
+        link.close()
+
+
 def _bar(bbt: str | None) -> int | None:
     m = re.match(r"(\d+)\|", bbt or "")
     return int(m.group(1)) if m else None
@@ -104,8 +181,12 @@ def song_from_timeline(song: Any, tl: SessionTimeline) -> Any:
         if segments[0].bar != 1:
             segments.insert(0, TempoSegment(1, segments[0].bpm, segments[0].meter))
         tempo = TempoMap(tuple(segments), song.tempo.bar1_s)
-    sections = []
+    sections: list[Any] = []
+    old_ids = {sec.name.strip().lower(): sec.id for sec in song.sections}
+    pushed = {(m.name[len(TAG):].strip().lower(), m.start) for m in tl.markers if m.name.startswith(TAG)}
     for i, m in enumerate(tl.markers):
+        if not m.name.startswith(TAG) and (m.name.strip().lower(), m.start) in pushed:
+            continue  # the producer's marker where SongBridge pushed the same section: that section once
         name = m.name[len(TAG):] if m.name.startswith(TAG) else m.name
         start = m.start / tl.rate
         if m.kind == "range":
@@ -116,8 +197,42 @@ def song_from_timeline(song: Any, tl: SessionTimeline) -> Any:
         if end <= start:
             continue
         sid = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip().lower()).strip("-")[:56] or "section"
-        sections.append(Section(f"{sid}-{i + 1}", name.strip() or f"Section {i + 1}", start, end))
-    return song.replace(tempo=tempo, sections=tuple(sections) if sections else song.sections)
+        sid = old_ids.pop(name.strip().lower(), f"{sid}-{i + 1}")  # a section of the same name keeps its id
+        if any(x.id == sid for x in sections):
+            sid = f"{sid[:56]}-{i + 1}"
+        sections.append(Section(sid, name.strip() or f"Section {i + 1}", start, end))
+    if not sections:
+        return song.replace(tempo=tempo)
+    return _rehomed(song, tempo, tuple(sections))
+
+
+def _rehomed(song: Any, tempo: Any, sections: tuple[Any, ...]) -> Any:
+    """The song with new sections: a timed lyric line belongs to the section at its start; an untimed one keeps its
+    section when it is still there, else goes to the section at its old section's start; accepted takes of a
+    section that is gone go to the section at its start."""
+    ids = {s.id for s in sections}
+    old_start = {s.id: s.start_s for s in song.sections}
+
+    def home(t: float) -> str:
+        inside = [s for s in sections if s.start_s <= t < s.end_s]
+        before = [s for s in sections if s.start_s <= t]
+        return (inside or before or list(sections))[-1 if not inside else 0].id
+
+    lines = []
+    for line in song.lyrics:
+        if line.section_id is not None and line.start_s is not None:
+            line = replace(line, section_id=home(line.start_s))
+        elif line.section_id is not None and line.section_id not in ids:
+            line = replace(line, section_id=home(old_start.get(line.section_id, 0.0)))
+        lines.append(line)
+    accepted: dict[str, str] = {}
+    for where, take in song.accepted.items():
+        if not where or where in ids:
+            accepted[where] = take
+    for where, take in song.accepted.items():
+        if where and where not in ids and where in old_start:
+            accepted.setdefault(home(old_start[where]), take)
+    return song.replace(tempo=tempo, sections=sections, lyrics=tuple(lines), accepted=accepted)
 
 
 def push(session_dir: Path, song: Any) -> int:

@@ -1,7 +1,7 @@
 """What an Ardour link can do right now, checked, not assumed: the session file and its rate and tempo, whether
 Ardour answers OSC where the link says (and where Ardours on this machine do listen), which session it has open
 (asked through the landing action), whether that action is bound, the engine's rate against the session's, and
-whether the closed file may be written. Each check is one line with what to do when it fails; ``daw status`` prints
+whether the closed file may be written, and the MIDI connection. Each check is one line with what to do when it fails; ``daw status`` prints
 them all, the DAW link panel's Test shows them and the first failure's advice."""
 
 from __future__ import annotations
@@ -19,7 +19,49 @@ class Check:
     text: str  # what was found, and when not ok what to do
 
 
-def ardour_checks(song: Any, cfg: Path | None = None, ping_timeout_s: float = 5.0) -> list[Check]:
+def midi_check(folder: Path | None = None, client: str = "SongBridge") -> Check:
+    """SongBridge's MIDI ports in the running JACK server and what they are connected to (and, with the project's
+    ``folder``, what the project remembers: made again when the app or ``serve`` starts)."""
+    from daw_bridge.midi import connections as mc  # noqa: PLC0415
+
+    remembered = ""
+    if folder is not None:
+        try:
+            mem = mc.read(folder)
+            ins = [f"{x} -> {client}:in" for x in mem["in"]] + [f"{client}-out:out -> {x}" for x in mem["out"]]
+            remembered = "; the project remembers " + (", ".join(ins) if ins else "no connection")
+        except mc.ConnectionsFileError as exc:
+            return Check("midi", False, f"{exc}: fix or delete it (SongBridge writes it again)")
+    try:
+        import jack  # noqa: PLC0415
+
+        jack.set_error_function(lambda _msg: None)  # "cannot connect to server": said below, in a sentence
+        jack.set_info_function(lambda _msg: None)
+        try:
+            c = jack.Client("SongBridge-status", no_start_server=True)
+        finally:
+            jack.set_error_function(None)
+            jack.set_info_function(None)
+    except Exception:  # noqa: BLE001 - jack.JackOpenError: no server
+        return Check("midi", True, "no JACK server runs: MIDI clock is not followed (Ardour's own OSC feedback is, "
+                                   "with following on)" + remembered)
+    try:
+        names = {x.name for x in c.get_ports(is_midi=True)}
+        mine = f"{client}:in"
+        if mine not in names:
+            return Check("midi", True, f"{mine} is not open (the app or `songbridge serve --midi jack` opens it)"
+                         + remembered)
+        now = sorted(x.name for x in c.get_all_connections(mine))
+        if not now:
+            return Check("midi", True, f"nothing is connected to {mine}: connect Ardour's MIDI clock out to it to "
+                                       "follow its clock (Ardour's OSC feedback is followed anyway)" + remembered)
+        return Check("midi", True, ", ".join(f"{x} -> {mine}" for x in now) + remembered)
+    finally:
+        c.close()
+
+
+def ardour_checks(song: Any, cfg: Path | None = None, ping_timeout_s: float = 5.0,
+                  project: Path | None = None) -> list[Check]:
     from daw_bridge.adapters import ardour_live as live  # noqa: PLC0415
     from daw_bridge.adapters.ardour import ArdourError, ArdourOsc, session_facts  # noqa: PLC0415
     from daw_bridge.adapters.ardour_route import gui_verdicts, osc_hint, refusal, resolve_osc  # noqa: PLC0415
@@ -98,6 +140,7 @@ def ardour_checks(song: Any, cfg: Path | None = None, ping_timeout_s: float = 5.
                                         f"(`songbridge daw link PROJECT ardour NEW_SESSION --create`)"))
     else:
         out.append(Check("rate", True, f"JACK and the session both run at {rate} Hz"))
+    out.append(midi_check(project))
     why = refusal(folder, answered)
     out.append(Check("closed", True, f"the closed file may not be written now: {why}" if why else
                      "nothing holds the session file: a landing may write it"))

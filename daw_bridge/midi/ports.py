@@ -55,6 +55,8 @@ class TimedInput:
     def close(self) -> None:
         self._rt.cancel_callback()
         self._rt.close_port()
+        if hasattr(self._rt, "delete"):  # the JACK client goes now, so the next ports get the same names again
+            self._rt.delete()
         del self._rt
 
 

@@ -246,6 +246,12 @@ ROUTES: dict[str, Route] = {
                             "write stamped stems into a folder inside the project"),
     "/transport/set/follow": Route((Arg("on", "bool"),), lambda v: p.FollowTransport(v["on"]),
                                    "follow the DAW's transport (MIDI clock/SPP)"),
+    "/daw/pull": Route((), lambda v: p.DawSync("pull"),
+                       "the DAW session's tempo map and markers into the song (undoable, from DAW)"),
+    "/daw/push": Route((), lambda v: p.DawSync("push"), "the song's sections and tempo into the DAW session"),
+    "/daw/get/osc": Route((), lambda v: p.DawOsc(), "where the DAW's OSC listens: s:host i:port"),
+    "/daw/set/osc": Route((Arg("host", "str"), Arg("port", "int")), lambda v: p.DawOsc(v["host"], v["port"]),
+                          "set where the DAW's OSC listens (port 0: find Ardour's); undoable, kept in song.json"),
 }
 
 

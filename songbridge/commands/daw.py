@@ -101,13 +101,15 @@ def status(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     from daw_bridge.adapters.ardour_status import ardour_checks
 
-    checks = ardour_checks(song)
+    checks = ardour_checks(song, project=folder)
     for c in checks:
         print(f"{c.name + ':':8s} {'ok' if c.ok else 'PROBLEM'}  {c.text}")
     return 0 if all(c.ok for c in checks) else 1
 
 
-def _ardour_session(song: object) -> Path:
+def _ardour_session(song: object, held_ok: bool = False) -> tuple[Path, bool]:
+    """The linked session, and whether a running program holds it (refused unless ``held_ok``: a pull asks the
+    running Ardour to save and reads that)."""
     daw = song.daw  # type: ignore[attr-defined]
     if daw.adapter != "ardour" or not daw.session:
         raise SongBridgeError("the project is not linked to an Ardour session: `songbridge daw link PROJECT ardour "
@@ -115,22 +117,34 @@ def _ardour_session(song: object) -> Path:
     from daw_bridge.adapters.ardour_route import refusal
 
     why = refusal(Path(daw.session))
-    if why:
-        raise SongBridgeError(f"{why}: pull and push work on a closed session; save and quit Ardour first")
-    return Path(daw.session)
+    if why and not held_ok:
+        raise SongBridgeError(f"{why}: push works on a closed session (the running Ardour cannot take markers and "
+                              "tempo from SongBridge yet); save and quit Ardour first")
+    return Path(daw.session), bool(why)
 
 
 def pull(args: argparse.Namespace) -> int:
     """Ardour's tempo map and markers into the song: tempo, and a section per range marker or per marker."""
     from daw_bridge.adapters.ardour_markers import read_timeline, song_from_timeline
-    from engine.song.lock import ProjectLock
+    from engine.song.lock import ProjectBusy, ProjectLock
     from engine.song.project import Project, project_path
 
     folder = project_path(args.project)
-    with ProjectLock.acquire(folder, "songbridge daw pull"):
+    try:
+        lock = ProjectLock.acquire(folder, "songbridge daw pull")
+    except ProjectBusy as busy:  # the app (or serve) has the project: it pulls, as one undo step there
+        return _there(busy, "pull")
+    with lock:
         project = Project.open(folder)
-        session = _ardour_session(project.song)
-        timeline = read_timeline(session)
+        session, held = _ardour_session(project.song, held_ok=True)
+        if held:  # the running Ardour saves it (OSC /save_state, as Ctrl+S) and the file it wrote is read
+            from daw_bridge.adapters.ardour_markers import read_saved_timeline, save_running
+            from daw_bridge.adapters.ardour_route import resolve_osc
+
+            save_running(session, resolve_osc(session, (project.song.daw.host, project.song.daw.port)))
+            timeline = read_saved_timeline(session)
+        else:
+            timeline = read_timeline(session)
         song = song_from_timeline(project.song, timeline)
         project.song = song
         project.save()
@@ -150,7 +164,50 @@ def push(args: argparse.Namespace) -> int:
     from engine.song.project import Project, project_path
 
     song = Project.open(project_path(args.project)).song
-    session = _ardour_session(song)
+    session, _ = _ardour_session(song)
     n = push_markers(session, song)
     print(f"{session}: {n} range markers (sb:<section>) and {song.tempo.bpm:g} bpm {song.tempo.meter} at bar 1")
     return 0
+
+
+def _there(busy: object, direction: str, timeout_s: float = 180.0) -> int:
+    """Ask the program holding the project to pull (or push) through its bridge (``/songbridge/daw/<direction>``)
+    and print its answer."""
+    import socket
+    import sys
+    import time
+
+    from pythonosc.osc_message import OscMessage
+
+    from daw_bridge.osc.client import prove
+    from daw_bridge.osc.replies import message
+    from songbridge.holder import address_of
+
+    server = address_of(busy)
+    address = f"/songbridge/daw/{direction}"
+    print(f"{busy.holder.get('program', 'another program')} has the project open: asking its bridge at "  # type: ignore[attr-defined]
+          f"{server[0]}:{server[1]} to {direction}", file=sys.stderr)
+    family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+        try:
+            prove(sock, server)
+        except TimeoutError:
+            raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} does not answer") from None
+        sock.settimeout(0.5)
+        sock.sendto(message(address), server)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                m = OscMessage(sock.recv(65535))
+            except (TimeoutError, BlockingIOError):
+                continue
+            except Exception:  # noqa: BLE001 - a malformed datagram is skipped
+                continue
+            values = list(m.params)
+            if m.address == "/songbridge/error" and values[:1] == [address]:
+                raise SongBridgeError(str(values[-1]))
+            if m.address == f"{address}ed":
+                print(values[-1])
+                return 0
+    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} did not answer {address} in {timeout_s:g} s")

@@ -288,7 +288,7 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path, engine_kind: str
 
 def test_a_loop_from_the_daw_lands_in_ardour_on_a_track_named_after_its_prompt(tmp_path: Path, monkeypatch) -> None:
     """/songbridge/loop/generate with the tiny Stable Audio model: the loop lands in the closed Ardour session at
-    the requested bar on 'SB <prompt>', exactly 4 bars long at the loop's tempo."""
+    the requested bar on a track of its own, 'SB loop <prompt>', exactly 4 bars long at the loop's tempo."""
     from daw_bridge import protocol as p
     from daw_bridge.server import Bridge
     from engine.backends.stable_audio.tiny import create_tiny_stable_audio
@@ -318,7 +318,7 @@ def test_a_loop_from_the_daw_lands_in_ardour_on_a_track_named_after_its_prompt(t
             core.close()
     regions = session_regions(session, "LoopLand")
     start = round(project.song.tempo.bars_to_seconds(5) * 44100)  # bar 5 at 128 bpm
-    assert {r[0] for r in regions} == {"SB dusty breakbeat"}
+    assert {r[0] for r in regions} == {"SB loop dusty breakbeat"}
     assert {r[2] for r in regions} == {start}
     assert {r[3] for r in regions} == {4 * 4 * 60 * 44100 // 128}  # exactly 4 bars long
 
@@ -526,7 +526,8 @@ def test_the_bridge_follows_ardours_transport_over_its_osc_feedback(tmp_path: Pa
                     waits.append(time.monotonic() - sent)
                 assert core.transport.source == "Ardour OSC" and not core.transport.playing
                 print(f"\nlocate while stopped -> SongBridge's position: {', '.join(f'{w * 1000:.0f}' for w in waits)} ms")
-                assert min(waits) < 0.3
+                assert max(waits) < 0.1  # tests/daw_bridge/test_ardour_follow.py measures a dozen
+                time.sleep(0.3)  # Ardour drops a play asked for while its locate is still pending
                 ardour.play()
                 deadline = time.monotonic() + 10
                 while not (core.transport.playing and core.transport.bpm):

@@ -296,9 +296,10 @@ def test_a_steady_jack_midi_clock_is_tracked_within_one_tick(jack_server) -> Non
 
 
 def test_a_refused_midi_trigger_is_reported_and_names_addresses_that_exist(tmp_path: Path) -> None:
-    """A MIDI trigger has no one to answer: when the bridge refuses it (the DAW plays at another tempo than the
-    song), the refusal goes to the log and the bridge's refusals (the DAW link panel shows the last), and every OSC
-    address its advice names is one the bridge serves."""
+    """A MIDI trigger has no one to answer: when the bridge refuses it (bars past the end of the take), the refusal
+    goes to the log and the bridge's refusals (the DAW link panel shows the last), and every OSC address its advice
+    names is one the bridge serves. (A DAW at another tempo than the song is no refusal: the bars are generated at
+    the song's tempo and locked to the DAW's, tests/daw_bridge/test_daw_tempo.py.)"""
     import re
 
     from daw_bridge.osc.addresses import translate
@@ -320,7 +321,7 @@ def test_a_refused_midi_trigger_is_reported_and_names_addresses_that_exist(tmp_p
         bridge = Bridge(core, lambda data, to: None).start()
         try:
             core.set_transport(follow=True, bpm=96.0, beats=0.0, playing=True)
-            bridge.commands.put(p.Envelope(p.Generate(bars=(1.0, 3.0)), "midi:note48", None, "midi"))
+            bridge.commands.put(p.Envelope(p.Generate(bars=(40.0, 44.0)), "midi:note48", None, "midi"))
             deadline = time.monotonic() + 20
             while not bridge.refusals and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -329,7 +330,7 @@ def test_a_refused_midi_trigger_is_reported_and_names_addresses_that_exist(tmp_p
             core.close()
     assert bridge.refusals, "the refusal went nowhere"
     text = bridge.refusals[-1]["text"]
-    assert "96 bpm" in text and "120 bpm" in text
+    assert "bars 40-44" in text and "past the end of take-001" in text
     for address, *args in re.findall(r"(/songbridge/[a-z_/]+)((?: [0-9.]+)*)", text):
         values = [int(a) if a.isdigit() else float(a) for a in " ".join(args).split()]
         assert not isinstance(translate(address, values), p.BadRequest), address
