@@ -190,7 +190,7 @@ def _compare_with_headers(song: Song, lyrics: LrcDocument, notes: list[str]) -> 
 def next_take_ids(song: Song, count: int, taken: set[str] | None = None) -> list[str]:
     """``count`` unused take ids; ``taken`` adds ids whose folders exist on disk but are not in the song (a take
     that another program wrote, or one left by a killed job), so they never block a new take."""
-    used = {t.id for t in song.takes} | set(taken or ())
+    used = {t.id for t in (*song.takes, *song.loops)} | set(taken or ())  # loop clips' ids are taken too
     nums = [int(m.group(1)) for t in used if (m := re.fullmatch(r"take-(\d+)", t))]
     n = max(nums, default=0)
     out = []

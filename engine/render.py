@@ -43,6 +43,8 @@ class RenderSettings:
     ceiling_dbtp: float = -1.0
     fx: Mapping[str, str | None] = field(default_factory=dict)  # slot -> preset name/path; None = no chain
     range_s: tuple[float, float] | None = None  # render only [start, end) seconds of the take (a section)
+    #: A comped song (``engine.comp``): (take, start_s, end_s) pieces played in place of the take's own audio.
+    comp: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.format not in ("wav", "flac"):
@@ -57,6 +59,12 @@ class RenderSettings:
             raise SongBridgeError(f"render range must be 0 <= start < end, got {self.range_s}")
         if not -20 <= self.ceiling_dbtp <= 0:
             raise SongBridgeError(f"true-peak ceiling must be -20..0 dBTP, got {self.ceiling_dbtp}")
+        for i, piece in enumerate(self.comp):
+            ok = (isinstance(piece, tuple) and len(piece) == 3 and isinstance(piece[0], str)
+                  and all(isinstance(t, int | float) and math.isfinite(t) for t in piece[1:]) and 0 <= piece[1] < piece[2])
+            if not ok or (i and piece[1] < self.comp[i - 1][2] - 1e-9):
+                raise SongBridgeError(f"comp piece {i}: expected (take, start_s, end_s) after the one before, "
+                                      f"got {piece!r}")
 
 
 @dataclass(frozen=True)
@@ -157,12 +165,19 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
     specs = render_chains(project, settings, take.stems)
     boards = {slot: build_board(spec, SAMPLE_RATE, overrides) for slot, (spec, overrides) in specs.items()}
     tick = Steps(len(take.stems) + 3, on_progress, should_stop)
+    pieces = _comp(project, take, settings)
 
     processed: dict[str, np.ndarray] = {}
+    cache: dict[Any, np.ndarray] = {}
     for stem in take.stems:
-        audio, sr = read_audio(src / "stems" / f"{stem}.wav")
-        if sr != SAMPLE_RATE:
-            raise SongBridgeError(f"{src / 'stems' / (stem + '.wav')}: {sr} Hz; takes are {SAMPLE_RATE} Hz")
+        if pieces:
+            from engine.comp import read_comp  # noqa: PLC0415
+
+            audio = read_comp(project, pieces, stem, cache)
+        else:
+            audio, sr = read_audio(src / "stems" / f"{stem}.wav")
+            if sr != SAMPLE_RATE:
+                raise SongBridgeError(f"{src / 'stems' / (stem + '.wav')}: {sr} Hz; takes are {SAMPLE_RATE} Hz")
         if settings.range_s is not None:
             a, b = (int(round(t * SAMPLE_RATE)) for t in settings.range_s)
             audio = audio[a:b]
@@ -205,10 +220,13 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
         name = slug(project.song.info.title)
         start = settings.range_s[0] if settings.range_s is not None else 0.0
         ref = int(round((time_reference_s + start) * SAMPLE_RATE))
+        tag = "comp" if pieces else take.id
         for label, audio in (("mix", mix), *stems.items()):
             ext = "wav" if settings.format == "wav" else "flac"
-            fname = f"{name}_{take.id}_{label}.{ext}"
-            desc = f"SongBridge {project.song.info.title} {take.id} {label} ({take.backend}, seed {take.seed})"
+            fname = f"{name}_{tag}_{label}.{ext}"
+            desc = (f"SongBridge {project.song.info.title} comp of {', '.join(dict.fromkeys(p.take for p in pieces))} "
+                    f"{label}" if pieces else
+                    f"SongBridge {project.song.info.title} {take.id} {label} ({take.backend}, seed {take.seed})")
             bext = Bext(
                 description=desc, originator="SongBridge", originator_reference=take.id, time_reference=ref,
                 loudness_value=int(round(lufs * 100)) if label == "mix" and math.isfinite(lufs) else 0x7FFF,
@@ -224,6 +242,8 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
             "overrides": {slot: ov for slot, (_, ov) in specs.items() if ov},
             "files": {k: v.name for k, v in files.items()},
         }
+        if pieces:
+            record["comp"] = [{"take": p.take, "start_s": p.start_s, "end_s": p.end_s} for p in pieces]
         write_text(staging / "render.json", json.dumps(record, indent=2) + "\n", project.folder)
         tick()
         old = final.with_name(f".{final.name}.old")
@@ -235,6 +255,34 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
     finally:
         remove(staging)
     return RenderResult(final, files, lufs, tp, chains)
+
+
+def _comp(project: Project, take: Any, settings: RenderSettings) -> tuple[Any, ...]:
+    """The checked comp pieces of ``settings`` (empty: the take plays alone); every piece's take must exist and
+    have the take's stems."""
+    if not settings.comp:
+        return ()
+    from engine.comp import Piece, check_pieces  # noqa: PLC0415
+
+    pieces = tuple(Piece(*p) for p in settings.comp)
+    if check_pieces(project.song, pieces) != take.stems:
+        raise SongBridgeError(f"comp: its takes have other stems than {take.id} ({', '.join(take.stems)})")
+    return pieces
+
+
+def comp_settings(song: Any, settings: RenderSettings) -> tuple[str, RenderSettings] | None:
+    """The whole song as comped (``engine.comp``): (the song's take, ``settings`` with its pieces), or None when no
+    section plays another take than the song's (render that take alone)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from engine.comp import check_pieces, comp_pieces, is_comped, song_take  # noqa: PLC0415
+
+    if not is_comped(song):
+        return None
+    base = song_take(song)
+    pieces = comp_pieces(song)
+    check_pieces(song, pieces)  # takes with other stems: refused here, before a job starts
+    return base.id, replace(settings, comp=tuple((p.take, p.start_s, p.end_s) for p in pieces))
 
 
 def _write(path: Path, audio: np.ndarray, settings: RenderSettings, bext: Bext, root: Path) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 
 def run(session: Any, bridge: Any = None, bridge_off: str = "", player: Any = None,
-        screenshot: str | None = None, first_take: bool = False) -> int:
-    """The app over an open session (and the bridge it hosts). SIGTERM and SIGINT close it cleanly."""
+        screenshot: str | None = None, first_take: bool = False, models: str | None = None) -> int:
+    """The app over an open session (and the bridge it hosts). SIGTERM and SIGINT close it cleanly. ``models``:
+    the models folder for this run (``--models``), over the one remembered in Preferences."""
     import signal
 
     from PySide6.QtCore import QTimer
@@ -22,6 +23,12 @@ def run(session: Any, bridge: Any = None, bridge_off: str = "", player: Any = No
     theme.apply(app)
     engine = EngineClient(session)
     win = MainWindow(session, engine, player, bridge, bridge_off)
+    if models:
+        from pathlib import Path  # noqa: PLC0415
+
+        from .preferences import set_models_dir  # noqa: PLC0415
+
+        set_models_dir(win, Path(models).expanduser().resolve(), "--models")
     win.show()
     for note in session.notes:
         win.statusBar().showMessage(note, 8000)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The key that switches between an edited take and its parent (free in every menu and lane of the app).
+PARENT_AB_KEY = "P"
+
 
 class Audition:
     """Mixed into the main window, which has ``doc``, ``player``, ``timeline``, ``engine`` and ``statusBar``."""
@@ -82,6 +85,97 @@ class Audition:
 
         self.doc.session.flush()  # the worker reads song.json
         return self.engine.submit(RenderJob(self.doc.folder, take_id, RenderSettings(), label=f"render {take_id}"))
+
+    def render_song(self) -> str:
+        """Render the whole song for the DAW as comped: each section's accepted take, else the song's take
+        (``engine.comp``); a song no section chose a take for renders the song's take alone."""
+        from engine.comp import song_take  # noqa: PLC0415
+        from engine.render import RenderSettings, comp_settings  # noqa: PLC0415
+        from engine.service import RenderJob  # noqa: PLC0415
+
+        song = self.doc.song
+        base = song_take(song)
+        if base is None:
+            self.statusBar().showMessage("no song take to render yet: generate one first", 5000)
+            return ""
+        comped = comp_settings(song, RenderSettings())
+        if comped is None:
+            return self.render_take(base.id)
+        self.doc.session.flush()  # the worker reads song.json
+        return self.engine.submit(RenderJob(self.doc.folder, comped[0], comped[1], label="render the comp",
+                                            out_name="comp"))
+
+    # -- A/B between an edited take and its parent, at the edited range (one key: PARENT_AB_KEY) ---------------
+    def parent_ab_take(self) -> Any:
+        """The edited take A/B compares with its parent: the one selected in the takes list, else the one playing,
+        else the newest edit; None when there is none."""
+        song = self.doc.song
+        ids = [getattr(getattr(self, "takes", None), "edit_take", None), getattr(self, "_playing_take", None)]
+        for tid in ids:
+            take = next((t for t in song.takes if t.id == tid), None)
+            if take is not None and take.parent:
+                return take
+        return next((t for t in reversed(song.takes) if t.parent), None)
+
+    def ab_parent(self) -> None:
+        """Loop the edited range and switch between the edited take (A) and its parent (B) at the same position: the
+        first press loads both and plays the edit, each further press switches."""
+        if self.player is None:
+            self.statusBar().showMessage("no audio device", 4000)
+            return
+        take = self.parent_ab_take()
+        if take is None:
+            self.statusBar().showMessage("A/B with the parent: select an edited take (Edit this take… makes one)",
+                                         6000)
+            return
+        song = self.doc.song
+        try:
+            parent = song.take(take.parent)
+        except KeyError:
+            self.statusBar().showMessage(f"{take.id}: its parent {take.parent} is not in the project any more", 6000)
+            return
+        key = (take.id, parent.id)
+        if getattr(self, "_parent_ab", None) == key and self.player.state == "playing":
+            self.player.ab()
+            return
+        t = self.timeline.playhead_s
+        ranges = [(r.start_s, r.end_s) for r in take.edited_ranges] or [(0.0, take.duration_s)]
+        a, b = next(((a, b) for a, b in ranges if a <= t < b), ranges[0])
+        chains, master = self.chains_for(take)
+        self.player.load(self.doc.project.audio_dir(take.id), stems=list(take.stems), chains=chains, master=master)
+        p_chains, p_master = self.chains_for(parent)
+        self.player.load(self.doc.project.audio_dir(parent.id), slot="B", stems=list(parent.stems), chains=p_chains,
+                         master=p_master)
+        self.player.set_loop(a, max(b, a + 0.05))
+        if not a <= t < b:
+            self.timeline.locate(a)
+        self.player.seek(self.timeline.playhead_s)
+        self.player.ab("A")
+        self.player.play()
+        self._parent_ab, self._playing_take = key, take.id
+        self._b_take = parent.name or parent.id
+        self.timeline.range = (a, b)
+        self.timeline.slots = {take.id: "A", parent.id: "B"}
+        self.timeline.update()
+        self.statusBar().showMessage(f"A/B: {take.id} (A) against its parent {parent.id} (B), looping "
+                                     f"{a:.2f}-{b:.2f} s; {PARENT_AB_KEY} switches", 8000)
+
+    def install_parent_ab(self) -> Any:
+        """The A/B-with-parent action, in the Transport menu (and so in F1's sheet)."""
+        from PySide6.QtCore import Qt  # noqa: PLC0415
+        from PySide6.QtGui import QAction, QKeySequence  # noqa: PLC0415
+
+        a = QAction("A/B edit with its parent", self)
+        a.setShortcut(QKeySequence(PARENT_AB_KEY))
+        a.setShortcutContext(Qt.WindowShortcut)
+        a.setToolTip(f"Loop the edited range and switch between the selected edited take and the take it came "
+                     f"from ({PARENT_AB_KEY})")
+        a.triggered.connect(self.ab_parent)
+        menu = next((m.menu() for m in self.menuBar().actions()
+                     if m.menu() is not None and m.menu().title().replace("&", "") == "Transport"), None)
+        (menu or self.menuBar().addMenu("&Transport")).addAction(a)
+        self.addAction(a)
+        return a
 
     def return_to_start(self) -> None:
         self.timeline.locate(0.0)

@@ -1,9 +1,12 @@
-"""The Loops panel: a prompt, a length in bars at a tempo (the song's unless changed), where it lands, how many
-takes and the seed; which Stable Audio Open model will make it, how long that model renders and its licence.
-"Make loop" submits the takes to the session; they arrive in the takes list and audition like any other take."""
+"""The Loops panel: a prompt, a length in bars at a tempo (the song's unless changed), the bar it goes at (the play
+head's unless changed), how many takes and the seed; which Stable Audio Open model will make it, how long that model
+renders and its licence, and one line per Stable Audio model saying whether it is there or what is missing where
+(the full report a click away). "Make loop" submits the takes to the session; they arrive as clips in the
+timeline's Loops lane at their bar, never as takes of the song."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any
 
@@ -20,7 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .backend_status import BackendLine, backend_line
 from .document import DocumentModel
+from .preferences import lines_html, show_details
+
+LOOP_BACKENDS = ("stable-audio-small", "stable-audio")
 
 
 class LoopsPanel(QWidget):
@@ -51,7 +58,15 @@ class LoopsPanel(QWidget):
         self.at_bar = QDoubleSpinBox()
         self.at_bar.setRange(1, 100000)
         self.at_bar.setDecimals(0)
-        self.at_bar.setToolTip("The bar it lands at in the DAW")
+        self.at_bar.setToolTip("The bar the loop clip goes at (in the Loops lane, and in the DAW when it lands)")
+        self.at_playhead = QCheckBox("play head")
+        self.at_playhead.setChecked(True)
+        self.at_playhead.setToolTip("Put the loop at the bar of the play head")
+        self.at_playhead.toggled.connect(lambda on: self.at_bar.setEnabled(not on))
+        self.at_bar.setEnabled(False)
+        at_row = QHBoxLayout()
+        at_row.addWidget(self.at_bar, 1)
+        at_row.addWidget(self.at_playhead)
         self.takes = QSpinBox()
         self.takes.setRange(1, 8)
         self.seed = QSpinBox()
@@ -65,15 +80,21 @@ class LoopsPanel(QWidget):
         self.model_note = QLabel()
         self.model_note.setWordWrap(True)
         self.model_note.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.backend_status = QLabel()
+        self.backend_status.setTextFormat(Qt.RichText)
+        self.backend_status.setWordWrap(True)
+        self.backend_status.linkActivated.connect(lambda name: show_details(self, self.lines.get(name)))
+        self.lines: dict[str, BackendLine] = {}
         self.make = QPushButton("Make loop")
         self.make.setToolTip("Render the loop takes (they land at their bar with Land in DAW)")
         form.addRow("Prompt", self.prompt)
         form.addRow("Bars", self.bars)
         form.addRow("Tempo", tempo)
-        form.addRow("At bar", self.at_bar)
+        form.addRow("At bar", at_row)
         form.addRow("Takes", self.takes)
         form.addRow("Seed", seed)
         form.addRow(self.model_note)
+        form.addRow("Models", self.backend_status)
         form.addRow(self.make)
         for w in (self.bars, self.bpm):
             w.valueChanged.connect(lambda _v: self.refresh())
@@ -97,8 +118,10 @@ class LoopsPanel(QWidget):
         models = models_dir()[0]
         try:
             name = loop_backend(models, seconds)
-        except BackendUnavailable as exc:
-            return None, seconds, str(exc)
+        except BackendUnavailable:  # one line: what is missing and where it goes (details under Models)
+            line = self.lines.get("stable-audio-small") or backend_line("stable-audio-small", models)
+            return None, seconds, f"no loop model in {models} (what goes where: Models below)" if self.lines \
+                else f"no loop model: {line.line}"
         window = window_s(models, name)
         label = "Stable Audio Open Small" if name.endswith("small") else "Stable Audio Open 1.0"
         if seconds > window + 1e-9:
@@ -114,6 +137,20 @@ class LoopsPanel(QWidget):
         name, _seconds, note = self.plan()
         self.model_note.setText(note)
         self.make.setEnabled(name is not None and bool(self.prompt.text().strip()))
+        shown = [self.lines[n] for n in LOOP_BACKENDS if n in self.lines]
+        self.backend_status.setText(lines_html(shown) if shown else "checking…")
+        self.backend_status.setToolTip("\n\n".join(ln.details for ln in shown))
+
+    def set_backend_lines(self, lines: list[BackendLine]) -> None:
+        """The models folder was checked (in a thread): show its lines, and plan with it."""
+        self.lines = {ln.name: ln for ln in lines}
+        self.refresh()
+
+    def follow_playhead(self, seconds: float) -> None:
+        """The play head moved: a loop goes at its bar while "play head" is on."""
+        if self.at_playhead.isChecked():
+            tm = self.doc.song.tempo
+            self.at_bar.setValue(max(1, math.floor(tm.seconds_to_bars(max(0.0, seconds)) + 1e-6)))  # its bar
 
     def make_loop(self) -> str | None:
         from engine.backends import registry  # noqa: PLC0415

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from .document import DocumentModel
+from .preferences import lines_html, show_details
 
 
 def take_files(folder: Path, take_id: str, stem: str | None = None) -> list[Path]:
@@ -67,6 +68,9 @@ class GenerationPanel(QWidget):
             self.backend.setCurrentText(doc.song.takes[-1].backend)  # go on with what made the last take
         self.availability = QLabel()
         self.availability.setWordWrap(True)
+        self.availability.setTextFormat(Qt.RichText)
+        self.availability.linkActivated.connect(lambda name: show_details(self, self.lines.get(name)))
+        self.lines: dict[str, Any] = {}  # backend -> its line for the models folder (gui.backend_status)
         self.style_text = QLineEdit(doc.song.style.prompt)
         self.style_text.setPlaceholderText("e.g. dreamy synth pop, female vocal")
         self.reference = QLineEdit(doc.song.style.reference_audio or "")
@@ -156,6 +160,11 @@ class GenerationPanel(QWidget):
             self.style_preset.setCurrentIndex(max(0, self.style_preset.findData(current)))
         self.style_preset.blockSignals(False)
 
+    def set_backend_lines(self, lines: list[Any]) -> None:
+        """The models folder was checked (in a thread): each backend's line, used from now on."""
+        self.lines = {ln.name: ln for ln in lines}
+        self.refresh()
+
     def set_selection(self, has_range: bool, has_lines: bool) -> None:
         """Regenerate selection / lines are only there when there is something selected to regenerate."""
         self.has_range, self.has_lines = has_range, has_lines
@@ -174,8 +183,15 @@ class GenerationPanel(QWidget):
             box.setEnabled(name in declared)
             box.setToolTip(f"{what}: {declared[name].help}" if name in declared
                            else f"{what}: the {self.backend.currentText()} backend takes none")
-        ok, reason = backend.available()
-        self.availability.setText(("available: " if ok else "unavailable: ") + reason)
+        line = self.lines.get(backend.name)
+        if line is None:  # not checked in the background yet: the backend's own (file-system only) check
+            from engine.settings import models_dir  # noqa: PLC0415
+
+            from .backend_status import backend_line  # noqa: PLC0415
+
+            line = backend_line(backend.name, models_dir()[0])
+        ok, reason = line.ok, line.details
+        self.availability.setText(lines_html([line]))  # one line; the full report under "details"
         self.availability.setToolTip(reason)
         self.backend_ok = ok
         self.set_selection(self.has_range, self.has_lines)
@@ -280,6 +296,10 @@ class TakesPanel(QListWidget):
                    menu.addAction("Unlock from the grid" if tid in self.doc.song.locked
                                   else "Lock to grid"): lambda: self.lock.emit(tid),
                    menu.addAction("Delete"): lambda: self.delete(tid)}
+        from .take_tools import comp_menu  # noqa: PLC0415 - "Use this take for <section>" (comping)
+
+        menu.addSeparator()
+        comp_menu(menu, self.doc, tid, lambda text: self.window().statusBar().showMessage(text, 8000))
         chosen = menu.exec(event.globalPos())
         if chosen in actions:
             actions[chosen]()

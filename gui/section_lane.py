@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from engine.song import section_edits as se
 from engine.song.tempo import Grid
 
-from . import editing
+from . import editing, midi_drag
 from .timeline_paint import EDGE, SECTION_H
 
 
@@ -68,6 +68,10 @@ class SectionLane:
         try:
             if kind == "section_move":
                 if abs(x - x0) <= 3:
+                    return None
+                if midi_drag.left_window(self, x):  # out of the window: the section's MIDI goes with the mouse
+                    self._drag = None
+                    midi_drag.drag_section(self, section_id)
                     return None
                 start = editing.snap(song, sec.start_s + (x - x0) / self.px_per_s, grid)
                 return se.move_section(song, section_id, start, follow=self.lines_follow)
@@ -138,8 +142,44 @@ class SectionLane:
     # -- the lane's menu -----------------------------------------------------------------------------------------
     def contextMenuEvent(self, event) -> None:  # noqa: N802
         menu = self.section_menu(event.pos().x(), event.pos().y())
+        if menu is None:
+            menu = self.take_lane_menu(event.pos().x(), event.pos().y())
         if menu is not None:
             menu.exec(event.globalPos())
+
+    # -- comping: "Use this take for <section>" on the section lane and on a take lane ---------------------------
+    def take_lane_menu(self, x: float, y: float):  # type: ignore[no-untyped-def]
+        """A take lane's menu at (x, y): use the take for the section under the mouse (or any section, or the whole
+        song); None outside the take lanes."""
+        from PySide6.QtWidgets import QMenu  # noqa: PLC0415
+
+        from .take_tools import comp_menu  # noqa: PLC0415
+
+        row = next((r for r in self.take_rows() if r[2] <= y < r[2] + r[3]), None)
+        if row is None:
+            return None
+        here = self.doc.song.section_at(self.t_of(x)) if x >= 0 else None
+        menu = QMenu(self)
+        comp_menu(menu, self.doc, row[0], self.message.emit, here.id if here is not None else None)
+        return menu if menu.actions() else None
+
+    def _comp_items(self, menu, sec) -> None:  # type: ignore[no-untyped-def]
+        """The section's take: each song take, the chosen one checked."""
+        from engine.comp import is_loop, section_takes, song_take  # noqa: PLC0415
+
+        from .take_tools import use_take  # noqa: PLC0415
+
+        song = self.doc.song
+        chosen = section_takes(song).get(sec.id) or song_take(song)
+        sub = menu.addMenu(f"Take for {sec.name}")
+        for take in reversed(song.takes):
+            if is_loop(take):
+                continue
+            a = sub.addAction(f"Use {take.name or take.id}" + (f" ({take.id})" if take.name else ""),
+                              lambda tid=take.id: self.message.emit(use_take(self.doc, tid, sec.id)))
+            a.setCheckable(True)
+            a.setChecked(chosen is not None and chosen.id == take.id)
+        sub.setEnabled(bool(sub.actions()))
 
     def section_menu(self, x: float, y: float):  # type: ignore[no-untyped-def]
         """The section lane's menu at (x, y), or None outside the lane."""
@@ -170,6 +210,8 @@ class SectionLane:
             menu.addAction(f"Split at bar {bar}", lambda: self.split_section_at(sec.id, t))
             menu.addAction("Merge with the next section", lambda: self.merge_section(sec.id))
             menu.addAction("Delete section (its lines stay)", lambda: self.delete_section(sec.id))
+            menu.addSeparator()
+            self._comp_items(menu, sec)
         menu.addSeparator()
         follow = menu.addAction("Lines follow section edits")
         follow.setCheckable(True)

@@ -1,6 +1,7 @@
 """What the app does to a take after it is made (mixed into the main window): split it into stems, find its beat
-grid, lock it to the project's grid (an undoable switch once the locked copy exists). Each submits a job; none
-waits."""
+grid, lock it to the project's grid (an undoable switch once the locked copy exists), use it for a section (comping:
+``use_take``, ``comp_menu``), and how the takes list names an edit's lineage (``grid_text``). Each job is submitted;
+none waits."""
 
 from __future__ import annotations
 
@@ -8,12 +9,77 @@ from typing import Any
 
 
 def grid_text(take: Any) -> str:
-    """" · 123.9 bpm, drift 1.2 %" for a take whose grid was measured, else ""."""
+    """What the takes list says after a take's name: its lineage (" ← take-003, bars 17-24" for an edit) and
+    " · 123.9 bpm, drift 1.2 %" for a take whose grid was measured."""
     g = take.analysis.get("grid")
+    lineage = lineage_text(take)
     if not isinstance(g, dict) or not g.get("bpm"):
-        return ""
+        return lineage
     drift = f", drift {g['drift_pct']:.1f} %" if "drift_pct" in g else ""
-    return f" · {g['bpm']:.1f} bpm{drift}"
+    return f"{lineage} · {g['bpm']:.1f} bpm{drift}"
+
+
+def lineage_text(take: Any) -> str:
+    """" ← take-003, bars 17-24" (bars 1-based, as recorded when the edit was made; seconds for an edit made before
+    bars were recorded), else ""."""
+    if not take.parent:
+        return ""
+    from engine.comp import bar_span  # noqa: PLC0415
+
+    rec = take.analysis.get("edit")
+    try:
+        bars = [(float(a), float(b)) for a, b in rec["bars"]] if isinstance(rec, dict) else []
+    except (KeyError, TypeError, ValueError):
+        bars = []
+    if bars:
+        where = "bars " + ", ".join(bar_span(a, b) for a, b in bars)
+    else:
+        where = ", ".join(f"{r.start_s:.1f}-{r.end_s:.1f} s" for r in take.edited_ranges)
+    return f" ← {take.parent}" + (f", {where}" if where else "")
+
+
+def use_take(doc: Any, take_id: str, section_id: str = "") -> str:
+    """"Use this take for <section>" ("" = the whole song): the section's accepted take, one undoable step through
+    the session (the comp renders and lands it). Returns what to say in the status bar."""
+    from engine.errors import SongBridgeError  # noqa: PLC0415
+
+    song = doc.song
+    try:
+        where = song.section(section_id).name if section_id else "the song"
+        before = song.accepted.get(section_id)
+        doc.session.accept(take_id, section_id, "app")
+    except (KeyError, SongBridgeError) as exc:
+        return f"Use {take_id}: {exc.args[0] if exc.args else exc}"
+    if before == take_id:
+        return f"{take_id} is already the take of {where}"
+    return f"{where} now plays {take_id} (render and land use it)"
+
+
+def comp_menu(menu: Any, doc: Any, take_id: str, say: Any, here: str | None = None) -> None:
+    """Add "Use this take for <section>" items to ``menu``: for ``here`` (the section under the mouse) first, then a
+    submenu with every section and the whole song. ``say`` shows the outcome."""
+    from engine.comp import is_loop  # noqa: PLC0415
+
+    song = doc.song
+    try:
+        if is_loop(song.take(take_id)):
+            return
+    except KeyError:
+        return
+    name = song.take(take_id).name or take_id
+    if here:
+        sec = next((s for s in song.sections if s.id == here), None)
+        if sec is not None:
+            menu.addAction(f"Use {name} for {sec.name}", lambda: say(use_take(doc, take_id, sec.id)))
+    sub = menu.addMenu(f"Use {name} for")
+    for sec in song.sections:
+        a = sub.addAction(sec.name, lambda sid=sec.id: say(use_take(doc, take_id, sid)))
+        a.setCheckable(True)
+        a.setChecked(song.accepted.get(sec.id) == take_id)
+    sub.addSeparator()
+    a = sub.addAction("The whole song (where no section chose a take)", lambda: say(use_take(doc, take_id, "")))
+    a.setCheckable(True)
+    a.setChecked(song.accepted.get("") == take_id)
 
 
 class TakeTools:

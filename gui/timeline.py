@@ -18,6 +18,7 @@ from engine.song.word_times import move_word
 
 from . import editing
 from .document import DocumentModel
+from .loop_lane import LoopLane
 from .lyric_lane import ROW_H, WORD_H, LyricLane
 from .peaks import PeakCache
 from .section_lane import SectionLane
@@ -29,14 +30,14 @@ MAX_GROW = 4.0  # take lanes grow up to this many times their height to fill the
 
 @dataclass
 class Drag:
-    kind: str  # move | stretch | range | word | section_start | section_end | section_move
+    kind: str  # move | stretch | range | word | section_start | section_end | section_move | loop
     x0: float
     ids: tuple[str, ...] = ()
     anchor: str = ""
     t0: float = 0.0
 
 
-class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
+class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
     selectionChanged = Signal()
     rangeChanged = Signal(float, float)
     rangeCleared = Signal()
@@ -60,6 +61,7 @@ class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
         self.lint: dict[str, str] = {}  # line id -> message
         self.playhead_s = 0.0
         self.follow = True  # the view keeps the play head in sight while it plays
+        self.daw_playhead = None  # () -> (seconds, rolling) | None: the DAW's play head while following it
         self.slots: dict[str, str] = {}  # take id -> "A" / "B": the takes loaded in the player
         self._drag: Drag | None = None
         self._preview = None  # a Song shown while dragging, committed on release
@@ -102,7 +104,7 @@ class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
     def _fit_height(self) -> None:
         """The least height that shows every lane (the take lanes at their own height); more is shared out."""
         need = sum(TAKE_H + (len(t.stems) * STEM_H if t.id in self.expanded else 0) for t in self.doc.song.takes)
-        self.setMinimumHeight(RULER_H + SECTION_H + 2 * ROW_H + WORD_H + max(need, TAKE_H))
+        self.setMinimumHeight(RULER_H + SECTION_H + 2 * ROW_H + WORD_H + self.loop_lane_h() + max(need, TAKE_H))
 
     def take_grid(self, song, take_id: str) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
         """(beats, downbeats) in song seconds from the take's grid.json (read once), mapped through its lock map
@@ -143,6 +145,8 @@ class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
 
     def lane_top(self, lane: str) -> int:
         if lane == "takes":
+            return RULER_H + SECTION_H + self.lyric_h() + self.loop_lane_h()
+        if lane == "loops":  # the Loops lane (gui.loop_lane), between the lyrics and the takes
             return RULER_H + SECTION_H + self.lyric_h()
         return {"sections": RULER_H, "lyrics": RULER_H + SECTION_H}[lane]
 
@@ -178,6 +182,8 @@ class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
             if hit is not None and event.button() == Qt.LeftButton:
                 self._drag = Drag(hit[0], x, (hit[1],), hit[1], hit[2])
             return
+        if event.button() == Qt.LeftButton and self.loop_press(x, y, Drag):
+            return
         word = self.word_at(x, y)
         if word is not None:
             self._drag = Drag("word", x, (word[0],), str(word[1]))
@@ -212,6 +218,8 @@ class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
             if line is not None:  # the whole line on hover (blocks cut it at narrow zooms), and its lint
                 tip = line.text + (f"\n{self.lint[line.id]}" if line.id in self.lint else "")
                 QToolTip.showText(event.globalPosition().toPoint(), tip, self)
+            elif (clip := self.loop_at(x, y)) is not None:  # a loop clip: what it is (gui.loop_lane)
+                QToolTip.showText(event.globalPosition().toPoint(), self.loop_tip(clip), self)
             shape = self.section_cursor(x, y)
             if shape is None:
                 shape = Qt.SizeHorCursor if (line is not None and self.line_rect(line).right() - x < EDGE
@@ -232,6 +240,8 @@ class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
             grid = None if self._grid_for(event) is None else Grid.SIXTEENTH  # words snap to 1/16 (Shift: free)
             end = self.line_ends().get(d.ids[0], 0.0)
             self._preview = move_word(song, d.ids[0], int(d.anchor), editing.snap(song, self.t_of(x), grid), end)
+        elif d.kind == "loop":
+            self._preview = self.loop_preview(d.anchor, d.t0, x - d.x0)
         elif d.kind.startswith("section_"):
             preview = self.section_preview(d.kind, d.anchor, d.x0, x, bool(event.modifiers() & Qt.ShiftModifier))
             self._preview = preview if preview is not None and preview != self.doc.song else None
@@ -251,7 +261,7 @@ class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
         elif self._preview is not None:
             preview, self._preview = self._preview, None
             text = {"move": "Move lines", "stretch": "Stretch line", "word": "Move word",
-                    "section_move": "Move section"}.get(d.kind, "Resize section")
+                    "section_move": "Move section", "loop": "Move loop"}.get(d.kind, "Resize section")
             self.doc.edit(preview, text)
         self.update()
 
@@ -410,12 +420,16 @@ class Timeline(SectionLane, LyricLane, TimelinePainting, QWidget):
             self.scroll_s = max(0.0, t - visible * 0.05)
 
     def _follow_player(self) -> None:
-        if self.player is None:
+        daw = self.daw_playhead() if self.daw_playhead is not None else None  # following the DAW: its play head
+        if daw is not None:
+            t, rolling = daw
+        elif self.player is None:
             return
-        t = float(getattr(self.player, "position_s", 0.0))
+        else:
+            t, rolling = float(getattr(self.player, "position_s", 0.0)), getattr(self.player, "state", "") == "playing"
         if abs(t - self.playhead_s) > 1e-3:
             self.playhead_s = t
-            if self.follow and getattr(self.player, "state", "") == "playing":
+            if self.follow and rolling:
                 self.keep_in_view(t)
             self.playheadMoved.emit(t)
             self.update()

@@ -107,8 +107,11 @@ class TimelinePainting:
         p.setFont(self.font())
 
     def _paint_sections(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
+        from engine.comp import section_takes  # noqa: PLC0415
+
         y = self.lane_top("sections")
         p.fillRect(QRectF(LABEL_W, y, self.width(), SECTION_H), theme.LANE)
+        chosen = section_takes(song)
         for s in song.sections:
             r = QRectF(self.x_of(s.start_s), y + 2, (s.end_s - s.start_s) * self.px_per_s - 1, SECTION_H - 4)
             if r.right() < LABEL_W or r.left() > self.width():
@@ -119,7 +122,13 @@ class TimelinePainting:
                 p.drawRect(r.adjusted(1, 1, -1, -1))
             p.setPen(theme.TEXT)
             name = QRectF(max(r.left(), LABEL_W) + 4, r.top(), r.right() - max(r.left(), LABEL_W) - 6, r.height())
-            p.drawText(name, Qt.AlignVCenter | Qt.AlignLeft, s.name)  # the name stays in view while its start scrolls off
+            take = chosen.get(s.id)
+            if take is not None:  # comping: the section names the take it plays (render and landing use it)
+                p.fillRect(QRectF(r.left(), r.bottom() - 3, r.width(), 3), theme.TEXT)
+                label = f"{s.name}  ▸ {take.name or take.id}"
+            else:
+                label = s.name
+            p.drawText(name, Qt.AlignVCenter | Qt.AlignLeft, label)  # the name stays in view while its start scrolls off
 
     def _paint_takes(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
         if not song.takes:  # the empty lanes say how to fill them
@@ -132,6 +141,7 @@ class TimelinePainting:
             locked = take_id in song.locked
             peaks = self.peaks.get(take_id, stem, locked)
             if stem == "mix":
+                self._paint_edits(p, song, take_id, y, h)
                 self._paint_grid(p, song, take_id, y, h)
             if peaks is None or not len(peaks):
                 if self.peaks.loading(take_id, stem, locked):
@@ -158,6 +168,53 @@ class TimelinePainting:
                     self._wave_cache.clear()
                 self._wave_cache[key] = img
             p.drawImage(QPointF(x0, y + 1), img)
+        self._paint_lineage(p, song)
+
+    def edited_bands(self, song, take_id: str, y: float, h: float) -> list[QRectF]:  # type: ignore[no-untyped-def]
+        """Where an edited take's regenerated ranges are on its lane (empty for a take that is not an edit)."""
+        try:
+            take = song.take(take_id)
+        except KeyError:
+            return []
+        return [QRectF(self.x_of(r.start_s), y + 1, (r.end_s - r.start_s) * self.px_per_s, h - 2)
+                for r in take.edited_ranges] if take.parent else []
+
+    def _paint_edits(self, p: QPainter, song, take_id: str, y: float, h: float) -> None:  # type: ignore[no-untyped-def]
+        """An edited take's regenerated ranges as tinted bands with edges, and the take it came from named."""
+        bands = self.edited_bands(song, take_id, y, h)
+        if not bands:
+            return
+        tint = QColor(theme.WARN)
+        tint.setAlpha(55)
+        for band in bands:
+            if band.right() < LABEL_W or band.left() > self.width():
+                continue
+            p.fillRect(band, tint)
+
+    def _paint_lineage(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
+        """Over an edited take's waveform: the edges of its regenerated ranges, and top left the take it came from
+        and the bars regenerated."""
+        from .take_tools import lineage_text  # noqa: PLC0415
+
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, small.pointSizeF() - 1))
+        p.setFont(small)
+        for take_id, stem, y, h in self.take_rows():
+            take = next((t for t in song.takes if t.id == take_id), None)
+            if stem != "mix" or take is None or not take.parent:
+                continue
+            p.setPen(QPen(theme.WARN, 2))  # the edges over the waveform: where the seams are
+            for band in self.edited_bands(song, take_id, y, h):
+                for x in (band.left(), band.right()):
+                    if LABEL_W <= x <= self.width():
+                        p.drawLine(QPointF(x, band.top()), QPointF(x, band.bottom()))
+            text = "edit of" + lineage_text(take).removeprefix(" ←")
+            box = QRectF(LABEL_W + 6, y + 4, p.fontMetrics().horizontalAdvance(text) + 12,
+                         p.fontMetrics().height() + 4)
+            p.fillRect(box, QColor(0, 0, 0, 170))
+            p.setPen(theme.WARN)
+            p.drawText(box, Qt.AlignCenter, text)
+        p.setFont(self.font())
 
     def _paint_grid(self, p: QPainter, song, take_id: str, y: float, h: float) -> None:  # type: ignore[no-untyped-def]
         """The take's measured beats (faint) and downbeats behind its waveform; where it is heard locked, where

@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "the mix at a loudness target under a true-peak ceiling, each file stamped with its "
                          "position (bext TimeReference).")
     ren.add_argument("project", help="the project folder")
-    ren.add_argument("--take", metavar="ID", help="which take (default: the newest)")
+    ren.add_argument("--take", metavar="ID", help="which take (default: the song as comped: each section's "
+                     "accepted take, else the song's accepted or newest take)")
     ren.add_argument("--fx", action="append", metavar="STEM=PRESET",
                      help="effect chain for a stem or the master, e.g. vocal=vocal-clean master=master-gentle "
                      "(repeatable; PRESET may be a .toml path or 'none')")
@@ -155,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="trust this certificate for an https:// engine (e.g. its self-signed one)")
     gu.add_argument("--audio", default="auto", metavar="DEVICE", help="output device, 'auto' or 'off'")
     gu.add_argument("--screenshot", metavar="PNG", help="save a screenshot after start-up and quit")
+    gu.add_argument("--models", metavar="DIR", help="model folder for this run (default: the one chosen in "
+                    "Edit > Preferences, else SONGBRIDGE_MODELS)")
     _bridge_options(gu)
     gu.add_argument("--no-bridge", action="store_true", help="do not serve OSC or MIDI (the app alone)")
 
@@ -239,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lp = sub.add_parser("loop", help="a loop of N bars at a tempo (or a bed of S seconds) from a prompt, with Stable "
                         "Audio Open", description="Make loops (--bars, at --bpm or the project's tempo) or beds "
-                        "(--seconds) as takes of a project (made at the loop's tempo when it does not exist). A loop "
+                        "(--seconds) as loop clips of a project at --at-bar (made at the loop's tempo when it does not exist); "
+                        "a loop keeps its own prompt and never changes the song's style, backend or takes. A loop "
                         "is exactly N bars long, locked to its tempo when a steady beat is found, and wraps without a "
                         "click. Stable Audio Open Small (up to 11.9 s) is used when the loop fits, else 1.0 (47.5 s). "
                         "Weights: Stability AI Community License.")
@@ -248,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--bars", type=float, help="loop length in bars")
     lp.add_argument("--seconds", type=float, help="a bed of this many seconds instead of a loop")
     lp.add_argument("--bpm", type=float, help="tempo (default: the project's, or 120 for a new one)")
-    lp.add_argument("--at-bar", type=float, default=1.0, dest="at_bar", help="where it lands in the DAW (bar)")
+    lp.add_argument("--at-bar", type=float, default=1.0, dest="at_bar",
+                    help="the bar the loop clip goes at, in the app's Loops lane and in the DAW (default 1)")
     lp.add_argument("--takes", type=int, default=1, help="how many takes (seeds seed, seed+1, ...)")
     lp.add_argument("--seed", type=int)
     lp.add_argument("--model", choices=("small", "1.0"), help="force Stable Audio Open Small or 1.0")

@@ -33,6 +33,12 @@ from .regenerate import plan as plan_regenerate
 from .saver import Done, Saver
 from .tidy import tidy_takes
 
+
+def with_choices(song: Song, accepted: Any) -> Song:
+    """``song`` with the accepted takes ``accepted`` had, less those of takes or sections no longer there."""
+    takes, sections = {t.id for t in song.takes}, {s.id for s in song.sections}
+    return song.replace(accepted={k: v for k, v in accepted.items() if v in takes and (not k or k in sections)})
+
 log = logging.getLogger("songbridge.session")
 Subscriber = Callable[[Any], None]
 
@@ -60,6 +66,8 @@ class Session:
         #: split neural takes into stems as they arrive, when a stem-separation model is installed
         self.auto_split = os.environ.get("SONGBRIDGE_AUTO_SPLIT", "1") not in ("0", "off", "no")
         self.version = 0
+        #: Settings every generate job hands its backend (the app's models folder for a local engine: ``models_dir``)
+        self.backend_settings: dict[str, Any] = {}
         self._mutex = threading.RLock()
         self._subs: list[Subscriber] = []
         self._saver = Saver(self._write, self._save_failed)
@@ -158,7 +166,9 @@ class Session:
             if entry is None:
                 return None
             before = self.project.song
-            target = keep_takes(entry.before if direction < 0 else entry.after, before)
+            target = keep_takes(entry.before if direction < 0 else entry.after, before).keeping_loops_of(before)
+            if entry.before.accepted != entry.after.accepted:  # "Use this take for ...": undone with its step
+                target = with_choices(target, (entry.before if direction < 0 else entry.after).accepted)
             self.history.index += direction
             ev = self._set(target, before, entry.label, origin, "undo" if direction < 0 else "redo")
             version = self.version
@@ -167,14 +177,29 @@ class Session:
         return entry.label
 
     def accept(self, take_id: str, section_id: str = "", origin: str = "app", on_saved: Done | None = None) -> None:
-        """``take_id`` becomes the accepted take of a section ("" = the song); kept in song.json."""
+        """``take_id`` becomes the accepted take of a section ("" = the song): one undoable step, kept in song.json.
+        A loop is never a section's (or the song's) take; the comp (``engine.comp``) renders and lands these."""
+        from engine.comp import is_loop  # noqa: PLC0415
+
         with self._mutex:
             before = self.project.song
             try:
-                new = before.with_accepted(section_id, before.take(take_id).id)
-            except (KeyError, ValueError) as exc:
+                take = before.take(take_id)
+                where = before.section(section_id).name if section_id else "the song"
+            except KeyError as exc:
                 raise SongBridgeError(str(exc.args[0])) from None
-            ev = self._set(new, before, f"Accept {take_id}", origin, "accept")
+            if is_loop(take):
+                raise SongBridgeError(f"{take.id} is a loop, not a song take; it cannot be the take of {where}")
+            try:
+                new = before.with_accepted(section_id, take.id)
+            except ValueError as exc:
+                raise SongBridgeError(str(exc.args[0])) from None
+            label = f"Use {take.id} for {where}"
+            changed = new != before
+            if changed:
+                self.history.push(Entry(label, origin, before, new))
+            # an "edit" event: the app's undo stack mirrors it (so a choice made from the DAW is undone in the app)
+            ev = self._set(new, before, label, origin, "edit" if changed else "accept")
             version = self.version
         self._saver.request(version, new, on_saved)
         self._publish(ev)
@@ -216,7 +241,7 @@ class Session:
         if priority is None:
             priority = PRIORITY_SECTION if edit is not None else PRIORITY_BATCH
         full = f"{label} ({count} take{'s' if count > 1 else ''})"
-        job = GenerateJob(backend, tuple(requests), {}, priority, full)
+        job = GenerateJob(backend, tuple(requests), dict(self.backend_settings), priority, full)
         return self.submit(job, {**(purpose or {}), "kind": "generate", "label": full, "pending": tag}, origin)
 
     def regenerate(self, req: Regenerate, *, origin: str = "app", priority: int | None = None,
@@ -333,6 +358,7 @@ class Session:
     def _commit(self, job_id: str, takes: Any, purpose: dict[str, Any]) -> list[Take]:
         """Name the finished takes, add them to the song, save; publishes TakesAdded."""
         from engine.backends.takes import commit_pending  # noqa: PLC0415
+        from engine.comp import stamp_lineage  # noqa: PLC0415
         from engine.generation import next_take_ids, taken_on_disk  # noqa: PLC0415
 
         committed: list[Take] = []
@@ -344,6 +370,7 @@ class Session:
                 if take.id.startswith("pending-"):
                     (new_id,) = next_take_ids(song, 1, taken_on_disk(self.project))
                     take = commit_pending(takes_dir, take, new_id, f"Take {new_id.split('-')[-1].lstrip('0')}")
+                    take = stamp_lineage(song, take)
                 song = song.with_take(take)
                 committed.append(take)
             if committed:

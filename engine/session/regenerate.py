@@ -69,8 +69,11 @@ class Plan:
 
 def is_loop(take: Take) -> bool:
     """A loop take (``songbridge loop``, the Loops panel): made by a Stable Audio backend for a number of bars. It
-    is not a song take: regenerating parts of it would edit a few bars of loop, not the song."""
-    return take.backend.startswith("stable-audio") and "bars" in take.params
+    is not a song take: regenerating parts of it would edit a few bars of loop, not the song. A song keeps loops
+    apart (``Song.loops``); this is the same rule (``engine.song.model.is_loop_take``) for a take found by id."""
+    from engine.song.model import is_loop_take  # noqa: PLC0415
+
+    return is_loop_take(take)
 
 
 def find_section(song: Song, name: str) -> Section:
@@ -90,7 +93,7 @@ def base_take(song: Song, take_id: str | None, section: Section | None = None) -
         except KeyError as exc:
             raise SongBridgeError(f"take: {exc.args[0]}") from None
         if is_loop(take):
-            raise SongBridgeError(f"take: {take.id} is a loop ({take.backend}, {take.params['bars']:g} bars), not a "
+            raise SongBridgeError(f"take: {take.id} is a loop ({take.backend}, {take.params.get('bars', '?')} bars), not a "
                                   "song take; name a song take to regenerate parts of")
         return take
     for key in ((section.id,) if section is not None else ()) + ("",):

@@ -18,15 +18,16 @@ from engine.errors import DocumentError
 from engine.safe_fs import open_write, remove
 
 from .key import Key
+from .loop_doc import loop_to_dict, migrate_loops, read_loops
 from .model import DawLink, EffectSlot, LyricLine, Section, Song, SongInfo, Style, Take, TimeRange, WordTime
 from .reader import Obj, parse_json
 from .tempo import TempoMap, TempoSegment, TimeSignature
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SONG_FILE = "song.json"
 #: The most of each list a song.json may hold: far beyond any real song (the longest the models make has ~300
 #: lines), small enough that opening a hostile one costs seconds, not minutes and gigabytes.
-LIMITS = {"sections": 1_000, "lyrics": 10_000, "takes": 10_000}
+LIMITS = {"sections": 1_000, "lyrics": 10_000, "takes": 10_000, "loops": 10_000}
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -83,6 +84,10 @@ def _add_analysis(data: dict[str, Any]) -> dict[str, Any]:
     (``locked``); a schema 2 document has neither."""
     data.setdefault("locked", [])
     return data
+
+
+#: Schema 4: loops are clips at their bars (``loops``), no longer takes of the song (engine/song/loop_doc.py).
+MIGRATIONS.register(3)(migrate_loops)
 
 
 # -- Song -> JSON ----------------------------------------------------------------------------------------
@@ -161,6 +166,7 @@ def song_to_dict(song: Song) -> dict[str, Any]:
         },
         "accepted": dict(song.accepted),
         "locked": list(song.locked),
+        "loops": [loop_to_dict(lp, take_to_dict) for lp in song.loops],
     }
 
 
@@ -312,6 +318,7 @@ def song_from_dict(data: Any, source: str = SONG_FILE, migrations: MigrationRegi
         daw=daw,
         accepted=accepted,
         locked=tuple(locked),
+        loops=read_loops(o, read_take),
     )
     o.done()
     return song

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .key import Key
+from .loop_clip import Loop, is_loop_take, put_loop, split_loops
 from .tempo import TempoMap
 
 SAMPLE_RATE = 44100
@@ -254,11 +255,15 @@ class Song:
     accepted: Mapping[str, str] = field(default_factory=dict)
     #: Takes heard, rendered and landed from their grid-locked copy (``takes/<id>/locked/``); undoable.
     locked: tuple[str, ...] = ()
+    #: Loop clips at their bars (a loops lane, tracks of their own in the DAW); never among ``takes``.
+    loops: tuple[Loop, ...] = ()
 
     def __post_init__(self) -> None:
+        split_loops(self)
         object.__setattr__(self, "effects", frozen_mapping(self.effects))
         object.__setattr__(self, "accepted", frozen_mapping(self.accepted))
-        for kind, items in (("section", self.sections), ("lyric line", self.lyrics), ("take", self.takes)):
+        for kind, items in (("section", self.sections), ("lyric line", self.lyrics),
+                            ("take or loop", (*self.takes, *self.loops))):
             seen: set[str] = set()
             for item in items:
                 if item.id in seen:
@@ -281,7 +286,7 @@ class Song:
             if slot not in (*STEM_SLOTS, MASTER):
                 raise ValueError(f"effect slot must be one of {', '.join((*STEM_SLOTS, MASTER))}, got {slot!r}")
         for take_id in self.locked:
-            if take_id not in take_ids:
+            if take_id not in take_ids and not any(lp.id == take_id for lp in self.loops):
                 raise ValueError(f"locked take {take_id!r} is not one of the takes")
 
     # -- queries -------------------------------------------------------------------------------------------
@@ -308,10 +313,21 @@ class Song:
         return None
 
     def take(self, take_id: str) -> Take:
+        """The take with this id: a song take, else the audio record of a loop (so a loop renders, lands and plays
+        by its id; :func:`engine.session.regenerate.base_take` refuses it as the base of an edit)."""
         for t in self.takes:
             if t.id == take_id:
                 return t
+        for lp in self.loops:
+            if lp.id == take_id:
+                return lp.take
         raise KeyError(f"no take {take_id!r}; the project has {', '.join(t.id for t in self.takes) or 'none'}")
+
+    def loop(self, loop_id: str) -> Loop:
+        for lp in self.loops:
+            if lp.id == loop_id:
+                return lp
+        raise KeyError(f"no loop {loop_id!r}; the project has {', '.join(lp.id for lp in self.loops) or 'none'}")
 
     def timed_lines(self) -> list[LyricLine]:
         """Timed lines sorted by start."""
@@ -328,12 +344,15 @@ class Song:
         """``take`` added at the end, or put in place of the take with its id (renaming or starring a take keeps
         its place, so "the newest take" stays the newest)."""
         locked = self.locked if "lock" in take.analysis else tuple(t for t in self.locked if t != take.id)
+        if any(lp.id == take.id for lp in self.loops) or is_loop_take(take):  # a loop: a clip, kept at its bar
+            return self.replace(loops=put_loop(self.loops, take), locked=locked)
         if any(t.id == take.id for t in self.takes):
             return self.replace(takes=tuple(take if t.id == take.id else t for t in self.takes), locked=locked)
         return self.replace(takes=(*self.takes, take), locked=locked)
 
     def without_take(self, take_id: str) -> Song:
         return self.replace(takes=tuple(t for t in self.takes if t.id != take_id),
+                            loops=tuple(lp for lp in self.loops if lp.id != take_id),
                             accepted={k: v for k, v in self.accepted.items() if v != take_id},
                             locked=tuple(t for t in self.locked if t != take_id))
 
@@ -347,3 +366,14 @@ class Song:
         if chosen:
             return self.take(chosen)
         return self.takes[-1] if self.takes else None
+
+    def with_loop_at(self, loop_id: str, bar: float) -> Song:
+        """The loop moved to ``bar`` (1-based)."""
+        moved = dataclasses.replace(self.loop(loop_id), bar=bar)
+        return self.replace(loops=tuple(moved if lp.id == loop_id else lp for lp in self.loops))
+
+    def keeping_loops_of(self, current: Song) -> Song:
+        """This document (an undo or redo target) with ``current``'s loops, each at the bar this document has it
+        at: moving a loop is undone, a loop that arrived since is kept."""
+        mine = {lp.id: lp for lp in self.loops}
+        return self.replace(loops=tuple(mine.get(lp.id, lp) for lp in current.loops))

@@ -1,10 +1,12 @@
 """``songbridge gui [PROJECT]``: the desktop app. It owns the project (the lock names it) and hosts the DAW
-bridge on its session: OSC (same options as ``serve``) and the MIDI ports."""
+bridge on its session: OSC (same options as ``serve``) and the MIDI ports. ``--models DIR``: the models folder for
+this run (else the one chosen in Preferences, else ``SONGBRIDGE_MODELS``, else the default)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from engine.errors import SongBridgeError
@@ -19,6 +21,14 @@ def run(args: argparse.Namespace) -> int:
     from songbridge.commands.serve import close_all, start_bridge
     from songbridge.engine_client import open_engine
 
+    models = getattr(args, "models", None)
+    if models:
+        from gui.preferences import apply_models_dir
+
+        folder_m = Path(models).expanduser()
+        if folder_m.exists() and not folder_m.is_dir():
+            raise SongBridgeError(f"--models {folder_m}: not a folder")
+        apply_models_dir(folder_m.resolve())  # before the engine starts: a local worker reads it
     first_take = False
     if args.project and args.project.endswith(".toml"):
         project, first_take = project_from_settings(args.project)
@@ -38,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         raise
     for note in session.notes:
         print(f"songbridge gui: {note}", file=sys.stderr, flush=True)
+    if models:
+        print(f"songbridge gui: models folder {Path(models).expanduser().resolve()} (--models, this run only)",
+              file=sys.stderr, flush=True)
     player: Any = None
     bridge: Any = None
     bridge_off = "started with --no-bridge" if args.no_bridge else ""
@@ -58,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
         if bridge is not None:
             h, port = bridge.osc.address
             print(f"songbridge gui: OSC on {h}:{port}; {bridge.midi_note}", file=sys.stderr, flush=True)
-        return run_app(session, bridge, bridge_off, player, args.screenshot, first_take)
+        return run_app(session, bridge, bridge_off, player, args.screenshot, first_take, models)
     finally:
         close_all(bridge, session, player, engine)

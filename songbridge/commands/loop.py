@@ -1,5 +1,7 @@
 """``songbridge loop``: a loop of N bars at a tempo (or a bed of some seconds) from a prompt, with Stable Audio
-Open, as takes of a project (made if it does not exist, at the loop's tempo)."""
+Open, as loop clips of a project at a bar (``--at-bar``; the project is made if it does not exist, at the loop's
+tempo). A loop keeps its own prompt, backend, seed, bars and bpm; the song's style, backend, base take and accepted
+takes are never changed by it."""
 
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
         raise SongBridgeError(f"--seconds must be 0.5..600, got {args.seconds:g}")
     if args.bpm is not None and not 20 <= args.bpm <= 400:
         raise SongBridgeError(f"--bpm must be 20..400, got {args.bpm:g}")
+    at_bar = getattr(args, "at_bar", None)
+    if at_bar is not None and not (at_bar == at_bar and 1 <= at_bar <= 100000):
+        raise SongBridgeError(f"--at-bar must be a bar 1..100000, got {at_bar:g}")
     if not 1 <= args.takes <= 16:
         raise SongBridgeError(f"--takes must be 1..16, got {args.takes}")
     folder = project_path(args.output)
@@ -49,7 +54,7 @@ def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
     from engine.generation import plan_takes
     from engine.service import PRIORITY_INTERACTIVE, GenerateJob
     from engine.settings import models_dir
-    from engine.song.model import Song, SongInfo, Style
+    from engine.song.model import Song, SongInfo
     from engine.song.project import Project
     from engine.song.tempo import TempoMap
     from songbridge.engine_client import open_engine, run_job
@@ -79,13 +84,16 @@ def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
     ok, why = backend.available()
     if not ok:
         raise SongBridgeError(f"{name}: {why}")
+    if exists and args.at_bar is not None and project.song.duration_s > 0:
+        end_bar = project.song.tempo.seconds_to_bars(project.song.duration_s)
+        if project.song.tempo.bars_to_seconds(args.at_bar) >= project.song.duration_s - 1e-6:
+            raise SongBridgeError(f"--at-bar {args.at_bar:g} is past the end of the song (it ends at bar "
+                                  f"{end_bar:.4g})")
     if args.bars is not None:
         backend.check_fits(args.bars, bpm, beats)  # refused before anything is written
     elif seconds > backend.window_s() + 1e-9:
         raise SongBridgeError(f"a {seconds:g} s bed is longer than {name} makes ({backend.window_s():.2f} s)")
-    if not exists:  # a project made for this loop is described by it; an existing song keeps its own style
-        project.song = project.song.replace(style=Style(prompt=prompt))
-    project.save()
+    project.save()  # the loop's prompt travels with the loop (its params); the song's style is never changed
     if args.variation:  # the clip goes into the project, so the take can be made again
         import shutil
 
@@ -110,7 +118,8 @@ def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
             project.save()
             for take in done.takes:
                 beat = f"  beat {take.params['beat']}" if "beat" in take.params else ""
-                print(f"{take.id}  seed {take.seed}  {take.duration_s:.3f} s{beat}  "
+                bar = project.song.loop(take.id).bar
+                print(f"{take.id}  loop at bar {bar:g}  seed {take.seed}  {take.duration_s:.3f} s{beat}  "
                       f"{project.take_dir(take.id) / 'mix.wav'}")
     finally:
         engine.close()

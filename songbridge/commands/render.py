@@ -55,9 +55,12 @@ def chosen_take(project: Any, take_arg: str | None) -> str:
 
 
 def _render(args: argparse.Namespace, project: Any) -> int:
+    from engine.comp import song_take
     from engine.render import RenderSettings
 
     take_id = chosen_take(project, args.take)
+    if not args.take:  # the song's take (its accepted take, else the newest song take), never a loop
+        take_id = getattr(song_take(project.song), "id", take_id)
     if not -20 <= args.ceiling <= 0:
         raise SongBridgeError(f"--ceiling must be -20..0 dBTP, got {args.ceiling:g}")
     bits = {"16": 16, "24": 24, "32f": 32, "32": 32}.get(args.bits)
@@ -66,6 +69,16 @@ def _render(args: argparse.Namespace, project: Any) -> int:
     loudness = parse_loudness(args.loudness)
     settings = RenderSettings(format=args.format, bits=bits, loudness_lufs=loudness, ceiling_dbtp=args.ceiling,
                               fx=parse_fx(args.fx))
+    out_name, what = None, f"render {take_id}"
+    if not args.take:  # a comped song renders each section's accepted take (engine.comp)
+        from engine.comp import comp_pieces, describe
+        from engine.render import comp_settings
+
+        comped = comp_settings(project.song, settings)
+        if comped is not None:
+            take_id, settings = comped
+            out_name, what = "comp", "render the comp"
+            print(f"comp: {describe(project.song, comp_pieces(project.song))}", file=sys.stderr)
     from engine.audio.consent import PluginNotAllowed
     from engine.render import render_chains
     from engine.service import RenderJob
@@ -79,8 +92,7 @@ def _render(args: argparse.Namespace, project: Any) -> int:
                                + " ".join(f"--fx {s}=none" for s in slots)) from None
     engine = open_engine("thread" if args.engine == "thread" else None)  # renders run on this machine
     try:
-        done = run_job(engine, RenderJob(project.folder, take_id, settings, label=f"render {take_id}"),
-                       f"render {take_id}")
+        done = run_job(engine, RenderJob(project.folder, take_id, settings, label=what, out_name=out_name), what)
     finally:
         engine.close()
     result = done.render

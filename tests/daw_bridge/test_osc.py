@@ -339,8 +339,9 @@ def test_a_loop_from_the_daw_is_made_and_landed_at_its_bar(bridge, tmp_path: Pat
     assert names[0] == "/songbridge/job/queued" and "/songbridge/job/done" in names
     landed = events[-1][1]
     assert landed[2] == 1, landed  # ok
-    take = b.project.song.takes[-1]
-    assert take.backend == "stable-audio-small" and take.params["at_bar"] == 9.0
+    clip = b.project.song.loops[-1]  # a loop clip at its bar, not a take of the song
+    take = clip.take
+    assert take.backend == "stable-audio-small" and take.params["at_bar"] == 9.0 and clip.bar == 9.0
     mix = b.project.folder / "takes" / take.id / "mix.wav"
     assert sf.info(mix).frames == 4 * 4 * 60 * 44100 // 128
     files = sorted((b.project.folder / "renders" / "daw").glob("*.wav"))

@@ -34,7 +34,8 @@ def test_past_the_end_and_loop_takes_are_refused_and_nothing_is_queued(bridge) -
         c.send(address, *args)
         got = errors(c.recv(want="/songbridge/error"))
         assert got and got[0][0] == address and says in got[0][2], (address, got)
-    assert not b.session.jobs and b.session.song.takes[-1].id == "take-002"
+    assert not b.session.jobs and [t.id for t in b.session.song.takes] == ["take-001"]  # take-002: a loop clip
+    assert [lp.id for lp in b.session.song.loops] == ["take-002"]
 
 
 def test_edit_with_no_take_regenerates_the_newest_song_take_past_a_loop(bridge) -> None:  # noqa: F811

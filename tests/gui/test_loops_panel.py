@@ -1,5 +1,5 @@
 """The Loops panel, offscreen: it names the model, its window and licence, refuses a loop too long for it, and makes
-takes exactly N bars long that play like any other take."""
+loops exactly N bars long that arrive as clips at the play head's bar, never as takes of the song."""
 
 from __future__ import annotations
 
@@ -34,13 +34,19 @@ def test_make_two_loop_takes_from_the_panel(qtbot, window: MainWindow) -> None:
     panel.bars.setValue(2)
     panel.takes.setValue(2)
     seed = panel.seed.value()
-    before = len(window.doc.song.takes)
+    takes_before, style_before = window.doc.song.takes, window.doc.song.style
+    window.timeline.locate(window.doc.song.tempo.bars_to_seconds(3) + 0.5)  # the play head in bar 3
+    assert panel.at_playhead.isChecked() and panel.at_bar.value() == 3
     assert panel.make_loop()
-    qtbot.waitUntil(lambda: len(window.doc.song.takes) == before + 2, timeout=120_000)
-    new = window.doc.song.takes[-2:]
+    qtbot.waitUntil(lambda: len(window.doc.song.loops) == 2, timeout=120_000)
+    new = [lp.take for lp in window.doc.song.loops]
     assert [t.seed for t in new] == [seed, seed + 1] and panel.seed.value() == seed + 2
+    assert [lp.bar for lp in window.doc.song.loops] == [3.0, 3.0]  # clips at the play head's bar
     for take in new:
         assert take.backend == "stable-audio-small" and take.stems == ("loop",)
         frames = sf.info(window.doc.project.take_dir(take.id) / "mix.wav").frames
         assert frames == round(2 * 4 * 60 / 126 * 44100)
-    qtbot.waitUntil(lambda: window.takes.count() == before + 2, timeout=5000)
+    # loops are clips, not takes of the song: the takes, the takes list and the style are as they were
+    assert window.doc.song.takes == takes_before and window.doc.song.style == style_before
+    assert window.takes.count() == len(takes_before)
+    assert [i.loop_id for i in window.timeline.loop_items()] == [t.id for t in new]

@@ -153,8 +153,10 @@ def test_the_app_never_edits_a_loop_unless_asked_and_then_says_why(qtbot, app) -
     qtbot.mouseClick(win.generation.btn_sel, Qt.LeftButton)
     qtbot.waitUntil(lambda: len(jobs) == 1, timeout=5000)
     assert spec_of(jobs[0])[0] == EditSpec("take-002", (TimeRange(4.0, 8.0),))  # the newest song take
-    win.takes.choose("take-003")  # "Edit this take…" on the loop
-    assert win.takes.edit_take == "take-003" and win.takes.currentItem().data(256) == "take-003"
+    rows = [win.takes.item(i).data(256) for i in range(win.takes.count())]
+    assert "take-003" not in rows and [lp.id for lp in session.song.loops] == ["take-003"]  # a clip, not a take
+    win.takes.choose("take-003")  # asked for by its id all the same
+    assert win.takes.edit_take == "take-003"
     qtbot.mouseClick(win.generation.btn_sel, Qt.LeftButton)
     assert "take: take-003 is a loop" in win.statusBar().currentMessage() and len(jobs) == 1
     settle(qtbot, win)

@@ -87,7 +87,7 @@ def test_refusals_name_the_field(req: Regenerate, says: str) -> None:
 
 
 def test_a_song_of_only_loops_has_nothing_to_regenerate() -> None:
-    s = song(takes=(song().takes[2],))
+    s = song(takes=(song().loops[0].take,))  # given as a take, it becomes a loop clip all the same
     with pytest.raises(SongBridgeError, match="take: there is no song take"):
         plan_regenerate(s, Regenerate(seconds=((1, 2),)))
 
