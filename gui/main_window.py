@@ -20,26 +20,27 @@ from engine.session import Session
 
 from . import editing, section_actions
 from .audition import Audition
+from .background import Background
 from .daw_link import DawLinkPanel
 from .document import DocumentModel
 from .effects_rack import EffectsRack
 from .engine_client import EngineClient
 from .generating import Generating
 from .jobs import JobsStrip
+from .loop_audition import LoopAudition, install_loops
 from .loops import LoopsPanel
 from .lyric_sheet import LyricSheet
 from .mixer import StemMixer
 from .panels import GenerationPanel, TakesPanel
 from .peaks import PeakCache
+from .preferences import install_preferences
 from .project_files import ProjectFiles
 from .take_tools import TakeTools
 from .timeline import Timeline
 from .transport import TransportBar
 
-AUTOSAVE_MS = 60_000
 
-
-class MainWindow(ProjectFiles, Generating, Audition, TakeTools, QMainWindow):
+class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QMainWindow):
     def __init__(self, session: Session, engine: EngineClient, player: Any = None, bridge: Any = None,
                  bridge_off: str = ""):
         super().__init__()
@@ -87,6 +88,8 @@ class MainWindow(ProjectFiles, Generating, Audition, TakeTools, QMainWindow):
         self.docks = docks
         self._actions()
         self._wire_sheet()
+        install_loops(self)  # the Loops lane's clips play and land from here
+        install_preferences(self)  # Edit > Preferences (the models folder) and the panels' backend lines
         self.engine.queued.connect(self.jobs.add)
         self.engine.progress.connect(self.jobs.progress)
         self.timeline.rangeChanged.connect(lambda *_: self._selection())
@@ -119,9 +122,7 @@ class MainWindow(ProjectFiles, Generating, Audition, TakeTools, QMainWindow):
         for w in (self.status_engine, self.status_audio, self.status_daw):
             self.statusBar().addPermanentWidget(w)
         self._status()
-        self._autosave = QTimer(self)
-        self._autosave.timeout.connect(self._autosave_now)
-        self._autosave.start(AUTOSAVE_MS)
+        self.tasks = Background(self)  # slow work (disk copies, imports) off the GUI thread
         self._lint_later = QTimer(self)
         self._lint_later.setSingleShot(True)
         self._lint_later.timeout.connect(self._lint)
@@ -140,6 +141,7 @@ class MainWindow(ProjectFiles, Generating, Audition, TakeTools, QMainWindow):
                                 ("&Save", QKeySequence.Save, self.save),
                                 ("Save &As…", QKeySequence.SaveAs, self.save_as),
                                 ("&Render newest take for the DAW", "Ctrl+R", self.render_newest),
+                                ("Render the &song as comped for the DAW", "Ctrl+Shift+R", self.render_song),
                                 ("Open the &renders folder", "", self.open_renders)):
             a = QAction(text, self)
             if key:
@@ -180,6 +182,7 @@ class MainWindow(ProjectFiles, Generating, Audition, TakeTools, QMainWindow):
         show.setShortcut(QKeySequence("Ctrl+Shift+L"))
         lm.addAction(show)
         self.transport = TransportBar(self)
+        self.install_parent_ab()  # gui.audition: A/B an edited take with its parent (P)
         self.addToolBar(self.transport)
         self._help_menu()
 
@@ -269,7 +272,8 @@ class MainWindow(ProjectFiles, Generating, Audition, TakeTools, QMainWindow):
             "zoomed in (word view) — drag a word to retime it (1/16; Shift: free)",
             "click a section — select it; drag it — move it; drag its edge — resize (bars; Shift: free)",
             "double-click a section — rename; right-click the section lane — add, rename, kind, split, merge, "
-            "delete, lines follow",
+            "delete, lines follow, the section's take",
+            "right-click a take lane — use the take for the section under the mouse (comping)",
             "lyric sheet — type to edit (a new row is an untimed line); click a row — select its line",
             "←/→ — nudge selected lines (Shift: 10 ms)", "T — tap-time the next line at the play head",
             "Ctrl+wheel — zoom; wheel — scroll; PageUp/PageDown/Home — scroll")]

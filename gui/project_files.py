@@ -45,10 +45,6 @@ class ProjectFiles:
         self.statusBar().showMessage(f"saved {self.doc.folder}", 3000)
         self._remember(self.doc.folder)
 
-    def _autosave_now(self) -> None:
-        if not self.doc.undo.isClean():
-            self.save()
-
     def _remember(self, folder: Path) -> None:
         s = QSettings("songbridge", "songbridge")
         recent = [str(folder)] + [r for r in (s.value("recent") or []) if r != str(folder)]
@@ -95,9 +91,26 @@ class ProjectFiles:
         if target.exists():
             QMessageBox.warning(self, "Save as", f"{target} exists already; choose another name.")
             return
-        self.doc.save()
-        shutil.copytree(self.doc.folder, target, ignore=shutil.ignore_patterns(".songbridge.lock", ".*.tmp"))
-        self.open_project(str(target))
+        source, flush = self.doc.folder, self.doc.session.flush
+        self.statusBar().showMessage(f"saving a copy as {target.name}…")
+
+        def copy() -> Path:  # on a worker thread: the saver's last write, then the copy, however big
+            flush()
+            partial = target.with_name(f".{target.name}.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(source, partial, symlinks=True,
+                            ignore=shutil.ignore_patterns(".songbridge.lock", ".*.tmp", ".*.partial"))
+            partial.rename(target)  # a copy cut short by a crash is never taken for a project
+            return target
+
+        def failed(exc: BaseException) -> None:
+            QMessageBox.warning(self, "Save as", f"could not copy the project to {target}: {exc}")
+
+        def copied(folder: Path) -> None:
+            self.statusBar().showMessage(f"saved a copy as {folder}", 5000)
+            self.open_project(str(folder))
+
+        self.tasks.run(copy, copied, failed)
 
     def render_newest(self) -> None:
         if not self.doc.song.takes:

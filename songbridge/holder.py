@@ -48,7 +48,24 @@ def address_of(busy: Any) -> tuple[str, int]:
 
 
 def regenerate_there(busy: Any, req: Any) -> int:
-    """Send ``req`` to the program named by ``busy`` (a ProjectBusy) and follow its job; 0 once it is done."""
+    """Send ``req`` (a Regenerate) to the program named by ``busy`` (a ProjectBusy) and follow its job."""
+    return run_there(busy, "the edit", f"{ROOT}/job/edit", *edit_message(req))
+
+
+def generate_message(takes: int, seed: int | None, backend: str | None) -> str:
+    """``/songbridge/job/generate``'s JSON for whole-song takes."""
+    data: dict[str, Any] = {"takes": takes}
+    if seed is not None:
+        data["seed"] = seed
+    if backend:
+        data["backend"] = backend
+    return json.dumps(data)
+
+
+def run_there(busy: Any, what: str, address: str, *args: Any) -> int:
+    """Send one job request (``address`` with ``args``) to the program named by ``busy`` (a ProjectBusy), print
+    where it was queued, and follow the job with a progress bar until it ends; 0 once it is done, a
+    SongBridgeError naming why when it is refused, fails or is cancelled there. Ctrl-C cancels it there."""
     from pythonosc.osc_message import OscMessage  # noqa: PLC0415
 
     from daw_bridge.osc.client import prove  # noqa: PLC0415
@@ -56,9 +73,8 @@ def regenerate_there(busy: Any, req: Any) -> int:
     from songbridge.progress import ProgressBar  # noqa: PLC0415
 
     server = address_of(busy)
-    print(f"{busy.holder.get('program', 'another program')} has the project open: sending the edit to its bridge "
+    print(f"{busy.holder.get('program', 'another program')} has the project open: sending {what} to its bridge "
           f"at {server[0]}:{server[1]}", file=sys.stderr)
-    take, data = edit_message(req)
     family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0) if server[0] in ("127.0.0.1", "::1",
@@ -70,7 +86,7 @@ def regenerate_there(busy: Any, req: Any) -> int:
             raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} does not answer (is {busy.holder.get('program')} "
                                   "still running?)") from None
         sock.settimeout(0.5)
-        sock.sendto(message(f"{ROOT}/job/edit", take, data), server)
+        sock.sendto(message(address, *args), server)
 
         def recv() -> tuple[str, list[Any]] | None:
             try:
@@ -87,13 +103,13 @@ def regenerate_there(busy: Any, req: Any) -> int:
             got = recv()
             if got is None:
                 if time.monotonic() > deadline:
-                    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} did not answer the edit")
+                    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} did not answer {what}")
                 continue
-            address, args = got
-            if address == f"{ROOT}/error" and args[:1] == [f"{ROOT}/job/edit"]:
-                raise SongBridgeError(str(args[-1]))
-            if address == f"{ROOT}/job/queued":
-                job, label = str(args[0]), str(args[1]) if len(args) > 1 else "edit"
+            reply, values = got
+            if reply == f"{ROOT}/error" and values[:1] == [address]:
+                raise SongBridgeError(str(values[-1]))
+            if reply == f"{ROOT}/job/queued":
+                job, label = str(values[0]), str(values[1]) if len(values) > 1 else what
         print(f"queued as {job} there: {label}", file=sys.stderr)
         bar = ProgressBar(label)
         try:

@@ -54,6 +54,20 @@ def _private_data_folder(tmp_path_factory):
             os.environ[n] = v
 
 
+#: markers that mean a real peer or server is started: such a test is slow by nature
+_PEER_MARKERS = ("integration", "daw", "audio_server", "gpu")
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001
+    """``daw`` on every test that runs a real DAW (Ardour, REAPER: the modules named after them), and ``slow`` on
+    every test that starts a peer, so ``pytest -m "not slow"`` is the fast inner loop (README, "Tests")."""
+    for item in items:
+        if item.path.name.startswith(("test_ardour", "test_reaper")):
+            item.add_marker(pytest.mark.daw)
+        if any(item.get_closest_marker(m) for m in _PEER_MARKERS):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
     if _MISSING:
         terminalreporter.write_line(

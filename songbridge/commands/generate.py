@@ -80,7 +80,14 @@ def run(args: argparse.Namespace) -> int:
     notes += lyrics.warnings
     folder = project_path(args.output)
     exists = (folder / "song.json").exists()
-    locks = [_lock(folder)] if exists else []  # one owner: refused (naming it) while the app or serve has it
+    locks: list[Any] = []
+    if exists:  # one owner: while the app or serve has the project, the takes are asked of it
+        from engine.song.lock import ProjectBusy
+
+        try:
+            locks.append(_lock(folder))
+        except ProjectBusy as busy:
+            return _generate_there(busy, args, settings, lyrics, lyrics_path, notes, backend.name, folder)
     try:
         return _generate(args, settings, lyrics_path, lyrics, notes, backend, params, folder, exists, locks)
     finally:
@@ -89,17 +96,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _lock(folder: Path) -> Any:
-    from engine.song.lock import ProjectBusy, ProjectLock, clean_temporary
+    from engine.song.lock import ProjectLock, clean_temporary
 
-    try:
-        lock = ProjectLock.acquire(folder, "songbridge generate")
-    except ProjectBusy as exc:
-        osc = exc.holder.get("osc")
-        hint = (f"; or ask it for a take over OSC: oscsend {osc.split(':')[0]} {osc.split(':')[1]} "
-                "/songbridge/job/generate s '{\"takes\": 1}'") if osc else ""
-        raise SongBridgeError(f"{exc}{hint}") from None
+    lock = ProjectLock.acquire(folder, "songbridge generate")  # ProjectBusy names the holder
     clean_temporary(folder)
     return lock
+
+
+def _generate_there(busy: Any, args: argparse.Namespace, settings: dict, lyrics: Any, lyrics_path: str,
+                    notes: list[str], backend: str, folder: Path) -> int:
+    """The project is open in the app or ``serve``: its takes are asked of that program (its bridge's address is
+    in the lock) and followed here. Only takes, seed and backend travel; a command that would also change the song
+    (other lyrics, style, sections, tempo...) is refused, naming what, before anything is sent."""
+    from engine.generation import SongChoices, prepare_song
+    from engine.song import load_song
+    from songbridge.holder import generate_message, run_there
+
+    song = load_song(folder)
+    wanted = prepare_song(song, lyrics, SongChoices.from_settings(settings, None), first_time=False, notes=[])
+    # the words and their stamps as a lyrics file says them (end times and word stamps it cannot carry are the
+    # song's own, kept there)
+    said = [(ln.text, None if ln.start_s is None else round(ln.start_s, 3)) for ln in wanted.lyrics]
+    kept = [(ln.text, None if ln.start_s is None else round(ln.start_s, 3)) for ln in song.lyrics]
+    changes = [name for name, a, b in (("lyrics", kept, said), ("sections", song.sections, wanted.sections),
+                                       ("style", song.style, wanted.style), ("tempo", song.tempo, wanted.tempo),
+                                       ("key", song.key, wanted.key), ("title", song.info, wanted.info))
+               if a != b]
+    changes += [f"--{o.replace('_', '-')}" for o in ("style_preset", "style_audio", "duration", "param", "steps",
+                                                      "cfg") if getattr(args, o, None)]
+    if changes:
+        raise SongBridgeError(f"{busy}; this command would also change the song's {', '.join(changes)} "
+                              f"(from {lyrics_path}): make that change there, or close it and run this again")
+    seed = settings.get("seed")
+    return run_there(busy, "the generate request", "/songbridge/job/generate",
+                     generate_message(int(settings.get("takes", 1)), seed, backend))
 
 
 def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics: Any, notes: list[str],

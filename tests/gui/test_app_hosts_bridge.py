@@ -142,7 +142,7 @@ def test_a_second_program_is_refused_and_a_cli_generate_loses_nothing(qtbot, app
                          capture_output=True, text=True, timeout=120, env=env)
     assert gen.returncode == 2
     assert f"open in songbridge gui (pid {os.getpid()}" in gen.stderr and "Traceback" not in gen.stderr
-    assert "/songbridge/job/generate" in gen.stderr  # and how to ask the app instead
+    assert "would also change the song's lyrics" in gen.stderr  # other words: refused, nothing sent to the app
     srv = subprocess.run([sys.executable, "-m", "songbridge", "serve", str(folder), "--midi", "off",
                           "--osc", "127.0.0.1:0"], capture_output=True, text=True, timeout=60, env=env)
     assert srv.returncode == 2 and "open in songbridge gui" in srv.stderr

@@ -1,0 +1,53 @@
+"""With the app holding a project, ``songbridge generate -o`` asks the app for the takes over its bridge and follows
+the job (the take appears in the app at once), instead of refusing and printing a line to type; a command that would
+also change the song is refused before anything is sent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gui.test_regenerate_everywhere import app, settle  # noqa: F401 - the app holding a project, its bridge on
+
+pytestmark = pytest.mark.integration
+
+
+def songbridge(qtbot, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+    proc = subprocess.Popen([sys.executable, "-m", "songbridge", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    qtbot.waitUntil(lambda: proc.poll() is not None, timeout=90_000)  # the app's event loop runs meanwhile
+    out, err = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_generate_into_a_project_the_app_holds_runs_in_the_app(qtbot, app, tmp_path: Path) -> None:  # noqa: F811
+    win, bridge, session, jobs = app
+    from engine.lyrics.sheet import song_lrc
+
+    lyrics = tmp_path / "same.lrc"
+    lyrics.write_text(song_lrc(session.song))  # the song's own words and timing, as File > Export LRC writes them
+    before = [t.id for t in session.song.takes]
+    done = songbridge(qtbot, "generate", str(lyrics), "-o", str(session.folder), "--takes", "2", "--seed", "7")
+    assert done.returncode == 0, done.stderr
+    assert "has the project open: sending the generate request" in done.stderr and "queued as" in done.stderr
+    (job,) = jobs
+    assert [r.seed for r in job.requests][:1] == [7] and len(job.requests) == 2 and job.requests[0].edit is None
+    new = [t.id for t in session.song.takes if t.id not in before]
+    assert len(new) == 2 and all(t in done.stdout for t in new)  # printed as the app made them
+    qtbot.waitUntil(lambda: win.takes.count() >= len(before) + 2, timeout=10_000)
+    settle(qtbot, win)
+
+
+def test_generate_that_would_change_the_held_song_is_refused_and_sends_nothing(qtbot, app, tmp_path: Path) -> None:  # noqa: F811
+    win, bridge, session, jobs = app
+    lyrics = tmp_path / "other.txt"
+    lyrics.write_text("[verse]\nother words now\n[chorus]\nfour five six\n")
+    song = session.song
+    done = songbridge(qtbot, "generate", str(lyrics), "-o", str(session.folder), "--style", "dark techno")
+    assert done.returncode == 2, done.stderr
+    assert "would also change the song's lyrics, style" in done.stderr and not jobs
+    assert session.song == song
