@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 def test_cpu_inference_runs_at_a_tiny_size_and_writes_its_summary(tmp_path: Path) -> None:
     out = tmp_path / "cpu.json"
     r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cpu_inference.py"), "--size", "tiny",

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 def test_gpu_song_runs_at_a_tiny_size_and_counts_flops(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_song.py"), "--size", "tiny", "--device", "cpu",

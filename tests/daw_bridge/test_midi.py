@@ -295,6 +295,7 @@ def test_a_steady_jack_midi_clock_is_tracked_within_one_tick(jack_server) -> Non
     assert worst <= 1 / 24 + 1024 / 44100 * 2.0, errors  # one tick, plus the JACK period the reading can lag
 
 
+@pytest.mark.slow
 def test_a_refused_midi_trigger_is_reported_and_names_addresses_that_exist(tmp_path: Path) -> None:
     """A MIDI trigger has no one to answer: when the bridge refuses it (bars past the end of the take), the refusal
     goes to the log and the bridge's refusals (the DAW link panel shows the last), and every OSC address its advice

@@ -115,6 +115,7 @@ def test_a_comped_song_lands_each_sections_accepted_take(comped, tmp_path: Path)
     assert job.take_id == "take-003" and job.settings.range_s == ch1 and not job.settings.comp
 
 
+@pytest.mark.slow
 def test_songbridge_render_renders_the_comp(comped) -> None:
     session, ch1, ch2 = comped
     env = {**os.environ, "SONGBRIDGE_AUTO_SPLIT": "0"}

@@ -21,6 +21,7 @@ def window(open_window, tmp_path: Path, monkeypatch):
     return open_window(make_project(tmp_path).folder)
 
 
+@pytest.mark.slow
 def test_make_two_loop_takes_from_the_panel(qtbot, window: MainWindow) -> None:
     panel = window.loops
     panel.prompt.setText("dusty boom bap drum loop")

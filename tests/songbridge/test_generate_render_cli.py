@@ -3,11 +3,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 from tests.conftest import REPO, run_cli
 
 
+@pytest.mark.slow
 def test_example_song_end_to_end(tmp_path: Path) -> None:
     out = run_cli("generate", str(REPO / "examples/neon-rain.txt"), "--settings", str(REPO / "examples/neon-rain.toml"),
                   "-o", str(tmp_path / "neon"))
@@ -29,6 +31,7 @@ def test_example_song_end_to_end(tmp_path: Path) -> None:
     assert "LUFS" in rendered.stderr
 
 
+@pytest.mark.slow
 def test_generate_adds_takes_and_reuses_the_project(tmp_path: Path) -> None:
     lyrics = tmp_path / "l.lrc"
     lyrics.write_text("[00:02.00]first line here\n[00:06.00]second line here\n")

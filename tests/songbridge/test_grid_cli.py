@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from tests.conftest import run_cli
 from tests.engine.session.test_session import make_project
 
 
+@pytest.mark.slow
 def test_grid_and_lock_a_take(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     take = project.song.takes[-1]

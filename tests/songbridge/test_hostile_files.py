@@ -122,6 +122,7 @@ def test_serve_with_a_bad_midi_map_is_one_line_before_anything_opens(tmp_path: P
     assert not (project.folder / ".songbridge.lock").exists()
 
 
+@pytest.mark.slow
 def test_a_missing_engine_ca_names_the_file(tmp_path: Path) -> None:
     lyrics = tmp_path / "l.txt"
     lyrics.write_text("hello there\n")

@@ -21,6 +21,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_a_symlinked_partial_folder_makes_grid_lock_write_nothing_outside(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p")
     take = project.song.takes[-1]
@@ -46,6 +47,7 @@ def test_a_symlinked_render_file_is_not_written_through(tmp_path: Path) -> None:
     assert victim.read_bytes() == b"precious"
 
 
+@pytest.mark.slow
 def test_a_linked_folder_inside_the_project_is_refused_for_writing(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p")
     outside = tmp_path / "outside"

@@ -101,6 +101,7 @@ def test_list_devices_without_any_device_says_so(monkeypatch, capsys) -> None:
     assert len(err) == 1 and "--list-devices" in err[0] and "no audio output device" in err[0]
 
 
+@pytest.mark.slow
 def test_lint_json_into_a_closed_pipe_stops_quietly(lyrics: Path) -> None:
     cmd = f"{sys.executable} -m songbridge lyrics lint {lyrics} --json --all | head -c 5 >/dev/null"
     out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=60,
@@ -108,6 +109,7 @@ def test_lint_json_into_a_closed_pipe_stops_quietly(lyrics: Path) -> None:
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
 
 
+@pytest.mark.slow
 def test_tempo_is_read_off_the_lyrics_and_a_conflict_is_reported(tmp_path: Path, lyrics: Path) -> None:
     out = run_cli("generate", str(lyrics), "--style", "dreamy synth pop", "-o", str(tmp_path / "a"))
     assert out.returncode == 0, out.stderr
@@ -121,6 +123,7 @@ def test_tempo_is_read_off_the_lyrics_and_a_conflict_is_reported(tmp_path: Path,
     assert song["tempo"]["segments"][0]["bpm"] == 120
 
 
+@pytest.mark.slow
 def test_repeated_headers_from_the_command_line(tmp_path: Path) -> None:
     text = "[verse]\n" + "a verse line\n" * 4 + "\n[chorus]\nthe chorus line\nthe chorus again\n\n" \
         "[verse]\n" + "second verse line\n" * 4 + "\n[chorus]\nthe chorus line\nthe chorus again\n"
@@ -146,6 +149,7 @@ def broken_models(tmp: Path, how: str) -> Path:
 
 
 @pytest.mark.parametrize("how", ["empty", "truncated"])
+@pytest.mark.slow
 def test_a_broken_checkpoint_is_reported_and_generate_drafts_with_the_guide(tmp_path: Path, lyrics: Path,
                                                                              how: str) -> None:
     models = broken_models(tmp_path, how)
@@ -188,6 +192,7 @@ def test_estimates_learn_from_finished_jobs(tmp_path: Path) -> None:
     assert learned_rate("guide", book) == pytest.approx(0.1)
 
 
+@pytest.mark.slow
 def test_audition_plays_the_chains_the_take_was_rendered_with(project: Path) -> None:
     from engine.render import audition_chains
     from engine.song.project import Project
@@ -204,6 +209,7 @@ def test_audition_plays_the_chains_the_take_was_rendered_with(project: Path) -> 
     assert "vocal=vocal-space" in after.describe()
 
 
+@pytest.mark.slow
 def test_a_take_folder_left_on_disk_does_not_block_the_next_take(tmp_path: Path) -> None:
     (tmp_path / "l.txt").write_text("one line\nanother line\n")
     args = ["generate", str(tmp_path / "l.txt"), "--duration", "6", "-o", str(tmp_path / "s")]

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import mido
+import pytest
 
 from tests.conftest import REPO, run_cli
 
@@ -51,6 +52,7 @@ def test_untimed_lyrics_with_headers_make_the_sections(tmp_path: Path) -> None:
     assert (tmp_path / "p.songbridge/takes/take-001/guide.mid").is_file()
 
 
+@pytest.mark.slow
 def test_timed_lyrics_title_tag_and_contradicting_sections(tmp_path: Path) -> None:
     bar = 240 / 92
     stamps = [2, 4, 10, 12, 18, 20]
@@ -78,6 +80,7 @@ def test_timed_lyrics_title_tag_and_contradicting_sections(tmp_path: Path) -> No
     assert [s["name"] for s in song_of(tmp_path / "q.songbridge")["sections"]] == ["Verse", "Bridge", "Chorus"]
 
 
+@pytest.mark.slow
 def test_lines_past_the_end_are_counted(tmp_path: Path) -> None:
     lyrics = tmp_path / "many.txt"
     lyrics.write_text("\n".join(f"line number {i} of the song" for i in range(22)) + "\n")
@@ -88,6 +91,7 @@ def test_lines_past_the_end_are_counted(tmp_path: Path) -> None:
     assert "20 of 22 lines start after the song's end (5.0 s) and are not sung" in out.stderr, out.stderr
 
 
+@pytest.mark.slow
 def test_export_midi_writes_the_song_or_a_section(tmp_path: Path) -> None:
     out = run_cli("generate", str(REPO / "examples/neon-rain.txt"), "--settings", str(REPO / "examples/neon-rain.toml"),
                   "-o", str(tmp_path / "neon"))

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, run_cli
 
 
@@ -22,6 +24,7 @@ def _few_open_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
+@pytest.mark.slow
 def test_serve_engine_and_generate_remotely(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "SONGBRIDGE_ENGINE_KEY": "a-shared-key-for-this-test"}
@@ -56,6 +59,7 @@ def test_serve_engine_and_generate_remotely(tmp_path: Path) -> None:
     assert out.returncode == 2 and "--engine" in out.stderr
 
 
+@pytest.mark.slow
 def test_kill_9_of_serve_keeps_acknowledged_edits_and_orphans_nothing(tmp_path: Path) -> None:
     """Three times: serve, tempo sets streaming, kill -9 in the middle. The last acknowledged tempo (or a later one)
     is on disk, the engine worker dies with serve, and the next open leaves no temporary file."""

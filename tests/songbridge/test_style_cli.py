@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from tests.conftest import run_cli
@@ -17,6 +18,7 @@ def _takes(project):
     return [json.loads(p.read_text()) for p in recs]
 
 
+@pytest.mark.slow
 def test_generate_with_text_reference_audio_and_a_preset(tmp_path):
     models = tmp_path / "models"
     assert run_cli("models", "create-tiny", str(models)).returncode == 0
@@ -60,6 +62,7 @@ def test_generate_with_text_reference_audio_and_a_preset(tmp_path):
     assert np.array_equal(x, y)
 
 
+@pytest.mark.slow
 def test_bad_style_sources_are_refused_before_anything_is_written(tmp_path):
     models = tmp_path / "models"
     assert run_cli("models", "create-tiny", str(models)).returncode == 0

@@ -49,6 +49,7 @@ def test_bwf_round_trip(tmp_path: Path, bits: int) -> None:
     assert read_bext(p).time_reference == 5_000_000_123
 
 
+@pytest.mark.slow
 def test_loudness_normalisation_and_true_peak() -> None:
     rng = np.random.default_rng(3)
     t = np.arange(44100 * 10) / 44100
@@ -113,6 +114,7 @@ def test_stems_keep_relative_levels(project: Project) -> None:
     assert ratios[0] == pytest.approx(ratios[1], rel=0.01)
 
 
+@pytest.mark.slow
 def test_flac_and_bits(project: Project) -> None:
     result = render_take(project, "take-001", RenderSettings(format="flac", bits=16))
     info = sf.info(str(result.files["mix"]))
@@ -121,6 +123,7 @@ def test_flac_and_bits(project: Project) -> None:
         RenderSettings(format="flac", bits=32)
 
 
+@pytest.mark.slow
 def test_failing_render_leaves_project_as_it_was(project: Project, monkeypatch) -> None:
     render_take(project, "take-001", RenderSettings())
     folder = project.render_dir("take-001")

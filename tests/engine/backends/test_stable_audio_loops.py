@@ -40,6 +40,7 @@ def test_prompt_gets_the_tempo_in_the_training_form() -> None:
     assert loop_prompt("lofi piano 90 BPM", 128, 2) == "lofi piano 90 BPM, 2 bars"  # the producer's tempo kept
 
 
+@pytest.mark.slow
 def test_loop_command_makes_exact_bars_and_records_the_weights(models: Path, tmp_path: Path) -> None:
     out = tmp_path / "loops"
     r = run_cli("loop", "tech house drum loop", "--bars", "4", "--bpm", "128", "-o", str(out), "--models",
@@ -68,6 +69,7 @@ def test_loop_command_makes_exact_bars_and_records_the_weights(models: Path, tmp
     assert sf.info(out.with_suffix(".songbridge") / "takes" / "take-002" / "mix.wav").frames == 8 * 4 * 60 * 44100 // 128
 
 
+@pytest.mark.slow
 def test_a_bed_and_a_variation(models: Path, tmp_path: Path) -> None:
     out = tmp_path / "bed"
     r = run_cli("loop", "dub techno pad", "--seconds", "6", "-o", str(out), "--models", str(models), "--model", "1.0",

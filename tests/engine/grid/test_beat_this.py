@@ -17,6 +17,7 @@ from engine.grid.peaks import beat_numbers, beats_from_logits, merge_adjacent
 from tests.conftest import fixture_set, run_cli
 
 
+@pytest.mark.slow
 def test_parity_command_passes_every_shared_case() -> None:
     folder = fixture_set("beat-this")
     r = run_cli("models", "parity", "beat-this", str(folder))
@@ -29,6 +30,7 @@ def test_parity_command_passes_every_shared_case() -> None:
     assert m and int(m.group(2)) == 0 and int(m.group(1)) == len(lines)
 
 
+@pytest.mark.slow
 def test_parity_fails_when_a_weight_is_wrong(tmp_path: Path) -> None:
     folder = fixture_set("beat-this")
     copy = tmp_path / "set"

@@ -22,6 +22,7 @@ def take():
 
 
 @pytest.mark.parametrize("warp", ["steady:3", "jump:-4:0.5"])
+@pytest.mark.slow
 def test_tracker_finds_the_warped_beats_and_lock_puts_bars_back(take, warp: str) -> None:
     stems, sr, dur = take
     beat_s = 60 / 112.0

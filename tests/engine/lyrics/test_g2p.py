@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from engine.lyrics.g2p import default_g2p, syllable_count
 
 OFFLINE = r"""
@@ -23,6 +25,7 @@ print(json.dumps({"out": out, "attempts": attempts, "nltk_imported": "nltk" in s
 """
 
 
+@pytest.mark.slow
 def test_g2p_works_with_the_network_unreachable(tmp_path) -> None:
     env = {"NLTK_DATA": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-c", OFFLINE], capture_output=True, text=True, env=env, timeout=120)

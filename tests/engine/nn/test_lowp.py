@@ -44,6 +44,7 @@ def sample(cfm: CFM, n: int = 96, segments: list[tuple[int, int]] | None = None,
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.slow
 def test_lowered_blocks_sample_close_to_float32_with_the_rest_in_float32(dtype: torch.dtype) -> None:
     cfm = tiny_cfm()
     with torch.inference_mode():
@@ -91,6 +92,7 @@ def tiny_dir(tmp_path_factory) -> Path:
     return create_tiny_model(tmp_path_factory.mktemp("models"))
 
 
+@pytest.mark.slow
 def test_backend_records_the_precision_it_ran_in(tmp_path: Path, tiny_dir: Path) -> None:
     lines = tuple(lines_from_lrc(parse("[00:01.00]Hello darkness my old friend\n")))
     out = {}

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_parity_tool_passes_every_shared_case(fixtures_dir) -> None:
     out = subprocess.run([sys.executable, "-m", "engine.backends.diffrhythm.parity", str(fixtures_dir)],
                          capture_output=True, text=True, timeout=600)
@@ -19,6 +22,7 @@ def test_parity_tool_passes_every_shared_case(fixtures_dir) -> None:
     assert lines[-1].endswith("0 failed, 0 skipped")
 
 
+@pytest.mark.slow
 def test_parity_tool_reports_failures(tmp_path, fixtures_dir) -> None:
     """A fixture set whose expected output was tampered with must FAIL and exit non-zero."""
     import json

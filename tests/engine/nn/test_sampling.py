@@ -100,6 +100,7 @@ def test_quality_presets_cut_dit_calls_and_the_estimate_counts_them() -> None:
     assert sampler_params({"quality": "fast", "steps": 5})["steps"] == 5  # an explicit setting wins
 
 
+@pytest.mark.slow
 def test_low_precision_keeps_positions_and_the_ode_state_in_float32() -> None:
     from engine.nn import CFM, DiT, DiTConfig
 

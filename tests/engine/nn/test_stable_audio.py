@@ -16,6 +16,7 @@ from engine.nn.sao.config import ConfigError, read
 from tests.conftest import fixture_set, run_cli
 
 
+@pytest.mark.slow
 def test_parity_command_passes_every_shared_case() -> None:
     folder = fixture_set("stable-audio")
     r = run_cli("models", "parity", "stable-audio", str(folder))
@@ -29,6 +30,7 @@ def test_parity_command_passes_every_shared_case() -> None:
     assert m and int(m.group(2)) == 0 and int(m.group(1)) == len(lines)
 
 
+@pytest.mark.slow
 def test_parity_fails_when_a_dit_weight_is_wrong(tmp_path: Path) -> None:
     from safetensors.torch import load_file, save_file
 

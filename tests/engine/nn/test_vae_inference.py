@@ -43,6 +43,7 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
+@pytest.mark.slow
 def test_inference_form_computes_what_the_plain_module_does() -> None:
     for plain, x in ((randomised(Decoder(SHAPE)), torch.randn(2, 16, 12)),
                      (randomised(Encoder(OobleckConfig(8, (1, 2, 4), (2, 4, 8), 32)), 1), torch.randn(2, 2, 640))):
@@ -84,6 +85,7 @@ def script(decoder: nn.Module, tmp: Path, name: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_torchscript_oobleck_decodes_natively_and_the_same(tmp_path: Path) -> None:
     dec = randomised(Decoder(HOP_2048), 2)
     path = script(dec, tmp_path, "vae.pt")
@@ -98,6 +100,7 @@ def test_a_torchscript_oobleck_decodes_natively_and_the_same(tmp_path: Path) -> 
         assert 0 < rel(low.decode(z), want) < 0.3
 
 
+@pytest.mark.slow
 def test_a_vae_that_does_not_fit_keeps_torchscript(tmp_path: Path) -> None:
     assert native_decoder(torch.jit.script(TinyVAE(seed=1)), torch.bfloat16) is None  # other keys
     dec = randomised(Decoder(SHAPE), 3)
@@ -117,6 +120,7 @@ def test_a_vae_that_does_not_fit_keeps_torchscript(tmp_path: Path) -> None:
     assert native_decoder(torch.jit.load(str(path)), torch.float32) is None
 
 
+@pytest.mark.slow
 def test_stable_audio_cpu_preparation_on_the_tiny_model(tmp_path: Path) -> None:
     from engine.backends.stable_audio.files import find, load
     from engine.backends.stable_audio.pipeline import Settings, generate, prepare_for_cpu

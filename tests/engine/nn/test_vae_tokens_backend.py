@@ -68,6 +68,7 @@ def test_g2p_en_mode_maps_to_the_vocabulary(vocab: Vocab) -> None:
     assert vocab.ids["_"] + 1 in toks and all(t > 0 for t in toks)
 
 
+@pytest.mark.slow
 def test_lines_the_reference_crashes_on(vocab: Vocab) -> None:
     assert encode("123", vocab) and encode("...", vocab) == [] and encode("", vocab) == []
     with pytest.raises(TokenizerError, match="Chinese"):
@@ -114,6 +115,7 @@ def request(tmp: Path, take: str, seed: int, **kw) -> GenerationRequest:
                              params={"steps": 6}, **kw)
 
 
+@pytest.mark.slow
 def test_backend_takes_edits_and_records(tmp_path: Path, tiny_dir: Path) -> None:
     (tmp_path / "takes").mkdir()
     # float32: a take's latent is the same alone or in a batch; in bf16 the products round differently by batch
@@ -154,6 +156,7 @@ def test_backend_takes_edits_and_records(tmp_path: Path, tiny_dir: Path) -> None
     assert diff.min() >= changed.min().item() * 2048 - margin and diff.max() < (changed.max().item() + 1) * 2048 + margin
 
 
+@pytest.mark.slow
 def test_cli_generates_with_the_tiny_model(tmp_path: Path, tiny_dir: Path) -> None:
     from tests.conftest import run_cli
 

@@ -123,6 +123,7 @@ def _serve_cli(port: int, *extra: str):
     return proc, env
 
 
+@pytest.mark.slow
 def test_generate_on_a_remote_engine_over_https_with_a_trusted_certificate(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -60,6 +60,7 @@ def test_guide_job_events_in_order(service: EngineService, tmp_path: Path) -> No
     assert any(i.id == job_id and i.state == "finished" for i in service.jobs())
 
 
+@pytest.mark.slow
 def test_tiny_neural_job_and_cancel_mid_job(service: EngineService, tmp_path: Path) -> None:
     from engine.backends.diffrhythm.tiny import create_tiny_model
 

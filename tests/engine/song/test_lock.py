@@ -40,6 +40,7 @@ print(holds, doubles)
 """
 
 
+@pytest.mark.slow
 def test_three_programs_taking_and_releasing_the_lock_never_both_hold_it(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", _CONTENDER, str(tmp_path), "4"], stdout=subprocess.PIPE,

@@ -29,6 +29,7 @@ def models(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_output_equals_demucs_apply_model_for_the_same_weights(models: Path) -> None:
     from demucs.apply import apply_model
 
@@ -103,6 +104,7 @@ def test_split_job_on_a_take_reports_progress_cancels_and_records(models: Path, 
         service.close()
 
 
+@pytest.mark.slow
 def test_split_command_for_a_file_and_a_take(models: Path, tmp_path: Path) -> None:
     import soundfile as sf
 

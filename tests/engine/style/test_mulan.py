@@ -29,6 +29,7 @@ def tiny_models(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_parity_command_passes_every_shared_case():
     folder = fixture_set("muq-mulan")
     r = run_cli("models", "parity", "muq-mulan", str(folder))
@@ -42,6 +43,7 @@ def test_parity_command_passes_every_shared_case():
     assert m and int(m.group(2)) == 0 and int(m.group(1)) == len(lines)
 
 
+@pytest.mark.slow
 def test_parity_fails_when_the_weights_are_wrong(tmp_path):
     """The goldens catch a model that loads but computes something else (one weight changed)."""
     folder = fixture_set("muq-mulan")
