@@ -135,12 +135,12 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
             raise ArdourError(f"{wav}: {infos[track].samplerate} Hz, and the session runs at {rate} Hz; land it "
                               "through the running Ardour (it converts on import)")
     end = end if end is not None else position + max(i.frames for i in infos.values())
-    for route in ET.parse(xml_path).getroot().iter("Route"):  # a name taken by another kind of track: refused first
-        if route.get("name") in (midi or {}) and not route.get("midi-playlist"):
-            raise ArdourError(f"{xml_path}: no MIDI track {route.get('name')!r} (a track of that name is not a MIDI "
+    for taken in ET.parse(xml_path).getroot().iter("Route"):  # a name taken by another kind of track: refused first
+        if taken.get("name") in (midi or {}) and not taken.get("midi-playlist"):
+            raise ArdourError(f"{xml_path}: no MIDI track {taken.get('name')!r} (a track of that name is not a MIDI "
                               "track: rename it in Ardour); nothing was written")
-        if route.get("name") in stems and not route.get("audio-playlist"):
-            raise ArdourError(f"{xml_path}: no audio track {route.get('name')!r} (a track of that name is not an "
+        if taken.get("name") in stems and not taken.get("audio-playlist"):
+            raise ArdourError(f"{xml_path}: no audio track {taken.get('name')!r} (a track of that name is not an "
                               "audio track: rename it in Ardour); nothing was written")
     ensure_tracks(session_dir, name, list(stems), list(midi or {}))
     before = xml_path.read_bytes()
@@ -177,7 +177,7 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
             if not target.exists():
                 _write_channel(wav, ch, target)
         len_sc = superclock(info.frames, rate)
-        known = {s.get("name"): s.get("id") for s in sources.findall("Source") if s.get("name") in files}
+        known = {str(s.get("name")): str(s.get("id")) for s in sources.findall("Source") if s.get("name") in files}
         if all(f in known for f in files):
             src_ids, how = [known[f] for f in files], "reused"
         else:
@@ -193,7 +193,7 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
                       and r.get("source-0") == src_ids[0]), None)
         if whole is None:
             ET.SubElement(regions, "Region", _region(next_id(), True, region_name, pos_sc, len_sc, src_ids))
-        playlist = playlists[route.get("audio-playlist")]
+        playlist = playlists[str(route.get("audio-playlist"))]
         for old in playlist.findall("Region"):
             start_sc, length_sc = _span(old)
             if (old.get("name") or "").startswith(tag) and start_sc < superclock(end, rate) and \

@@ -171,16 +171,19 @@ def add_midi(root: ET.Element, session_dir: Path, name: str, midi: dict[str, Pat
     pos_sc, end_sc = superclock(position, rate), superclock(end, rate)
     landed, removed = [], []
     for route in routes.values():
-        playlist = playlists.get(route.get("midi-playlist"))
-        for old in playlist.findall("Region") if playlist is not None else []:
+        playlist = playlists.get(route.get("midi-playlist") or "")
+        if playlist is None:
+            continue
+        for old in playlist.findall("Region"):
             at = midi_position(old)
             if (old.get("name") or "").startswith(tag) and at is not None and pos_sc <= at < end_sc:
                 playlist.remove(old)  # the previous take of this section on this track
                 if route.get("name") not in midi:
-                    removed.append((route.get("name"), old.get("name"), at * rate // SUPERCLOCK, 0, "removed"))
+                    removed.append((str(route.get("name")), str(old.get("name")), at * rate // SUPERCLOCK, 0,
+                                    "removed"))
     for track, path in midi.items():
-        route = routes.get(track)
-        if route is None or route.get("midi-playlist") not in playlists:
+        found = routes.get(track)
+        if found is None or found.get("midi-playlist") not in playlists:
             raise ArdourError(f"{session_dir / (name + '.ardour')}: no MIDI track {track!r}")
         data = Path(path).read_bytes()
         beats = ticks_length(Path(path)) * ARDOUR_PPQN // max(1, _ppq(data))
@@ -199,7 +202,7 @@ def add_midi(root: ET.Element, session_dir: Path, name: str, midi: dict[str, Pat
                                               "id": sid, "natural-position": "a0", "origin": ""})
         if not any(r.get("source-0") == sid and r.get("whole-file") == "1" for r in regions.findall("Region")):
             ET.SubElement(regions, "Region", _midi_region(next_id(), True, base, beats, 0, sid))
-        playlist = playlists[route.get("midi-playlist")]
+        playlist = playlists[str(found.get("midi-playlist"))]
         ET.SubElement(playlist, "Region", _midi_region(next_id(), False, f"{base}.1", beats, pos_sc, sid))
         landed.append((track, f"{base}.1", position, end - position, how))
     return landed + removed
