@@ -2,10 +2,10 @@
 
 Method: (1) the models-folder check behind each backend's line (``gui.backend_status.backend_lines``: file-system
 checks only, run in a thread by the app) on an empty folder and on the tiny models, best of ``--runs``; and the
-time ``BackendChecker.check`` holds its caller (the GUI thread) before the thread takes over. (2) The audition
-folder a song with loops plays from (``gui.loop_audition.audition_folder``): two loops placed at bar ``--bar``
-at 120 bpm (silence up to the bar, 24-bit), first time (written) and again (nothing moved: reused), and the disk it
-takes. Nothing is generated: the loops are noise written as takes of the tiny project.
+time ``BackendChecker.check`` holds its caller (the GUI thread) before the thread takes over. (2) What playing a
+song with loops costs (``engine.comp_source.SongSource``, built on a worker thread by ``gui.loop_audition``): two
+loops at bar ``--bar`` at 120 bpm, the time to build the source, the time to mix one 1024-frame block at each loop's
+bar, and the disk it takes (none: loops are mixed at play time; they were once padded to their bar on disk). Nothing is generated: the loops are noise written as takes of the tiny project.
 
 Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/loop_clips.py [--bar 100] [--runs 5]``
 """
@@ -29,11 +29,11 @@ def main() -> None:
     from PySide6.QtCore import QCoreApplication
 
     from engine.backends.stable_audio.tiny import create_tiny_stable_audio
+    from engine.comp_source import SongSource
     from engine.song.model import Song, Take
     from engine.song.project import Project
     from engine.song.tempo import TempoMap
     from gui.backend_status import BackendChecker, backend_lines
-    from gui.loop_audition import audition_folder
 
     app = QCoreApplication.instance() or QCoreApplication([])
     tmp = Path(tempfile.mkdtemp(prefix="sb-loop-bench-"))
@@ -69,16 +69,22 @@ def main() -> None:
                                                           "at_bar": args.bar + 4 * i}, duration_s=8.0,
                     stems=("loop",))
         project.song = project.song.with_take(take)
+    before = sum(p.stat().st_size for p in project.folder.rglob("*") if p.is_file())
     t = time.perf_counter()
-    folder, _ = audition_folder(project, None)
-    first = time.perf_counter() - t
-    t = time.perf_counter()
-    audition_folder(project, None)
-    again = time.perf_counter() - t
-    files = {p.stat().st_ino: p.stat().st_size for p in folder.parent.rglob("*.wav")}  # links counted once
-    size = sum(files.values())
-    print(f"two loops at bar {args.bar:g}: placed in {first * 1000:.0f} ms, reused in {again * 1000:.1f} ms, "
-          f"{size / 2**20:.1f} MiB on disk")
+    source = SongSource(project, project.song)
+    built = time.perf_counter() - t
+    blocks = []
+    for lp in project.song.loops:
+        at = int(project.song.tempo.bars_to_seconds(lp.bar) * 44100)
+        for k in range(args.runs * 20):
+            t = time.perf_counter()
+            source.read(at + 1024 * k, 1024)
+            blocks.append(time.perf_counter() - t)
+    source.close()
+    size = sum(p.stat().st_size for p in project.folder.rglob("*") if p.is_file()) - before
+    print(f"two loops at bar {args.bar:g}: source built in {built * 1000:.1f} ms, a 1024-frame block mixed in "
+          f"{np.median(blocks) * 1e6:.0f} us (median), {max(blocks) * 1e6:.0f} us (worst; the block lasts 23.2 ms), "
+          f"{size / 2**20:.1f} MiB written to disk")
 
 
 if __name__ == "__main__":

@@ -153,6 +153,7 @@ class Audition:
         self.player.ab("A")
         self.player.play()
         self._parent_ab, self._playing_take = key, take.id
+        self._playing_song = ""  # the song is not what plays now (gui.loop_audition)
         self._b_take = parent.name or parent.id
         self.timeline.range = (a, b)
         self.timeline.slots = {take.id: "A", parent.id: "B"}

@@ -1,153 +1,144 @@
-"""Hearing loop clips where they sit: playing a song take plays the song's loops at their bars with it (each loop
-one more stem of the player, its audio preceded by silence up to its bar, written once per position into the
-project's ``cache/audition/``), "Play from bar N" on a clip starts there, and "Land in DAW" lands the loop on its
-own track at its bar through the bridge. Mixed into the main window before :class:`gui.audition.Audition`."""
+"""Playing the song as it will be landed (issue 26): Space (Play with nothing auditioned) plays the comp — each
+section's accepted take, crossfaded as ``engine.comp`` assembles it for render and landing — with every loop clip at
+its bar, from the play head (:class:`engine.comp_source.SongSource`, mixed at play time: nothing is written to
+disk). Double-clicking a take in the takes list (or its Play) auditions that take alone, without the comp and without
+the loops; Stop ends the audition, and the next Play is the song again. The source is built on a worker thread
+(``gui.background``); while the song plays, an edit (a take chosen for a section, a loop moved) is heard at once.
+"Play from bar N" on a clip plays the song from there, and "Land in DAW" lands the loop on its own track at its
+bar through the bridge. Mixed into the main window before :class:`gui.audition.Audition`."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 from typing import Any
 
-import numpy as np
+from engine.comp_source import loop_stem
 
-from engine.song.model import SAMPLE_RATE
+__all__ = ["LoopAudition", "install_loops", "load_source", "loop_stem"]
 
-AUDITION_DIR = "audition"
-CHUNK = SAMPLE_RATE * 4
-
-
-def loop_stem(loop: Any) -> str:
-    """The player's name for a loop clip's stem (a file name: lower-case)."""
-    return f"loop-{loop.id}".lower()[:32]
+OLD_CACHE = "audition"  # where loops were once padded to their bar on disk (~53 MiB a loop at bar 100): removed
 
 
-def _place(src: Path, dst: Path, offset: int) -> None:
-    """``src`` written to ``dst`` after ``offset`` frames of silence (stereo, 24-bit)."""
-    import soundfile as sf  # noqa: PLC0415
-
-    tmp = dst.with_name(f".{dst.name}.partial")
-    with sf.SoundFile(str(src)) as f_in, sf.SoundFile(str(tmp), "w", SAMPLE_RATE, 2, "PCM_24",
-                                                      format="WAV") as out:
-        silence = np.zeros((min(CHUNK, max(offset, 1)), 2), dtype=np.float32)
-        left = offset
-        while left > 0:
-            n = min(left, len(silence))
-            out.write(silence[:n])
-            left -= n
-        while True:
-            block = f_in.read(CHUNK, dtype="float32", always_2d=True)
-            if not len(block):
-                break
-            out.write(block if block.shape[1] == 2 else np.repeat(block[:, :1], 2, axis=1))
-    os.replace(tmp, dst)
+def load_source(player: Any, source: Any, slot: str = "A") -> None:
+    """Give the player a ready source (the player's own ``load`` opens a take folder; this hands it the song)."""
+    player.load_source(source, slot=slot)
 
 
-def _link(src: Path, dst: Path) -> None:
-    dst.unlink(missing_ok=True)
+def build_song_source(project: Any, song: Any, chains: dict[str, Any], master: Any) -> Any:
+    """On a worker thread: the song's source (and the old on-disk loop padding gone)."""
+    from engine.comp_source import SongSource  # noqa: PLC0415
+
+    old = project.cache_dir / OLD_CACHE
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    return SongSource(project, song, chains, master)
+
+
+def song_key(song: Any) -> tuple[Any, ...]:
+    """What the song's playback depends on: which take plays where, the loops and their bars, the locked takes."""
+    from engine.comp import comp_pieces, song_take  # noqa: PLC0415
+    from engine.errors import SongBridgeError  # noqa: PLC0415
+
     try:
-        os.link(src, dst)
-    except OSError:  # another file system, or links not allowed: a copy
-        shutil.copyfile(src, dst)
-
-
-def audition_folder(project: Any, take_id: str | None) -> tuple[Path, list[str]]:
-    """A folder the player opens: the take's stems (linked, as heard: locked or not) and each loop clip placed at
-    its bar; returns it and the stem names. A loop's placed file is made again only when it moved or changed."""
-    song = project.song
-    folder = project.cache_dir / AUDITION_DIR / (take_id or "loops-only")
-    stems_dir = folder / "stems"
-    stems_dir.mkdir(parents=True, exist_ok=True)
-    names: list[str] = []
-    if take_id is not None:
-        take = song.take(take_id)
-        src = project.audio_dir(take_id) / "stems"
-        for stem in take.stems:
-            _link(src / f"{stem}.wav", stems_dir / f"{stem}.wav")
-            names.append(stem)
-    wanted = set()
-    placed_dir = project.cache_dir / AUDITION_DIR / "placed"  # one placed file per loop, linked into each folder
-    placed_dir.mkdir(parents=True, exist_ok=True)
-    for lp in song.loops:
-        src = project.audio_dir(lp.id) / "mix.wav"
-        if not src.is_file():
-            continue
-        offset = int(round(song.tempo.bars_to_seconds(lp.bar) * SAMPLE_RATE))
-        stamp = f"{offset}-{src.stat().st_mtime_ns}"
-        placed, mark = placed_dir / f"{loop_stem(lp)}.wav", placed_dir / f".{loop_stem(lp)}.placed"
-        if not placed.is_file() or not mark.is_file() or mark.read_text() != stamp:
-            _place(src, placed, offset)
-            mark.write_text(stamp)
-        _link(placed, stems_dir / placed.name)
-        wanted.add(placed.name)
-        names.append(loop_stem(lp))
-    for p in placed_dir.glob("loop-*.wav"):
-        if p.name not in wanted:
-            p.unlink(missing_ok=True)
-    for p in stems_dir.glob("loop-*.wav"):  # loops gone from the song
-        if p.name not in wanted:
-            p.unlink(missing_ok=True)
-    return folder, names
+        pieces = comp_pieces(song) if song_take(song) is not None else ()
+    except SongBridgeError:
+        pieces = ()
+    return (pieces, tuple((lp.id, lp.bar, lp.duration_s) for lp in song.loops), tuple(song.locked))
 
 
 class LoopAudition:
-    """Mixed into the main window (``doc``, ``player``, ``timeline``, ``bridge``, ``statusBar``, ``chains_for``)."""
+    """Mixed into the main window (``doc``, ``player``, ``timeline``, ``bridge``, ``tasks``, ``statusBar``,
+    ``chains_for``)."""
 
     doc: Any
     player: Any
     timeline: Any
     bridge: Any
+    tasks: Any
+    _song_build = 0  # the newest build asked for: an older one that finishes later is dropped
+    _playing_song = ""  # what the song playback is (the transport bar shows it); "" while a take is auditioned
 
-    def play_take(self, take_id: str) -> None:
-        song = self.doc.song
-        if not song.loops or self.player is None or take_id not in {t.id for t in song.takes}:
-            super().play_take(take_id)  # type: ignore[misc]
+    def play_song(self, *, keep_position: bool = False) -> None:
+        """Play the comp and the loops from the play head (``keep_position``: swap the song in where it plays)."""
+        from engine.comp import song_take  # noqa: PLC0415
+
+        if self.player is None:
+            self.statusBar().showMessage("no audio device", 4000)  # type: ignore[attr-defined]
             return
-        self._play_with_loops(take_id)
+        song, project = self.doc.song, self.doc.project
+        base = song_take(song)
+        chains, master = self.chains_for(base) if base is not None else ({}, None)  # type: ignore[attr-defined]
+        self._song_build += 1
+        self._stopped = False
+        self._song_key = song_key(song)
+        build = self._song_build
+        self.tasks.run(lambda: build_song_source(project, song, chains, master),
+                       lambda src: self._song_ready(build, src, keep_position),
+                       lambda exc: self._song_failed(build, exc))
 
-    def _play_with_loops(self, take_id: str | None) -> None:
-        from engine.errors import SongBridgeError  # noqa: PLC0415
-
-        try:
-            folder, stems = audition_folder(self.doc.project, take_id)
-        except (OSError, SongBridgeError, RuntimeError) as exc:
-            self.statusBar().showMessage(f"cannot place the loops for playback: {exc}", 8000)  # type: ignore[attr-defined]
-            if take_id is not None:
-                super().play_take(take_id)  # type: ignore[misc]
+    def _song_ready(self, build: int, source: Any, keep_position: bool) -> None:
+        if build != self._song_build or self.player is None:
+            source.close()
             return
-        chains: dict[str, Any] = {}
-        master = None
-        if take_id is not None:
-            chains, master = self.chains_for(self.doc.song.take(take_id))  # type: ignore[attr-defined]
-        self.player.load(folder, stems=stems, chains=chains, master=master)
-        self._playing_take = take_id
-        if take_id is not None:
-            self.timeline.slots = {k: v for k, v in self.timeline.slots.items() if v == "B" and k != take_id}
-            self.timeline.slots[take_id] = "A"
+        load_source(self.player, source)
+        self.song_source = source
+        self._playing_song = source.describe(self.doc.song)
+        if keep_position:
+            return
+        self._playing_take = None
+        self.timeline.slots = {}
+        self.timeline.update()
         self._play_from = self.timeline.playhead_s
         self.player.seek(self.timeline.playhead_s)
         self.player.play()
 
+    def _song_failed(self, build: int, exc: BaseException) -> None:
+        if build == self._song_build:
+            self.statusBar().showMessage(f"cannot play the song: {exc}", 8000)  # type: ignore[attr-defined]
+
+    def play_take(self, take_id: str) -> None:
+        """Audition one take alone (not the comp, no loops)."""
+        self._song_build += 1  # a song still being built is not played over it
+        self._playing_song, self._stopped = "", False
+        super().play_take(take_id)  # type: ignore[misc]
+
     def toggle_play(self) -> None:
-        song = self.doc.song
-        if self.player is not None and self.player.state == "stopped" and not song.takes and song.loops:
-            self._play_with_loops(None)  # a project of loops only: the loops at their bars
+        """Space: pause or go on; from a stop (Stop, or the end), play the song as it will be landed."""
+        if self.player is not None and (self.player.state == "stopped" or self._stopped):
+            self.play_song()
             return
         super().toggle_play()  # type: ignore[misc]
 
+    _stopped = False
+
+    def stop(self) -> None:
+        """Stop (back to where playing started); the next Play is the song, even after a take's audition."""
+        super().stop()  # type: ignore[misc]
+        self._stopped = True
+
+    def _song_edited(self) -> None:
+        """An edit of what plays (a take chosen for a section, a loop moved, added or removed, a take locked) while
+        the song plays is heard at once: the song swapped in where it plays. Other edits (lyrics…) change nothing."""
+        if not (self._playing_song and self.player is not None and self.player.state == "playing"):
+            return
+        if song_key(self.doc.song) != getattr(self, "_song_key", None):
+            self.play_song(keep_position=True)
+
+    def _effects_changed(self) -> None:
+        if self._playing_song:
+            if self.player is not None and self.player.state == "playing":
+                self.play_song(keep_position=True)  # the rack changed: the song's chains again
+            return
+        super()._effects_changed()  # type: ignore[misc]
+
     def play_loop(self, loop_id: str) -> None:
-        """Play the song (its newest take, with every loop) from this loop's bar."""
+        """Play the song (the comp, with every loop) from this loop's bar."""
         song = self.doc.song
         self.timeline.locate(song.tempo.bars_to_seconds(song.loop(loop_id).bar))
         if self.player is None:
             self.statusBar().showMessage("no audio device", 4000)  # type: ignore[attr-defined]
             return
-        base = song.base_take()
-        if base is not None:
-            self.play_take(base.id)
-        else:
-            self._play_with_loops(None)
+        self.play_song()
 
     def land_loop(self, loop_id: str) -> None:
         """Land the loop in the DAW: its own track (``SB loop <prompt>``), at its bar."""
@@ -166,3 +157,4 @@ def install_loops(win: Any) -> None:
     """The Loops lane's clip menu plays and lands through the window; the Loops panel follows the play head."""
     win.timeline.loop_actions = {"play": win.play_loop, "land": win.land_loop}
     win.timeline.playheadMoved.connect(win.loops.follow_playhead)
+    win.doc.songChanged.connect(win._song_edited)

@@ -1,5 +1,6 @@
 """The Loops lane of the timeline: each loop clip drawn at its bar, its length in bars, with its prompt and its
-waveform. Drag a clip to move it (snapped to bars; one undoable "Move loop" edit on release); right-click for Play
+waveform. Drag a clip to move it (snapped to bars; one undoable "Move loop" edit on release; a bar at or past the song's
+end is refused: the clip snaps back and the status bar says why); right-click for Play
 from here, Move to the play head and Land in DAW. The lane is there when the song has loops.
 
 Mixed into :class:`gui.timeline.Timeline`, which has the geometry (``x_of``, ``t_of``, ``lane_top``) and the drag
@@ -53,6 +54,15 @@ def loop_span(song: Any, loop: Any) -> tuple[float, float, float]:
 def snap_bar(song: Any, start_s: float) -> float:
     """The whole bar (>= 1) nearest ``start_s``."""
     return float(max(1, round(song.tempo.seconds_to_bars(max(0.0, start_s)))))
+
+
+def past_end(song: Any, bar: float) -> str:
+    """Why a loop cannot go at ``bar`` (it starts at or past the song's end, as ``songbridge loop --at-bar``
+    refuses), or "" when it can; a song with no length yet (loops only) takes any bar."""
+    end = song.duration_s
+    if end <= 0 or song.tempo.bars_to_seconds(bar) < end - 1e-6:
+        return ""
+    return f"bar {bar:g} is past the end of the song (it ends at bar {song.tempo.seconds_to_bars(end):.4g})"
 
 
 class LoopLane:
@@ -111,12 +121,20 @@ class LoopLane:
         bar = snap_bar(song, start_s + dx / self.px_per_s)
         if bar == song.loop(loop_id).bar:
             return None
+        why = past_end(song, bar)
+        if why:  # the clip snaps back; the reason in the status bar
+            self.message.emit(f"a loop cannot go there: {why}")  # type: ignore[attr-defined]
+            return None
         return song.with_loop_at(loop_id, bar)
 
     def move_loop(self, loop_id: str, bar: float) -> bool:
         """Move a loop clip to ``bar`` (an undoable edit); False when it is there already."""
         song = self.doc.song
         if song.loop(loop_id).bar == bar:
+            return False
+        why = past_end(song, bar)
+        if why:
+            self.message.emit(f"a loop cannot go there: {why}")  # type: ignore[attr-defined]
             return False
         self.doc.edit(song.with_loop_at(loop_id, bar), "Move loop")
         return True
@@ -137,9 +155,11 @@ class LoopLane:
         play.triggered.connect(lambda: actions["play"](item.loop_id) if "play" in actions else None)
         play.setEnabled("play" in actions)
         here = snap_bar(self.doc.song, self.playhead_s)
-        move = menu.addAction(f"Move to the play head (bar {here:g})")
+        why = past_end(self.doc.song, here)
+        move = menu.addAction(f"Move to the play head (bar {here:g})" + (" — past the song's end" if why else ""))
         move.triggered.connect(lambda: self.move_loop(item.loop_id, here))
-        move.setEnabled(here != item.bar)
+        move.setEnabled(here != item.bar and not why)
+        move.setToolTip(why)
         land = menu.addAction("Land in DAW (its own track, at its bar)")
         land.triggered.connect(lambda: actions["land"](item.loop_id) if "land" in actions else None)
         land.setEnabled("land" in actions)

@@ -96,7 +96,7 @@ class LoopsPanel(QWidget):
         form.addRow(self.model_note)
         form.addRow("Models", self.backend_status)
         form.addRow(self.make)
-        for w in (self.bars, self.bpm):
+        for w in (self.bars, self.bpm, self.at_bar):
             w.valueChanged.connect(lambda _v: self.refresh())
         self.follow.toggled.connect(lambda _on: self.refresh())
         self.prompt.textChanged.connect(lambda _t: self.refresh())
@@ -135,11 +135,20 @@ class LoopsPanel(QWidget):
             self.bpm.setValue(self.doc.song.tempo.bpm)
             self.bpm.blockSignals(False)
         name, _seconds, note = self.plan()
-        self.model_note.setText(note)
-        self.make.setEnabled(name is not None and bool(self.prompt.text().strip()))
+        why = self.bar_refused()
+        self.model_note.setText(f"At bar: {why}" if why and name is not None else note)
+        self.make.setEnabled(name is not None and bool(self.prompt.text().strip()) and not why)
+        self.make.setToolTip(f"At bar: {why}" if why else "Render the loop takes (they land at their bar with "
+                             "Land in DAW)")
         shown = [self.lines[n] for n in LOOP_BACKENDS if n in self.lines]
         self.backend_status.setText(lines_html(shown) if shown else "checking…")
         self.backend_status.setToolTip("\n\n".join(ln.details for ln in shown))
+
+    def bar_refused(self) -> str:
+        """Why the loop cannot go at the chosen bar (past the song's end), or ""."""
+        from .loop_lane import past_end  # noqa: PLC0415
+
+        return past_end(self.doc.song, self.at_bar.value())
 
     def set_backend_lines(self, lines: list[BackendLine]) -> None:
         """The models folder was checked (in a thread): show its lines, and plan with it."""
@@ -158,6 +167,13 @@ class LoopsPanel(QWidget):
 
         name, seconds, note = self.plan()
         prompt = " ".join(self.prompt.text().split())
+        why = self.bar_refused()
+        if why:  # refused before anything is queued, as ``songbridge loop --at-bar`` refuses it
+            self.model_note.setText(f"At bar: {why}")
+            status = getattr(self.window(), "statusBar", None)
+            if status is not None:
+                status().showMessage(f"no loop made: {why}", 8000)
+            return None
         if name is None or not prompt:
             self.model_note.setText(note if name is None else "type a prompt first")
             return None

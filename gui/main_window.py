@@ -274,6 +274,11 @@ class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QM
             "double-click a section — rename; right-click the section lane — add, rename, kind, split, merge, "
             "delete, lines follow, the section's take",
             "right-click a take lane — use the take for the section under the mouse (comping)",
+            "Space — play the song as it will be landed (each section's chosen take, the loops at their bars); "
+            "double-click a take in the takes list — hear that take alone; after Stop, Play is the song again",
+            "drag a take from the takes list out of the window — its audio and its MIDI (guide takes); drag a "
+            "section out — its MIDI; drop them on a DAW or a file manager",
+            "drag a loop clip — move it (bars); a bar past the song's end is refused",
             "lyric sheet — type to edit (a new row is an untimed line); click a row — select its line",
             "←/→ — nudge selected lines (Shift: 10 ms)", "T — tap-time the next line at the play head",
             "Ctrl+wheel — zoom; wheel — scroll; PageUp/PageDown/Home — scroll")]

@@ -315,6 +315,9 @@ class TakesPanel(QListWidget):
         item = self.currentItem()
         if item is None:
             return
+        from . import midi_drag  # noqa: PLC0415
+
+        tid = item.data(Qt.UserRole)
         drag = QDrag(self)
-        drag.setMimeData(drag_payload(self.doc.folder, item.data(Qt.UserRole)))
+        drag.setMimeData(midi_drag.with_take_midi(drag_payload(self.doc.folder, tid), self.doc, tid))  # + its .mid
         drag.exec(Qt.CopyAction)

@@ -49,7 +49,8 @@ class TransportBar(QToolBar):
         tm = win.menuBar().addMenu("&Transport")
         for text, key, slot, tip in (
                 ("|◀ Start", "Home", win.return_to_start, "Return to the start of the song"),
-                ("▶ Play/Pause", "Space", win.toggle_play, "Play the newest take from the play head, or pause"),
+                ("▶ Play/Pause", "Space", win.toggle_play, "Play the song as it will be landed (each section's chosen "
+                 "take, the loops at their bars) from the play head, or pause; double-click a take to hear it alone"),
                 ("■ Stop", "Ctrl+Space", win.stop, "Stop and go back to where playing started"),
                 ("Loop selection", "L", win.loop, "Loop the range selected in the ruler (snapped to the grid)"),
                 ("A/B", "B", win.ab, "Switch between the take playing (A) and the one before it (B)")):
@@ -115,7 +116,8 @@ class TransportBar(QToolBar):
             self.now_playing.setText("  no audio device")
             return
         if take_id is None:
-            self.now_playing.setText("")
+            song_text = getattr(win, "_playing_song", "")  # gui.loop_audition: the comp and the loops
+            self.now_playing.setText(f"  {pl.state}: {song_text}" if song_text and pl.state != "stopped" else "")
             return
         try:
             name = song.take(take_id).name or take_id

@@ -202,6 +202,11 @@ class Player:
         """Open a take for slot A (or B, for A/B comparison). Raises at once when its files are unreadable."""
         self._commands.put(("load", slot, TakeSource(Path(take_dir), stems, chains, master)))
 
+    def load_source(self, source: Any, *, slot: str = "A") -> None:
+        """Give slot A (or B) a ready source: anything with the take source's reading interface, e.g. the song as it
+        will be landed (``engine.comp_source``), built off the GUI thread."""
+        self._commands.put(("load", slot, source))
+
     def play(self) -> None:
         self._commands.put(("play",))
 

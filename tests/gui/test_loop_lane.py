@@ -12,10 +12,9 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 
-from engine.audio.source import TakeSource
 from engine.backends.stable_audio.tiny import create_tiny_stable_audio
+from engine.comp_source import SongSource, loop_stem
 from engine.session.events import JobQueued
-from gui.loop_audition import audition_folder, loop_stem
 from gui.loop_lane import LOOP_H
 from gui.main_window import MainWindow
 from tests.engine.song.loop_project import STYLE, make_loop_project
@@ -88,28 +87,27 @@ def test_dragging_a_loop_moves_it_by_whole_bars_and_undo_puts_it_back(qtbot, win
 
 
 def test_playing_the_song_hears_each_loop_at_its_bar(window: MainWindow) -> None:
+    import soundfile as sf
+
     project = window.doc.project
-    folder, stems = audition_folder(project, "take-001")
     song = project.song
-    assert stems[: len(song.takes[0].stems)] == list(song.takes[0].stems)
-    source = TakeSource(folder, stems)  # what the player opens
+    source = SongSource(project, song)  # what Space gives the player (gui.loop_audition)
+    assert source.stems[: len(song.takes[0].stems)] == list(song.takes[0].stems)
     for lp in song.loops:
-        f = source.files[loop_stem(lp)]
-        audio = f.read(dtype="float32", always_2d=True)
-        f.seek(0)
+        audio = source.read_stem(loop_stem(lp), 0, source.length)
         start = round(song.tempo.bars_to_seconds(lp.bar) * 44100)
         first = int(np.argmax(np.abs(audio).max(axis=1) > 1e-4))
         assert not np.abs(audio[:start]).any() and start <= first < start + 4410
-        loop_audio = project.audio_dir(lp.id) / "mix.wav"
-        import soundfile as sf
-
-        ref = sf.read(loop_audio, dtype="float32", always_2d=True)[0]
-        assert np.abs(audio[start:start + len(ref)] - ref).max() < 1e-3  # the loop itself, 24-bit
+        ref = sf.read(project.audio_dir(lp.id) / "mix.wav", dtype="float32", always_2d=True)[0]
+        assert np.abs(audio[start:start + len(ref)] - ref).max() < 1e-6  # the loop itself
+    source.close()
     window.timeline.move_loop("take-003", 12)
-    _, stems2 = audition_folder(project, "take-001")
-    f = TakeSource(folder, stems2).files[loop_stem(project.song.loop("take-003"))]
-    audio = f.read(dtype="float32", always_2d=True)
+    source = SongSource(project, project.song)
+    audio = source.read_stem(loop_stem(project.song.loop("take-003")), 0, source.length)
     assert not np.abs(audio[: round(project.song.tempo.bars_to_seconds(12) * 44100)]).any()
+    assert np.abs(audio).max() > 1e-3
+    source.close()
+    assert not (project.cache_dir / "audition").exists()  # nothing padded on disk
 
 
 def test_regenerate_selection_edits_the_song_take_never_a_loop(qtbot, window: MainWindow) -> None:
