@@ -257,6 +257,7 @@ def diffrhythm(dtype: Any, rates: dict[str, float], name: str, tmp: Path, fp32_s
         decoder_flops,
         dit_flops,
     )
+    from engine.backends.diffrhythm.pipeline import attention_for
     from engine.checkpoints import load_into, read_checkpoint
     from engine.nn import CFM, DiT, DiTConfig
     from engine.nn.blocks import sdpa
@@ -369,7 +370,8 @@ def diffrhythm(dtype: Any, rates: dict[str, float], name: str, tmp: Path, fp32_s
         with tm("lower"):
             if dtype != torch.float32:
                 lower(cfm.transformer.transformer_blocks, dtype)
-        low_small = cfm.sample(**small).out
+        attn, attn_name = attention_for(torch.device("cpu"), torch.float32)  # what the backend runs on the CPU
+        low_small = cfm.sample(**small, attn=attn).out
     res["drift"] = {"chosen": rel(low_small, ref), "fp16": rel(lat16, ref), "frames": drift_frames}
     # the float32 decoder as it runs today (weight norm on every call, [b, c, t] layout), one chunk
     with torch.inference_mode():
@@ -391,7 +393,8 @@ def diffrhythm(dtype: Any, rates: dict[str, float], name: str, tmp: Path, fp32_s
         step_marks: list[float] = []
         t0 = time.perf_counter()
         with tm("sample"):
-            latent = cfm.sample(**kw, on_step=lambda d, t: step_marks.append(time.perf_counter() - t0)).out
+            latent = cfm.sample(**kw, on_step=lambda d, t: step_marks.append(time.perf_counter() - t0),
+                                attn=attn).out
         with tm("decode"):
             audio = chunked(native, latent.transpose(1, 2), 1, HOP, frames)
     lin, att = dit_flops(dim=dims["dim"], depth=dims["depth"], ff_mult=dims["ff_mult"], frames=frames)
@@ -414,7 +417,8 @@ def diffrhythm(dtype: Any, rates: dict[str, float], name: str, tmp: Path, fp32_s
                 "step_s": [b - a for a, b in zip([0.0, *step_marks], step_marks, strict=False)],
                 "dit_gflops": dit_gflop / tm.t["sample"], "fp32_dit_gflops": 2 * (lin + att) / 1e9 / fp32_step,
                 "vae_gflops": vae_gflop / tm.t["decode"], "peak_rss_gib": mem.gib,
-                "estimate_s": estimate, "checkpoint_gb": gb, "load": load(), "quality_preset": QUALITY["draft"]})
+                "estimate_s": estimate, "checkpoint_gb": gb, "load": load(), "quality_preset": QUALITY["draft"],
+                "attention": attn_name})
     return res
 
 
@@ -471,7 +475,7 @@ def main() -> None:
             d = r["drift"]
             print(f"\nDiffRhythm-1.2: a {r['audio_s']:.1f} s song ({r['frames']} frames), draft preset "
                   f"({r['dit_calls']} guided DiT calls), real-size DiT and VAE, random weights")
-            print(f"  chosen {name}: built {r['build_s']:.1f} s, sampled {r['sample_s']:.1f} s "
+            print(f"  chosen {name} (attention {r['attention']}): built {r['build_s']:.1f} s, sampled {r['sample_s']:.1f} s "
                   f"({r['dit_gflops']:.0f} GFLOP/s; steps {', '.join(f'{s:.1f}' for s in r['step_s'])} s), decoded "
                   f"{r['decode_s']:.1f} s ({r['vae_gflops']:.0f} GFLOP/s), end to end {r['chosen_s']:.1f} s = "
                   f"{r['chosen_s'] / 60:.2f} min; peak RSS {r['peak_rss_gib']} GiB; load {r['load']}")

@@ -23,6 +23,8 @@ import platform
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ PROBE = 1024  # matrix size of the probe: large enough to reach the kernels' rat
 _SMALL = 512  # the first, small product (0.27 GFLOP): it tells a format with fast kernels from one without
 _SLOW_GFLOPS = 10.0  # any CPU's float32 does ten times this: below it a format has no fast kernels
 _REPEATS = 8
+PROBE_VERSION = 2  # in the cache key: 2 = the one-thread rate too (rates cached by the first probe re-measured)
 
 
 @dataclass(frozen=True)
@@ -118,14 +121,20 @@ def machine_key(threads: int) -> str:
                                         or w in ("avx512f", "asimdhp", "sve")))
     except OSError:
         pass
-    return f"{model} | {flags} | torch {torch.__version__} | {threads} threads"
+    return f"{model} | {flags} | torch {torch.__version__} | {threads} threads | probe {PROBE_VERSION}"
 
 
 def measure(names: tuple[str, ...] = NAMES, size: int = PROBE) -> dict[str, float]:
     """GFLOP/s of a ``size`` x ``size`` matrix product in each format on this CPU, the best of :data:`_REPEATS`
     (one preempted product on a busy machine must not decide). A format whose small product is slower than
     :data:`_SLOW_GFLOPS` (no fast kernels: float16 on this VM ran at 0.6-2.5 GFLOP/s) is timed on that product
-    alone, so the probe stays around a second."""
+    alone, so the probe stays around a second.
+
+    With several threads a fast format is also timed on one thread, and the rate is the larger of the two and
+    the one-thread rate times the threads: a product on all threads needs every core at once, which a busy
+    machine rarely gives (on the shared 2-core VM at load 2-3 two threads measured fp32 60-99 and bf16 270-846
+    GFLOP/s from one probe to the next, one thread 96-98 and 445-447, its quiet two-thread rates being 194 and
+    836-840); cached, a probe taken in a busy moment would have made every later estimate twice too long."""
     import torch  # noqa: PLC0415
 
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -146,7 +155,18 @@ def measure(names: tuple[str, ...] = NAMES, size: int = PROBE) -> dict[str, floa
     with torch.inference_mode():
         for name in names:
             small = rate(_SMALL, dtypes[name], 3)
-            out[name] = round(small, 2) if small < _SLOW_GFLOPS else round(rate(size, dtypes[name], _REPEATS), 1)
+            if small < _SLOW_GFLOPS:
+                out[name] = round(small, 2)
+                continue
+            best = rate(size, dtypes[name], _REPEATS)
+            threads = torch.get_num_threads()
+            if threads > 1:
+                torch.set_num_threads(1)
+                try:
+                    best = max(best, threads * rate(size, dtypes[name], _REPEATS))
+                finally:
+                    torch.set_num_threads(threads)
+            out[name] = round(best, 1)
     return out
 
 
@@ -190,9 +210,43 @@ def measured_rates(*, refresh: bool = False, path: Path | None = None) -> dict[s
     return rates
 
 
-def cpu_precision(explicit: str | None = None, *, settings_file: Path | None = None) -> Choice:
+#: a model narrower than this (its transformer's width) computes in float32 on one thread: see :func:`small_model`
+SMALL_WIDTH = 256
+
+
+def small_model(width: int) -> bool:
+    """Whether a model of this transformer width is too small for low precision and two threads to pay.
+
+    Measured with the tiny Stable Audio Open Small test model (width 64, a 4-bar loop per call) on the 2-core VM
+    while other test runs kept its load at 6-8: a loop took 0.6-1.3 s on one thread in float32, 0.7-1.7 s on one
+    thread in bf16, 2.8-11.7 s on two threads (every small product waits for both threads, and one is often
+    descheduled); its bf16 channels-last decoder ran 2x slower than float32 even idle (4-32 channels). The real
+    models are 1024-2048 wide, where both threads and bf16 pay (``benchmarks/cpu_inference.py``). Small models
+    also skip the precision probe."""
+    return width < SMALL_WIDTH
+
+
+@contextmanager
+def threads_for(width: int) -> Iterator[None]:
+    """Run the block on one torch thread when the model is :func:`small_model` (restored after); else as is."""
+    if not small_model(width):
+        yield
+        return
+    import torch  # noqa: PLC0415
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def cpu_precision(explicit: str | None = None, *, settings_file: Path | None = None,
+                  width: int | None = None) -> Choice:
     """The precision for CPU inference: ``explicit`` (``--precision``), ``SONGBRIDGE_PRECISION``, the settings
-    file, then the cached measurement. ``auto`` anywhere means "measure"."""
+    file, then the cached measurement. ``auto`` anywhere means "measure", except for a :func:`small_model` of
+    transformer ``width``: float32, unmeasured."""
     for value, source in ((explicit, "--precision"), (os.environ.get(ENV), ENV)):
         if value:
             name = check_name(value, source)
@@ -201,5 +255,7 @@ def cpu_precision(explicit: str | None = None, *, settings_file: Path | None = N
     setting = read_setting(settings_file)
     if setting and setting != "auto":
         return Choice(setting, f"{SETTINGS_FILE} setting")
+    if width is not None and small_model(width):
+        return Choice("fp32", f"a small model (width {width} < {SMALL_WIDTH})")
     rates = measured_rates()
     return Choice(choose(rates), "measured on this CPU", rates)

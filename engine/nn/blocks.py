@@ -225,13 +225,28 @@ class Attention(nn.Module):
             return t.view(b, n, self.heads, self.head_dim).transpose(1, 2)  # [b, h, n, hd]
 
         # The products run in the weights' dtype (``engine.nn.lowp`` lowers them on the CPU): the input is cast
-        # once for the three projections, and q, k, v come back in x's dtype for RoPE and attention.
+        # once for the three projections. RoPE reads q and k in that dtype and computes in cos/sin's (x's): the
+        # promotion is the cast, exact, in the same pass (three fewer copies of [b, n, d] a block on the CPU).
         xw = x.to(self.q_proj.weight.dtype)
-        q, k, v = (heads(p(xw).to(x.dtype)) for p in (self.q_proj, self.k_proj, self.v_proj))
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        q, k = heads(self.q_proj(xw)), heads(self.k_proj(xw))
+        v = heads(self.v_proj(xw).to(x.dtype))
+        sin = signed_sin(sin)
+        q, k = rope(q, cos, sin), rope(k, cos, sin)
         out = attn(q, k, v).to(self.o_proj.weight.dtype)
         return self.o_proj(out.transpose(1, 2).reshape(b, n, -1)).to(x.dtype)
+
+
+def signed_sin(sin: Tensor) -> Tensor:
+    """sin [n, hd] with its first half negated: ``rotate_half(x) * sin == swap_halves(x) * signed_sin(sin)``
+    exactly (a sign flip rounds nothing), which saves the negation pass over x."""
+    a, b = sin.chunk(2, dim=-1)
+    return torch.cat((-a, b), dim=-1)
+
+
+def rope(x: Tensor, cos: Tensor, sin_signed: Tensor) -> Tensor:
+    """x * cos + rotate_half(x) * sin, in cos's dtype (x may be lower: it is promoted, exactly, on the way)."""
+    a, b = x.chunk(2, dim=-1)
+    return torch.addcmul(x * cos, torch.cat((b, a), dim=-1), sin_signed)
 
 
 

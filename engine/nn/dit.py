@@ -83,7 +83,7 @@ class DiT(nn.Module):
     def __init__(self, *, dim: int, depth: int, ff_mult: int, text_dim: int, conv_layers: int, mel_dim: int,
                  text_num_embeds: int, max_frames: int):
         super().__init__()
-        self.depth, self.max_frames = depth, max_frames
+        self.dim, self.depth, self.max_frames = dim, depth, max_frames
         self.time_embed = TimestepEmbedding(COND_DIM)
         self.start_time_embed = TimestepEmbedding(COND_DIM)
         if max_frames == FULL_MAX_FRAMES:

@@ -84,3 +84,31 @@ def test_the_real_probe_is_quick_and_names_every_format() -> None:
     rates = precision.measure(size=256)
     assert set(rates) == {"fp32", "bf16", "fp16"} and all(v > 0 for v in rates.values())
     assert time.perf_counter() - t0 < 30  # a format without fast kernels must not stall the probe
+
+
+def test_a_small_model_stays_float32_unmeasured_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_probe(**_: object) -> dict[str, float]:
+        raise AssertionError("a small model must not run the precision probe")
+
+    monkeypatch.setattr(precision, "measured_rates", no_probe)
+    monkeypatch.delenv(precision.ENV, raising=False)
+    setting = tmp_path / "engine.toml"
+    small = cpu_precision(settings_file=setting, width=64)
+    assert small.name == "fp32" and "small model" in small.source
+    assert cpu_precision("bf16", settings_file=setting, width=64).name == "bf16"  # asked for: honoured
+    monkeypatch.setattr(precision, "measured_rates", lambda **_: {"fp32": 100.0, "bf16": 400.0, "fp16": 1.0})
+    assert cpu_precision(settings_file=setting, width=precision.SMALL_WIDTH).name == "bf16"
+
+
+def test_a_small_model_runs_on_one_thread_and_the_count_comes_back() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    with precision.threads_for(64):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), precision.threads_for(64):
+        raise RuntimeError("a failed job")
+    assert torch.get_num_threads() == before
+    with precision.threads_for(2048):
+        assert torch.get_num_threads() == before

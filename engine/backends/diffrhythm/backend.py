@@ -149,6 +149,7 @@ class DiffRhythmBackend:
         """Takes of one request (same lyrics, style, duration, edit; different seeds) in one batch."""
         import torch  # noqa: PLC0415
 
+        from engine.precision import threads_for  # noqa: PLC0415
         from engine.sampling import GRIDS  # noqa: PLC0415
         from engine.style.embedding import dit_input, style_vector  # noqa: PLC0415
 
@@ -194,11 +195,12 @@ class DiffRhythmBackend:
             raise SongBridgeError(f"unknown time grid {params['grid']!r}; choose one of {', '.join(GRIDS)}")
         decode_units = max(1, math.ceil(n / 96))
         total = (steps - 1) + decode_units * len(requests)  # progress counts solver steps, then VAE chunks
-        res = pipe.cfm.sample(
-            cond=cond, text=text, duration=n, style_prompt=style, negative_style_prompt=neg, start_time=start_time,
-            song_duration=song_duration, latent_pred_segments=segments, batch=len(requests), steps=steps,
-            cfg_strength=float(params["cfg"]), noise=noise, grid=grid, method=str(params["solver"]),
-            on_step=lambda d, t: on_progress(d, total), should_stop=should_stop, attn=pipe.attention)
+        with threads_for(pipe.cfm.transformer.dim):  # a small (test) model on one thread: engine.precision
+            res = pipe.cfm.sample(
+                cond=cond, text=text, duration=n, style_prompt=style, negative_style_prompt=neg,
+                start_time=start_time, song_duration=song_duration, latent_pred_segments=segments,
+                batch=len(requests), steps=steps, cfg_strength=float(params["cfg"]), noise=noise, grid=grid, method=str(params["solver"]),
+                on_step=lambda d, t: on_progress(d, total), should_stop=should_stop, attn=pipe.attention)
         takes = []
         for i, req in enumerate(requests):
             if should_stop():

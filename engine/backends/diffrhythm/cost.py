@@ -5,8 +5,10 @@ where a song takes minutes, it is computed from the matrix-product rates ``engin
 machine and the fraction of them each part of the work reaches, calibrated by ``benchmarks/cpu_inference.py``
 (real-size DiT and VAE, random weights):
 
-- the transformer blocks' products run in the chosen precision at :data:`DIT_EFFICIENCY` of its measured rate;
-- attention runs in float32 (torch's CPU flash kernel) at :data:`ATTENTION_EFFICIENCY` of the float32 rate;
+- the transformer blocks' products run in the chosen precision at :data:`DIT_EFFICIENCY` of its measured rate
+  (the float32 work between them, norms, RoPE, casts, is counted in that efficiency);
+- attention runs in float32 (``engine.nn.cpu_attention``: oneDNN products a block of rows at a time, a core each)
+  at :data:`ATTENTION_EFFICIENCY` of the float32 rate;
 - the Oobleck decoder (chunks of 128 latent frames overlapping by 32, as the reference decodes) at
   :data:`VAE_EFFICIENCY` of the chosen rate; loading the checkpoint at :data:`LOAD_S_PER_GB`.
 """
@@ -18,9 +20,11 @@ from collections.abc import Mapping
 #: DiffRhythm-vae: Stable Audio's Oobleck decoder, 128 channels x (1, 2, 4, 8, 16), strides 2, 4, 4, 8, 8
 VAE_SHAPE = {"channels": 128, "c_mults": (1, 2, 4, 8, 16), "strides": (2, 4, 4, 8, 8), "latent": 64, "audio": 2}
 # Calibrated on the 2-core AVX-512 BF16 VM (README, Performance); see the module docstring.
-DIT_EFFICIENCY = 0.6  # 95 s draft: blocks' products 506 GFLOP/s against a measured bf16 rate of 836
-ATTENTION_EFFICIENCY = 0.39  # CPU flash attention 76 GFLOP/s against a measured float32 rate of 194
-VAE_EFFICIENCY = 0.44  # 367 GFLOP/s
+# The rates are the probe's (engine.precision.measure: fp32 183-196, bf16 836-892 GFLOP/s on that VM whatever its
+# load); the efficiencies are what a real-size block reached there with the VM's load at 1-2 (a block 1.4-2.1 s).
+DIT_EFFICIENCY = 0.5  # the blocks' products and what runs between them: 445 GFLOP/s of bf16's 890
+ATTENTION_EFFICIENCY = 0.6  # blocked float32 attention 100-150 GFLOP/s (0.45-0.76 s a block) of float32's 190
+VAE_EFFICIENCY = 0.41  # 364 GFLOP/s of 890
 LOAD_S_PER_GB = 3.0
 
 

@@ -19,8 +19,10 @@ import torch
 from engine.checkpoints import Checkpoint, infer_dims, load_into, read_checkpoint
 from engine.nn import CFM, DiT, DiTConfig
 from engine.nn.blocks import sdpa
+from engine.nn.cpu_attention import blocked_attention
 from engine.nn.lowp import float32_through_onednn, lower
 from engine.nn.vae import VAE
+from engine.precision import small_model
 
 from .files import ModelFiles, ModelFilesError
 from .tokens import Vocab
@@ -66,6 +68,10 @@ def attention_for(device: torch.device, dtype: torch.dtype, prefer: str = "auto"
         return flash_attention, "flash-attn"
     if prefer == "flash":
         raise ValueError("flash-attn needs CUDA, fp16/bf16 and the flash-attn package (pip install 'songbridge[gpu]')")
+    if device.type == "cpu" and prefer == "auto":
+        # float32 oneDNN products a block of rows at a time, a core each (engine.nn.cpu_attention): 1.3-2.5x the
+        # CPU flash kernel at DiffRhythm's size; short sequences and other dtypes fall back to it inside
+        return blocked_attention, "cpu-blocked"
     return sdpa, "sdpa"
 
 
@@ -97,14 +103,14 @@ class Pipeline:
         cfg = DiTConfig.from_dict(dict(dims), str(files.config or files.cfm), max_frames=ckpt.max_frames)
         with torch.device("meta"):  # built without memory, then filled straight in the target dtype
             cfm = CFM(DiT.from_config(cfg), num_channels=cfg.mel_dim).eval()
-        low, source = cpu_precision(precision) if dev.type == "cpu" and dtype is None else (None, "")
+        low, source = cpu_precision(precision, cfg.dim) if dev.type == "cpu" and dtype is None else (None, "")
         # the blocks' projection weights go straight to the low format: the load never holds them in float32
         load_into(cfm, ckpt, dev, dt, (lambda k: low if k.startswith(BLOCKS) and k.endswith("proj.weight") else None)
                   if low is not None else None)
         attn, attn_name = attention_for(dev, dt, attention)
         if low is not None:  # attention stays float32: the CPU flash kernel was no faster in bf16 (64-74 GFLOP/s)
             lower(cfm.transformer.transformer_blocks, low)
-        if dev.type == "cpu":
+        if dev.type == "cpu" and not small_model(cfg.dim):
             float32_through_onednn(cfm)  # what stays float32: oneDNN ran 2.2x MKL's rate on the AMD VM
         vae = VAE.load(str(files.vae), dev, low or torch.float32)
         label = f"{_short(low)} (DiT blocks{', VAE' if vae.native else ''}), fp32 elsewhere; {source}" if low \
@@ -120,11 +126,12 @@ def _short(dtype: torch.dtype) -> str:
     return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
 
 
-def cpu_precision(explicit: str | None) -> tuple[torch.dtype | None, str]:
-    """(the low-precision dtype for the CPU's transformer blocks, or None for float32; where that came from)."""
+def cpu_precision(explicit: str | None, width: int | None = None) -> tuple[torch.dtype | None, str]:
+    """(the low-precision dtype for the CPU's transformer blocks, or None for float32; where that came from).
+    ``width``: the DiT's, so that a small (test) model stays float32 unless asked otherwise."""
     from engine.precision import cpu_precision as choose  # noqa: PLC0415
 
-    choice = choose(explicit)
+    choice = choose(explicit, width=width)
     return (choice.dtype if choice.low else None), choice.source
 
 

@@ -127,7 +127,7 @@ class StableAudioBackend:
                 from .pipeline import prepare_for_cpu  # noqa: PLC0415
 
                 loaded.model.t5.float()  # CPU float16 matmuls are slow; the float32 T5 is within 3.5e-3
-                choice = cpu_precision(self.precision)
+                choice = cpu_precision(self.precision, width=loaded.model.cfg.dit.embed_dim)
                 self._precision = f"{prepare_for_cpu(loaded.model, choice.dtype)}; {choice.source}"
             self._loaded = loaded
         return self._loaded
@@ -136,6 +136,8 @@ class StableAudioBackend:
         self._loaded = None
 
     def generate(self, request: GenerationRequest, on_progress: ProgressFn, should_stop: StopFn) -> Take:
+        from engine.precision import threads_for  # noqa: PLC0415
+
         from .pipeline import generate, settings_for  # noqa: PLC0415
 
         params = check_params(self.name, PARAMS, dict(request.params), "parameter {name}")
@@ -172,8 +174,9 @@ class StableAudioBackend:
             init = to_stereo(clip)
         s = settings_for(cfg.objective, params)
         total = s.steps + 2
-        audio = generate(model, [text], [seconds], request.seed, s, init_audio=init,
-                         on_step=lambda d, _t: on_progress(d, total), should_stop=should_stop)[0]
+        with threads_for(cfg.dit.embed_dim):  # a small (test) model runs on one thread: engine.precision
+            audio = generate(model, [text], [seconds], request.seed, s, init_audio=init,
+                             on_step=lambda d, _t: on_progress(d, total), should_stop=should_stop)[0]
         locked: dict[str, Any] = {}
         if bpm is not None and params.get("lock", "yes") == "yes":
             audio, locked = _lock(audio, sr, bpm, beats)

@@ -50,8 +50,11 @@ def prepare_for_cpu(model: Any, dtype: Any) -> str:
 
     from engine.nn.lowp import float32_through_onednn, lower  # noqa: PLC0415
     from engine.nn.sao.vae_inference import for_inference  # noqa: PLC0415
+    from engine.precision import small_model  # noqa: PLC0415
 
     name = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    if dtype == torch.float32 and small_model(model.cfg.dit.embed_dim):
+        return "fp32 (a small model: as loaded, on one thread)"  # engine.precision.small_model: measured slower
     if dtype != torch.float32:
         lower([layer.ff for layer in model.dit.transformer.layers], dtype)
     float32_through_onednn(model.dit)  # the float32 products: 2.2x MKL's rate on the AMD VM
