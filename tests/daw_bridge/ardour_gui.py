@@ -83,7 +83,14 @@ class ArdourGui:
         display = self.xvfb.stdout.readline().decode().strip()
         self.env["DISPLAY"] = f":{display}"
         self.jack: subprocess.Popen | None = None
-        self._start_jack()
+        try:
+            self._start_jack()
+        except BaseException:  # a JACK that will not start leaves no Xvfb (nor a bound 3819) behind
+            self.xvfb.kill()
+            self.xvfb.wait(10)
+            if self.blocker is not None:
+                self.blocker.close()
+            raise
         self.ardour: subprocess.Popen | None = None
         self.port = 0
         self.log = home / "ardour.log"
@@ -98,7 +105,11 @@ class ArdourGui:
         deadline = time.monotonic() + 30
         while subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode != 0:
             if self.jack.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("jackd (dummy backend) did not start")
+                if self.jack.poll() is None:
+                    self.jack.kill()
+                    self.jack.wait(10)
+                tail = (self.home / "jackd.log").read_text(errors="replace").strip().splitlines()[-3:]
+                raise AssertionError("jackd (dummy backend) did not start: " + " | ".join(tail))
             time.sleep(0.3)
 
     def _ardour_in_jack(self) -> bool:
