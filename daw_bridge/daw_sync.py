@@ -9,9 +9,9 @@
 
 Pull and push run ``ardour7-lua`` on the closed session (seconds), on the bridge's landing thread, so the bridge
 keeps answering. While a running Ardour has the session open, a pull asks it over its OSC to save (``/save_state``,
-as Ctrl+S) and reads the file it wrote; a push is refused with what to do (Ardour's OSC cannot set tempos or name
-range markers, and the landing action does not take them yet). Each result is kept for the panel
-(``bridge.daw_syncs``)."""
+as Ctrl+S) and reads the file it wrote; a push goes through SongBridge's landing action in that Ardour
+(``ardour_push_live``: Ardour's OSC cannot set tempos or name range markers, its Lua can). Each result is kept for the
+panel (``bridge.daw_syncs``)."""
 
 from __future__ import annotations
 
@@ -89,19 +89,13 @@ def _sync(bridge: Any, env: p.Envelope, direction: str, session_dir: Path) -> No
     from daw_bridge.adapters.ardour_route import refusal  # noqa: PLC0415
 
     try:
-        why = refusal(session_dir)
-        if why and direction == "push":
-            raise SongBridgeError(f"{why}: push works on the closed session (the running Ardour cannot take markers "
-                                  "and tempo from SongBridge yet); save and quit Ardour first")
         if direction == "pull":
-            count, text = _pull(bridge, session_dir, live=bool(why))
-        else:
-            from daw_bridge.adapters.ardour_markers import push  # noqa: PLC0415
+            count, text = _pull(bridge, session_dir, live=bool(refusal(session_dir)))
+        else:  # into the closed session, or through the running Ardour's landing action
+            from daw_bridge.adapters.ardour_push_live import push_song  # noqa: PLC0415
 
             song = bridge.session.song
-            count = push(session_dir, song)
-            text = (f"{count} sections as range markers (sb:<name>) and {song.tempo.bpm:g} bpm {song.tempo.meter} "
-                    f"into {session_dir.name}")
+            count, text = push_song(session_dir, song, (song.daw.host, song.daw.port))
     except (SongBridgeError, ArdourError, OSError) as exc:
         _record(bridge, direction, False, str(exc))
         bridge.error(env, "bad_value", f"daw {direction}: {exc}")

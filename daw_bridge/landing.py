@@ -1,16 +1,15 @@
 """Landing a take in the DAW: render its stems (a job in the engine, where the take's files are), then hand the files
-to the project's DAW adapter (Ardour: the running Ardour or its closed session, ``adapters.ardour_route``; any other
-DAW: stamped files in a folder)."""
+to the project's DAW adapter (``adapters.registry``: Ardour, the running Ardour or its closed session; REAPER and Live
+through our scripts; generic, stamped files in a folder). A take heard from its copy locked to the DAW's tempo lands
+at the DAW's seconds: its section's bars at the DAW's tempo, at the DAW's bar (``daw_lock``)."""
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from daw_bridge.adapters.generic import clear_midi, land_files, land_midi, slug
+from daw_bridge.adapters.base import MidiParts
+from daw_bridge.adapters.generic import slug
 from engine.errors import SongBridgeError
 
 
@@ -25,10 +24,12 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
                land_folder: Path | None) -> tuple[Any, dict[str, Any]]:
     """The render job that lands a take (the section's accepted take, else the song's, else the newest) and what
     to do with its files."""
+    from daw_bridge.adapters.registry import check_name  # noqa: PLC0415
     from engine.render import RenderSettings, comp_settings  # noqa: PLC0415
     from engine.service import RenderJob  # noqa: PLC0415
 
     song = session.song
+    check_name(song.daw.adapter)  # before anything renders
     section = find_section(song, section_name) if section_name else None
     from engine.comp import song_take  # noqa: PLC0415
 
@@ -44,22 +45,58 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
     if any(lp.id == t.id for lp in song.loops):  # a loop clip lands whole at its bar, on a track of its own
         return _loop_job(session, t, out)
     start, end = (section.start_s, section.end_s) if section else (0.0, t.duration_s)
-    if start >= t.duration_s:
-        raise SongBridgeError(f"{section.name} starts at {start:.1f} s, after the end of {t.id} "
-                              f"({t.duration_s:.1f} s)")
-    settings = RenderSettings(range_s=(start, min(end, t.duration_s)) if section else None)
-    comped = None if take or section else comp_settings(song, settings)  # the whole song as comped (engine.comp)
+    bar = round(song.tempo.seconds_to_bars(start), 3)
+    comped = None if take or section else comp_settings(song, RenderSettings())  # the whole song as comped
+    locked = None if comped else daw_lock(session, t)
+    bpm, length = song.tempo.bpm, t.duration_s
+    if locked is not None:  # the heard audio is on the DAW's grid: the same bars, at the DAW's seconds
+        grid, length = locked
+        bpm = grid.bpm
+        start, end = ((max(0.0, grid.bars_to_seconds(song.tempo.seconds_to_bars(x))) for x in (start, end))
+                      if section else (0.0, length))
+    if start >= length:
+        raise SongBridgeError(f"{section.name if section else 'the song'} starts at {start:.1f} s, after the end of "
+                              f"{t.id} ({length:.1f} s)")
+    settings = RenderSettings(range_s=(start, min(end, length)) if section else None)
     if comped is not None:
         t, settings = song.take(comped[0]), comped[1]
     job = RenderJob(session.folder, t.id, settings, label=f"land {'the comp' if comped else t.id}",
                     out_name=f"{t.id}-{section.id}" if section else ("comp" if comped else None))
     purpose = {"kind": "land", "take": t.id, "folder": str(out), "section": section.name if section else "song",
-               "bar": round(song.tempo.seconds_to_bars(start), 3), "bpm": song.tempo.bpm, "start_s": start,
-               "end_s": min(end, t.duration_s),
-               "label": f"land {'the comp' if comped else t.id}"}
+               "bar": bar, "bpm": bpm, "start_s": start, "end_s": min(end, length),
+               "label": f"land {'the comp' if comped else t.id}" + (f" (locked to {bpm:g} bpm)" if locked else "")}
+    if locked is not None:
+        purpose["locked_bpm"] = bpm
     if comped is not None:
         purpose["comp"] = [list(p) for p in settings.comp]
     return job, purpose
+
+
+def daw_lock(session: Any, take: Any) -> tuple[Any, float] | None:
+    """When the take is heard from its grid-locked copy at another tempo than the song's (a take regenerated while
+    following a DAW at that tempo, ``job_requests.lock_to_daw``): the grid it is locked to (a constant tempo from
+    the song's bar 1, as ``engine.grid.takes.bar_lines``) and the locked copy's length in seconds; else None."""
+    from engine.audio.io import SAMPLE_RATE  # noqa: PLC0415
+    from engine.song.tempo import TempoMap  # noqa: PLC0415
+
+    song = session.song
+    lock = take.analysis.get("lock") if take.id in song.locked else None
+    if not lock or session.project.audio_dir(take.id).name != "locked":
+        return None
+    try:
+        bpm = float(lock["bpm"])
+    except (KeyError, TypeError, ValueError):
+        raise SongBridgeError(f"song.json takes[{take.id}].analysis.lock.bpm: expected a tempo, got "
+                              f"{lock.get('bpm')!r}") from None
+    if not 20.0 <= bpm <= 400.0:
+        raise SongBridgeError(f"song.json takes[{take.id}].analysis.lock.bpm: {bpm:g} is not a tempo (20-400)")
+    if abs(bpm - song.tempo.bpm) < 1e-6:
+        return None  # locked to the song's own grid: its seconds are the song's
+    grid = TempoMap.constant(bpm, song.tempo.meter, song.tempo.bar1_s)
+    frames = lock.get("frames")
+    length = frames / SAMPLE_RATE if isinstance(frames, int) and frames > 0 else \
+        grid.bars_to_seconds(song.tempo.seconds_to_bars(take.duration_s))
+    return grid, float(length)
 
 
 def _loop_job(session: Any, t: Any, out: Path) -> tuple[Any, dict[str, Any]]:
@@ -80,59 +117,42 @@ def _loop_job(session: Any, t: Any, out: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tuple[str, str]:
-    """Put a finished render where the DAW takes it; returns (adapter, what was done)."""
+    """Put a finished render where the DAW takes it: the project's adapter (``registry.adapter_for``) lands it;
+    returns (adapter, what was done)."""
+    from daw_bridge.adapters.registry import Link, adapter_for  # noqa: PLC0415
+
     song = session.song
-    daw = song.daw
-    if daw.adapter == "ardour" and daw.session:
-        from daw_bridge.adapters.ardour_route import land_stems  # noqa: PLC0415
-
-        stems = {f"{daw.track_prefix} {purpose.get('track') or label}".strip(): Path(path)
-                 for label, path in render["files"].items() if label != "mix"}
-        meter = song.tempo.meter
-        with ardour_midi_parts(session, purpose, daw.track_prefix) as (midi, why):
-            landing = land_stems(Path(daw.session), stems, purpose["start_s"],
-                                 purpose.get("end_s", purpose["start_s"]), f"sb-{slug(purpose['section'])}-",
-                                 purpose["take"], song.tempo.bpm, meter.numerator, purpose["bar"],
-                                 osc=(daw.host, daw.port), midi=midi)
-        return "ardour", landing.describe() + why
-    result = land_files(render["files"], Path(purpose["folder"]), song.info.title, purpose["section"],
-                        purpose["bar"], purpose["bpm"])
-    try:
-        mid = landing_midi(session, purpose)
-        if mid is None:
-            gone = clear_midi(Path(purpose["folder"]), song.info.title, purpose["section"])
-            return "generic", result.detail + (f"; the section's old MIDI was removed ({gone})" if gone else "")
-        path = land_midi(mid, Path(purpose["folder"]), song.info.title, purpose["section"], purpose["bar"],
-                         purpose["bpm"])
-    except SongBridgeError as exc:  # the stems are in place; the MIDI is an extra that says why it is missing
-        return "generic", f"{result.detail}; no MIDI: {exc}"
-    return "generic", f"{result.detail}, and the guide's MIDI ({path.name})"
+    adapter = adapter_for(Link(song.daw, song.info.title, song.tempo.meter.numerator, Path(purpose["folder"])))
+    result = adapter.land({label: Path(path) for label, path in render["files"].items()},
+                          guide_midi(session, purpose), start_s=purpose["start_s"],
+                          end_s=purpose.get("end_s", purpose["start_s"]), bar=purpose["bar"], bpm=purpose["bpm"],
+                          section=purpose["section"], take=purpose["take"], track=purpose.get("track"))
+    return result.adapter, result.describe()
 
 
-@contextlib.contextmanager
-def ardour_midi_parts(session: Any, purpose: dict[str, Any],
-                      prefix: str) -> Iterator[tuple[dict[str, Path] | None, str]]:
-    """The landed take's guide MIDI as one file per part for Ardour's ``<prefix> <part> (MIDI)`` tracks (in a
-    temporary folder, gone afterwards), and what to add to the landing's detail when there is none (a loop: None,
-    its landing leaves the MIDI tracks alone)."""
-    from daw_bridge.adapters.ardour_midi import write_parts  # noqa: PLC0415
-
+def guide_midi(session: Any, purpose: dict[str, Any]) -> MidiParts:
+    """The landed take's guide MIDI for the adapter: a loop leaves the MIDI tracks alone, a comp lands none, a take
+    without guide MIDI lands none (and says so); notes that cannot be read are an error the stems land beside."""
     if purpose.get("track"):
-        yield None, ""
-        return
+        return MidiParts(leave=True)
     if purpose.get("comp"):
-        yield {}, "; audio only: a comp of several takes lands no MIDI (land a section's take for its notes)"
-        return
+        return MidiParts(missing="audio only: a comp of several takes lands no MIDI (land a section's take for its "
+                                 "notes)")
     try:
         mid = landing_midi(session, purpose)
-        why = "" if mid is not None else (f"; audio only: {purpose['take']} has no guide MIDI (a guide take "
-                                          "writes one)")
     except SongBridgeError as exc:
-        mid, why = None, f"; audio only, no MIDI: {exc}"
-    with tempfile.TemporaryDirectory(prefix="songbridge-midi-") as folder:
-        parts = write_parts(mid, Path(folder), f"sb-{slug(purpose['section'])}-", purpose["take"], prefix) \
-            if mid is not None else {}
-        yield parts, why
+        return MidiParts(error=str(exc))
+    if mid is None:
+        return MidiParts(missing=f"audio only: {purpose['take']} has no guide MIDI (a guide take writes one)")
+    if purpose.get("locked_bpm"):  # the audio's bars are the DAW's: so are the notes' (same beats, its tempo)
+        import mido  # noqa: PLC0415
+
+        tempo = mido.bpm2tempo(float(purpose["locked_bpm"]))
+        for track in mid.tracks:
+            for i, msg in enumerate(track):
+                if msg.type == "set_tempo":
+                    track[i] = msg.copy(tempo=tempo)
+    return MidiParts(mid)
 
 
 def landing_midi(session: Any, purpose: dict[str, Any]) -> Any:

@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     dlink.add_argument("session", nargs="?", metavar="SESSION",
                        help="ardour: the session folder; others: the folder for stamped stems")
     dlink.add_argument("--create", action="store_true", help="create the Ardour session at the song's tempo and meter")
+    dlink.add_argument("--reaper-action", dest="reaper_action", metavar="ID", help="reaper: the command ID REAPER gave "
+                       "SongBridge's landing ReaScript (kept in SESSION/Scripts/)")
     dlink.add_argument("--rate", type=int, choices=(44100, 48000, 88200, 96000, 176400, 192000), metavar="HZ",
                        help="--create: the session's sample rate (default: the running JACK server's, else the "
                        "song's)")

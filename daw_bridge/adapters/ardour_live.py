@@ -3,13 +3,15 @@ answers.
 
 A running Ardour keeps its session in memory and writes it back whole on the next save, so an edit made to the file
 underneath it is lost (and takes the session's own content with it). So the bridge first asks the process list
-which Ardour programs run and what they hold (:func:`holders`), and lands into a running Ardour through its own
-editor: the Lua action ``songbridge_ardour_land.lua``, bound to one of Ardour's action slots by
+which Ardour programs run and what they hold (:func:`holders`, from ``ardour_procs``), and lands into a running
+Ardour through its own editor: the Lua action ``songbridge_ardour_land.lua``, bound to one of Ardour's action slots by
 ``songbridge daw setup ardour`` (:func:`install`), triggered over Ardour's OSC surface with
 ``/access_action "LuaAction/script-N"``. The action reads ``land-request.txt`` (from its inbox in Ardour's
 configuration folder, or ``<session>/songbridge/`` when bound by hand), imports the stems onto their tracks at the
 exact sample (or reuses the sources of a file it imported before), and writes ``land-ack.txt``, which :func:`ask`
-waits for. An action asked about a session that is not the one open says which one is.
+waits for. An action asked about a session that is not the one open says which one is. :func:`send` carries
+any request (``ardour_push_live``: the song's tempo map and sections); a request of a later format version is
+refused by an action installed before it, which then changes nothing.
 
 Ardour keeps its action slots in ``<config>/ui_scripts``: XML holding base64 of a Lua table (``scripts[N]`` with
 ``n`` name, ``s`` script text, ``f`` the factory chunk, ``a`` arguments). Ardour reads it when a session loads and
@@ -27,10 +29,18 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from daw_bridge.adapters.ardour import ArdourError, ArdourOsc
+from daw_bridge.adapters.ardour_procs import (  # noqa: F401 - re-exported: live.processes() etc.
+    ArdourProcess,
+    alive,
+    holders,
+    osc_listeners,
+    processes,
+    udp_ports,
+)
 
 SCRIPT = Path(__file__).parent / "scripts" / "songbridge_ardour_land.lua"
 MARKER = "songbridge-land-action v1"
@@ -44,138 +54,6 @@ def config_dir() -> Path:
     """Ardour 7's user configuration folder (``$XDG_CONFIG_HOME/ardour7``, as Ardour resolves it)."""
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "ardour7"
-
-
-# -- who runs -------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ArdourProcess:
-    pid: int
-    kind: str  # "gui", "headless" (hardour) or "lua" (ardour7-lua)
-    cmdline: tuple[str, ...]
-    paths: frozenset[str] = field(default_factory=frozenset)  # files it names or has open
-    sockets: frozenset[int] = field(default_factory=frozenset)  # inodes of its open sockets
-
-    def holds(self, session_dir: Path) -> bool:
-        folder = os.path.realpath(session_dir)
-        return any(p == folder or p.startswith(folder + os.sep) for p in self.paths)
-
-    def named_session(self) -> str | None:
-        """The session folder its command line opens (``ardour /path/Session``), if it names one: an Ardour GUI
-        started that way holds that session and no other (one session per program)."""
-        for arg in self.cmdline[1:]:
-            if arg.startswith("-"):
-                continue
-            path = Path(arg)
-            if path.suffix == ".ardour" and path.is_file():
-                return os.path.realpath(path.parent)
-            if path.is_dir() and (path / f"{path.name}.ardour").is_file():
-                return os.path.realpath(path)
-        return None
-
-    def osc_ports(self) -> list[int]:
-        """The UDP ports it listens on (Ardour's OSC surface takes 3819, or the next free one up to 3838)."""
-        return sorted(port for port, inode in udp_ports().items() if inode in self.sockets)
-
-    def describe(self) -> str:
-        return {"gui": "Ardour", "headless": "headless Ardour", "lua": "ardour7-lua"}[self.kind] + f" (pid {self.pid})"
-
-
-def _kind(exe: str, comm: str) -> str | None:
-    name = os.path.basename(exe)
-    if name == "luasession" or comm == "luasession":
-        return "lua"
-    if name.startswith("hardour-"):
-        return "headless"
-    if name.startswith("ardour-") and name[7:8].isdigit() or comm in ("ArdourGUI", "Ardour"):
-        return "gui"
-    return None
-
-
-def processes() -> list[ArdourProcess]:
-    """Every Ardour program this user can see, with the paths it names on its command line, in the scripts it was
-    given (ardour7-lua) and among its open files."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        proc = f"/proc/{entry}"
-        try:
-            exe = os.readlink(f"{proc}/exe")
-        except OSError:
-            exe = ""
-        try:
-            with open(f"{proc}/comm") as fh:
-                comm = fh.read().strip()
-            with open(f"{proc}/cmdline", "rb") as fh:
-                argv = tuple(a.decode(errors="replace") for a in fh.read().split(b"\0") if a)
-        except OSError:
-            continue
-        kind = _kind(exe, comm)
-        if kind is None:
-            continue
-        paths: set[str] = set()
-        sockets: set[int] = set()
-        for arg in argv[1:]:
-            if arg.startswith("-"):
-                continue
-            paths.add(os.path.realpath(arg))
-            if kind == "lua" and arg.endswith(".lua"):
-                try:
-                    text = Path(arg).read_text(errors="replace")[:200_000]
-                except OSError:
-                    paths.add("?")  # a script we cannot read: it may hold anything
-                    continue
-                paths.update(os.path.realpath(s) for s in re.findall(r"[\"'](/[^\"'\n]+)[\"']", text))
-        try:
-            for fd in os.listdir(f"{proc}/fd"):
-                try:
-                    target = os.readlink(f"{proc}/fd/{fd}")
-                except OSError:
-                    continue
-                if target.startswith("/"):
-                    paths.add(target)
-                elif target.startswith("socket:["):
-                    sockets.add(int(target[8:-1]))
-        except OSError:
-            pass
-        found.append(ArdourProcess(int(entry), kind, argv, frozenset(paths), frozenset(sockets)))
-    return found
-
-
-def alive(pid: int) -> bool:
-    """The process runs (not gone, not a zombie waiting for its parent)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:stat.rfind(")") + 3] not in ("Z", "X")
-
-
-def holders(session_dir: Path) -> list[ArdourProcess]:
-    return [p for p in processes() if p.holds(session_dir)]
-
-
-def udp_ports() -> dict[int, int]:
-    """Local UDP port -> socket inode, for every socket bound on this machine (/proc/net/udp and udp6)."""
-    out: dict[int, int] = {}
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            cols = line.split()
-            if len(cols) > 9:
-                try:
-                    out.setdefault(int(cols[1].rsplit(":", 1)[1], 16), int(cols[9]))
-                except ValueError:
-                    continue
-    return out
-
-
-def osc_listeners() -> list[tuple[ArdourProcess, int]]:
-    """(Ardour GUI, UDP port) for every Ardour whose OSC surface listens (ports 3819..3838)."""
-    return [(p, port) for p in processes() if p.kind == "gui" for port in p.osc_ports() if 3819 <= port <= 3838]
 
 
 # -- the action slot ------------------------------------------------------------------------------------------------
@@ -340,6 +218,7 @@ class LiveAnswer:
     session_range: str = ""  # "<start>\t<end>" samples after the landing, "none" when the session has none
     unconnected: str = ""  # tracks whose outputs go nowhere and could not be connected to the master
     created: str = ""  # tracks a "tracks" request made
+    facts: tuple[tuple[str, str], ...] = ()  # every fact line of the answer, in order (key, the rest)
 
 
 def _parse_ack(text: str, request_id: str) -> LiveAnswer | None:
@@ -348,8 +227,10 @@ def _parse_ack(text: str, request_id: str) -> LiveAnswer | None:
         return None
     facts: dict[str, str] = {}
     regions = []
+    raw = []
     for line in lines[1:]:
         key, _, rest = line.partition("\t")
+        raw.append((key, rest))
         if key == "created":
             facts["created"] = ", ".join(filter(None, (facts.get("created", ""), rest)))
         elif key == "unconnected":
@@ -373,7 +254,7 @@ def _parse_ack(text: str, request_id: str) -> LiveAnswer | None:
     return LiveAnswer(status == "ok", status[6:] if status.startswith("error") else "", facts.get("session", ""),
                       int(num("rate", int, 0)), float(num("bpm", float, 0.0)), int(num("meter", int, 0)),
                       tuple(regions), 0.0, facts.get("range", ""), facts.get("unconnected", ""),
-                      facts.get("created", ""))
+                      facts.get("created", ""), tuple(raw))
 
 
 def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.0.1", 3819), timeout_s: float = 20.0,
@@ -382,20 +263,28 @@ def ask(session_dir: Path, kind: str, slot: int, osc: tuple[str, int] = ("127.0.
     """Write a request, trigger the action in the running Ardour, wait for its acknowledgement. The request goes to
     the action's inbox (set up by :func:`install`; it answers whatever session is open) and to
     ``<session>/songbridge/`` (where an action bound by hand looks)."""
-    folders = [(cfg or config_dir()) / "songbridge", Path(session_dir) / "songbridge"]
-    request_id = uuid.uuid4().hex[:12]
-    lines = ["songbridge-land\t1", f"id\t{request_id}", f"session\t{os.path.realpath(session_dir)}", f"kind\t{kind}",
-             f"start\t{int(start)}", f"end\t{int(end)}", f"tag\t{tag}"]
+    fields = [f"kind\t{kind}", f"start\t{int(start)}", f"end\t{int(end)}", f"tag\t{tag}"]
     for track, path in (stems or {}).items():
         if "\t" in track or "\n" in track or "\n" in str(path):
             raise ArdourError(f"track name {track!r} or file {path}: tabs and newlines cannot be sent to Ardour")
-        lines.append(f"stem\t{track}\t{os.path.realpath(path)}")
+        fields.append(f"stem\t{track}\t{os.path.realpath(path)}")
     for track, path in (midi or {}).items():  # a part of the guide's MIDI, for a MIDI track
         if "\t" in track or "\n" in track or "\n" in str(path):
             raise ArdourError(f"track name {track!r} or file {path}: tabs and newlines cannot be sent to Ardour")
-        lines.append(f"midi\t{track}\t{os.path.realpath(path)}")
+        fields.append(f"midi\t{track}\t{os.path.realpath(path)}")
     if midi is not None:
-        lines.append("clearmidi\t1")
+        fields.append("clearmidi\t1")
+    return send(session_dir, slot, fields, osc=osc, timeout_s=timeout_s, cfg=cfg)
+
+
+def send(session_dir: Path, slot: int, fields: list[str], osc: tuple[str, int] = ("127.0.0.1", 3819),
+         timeout_s: float = 20.0, cfg: Path | None = None, version: int = 1) -> LiveAnswer:
+    """One request (``fields``: its lines after the header, id and session) to the action, and its answer. A request
+    of a later ``version`` is refused by an action installed before that version ("unknown request format"), which
+    then changes nothing."""
+    folders = [(cfg or config_dir()) / "songbridge", Path(session_dir) / "songbridge"]
+    request_id = uuid.uuid4().hex[:12]
+    lines = [f"songbridge-land\t{version}", f"id\t{request_id}", f"session\t{os.path.realpath(session_dir)}", *fields]
     with exclusive(folders[0] / ".lock", "Ardour"):
         return _ask(folders, session_dir, slot, osc, timeout_s, request_id, lines)
 

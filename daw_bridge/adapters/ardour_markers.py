@@ -5,8 +5,8 @@ Ardour's own code, so what it reads is what Ardour shows and what it writes Ardo
   names and spans), and its location markers each start a section that runs to the next marker (or the session's
   end). The session range, loop and punch ranges, CD and cue markers and xruns are not sections.
 - ``push``: each of the song's sections becomes a range marker of its name (the previous SongBridge markers, tagged
-  ``sb:``, are replaced; the producer's own markers stay), and the song's tempo and meter at bar 1 become the
-  session's.
+  ``sb:``, are replaced; the producer's own markers stay), and the song's tempo map (each tempo and meter at its
+  bar) becomes the session's. Into a session a running Ardour has open: ``ardour_push_live``.
 """
 
 from __future__ import annotations
@@ -177,6 +177,8 @@ def song_from_timeline(song: Any, tl: SessionTimeline) -> Any:
             if bar in seen:
                 continue
             seen.add(bar)
+            if segments and (segments[-1].bpm, segments[-1].meter) == (round(qpm, 4), TimeSignature(beats, note)):
+                continue  # a point that changes nothing (a live push leaves such points: Lua cannot remove one)
             segments.append(TempoSegment(bar, round(qpm, 4), TimeSignature(beats, note)))
         if segments[0].bar != 1:
             segments.insert(0, TempoSegment(1, segments[0].bpm, segments[0].meter))
@@ -236,22 +238,26 @@ def _rehomed(song: Any, tempo: Any, sections: tuple[Any, ...]) -> Any:
 
 
 def push(session_dir: Path, song: Any) -> int:
-    """Write the song's sections as range markers (``sb:<name>``, replacing earlier ones) and its first tempo and
-    meter into the closed session; returns how many markers were written."""
+    """Write the song's sections as range markers (``sb:<name>``, replacing earlier ones) and its tempo map (each
+    tempo and meter at its bar) into the closed session; returns how many markers were written."""
     session_dir = Path(session_dir)
     facts = session_facts(session_dir)
-    seg = song.tempo.segments[0]
     lines = [f"local s = load_session({_lua_str(str(session_dir))}, {_lua_str(facts.name)}); assert(s)",
              "local L = s:locations()",
              "local gone = {}",
              f"for l in L:list():iter() do if string.sub(l:name(), 1, {len(TAG)}) == {_lua_str(TAG)} then "
              "table.insert(gone, l) end end",
              "for _, l in ipairs(gone) do L:remove(l) end",
-             "local tm = Temporal.TempoMap.fetch_writable ()",
-             f"tm:set_tempo (Temporal.Tempo ({float(seg.bpm)}, {float(seg.bpm)}, 4), Temporal.timepos_t (0))",
-             f"tm:set_meter (Temporal.Meter ({int(seg.meter.numerator)}, {int(seg.meter.denominator)}), "
-             "Temporal.timepos_t (0))",
-             "Temporal.TempoMap.update (tm)"]
+             "local tm = Temporal.TempoMap.fetch_writable ()"]
+    quarters, prev = 0.0, None
+    for seg in song.tempo.segments:  # each tempo change at its bar, in music time (1920 ticks a quarter note)
+        if prev is not None:
+            quarters += (seg.bar - prev.bar) * prev.meter.bar_quarters
+        prev = seg
+        at = f"Temporal.timepos_t.from_ticks ({round(quarters * 1920)})"
+        lines += [f"tm:set_meter (Temporal.Meter ({int(seg.meter.numerator)}, {int(seg.meter.denominator)}), {at})",
+                  f"tm:set_tempo (Temporal.Tempo ({float(seg.bpm)}, {float(seg.bpm)}, 4), {at})"]
+    lines.append("Temporal.TempoMap.update (tm)")
     for sec in song.sections:
         a, b = round(sec.start_s * facts.rate), round(sec.end_s * facts.rate)
         lines.append(f"do local r = L:add_range (Temporal.timepos_t ({a}), Temporal.timepos_t ({b})); "

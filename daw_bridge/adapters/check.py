@@ -19,6 +19,10 @@ def check_link(song: Any, project_folder: Path) -> tuple[bool, str]:
         if failed:
             return False, f"ardour: {failed[0].text}"
         return True, "ardour: " + "; ".join(c.text for c in checks if c.name in ("open", "osc", "rate"))
+    if daw.adapter in ("reaper", "live"):
+        from daw_bridge.adapters.script_check import check_script  # noqa: PLC0415
+
+        return check_script(daw)
     target = Path(daw.render_folder) if daw.render_folder else Path(project_folder) / "renders" / "daw"
     try:
         target.mkdir(parents=True, exist_ok=True)

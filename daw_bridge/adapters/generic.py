@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from daw_bridge.adapters.base import Capabilities, LandResult, MidiParts
+from engine.errors import SongBridgeError
 
 
 def slug(text: str) -> str:
@@ -75,3 +79,28 @@ def clear_midi(folder: Path, song: str, section: str) -> int:
         p.unlink()
         gone += 1
     return gone
+
+
+class FilesAdapter:
+    """Stamped files in a folder (``land_files``) and the guide's MIDI beside them: the generic adapter, and the
+    DAWs that import such files themselves (``name``: the link's adapter, for the report)."""
+
+    capabilities = Capabilities(live=False, closed=True, tempo=False, midi=True)
+
+    def __init__(self, folder: Path, song_title: str, name: str = "generic") -> None:
+        self.name, self.folder, self.song_title = name, Path(folder), song_title
+
+    def land(self, stems: Mapping[str, Path], midi: MidiParts, *, start_s: float, end_s: float, bar: float,
+             bpm: float, section: str, take: str, track: str | None) -> LandResult:
+        result = land_files({k: str(v) for k, v in stems.items()}, self.folder, self.song_title, section, bar, bpm)
+        if midi.error:  # the stems are in place; the MIDI is an extra that says why it is missing
+            return LandResult(self.name, f"{result.detail}; no MIDI: {midi.error}", result.files)
+        if midi.midi is None:
+            gone = clear_midi(self.folder, self.song_title, section)
+            return LandResult(self.name, result.detail + (f"; the section's old MIDI was removed ({gone})" if gone
+                                                          else ""), result.files)
+        try:
+            path = land_midi(midi.midi, self.folder, self.song_title, section, bar, bpm)
+        except SongBridgeError as exc:
+            return LandResult(self.name, f"{result.detail}; no MIDI: {exc}", result.files)
+        return LandResult(self.name, f"{result.detail}, and the guide's MIDI ({path.name})", (*result.files, path))

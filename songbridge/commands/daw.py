@@ -77,6 +77,7 @@ def link(args: argparse.Namespace) -> int:
         else:
             if args.create:
                 raise SongBridgeError("--create makes Ardour sessions; other DAWs take stamped files")
+            _check_adapter(args)
             new = DawLink(adapter=args.adapter, host=args.osc_host or song.daw.host,
                           port=song.daw.port if args.osc_port is None else args.osc_port,
                           render_folder=str(Path(args.session).expanduser().resolve()) if args.session else "",
@@ -86,6 +87,25 @@ def link(args: argparse.Namespace) -> int:
     print(f"{folder}: stems land through the {args.adapter} adapter" +
           (f" into {new.session}" if new.session else ""))
     return status(argparse.Namespace(project=args.project))
+
+
+def _check_adapter(args: argparse.Namespace) -> None:
+    """A known adapter (``registry``); REAPER: its resource folder, and the ReaScript's command ID kept there."""
+    from daw_bridge.adapters.registry import names
+
+    if args.adapter not in names():
+        raise SongBridgeError(f"unknown DAW adapter {args.adapter!r}; known adapters: {', '.join(names())}")
+    action = getattr(args, "reaper_action", None)
+    if action and args.adapter != "reaper":
+        raise SongBridgeError("--reaper-action is for the reaper adapter")
+    if args.adapter == "reaper":
+        if not args.session:
+            raise SongBridgeError("daw link reaper needs REAPER's resource folder (SESSION: Options > Show REAPER "
+                                  "resource path; the landing request goes to its Scripts/)")
+        if action:
+            from daw_bridge.adapters.reaper import save_action
+
+            print(f"REAPER's command ID {action} kept in {save_action(Path(args.session).expanduser(), action)}")
 
 
 def status(args: argparse.Namespace) -> int:
@@ -118,8 +138,7 @@ def _ardour_session(song: object, held_ok: bool = False) -> tuple[Path, bool]:
 
     why = refusal(Path(daw.session))
     if why and not held_ok:
-        raise SongBridgeError(f"{why}: push works on a closed session (the running Ardour cannot take markers and "
-                              "tempo from SongBridge yet); save and quit Ardour first")
+        raise SongBridgeError(f"{why}; save and quit Ardour first")
     return Path(daw.session), bool(why)
 
 
@@ -159,14 +178,15 @@ def pull(args: argparse.Namespace) -> int:
 
 
 def push(args: argparse.Namespace) -> int:
-    """The song's sections as range markers and its tempo and meter into the (closed) Ardour session."""
-    from daw_bridge.adapters.ardour_markers import push as push_markers
+    """The song's sections as range markers and its tempo map into the Ardour session: the closed file, or through
+    the running Ardour that has it open (SongBridge's landing action)."""
+    from daw_bridge.adapters.ardour_push_live import push_song
     from engine.song.project import Project, project_path
 
     song = Project.open(project_path(args.project)).song
-    session, _ = _ardour_session(song)
-    n = push_markers(session, song)
-    print(f"{session}: {n} range markers (sb:<section>) and {song.tempo.bpm:g} bpm {song.tempo.meter} at bar 1")
+    session, _ = _ardour_session(song, held_ok=True)
+    _, text = push_song(session, song, (song.daw.host, song.daw.port))
+    print(f"{session}: {text}")
     return 0
 
 

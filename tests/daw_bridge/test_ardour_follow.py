@@ -145,7 +145,7 @@ def test_locates_reach_songbridge_within_100_ms_and_a_tempo_change_while_rolling
 def test_a_pull_while_ardour_has_the_session_open_takes_its_unsaved_tempo_and_markers(tmp_path: Path) -> None:
     """The running Ardour (``ardour7-lua`` holding the session) gets a tempo change and a range marker nobody saved;
     ``/songbridge/daw/pull`` asks it over OSC to save and takes both (one undo step, from DAW); a push is refused
-    with what to do, the session file untouched."""
+    with what to do (ardour7-lua is no Ardour GUI with the landing action), the session file untouched."""
     from daw_bridge import protocol as p
     from daw_bridge.server import Bridge
     from engine.service import EngineService
@@ -182,7 +182,7 @@ def test_a_pull_while_ardour_has_the_session_open_takes_its_unsaved_tempo_and_ma
                 bridge.commands.put(p.Envelope(p.DawSync("push"), "/songbridge/daw/push", None, "gui"))
                 wait_for(lambda: len(bridge.daw_syncs) == 2, 60)
                 assert not bridge.daw_syncs[-1]["ok"]
-                assert "push works on the closed session" in bridge.daw_syncs[-1]["text"]
+                assert "SongBridge did not touch it" in bridge.daw_syncs[-1]["text"]
                 assert bridge.refusals[-1]["address"] == "/songbridge/daw/push"
                 assert (session / "Live.ardour").read_bytes() == before
             finally:
@@ -198,7 +198,7 @@ def test_a_pull_while_ardour_has_the_session_open_takes_its_unsaved_tempo_and_ma
         assert r.returncode == 0, r.stdout + r.stderr
         assert "90 bpm 4/4 at bar 5" in r.stdout and "Solo (2.00-6.00 s)" in r.stdout, r.stdout
         r = run_cli("daw", "push", str(project.folder))
-        assert r.returncode != 0 and "push works on a closed session" in r.stderr, r.stdout + r.stderr
+        assert r.returncode != 0 and "SongBridge did not touch it" in r.stderr, r.stdout + r.stderr
     finally:
         stop_file.write_text("")
         try:

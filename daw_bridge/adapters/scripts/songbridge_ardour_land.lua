@@ -20,6 +20,12 @@ songbridge-land-action v1]]
 --   stem     <track name> <TAB> <audio file>
 --   midi     <track name> <TAB> <Standard MIDI File, one part>   (a MIDI track, its region at the same sample)
 --   clearmidi 1                  (land: the section's earlier MIDI regions leave the MIDI tracks given no file)
+-- A "timeline" request (header "songbridge-land 2", which actions from before it refuse as an unknown format):
+--   tag      <marker name prefix, e.g. sb:>   (range markers named so are replaced; all others stay)
+--   tempo    <ticks from the start, music time> <TAB> <quarter notes per minute> <TAB> <beats per bar> <TAB> <note>
+--   section  <start sample> <TAB> <end sample> <TAB> <name>   (a range marker named <tag><name>)
+--   quarters <n>   (how far to look for the session's own tempo points, which are set to the song's tempo there)
+--   answered with: tempos <n> / markers <n> / replaced <n> / kept <n> (the producer's own markers, untouched)
 -- Ack: "id <request id>", then "ok" or "error <message>", then facts:
 --   session <path> / name <name> / rate <Hz> / bpm <quarter notes per minute at start> / meter <beats per bar>
 --   region <track> <TAB> <region> <TAB> <position> <TAB> <length> <TAB> <imported|reused|removed>
@@ -47,7 +53,7 @@ function factory (params) return function ()
 		os.rename (dir .. "land-ack.txt.tmp", dir .. "land-ack.txt")
 	end
 
-	local req = {stems = {}}
+	local req = {stems = {}, tempos = {}, sections = {}}
 	local fh = io.open (dir .. "land-request.txt", "r")
 	if not fh then
 		finish ("error no request in " .. dir)
@@ -59,6 +65,13 @@ function factory (params) return function ()
 		if key == "stem" or key == "midi" then
 			local track, path = string.match (rest, "^([^\t]+)\t(.+)$")
 			if track then table.insert (req.stems, {track = track, path = path, midi = key == "midi"}) end
+		elseif key == "tempo" then
+			local t, q, b, n = string.match (rest, "^(%d+)\t([%d.]+)\t(%d+)\t(%d+)$")
+			if t then table.insert (req.tempos, {ticks = tonumber (t), qpm = tonumber (q), beats = tonumber (b),
+				note = tonumber (n)}) end
+		elseif key == "section" then
+			local a, b, name = string.match (rest, "^(%d+)\t(%d+)\t(.*)$")
+			if a then table.insert (req.sections, {a = tonumber (a), b = tonumber (b), name = name}) end
 		elseif key then
 			req[key] = rest
 		end
@@ -78,7 +91,7 @@ function factory (params) return function ()
 	table.insert (lines, "meter\t" .. tm:meter_at (pos):divisions_per_bar ())
 	tm = nil
 
-	if first ~= "songbridge-land\t1" then
+	if first ~= "songbridge-land\t1" and first ~= "songbridge-land\t2" then
 		finish ("error unknown request format: " .. tostring (first))
 		return
 	end
@@ -88,6 +101,82 @@ function factory (params) return function ()
 	end
 	if req.kind == "ping" then
 		finish ("ok")
+		return
+	end
+	if req.kind == "timeline" then
+		-- the song's tempo map and its sections as range markers. Ardour 7.3's Lua has no undoable command for the
+		-- tempo map or the locations (no TempoCommand, no Locations memento), so this is not an undo step in Ardour.
+		local ok, err = pcall (function ()
+			local mark = req.tag or "sb:"
+			if #mark == 0 then error ("an empty marker tag would replace the producer's own markers") end
+			if #req.tempos > 0 then
+				local tm = Temporal.TempoMap.fetch_writable ()
+				local tok, terr = pcall (function ()
+					for _, t in ipairs (req.tempos) do
+						local at = Temporal.timepos_t.from_ticks (t.ticks)
+						tm:set_meter (Temporal.Meter (t.beats, t.note), at)
+						tm:set_tempo (Temporal.Tempo (t.qpm, t.qpm, 4), at)
+					end
+					-- Lua cannot remove a tempo or meter point: the session's own points elsewhere (found walking the
+					-- map a quarter note at a time; a point is found from the quarter note after it) are set to the
+					-- song's tempo and meter there
+					local ours = {}
+					for _, t in ipairs (req.tempos) do ours[t.ticks] = true end
+					local function song_at (ticks)
+						local hit = req.tempos[1]
+						for _, t in ipairs (req.tempos) do if t.ticks <= ticks then hit = t end end
+						return hit
+					end
+					local function ticks_of (beats) -- "<quarters>:<ticks>", as Beats print
+						local qn, tk = string.match (beats:str (), "^(%-?%d+):(%d+)$")
+						return tonumber (qn or "0") * 1920 + tonumber (tk or "0")
+					end
+					local limit = tonumber (req.quarters or "0") or 0
+					local function others (point_at) -- the positions (ticks) of points that are not the song's
+						local found, seen = {}, {}
+						for q = 1, limit do
+							local tk = ticks_of (point_at (Temporal.timepos_t.from_ticks (q * 1920)):to_point ():beats ())
+							if not ours[tk] and not seen[tk] then seen[tk] = true table.insert (found, tk) end
+						end
+						return found
+					end
+					-- meters first: a tempo point keeps its bar and beat, so it moves when a meter before it changes
+					local old_meters = others (function (at) return tm:meter_at (at) end)
+					for _, ticks in ipairs (old_meters) do
+						local t = song_at (ticks)
+						tm:set_meter (Temporal.Meter (t.beats, t.note), Temporal.timepos_t.from_ticks (ticks))
+					end
+					local old = others (function (at) return tm:tempo_at (at) end)
+					for _, ticks in ipairs (old) do
+						local t = song_at (ticks)
+						tm:set_tempo (Temporal.Tempo (t.qpm, t.qpm, 4), Temporal.timepos_t.from_ticks (ticks))
+					end
+					table.insert (lines, "evened\t" .. (#old + #old_meters))
+				end)
+				if tok then Temporal.TempoMap.update (tm) else Temporal.TempoMap.abort_update () end
+				tm = nil
+				if not tok then error (terr) end
+			end
+			local L = Session:locations ()
+			local gone, kept = {}, 0
+			for l in L:list ():iter () do
+				if l:is_range_marker () and string.sub (l:name (), 1, #mark) == mark then
+					table.insert (gone, l)
+				elseif (l:is_mark () or l:is_range_marker ()) and not l:is_session_range () then
+					kept = kept + 1
+				end
+			end
+			for _, l in ipairs (gone) do L:remove (l) end
+			for _, sec in ipairs (req.sections) do
+				local r = L:add_range (Temporal.timepos_t (sec.a), Temporal.timepos_t (sec.b))
+				r:set_name (mark .. sec.name)
+			end
+			table.insert (lines, "tempos\t" .. #req.tempos)
+			table.insert (lines, "markers\t" .. #req.sections)
+			table.insert (lines, "replaced\t" .. #gone)
+			table.insert (lines, "kept\t" .. kept)
+		end)
+		if ok then finish ("ok") else finish ("error " .. tostring (err)) end
 		return
 	end
 	-- a MIDI track for a part of the guide, playing through Ardour's own General MIDI-ish synth when it has one
