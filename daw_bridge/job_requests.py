@@ -74,7 +74,7 @@ def daw_tempo(bridge: Any) -> float | None:
     """The DAW's tempo when following a DAW that plays at another tempo than the song (else None).
 
     A section or bars regenerated then is generated at the *song's* tempo and locked to the DAW's when it is made
-    (``lock_to_daw``), not the song retempoed first: the regeneration edits a base take that was made at the song's
+    (the session's lock follow-up), not the song retempoed first: the regeneration edits a base take that was made at the song's
     tempo, and its new bars must splice into that take's audio on the song's beats; retempoing the song would move
     every section, lyric line and take of the project for one request. The lock (``engine.grid.takes.lock_take``
     at the DAW's bpm) maps every bar of the new take onto the DAW's bar lines, so N bars come back exactly N bars at
@@ -86,21 +86,12 @@ def daw_tempo(bridge: Any) -> float | None:
     return None
 
 
-def lock_to_daw(bridge: Any, take: Any, purpose: dict[str, Any]) -> str | None:
-    """Queue the lock of a take generated for a DAW at another tempo (``purpose["daw_bpm"]``); the bridge switches
-    the lock on when it is made, as for ``/songbridge/take/grid 1``. Returns the job id (None: nothing to do)."""
-    from engine.service import GridJob  # noqa: PLC0415
-    from engine.settings import models_dir  # noqa: PLC0415
+def follow_ups(bridge: Any, bpm: float | None) -> tuple[Any, ...]:
+    """What a job asked for from the DAW does when it is made, as the session's follow-ups: locked to the DAW's tempo
+    when it plays at another (``daw_tempo``), then landed when the bridge lands everything (``serve --auto-land``)."""
+    from engine.session import followups  # noqa: PLC0415
 
-    bpm = purpose.get("daw_bpm")
-    if not bpm:
-        return None
-    session = bridge.session
-    job = GridJob(session.folder, take, session.song.tempo, True, float(bpm), models_dir()[0],
-                  label=f"lock {take.id} to the DAW's {float(bpm):g} bpm")
-    return session.submit(job, {"reply_to": purpose.get("reply_to"), "client": purpose.get("client"), "takes": 1,
-                                "kind": "lock", "take": take.id, "label": job.label,
-                                **({"section": purpose["section"]} if purpose.get("section") else {})}, "daw")
+    return ((followups.lock(bpm),) if bpm is not None else ()) + ((followups.land(),) if bridge.auto_land else ())
 
 
 def generate_here(bridge: Any, env: p.Envelope, cmd: p.GenerateHere) -> None:
@@ -135,14 +126,13 @@ def submit(bridge: Any, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
     else:
         req = None
     if req is not None:
-        purpose = purpose_of(env, takes)
-        bpm = daw_tempo(bridge)
-        if bpm is not None:  # generated at the song's tempo, then locked to the DAW's (``daw_tempo``)
-            purpose["daw_bpm"] = bpm
-        job_id = session.regenerate(req, origin="daw", priority=PRIORITY_SECTION, purpose=purpose)
+        bpm = daw_tempo(bridge)  # generated at the song's tempo, then locked to the DAW's
+        job_id = session.regenerate(req, origin="daw", priority=PRIORITY_SECTION, purpose=purpose_of(env, takes),
+                                    follow_ups=follow_ups(bridge, bpm))
         label = session.jobs.get(job_id, {}).get("label", "")
     else:
-        job_id, label = _whole_song(session, env, cmd, style), "song"
+        assert isinstance(cmd, p.Generate)  # an Edit always names a region (Regenerate refuses one without)
+        job_id, label = _whole_song(session, env, cmd, style, follow_ups(bridge, None)), "song"
         label = session.jobs.get(job_id, {}).get("label", label)
     bridge.reply(env, f"{ROOT}/job/queued", job_id, label)
 
@@ -159,7 +149,7 @@ def _style(song: Any, cmd: p.Generate) -> Any:
     return style if style != song.style else None
 
 
-def _whole_song(session: Any, env: p.Envelope, cmd: p.Generate, style: Any) -> str:
+def _whole_song(session: Any, env: p.Envelope, cmd: p.Generate, style: Any, ups: tuple[Any, ...]) -> str:
     if cmd.backend:
         from engine.backends import registry  # noqa: PLC0415
 
@@ -170,4 +160,4 @@ def _whole_song(session: Any, env: p.Envelope, cmd: p.Generate, style: Any) -> s
     if style is not None:
         session.edit(song.replace(style=style), "Set style (from DAW)", "daw")
     return session.generate(backend, cmd.takes, cmd.seed, label="song", origin="daw",
-                            purpose={**purpose_of(env, cmd.takes), "section": None})
+                            purpose={**purpose_of(env, cmd.takes), "section": None}, follow_ups=ups)

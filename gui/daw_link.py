@@ -94,7 +94,7 @@ class DawLinkPanel(QWidget):
         self.pull_button.clicked.connect(lambda: self.sync("pull"))
         self.push_button = QPushButton("Push to DAW")
         self.push_button.setToolTip("The song's sections become range markers in the session, its tempo the "
-                                    "session's (/songbridge/daw/push)")
+                                    "session's, through a running Ardour that has it open (/songbridge/daw/push)")
         self.push_button.clicked.connect(lambda: self.sync("push"))
         sync_row.addWidget(self.pull_button)
         sync_row.addWidget(self.push_button)
@@ -125,13 +125,11 @@ class DawLinkPanel(QWidget):
         self.refresh()
 
     def land(self) -> None:
-        from daw_bridge import protocol as p  # noqa: PLC0415
-
         if self.bridge is None:
             self.landed.setText("✖ the DAW bridge is off" + (f": {self.off_reason}" if self.off_reason else ""))
             return
         section = self.land_what.currentData()
-        self.bridge.commands.put(p.Envelope(p.Land(None, section), "/songbridge/stems/land", None, "gui"))
+        self.bridge.run_later(lambda b=self.bridge: b.session.land(None, section, origin="app"))  # one session call
         self.landed.setText(f"landing {self.land_what.currentText()} …")
 
     def _send(self, command: Any, address: str) -> bool:

@@ -3,9 +3,10 @@ front-ends over it; neither keeps its own copy of the song."""
 
 from .core import Session, Transport
 from .events import JobEnded, JobProgress, JobQueued, SaveFailed, SongChanged, TakesAdded
+from .followups import FollowUp, FollowUpFailed, Lander
 from .history import History
 from .regenerate import Regenerate
 from .regenerate import plan as plan_regenerate
 
-__all__ = ["History", "Regenerate", "JobEnded", "JobProgress", "JobQueued", "SaveFailed", "Session", "SongChanged",
+__all__ = ["FollowUp", "FollowUpFailed", "History", "Lander", "Regenerate", "JobEnded", "JobProgress", "JobQueued", "SaveFailed", "Session", "SongChanged",
            "TakesAdded", "Transport", "plan_regenerate"]

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from engine.song.lock import ProjectLock, clean_temporary
 from engine.song.model import Song, Take
 from engine.song.project import Project, project_path
 
+from . import followups
+from .actions import TakeActions
 from .events import JobEnded, JobProgress, JobQueued, SaveFailed, SongChanged, TakesAdded
 from .history import Entry, History, keep_takes
 from .regenerate import Regenerate
@@ -54,7 +56,7 @@ class Transport:
     source: str = ""  # where it was last heard from: "MIDI clock", "Ardour OSC"
 
 
-class Session:
+class Session(TakeActions):
     def __init__(self, project: Project, engine: Any = None, *, lock: ProjectLock | None = None):
         self.project = project
         self.engine = engine
@@ -224,13 +226,15 @@ class Session:
     # -- jobs -------------------------------------------------------------------------------------------------
     def generate(self, backend: str, count: int, seed: int | None, *, params: dict | None = None,
                  edit: Any = None, duration_s: float | None = None, priority: int | None = None,
-                 label: str = "song", origin: str = "app", purpose: dict[str, Any] | None = None) -> str:
-        """Queue ``count`` takes; they get their ids when they are committed."""
+                 label: str = "song", origin: str = "app", purpose: dict[str, Any] | None = None,
+                 follow_ups: Sequence[followups.FollowUp] = ()) -> str:
+        """Queue ``count`` takes; they get their ids when they are committed, then ``follow_ups`` run on them."""
         from engine.generation import plan_takes  # noqa: PLC0415
         from engine.service import PRIORITY_BATCH, PRIORITY_SECTION, GenerateJob  # noqa: PLC0415
 
         if self.engine is None:
             raise SongBridgeError("this session has no engine")
+        ups = followups.checked(follow_ups) or tuple((purpose or {}).get("follow_ups") or ())
         seed = secrets.randbelow(2**31) if seed is None else seed
         tag = secrets.token_hex(4)
         with self._mutex:
@@ -242,17 +246,20 @@ class Session:
             priority = PRIORITY_SECTION if edit is not None else PRIORITY_BATCH
         full = f"{label} ({count} take{'s' if count > 1 else ''})"
         job = GenerateJob(backend, tuple(requests), dict(self.backend_settings), priority, full)
-        return self.submit(job, {**(purpose or {}), "kind": "generate", "label": full, "pending": tag}, origin)
+        return self.submit(job, {**(purpose or {}), "kind": "generate", "label": full, "pending": tag,
+                                "follow_ups": ups}, origin)
 
     def regenerate(self, req: Regenerate, *, origin: str = "app", priority: int | None = None,
-                   purpose: dict[str, Any] | None = None) -> str:
+                   purpose: dict[str, Any] | None = None, follow_ups: Sequence[followups.FollowUp] = ()) -> str:
         """The one "regenerate parts of a take" (engine/session/regenerate.py): check ``req`` whole, then set the
-        words and style it carries (one undoable edit), then queue its takes; returns the job id."""
+        words and style it carries (one undoable edit), then queue its takes (``follow_ups`` run on them when they
+        are made); returns the job id."""
         from engine.backends import registry  # noqa: PLC0415
         from engine.service import PRIORITY_INTERACTIVE  # noqa: PLC0415
 
         if self.engine is None:
             raise SongBridgeError("this session has no engine")
+        ups = followups.checked(follow_ups)
         with self._mutex:
             plan = plan_regenerate(self.song, req, tuple(registry.names()))
             if plan.song != self.song:
@@ -261,7 +268,7 @@ class Session:
                      "base_take": plan.base.id}
             return self.generate(plan.backend, req.takes, req.seed, params=dict(req.params), edit=plan.edit,
                                  priority=PRIORITY_INTERACTIVE if priority is None else priority, label=plan.label,
-                                 origin=origin, purpose={**(purpose or {}), **extra})
+                                 origin=origin, purpose={**(purpose or {}), **extra}, follow_ups=ups)
 
     def attach_engine(self, engine: Any) -> None:
         """Give a session opened without an engine (to check a request first) its engine, and follow it."""
@@ -334,9 +341,12 @@ class Session:
         with self._mutex:
             purpose = self.jobs.pop(ev.job_id, {})
         committed = self._commit(ev.job_id, ev.takes, purpose)
-        self._publish(JobEnded(ev.job_id, "finished", tuple(committed), ev.render or None, purpose=purpose))
+        ended = JobEnded(ev.job_id, "finished", tuple(committed), ev.render or None, purpose=purpose)
+        followups.switch_lock_on(self, ended)  # before JobEnded: "done" means heard locked
+        self._publish(ended)
         if purpose.get("kind") == "generate":
             self._split_neural(committed, purpose.get("origin", "app"))
+        followups.run(self, ended)  # lock, split, land: what the request asked to follow
 
     def _split_neural(self, takes: list[Take], origin: str) -> None:
         """A neural take (one "song" stem) is split into vocal, drums, bass and other as soon as it is made, when

@@ -221,9 +221,9 @@ def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -
     backend = req.backend or take.backend
     if backends is not None and backend not in backends:
         raise SongBridgeError(f"backend: no backend {backend!r}; backends: {', '.join(backends)}")
-    what = [s.name for s in sections]
-    what += [f"bars {a:g}-{b:g}" for a, b in bars] + [f"{a:g}-{b:g} s" for a, b in seconds]
-    what += [f"{len(req.lines)} line{'s' if len(req.lines) > 1 else ''}"] if req.lines else []
-    label = f"{', '.join(what)} of {take.id}"
+    parts = [s.name for s in sections]
+    parts += [f"bars {a:g}-{b:g}" for a, b in bars] + [f"{a:g}-{b:g} s" for a, b in seconds]
+    parts += [f"{len(req.lines)} line{'s' if len(req.lines) > 1 else ''}"] if req.lines else []
+    label = f"{', '.join(parts)} of {take.id}"
     section = sections[0].name if len(sections) == 1 and not (bars or seconds or req.lines) else None
     return Plan(take, EditSpec(take.id, merge(spans)), new_song, backend, label, section)

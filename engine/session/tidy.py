@@ -25,7 +25,7 @@ def tidy_takes(session: Session) -> list[str]:
 
     takes_dir = session.project.folder / "takes"
     song = session.project.song
-    partial, finished, broken = leftovers(takes_dir, {t.id for t in (*song.takes, *song.loops)})
+    partial, finished, broken = leftovers(takes_dir, {t.id for t in song.takes} | {lp.id for lp in song.loops})
     notes = []
     for p in partial:
         shutil.rmtree(p, ignore_errors=True)

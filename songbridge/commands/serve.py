@@ -112,9 +112,9 @@ def start_bridge(session: object, args: argparse.Namespace, player: object = Non
     bridge = Bridge(session, osc.send, player, getattr(args, "auto_land", False),
                     Path(args.land_folder) if getattr(args, "land_folder", None) else None, __version__)
     osc.commands = bridge
-    bridge.osc = osc  # type: ignore[attr-defined]
-    bridge.midi_ports = None  # type: ignore[attr-defined]
-    bridge.midi_note = "MIDI off"  # type: ignore[attr-defined]
+    bridge.osc = osc
+    bridge.midi_ports = None
+    bridge.midi_note = "MIDI off"
     if mapping is not None:
         from daw_bridge.midi.bridge import MidiInput
         from daw_bridge.midi.clock import ClockFollower
@@ -123,7 +123,7 @@ def start_bridge(session: object, args: argparse.Namespace, player: object = Non
         song = session.song  # type: ignore[attr-defined]
         follower = ClockFollower(lambda c: bridge.put(_envelope(c)), daw=song.daw.adapter,
                                  song_quarters=song.tempo.seconds_to_quarters(song.duration_s))
-        bridge.follower = follower  # type: ignore[attr-defined]
+        bridge.follower = follower
         try:
             bridge.midi_ports = open_ports(args.midi, "SongBridge", MidiInput(bridge, mapping, follower))
             bridge.midi_note = f"MIDI ports SongBridge:in, SongBridge-out:out ({bridge.midi_ports[2]}), " \

@@ -1,0 +1,104 @@
+"""The session's use cases on takes that exist: split into stems, find the grid (and lock to it), land in the DAW.
+Each checks its whole input first, then queues one job whose purpose says what it is for and what follows it
+(``followups.py``); the front-ends (the app, the command line, the DAW bridge) only translate a request into one
+of these calls. Mixed into :class:`engine.session.Session`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import SongBridgeError
+
+from .followups import FollowUp, Lander, checked
+from .loops import MakeLoop
+from .loops import plan as plan_loop
+
+if TYPE_CHECKING:
+    from engine.song.model import Song, Take
+
+
+class TakeActions:
+    """Split, grid, lock, make a loop and land (``self`` is the Session)."""
+
+    lander: Lander | None = None
+
+    def set_lander(self: Any, lander: Lander) -> Callable[[], None]:
+        """Register what lands takes in the DAW (one at a time); returns the call that unregisters it."""
+        if self.lander is not None and self.lander is not lander:
+            raise SongBridgeError("a lander is registered already (one DAW link per session)")
+        self.lander = lander
+
+        def unregister() -> None:
+            if self.lander is lander:
+                self.lander = None
+        return unregister
+
+    def _take(self: Any, take_id: str | None) -> Take:
+        song: Song = self.song
+        if not take_id:
+            if not song.takes:
+                raise SongBridgeError("no take yet")
+            return song.takes[-1]
+        try:
+            return song.take(take_id)
+        except KeyError as exc:
+            raise SongBridgeError(str(exc.args[0])) from None
+
+    def split(self: Any, take_id: str | None = None, two: bool = False, *, origin: str = "app",
+              purpose: dict[str, Any] | None = None, follow_ups: Sequence[FollowUp] = ()) -> str:
+        """Split a take (the newest unless named) into stems (``two``: vocal and accompaniment)."""
+        from engine.service import SplitJob  # noqa: PLC0415
+        from engine.settings import models_dir  # noqa: PLC0415
+        from engine.stems.files import WHERE, find_model  # noqa: PLC0415
+
+        ups = checked(follow_ups) or tuple((purpose or {}).get("follow_ups") or ())
+        take = self._take(take_id)
+        models = models_dir()[0]
+        if find_model(models) is None:
+            raise SongBridgeError(f"no stem-separation model in {models}; {WHERE}")
+        job = SplitJob(self.folder, take, models, two, label=f"split {take.id}")
+        return str(self.submit(job, {**(purpose or {}), "kind": "split", "take": take.id, "label": job.label,
+                                     "follow_ups": ups}, origin))
+
+    def find_grid(self: Any, take_id: str | None = None, lock: bool = False, bpm: float | None = None, *,
+                  origin: str = "app", purpose: dict[str, Any] | None = None,
+                  follow_ups: Sequence[FollowUp] = ()) -> str:
+        """Find a take's grid (beats, downbeats); ``lock``: also make its grid-locked copy at ``bpm`` (None: the
+        song's tempo), heard as soon as it is made (``followups.switch_lock_on``)."""
+        from engine.service import GridJob  # noqa: PLC0415
+        from engine.settings import models_dir  # noqa: PLC0415
+
+        ups = checked(follow_ups) or tuple((purpose or {}).get("follow_ups") or ())
+        if bpm is not None and (not math.isfinite(bpm) or not 20 <= bpm <= 400):
+            raise SongBridgeError(f"bpm must be 20..400, got {bpm:g}")
+        take = self._take(take_id)
+        song = self.song
+        if lock and bpm is not None and abs(bpm - song.tempo.bpm) > 1e-9:
+            label = f"lock {take.id} to {bpm:g} bpm"
+        else:
+            label = f"{'lock' if lock else 'grid'} {take.id}"
+        job = GridJob(self.folder, take, song.tempo, lock, bpm, models_dir()[0], label=label)
+        return str(self.submit(job, {**(purpose or {}), "kind": "lock" if lock else "grid", "take": take.id,
+                                     "label": label, "follow_ups": ups}, origin))
+
+    def make_loop(self: Any, req: MakeLoop, *, origin: str = "app", purpose: dict[str, Any] | None = None,
+                  follow_ups: Sequence[FollowUp] = ()) -> str:
+        """Queue ``req.takes`` loops (``loops.py``, checked whole first); each becomes a loop clip at its bar."""
+        from engine.settings import models_dir  # noqa: PLC0415
+
+        ups = checked(follow_ups)
+        p = plan_loop(self.song, req, models_dir()[0])
+        return str(self.generate(p.backend, req.takes, req.seed, params=p.params, duration_s=p.seconds,
+                                 label=p.label, origin=origin,
+                                 purpose={**(purpose or {}), "loop": True, "land_at": req.at_bar}, follow_ups=ups))
+
+    def land(self: Any, take_id: str | None = None, section: str | None = None, folder: str | None = None, *,
+             origin: str = "app", purpose: dict[str, Any] | None = None) -> list[str]:
+        """Land a take (None: the section's accepted take, else the song's) in the DAW: a section, or the whole song
+        with its loop clips; through the registered lander. Returns the landing jobs' ids."""
+        lander = self.lander
+        if lander is None:
+            raise SongBridgeError("no DAW link in this program: landing needs `songbridge serve` or the app")
+        return list(lander.land(self, take_id, section, folder, origin, dict(purpose or {})))
