@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 
-def best(fn, runs: int) -> float:  # noqa: ANN001
+def best(fn, runs: int) -> float:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()

@@ -127,7 +127,7 @@ def fp16_emulation() -> Any:
         return t.half() if isinstance(t, torch.Tensor) and t.dtype == torch.float32 else t
 
     class F16(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             if func in heavy and any(isinstance(a, torch.Tensor) and a.dtype == torch.float16 for a in args):
                 r = func(*[up(a) for a in args], **{k: up(v) for k, v in kwargs.items()})

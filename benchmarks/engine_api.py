@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.service import EngineService, Finished, Progress, SleepJob, Started  # noqa: E402
+from engine.service import EngineService, Finished, Progress, SleepJob, Started
 
 KEY = b"benchmark-key-0123456789abcdef01"
 # the benchmark's SleepJobs are test jobs: an engine refuses them unless this is set (engine/service/api/wire.py)

@@ -67,7 +67,7 @@ class _Gaps:
         self.last, self.worst = time.perf_counter(), 0.0
 
 
-def _spin(app, until, timeout: float) -> float:  # noqa: ANN001
+def _spin(app, until, timeout: float) -> float:
     start = time.perf_counter()
     while not until() and time.perf_counter() - start < timeout:
         app.processEvents()

@@ -71,7 +71,7 @@ def render_example(seed: int) -> tuple[object, dict[str, np.ndarray]]:
     return project.song, stems
 
 
-def measure(song, stems: dict[str, np.ndarray]) -> list[dict]:  # noqa: ANN001 - a Song
+def measure(song, stems: dict[str, np.ndarray]) -> list[dict]:  # a Song
     rows = []
     parts = {**stems, "mix": sum(stems.values())}
     for s in song.sections:

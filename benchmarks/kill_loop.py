@@ -106,7 +106,7 @@ def one_run(project: Path, rng: random.Random) -> list[str]:
         if not any(abs(bpm - v) < 2e-3 for v in later):
             problems.append(f"tempo {bpm} on disk, but {acked} was acknowledged")
     tmp = [p.name for p in project.glob(".*.tmp")]
-    from engine.session import Session  # noqa: PLC0415
+    from engine.session import Session
 
     session = Session.open(project, None, "kill-loop check")
     session.close()
@@ -122,7 +122,7 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from osc_flood import make_project  # noqa: PLC0415
+    from osc_flood import make_project
 
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:

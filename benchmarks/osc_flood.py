@@ -212,7 +212,7 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def _ping_loop(address: tuple[str, int], stop, out) -> None:  # noqa: ANN001 - multiprocessing Event and Queue
+def _ping_loop(address: tuple[str, int], stop, out) -> None:  # multiprocessing Event and Queue
     """In a process of its own (so that the sender's loop does not hold its GIL): a proven socket pings every 2 ms
     until ``stop``; puts (round trips in ms, pings sent) on ``out``."""
     from pythonosc.osc_message import OscMessage

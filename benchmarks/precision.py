@@ -81,7 +81,7 @@ def main() -> None:
     print(f"lower drift: {best}")
 
 
-def _legacy_sample(model, kw, dt):  # noqa: ANN001, ANN202
+def _legacy_sample(model, kw, dt):
     """Euler with the state kept in the low dtype, as before the fix."""
     import torch
 

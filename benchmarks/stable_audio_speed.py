@@ -45,7 +45,7 @@ SMALL = {"model_type": "diffusion_cond", "sample_size": 524288, "sample_rate": 4
              "io_channels": 64}}
 
 
-def dit_flops(cfg, tokens: int, cross: int) -> float:  # noqa: ANN001
+def dit_flops(cfg, tokens: int, cross: int) -> float:
     """Multiply-adds x 2 of one DiT pass: the blocks' linear layers and attention products, plus the projections."""
     d, e = cfg.embed_dim, cfg.cond_width
     n = tokens + 1
@@ -58,7 +58,7 @@ def dit_flops(cfg, tokens: int, cross: int) -> float:  # noqa: ANN001
     return 2.0 * total
 
 
-def matmul_gflops(device: str, dtype) -> float:  # noqa: ANN001
+def matmul_gflops(device: str, dtype) -> float:
     import torch
 
     a = torch.randn(2048, 2048, device=device, dtype=dtype)
@@ -75,7 +75,7 @@ def matmul_gflops(device: str, dtype) -> float:  # noqa: ANN001
     return 5 * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9
 
 
-def run(device: str, dtype, steps: int) -> dict:  # noqa: ANN001
+def run(device: str, dtype, steps: int) -> dict:
     import torch
 
     from engine.nn.sao.config import parse
@@ -100,7 +100,7 @@ def run(device: str, dtype, steps: int) -> dict:  # noqa: ANN001
     glob = torch.randn(1, 768, device=device, dtype=dtype)
     x = torch.randn(1, 64, cfg.latent_length, device=device, dtype=dtype)
 
-    def net(xx, tt):  # noqa: ANN001, ANN202
+    def net(xx, tt):
         return model.dit(xx, tt.to(dtype), cross, glob)
 
     def sync() -> None:

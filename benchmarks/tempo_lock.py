@@ -39,8 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.grid import dsp, lock  # noqa: E402
-from engine.grid.timemap import TimeMap, varispeed  # noqa: E402
+from engine.grid import dsp, lock
+from engine.grid.timemap import TimeMap, varispeed
 
 DEFAULT_WARPS = ("steady:3", "steady:-3", "wobble:2:20", "jump:4:0.5")
 GROOVE_WARPS = ("drift:3:2:4", "random:101", "random:202", "random:303", "random:404", "ramp:-4:4")

@@ -85,14 +85,14 @@ def set_osc(bridge: Any, env: p.Envelope, host: str | None, port: int | None) ->
 
 
 def _sync(bridge: Any, env: p.Envelope, direction: str, session_dir: Path) -> None:
-    from daw_bridge.adapters.ardour import ArdourError  # noqa: PLC0415
-    from daw_bridge.adapters.ardour_route import refusal  # noqa: PLC0415
+    from daw_bridge.adapters.ardour import ArdourError
+    from daw_bridge.adapters.ardour_route import refusal
 
     try:
         if direction == "pull":
             count, text = _pull(bridge, session_dir, live=bool(refusal(session_dir)))
         else:  # into the closed session, or through the running Ardour's landing action
-            from daw_bridge.adapters.ardour_push_live import push_song  # noqa: PLC0415
+            from daw_bridge.adapters.ardour_push_live import push_song
 
             song = bridge.session.song
             count, text = push_song(session_dir, song, (song.daw.host, song.daw.port))
@@ -108,13 +108,13 @@ def _pull(bridge: Any, session_dir: Path, live: bool) -> tuple[int, str]:
     """From the closed session (Ardour's own Lua reads it), or, while a running Ardour has it open, from the file
     that Ardour saves when asked over its OSC (``/save_state``, as Ctrl+S): its tempo map and markers as they are
     now, unsaved edits included."""
-    from daw_bridge.adapters.ardour_markers import (  # noqa: PLC0415
+    from daw_bridge.adapters.ardour_markers import (
         read_saved_timeline,
         read_timeline,
         save_running,
         song_from_timeline,
     )
-    from daw_bridge.adapters.ardour_route import resolve_osc  # noqa: PLC0415
+    from daw_bridge.adapters.ardour_route import resolve_osc
 
     if live:
         daw = bridge.session.song.daw

@@ -72,7 +72,7 @@ def listen(bridge: Bridge, env: p.Envelope, cmd: p.Listen) -> None:
 
 def set_song(bridge: Bridge, env: p.Envelope, cmd: p.SetProperty) -> None:
     """Check (the answer's size too), apply as one undoable edit, and answer once it is on disk."""
-    from daw_bridge.song_props import song_with  # noqa: PLC0415
+    from daw_bridge.song_props import song_with
 
     new = song_with(bridge.session.song, cmd.prop, cmd.value)
     answer = message(f"{ROOT}/song/get/{cmd.prop}", *song_value(new, cmd.prop))

@@ -89,7 +89,7 @@ def daw_tempo(bridge: Any) -> float | None:
 def follow_ups(bridge: Any, bpm: float | None) -> tuple[Any, ...]:
     """What a job asked for from the DAW does when it is made, as the session's follow-ups: locked to the DAW's tempo
     when it plays at another (``daw_tempo``), then landed when the bridge lands everything (``serve --auto-land``)."""
-    from engine.session import followups  # noqa: PLC0415
+    from engine.session import followups
 
     return ((followups.lock(bpm),) if bpm is not None else ()) + ((followups.land(),) if bridge.auto_land else ())
 
@@ -106,8 +106,8 @@ def generate_here(bridge: Any, env: p.Envelope, cmd: p.GenerateHere) -> None:
 def submit(bridge: Any, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
     """A region (section, bars, seconds, lines) is one call of the session's regenerate, which checks it whole before
     anything changes; the whole song is queued here (its style set first)."""
-    from engine.service import PRIORITY_SECTION  # noqa: PLC0415
-    from engine.session import Regenerate  # noqa: PLC0415
+    from engine.service import PRIORITY_SECTION
+    from engine.session import Regenerate
 
     session = bridge.session
     takes = cmd.takes
@@ -143,7 +143,7 @@ def _style(song: Any, cmd: p.Generate) -> Any:
     if cmd.style:
         style = replace(style, prompt=cmd.style)
     if cmd.style_preset is not None:
-        from daw_bridge.song_props import preset_name  # noqa: PLC0415
+        from daw_bridge.song_props import preset_name
 
         style = replace(style, preset=preset_name(cmd.style_preset))
     return style if style != song.style else None
@@ -151,7 +151,7 @@ def _style(song: Any, cmd: p.Generate) -> Any:
 
 def _whole_song(session: Any, env: p.Envelope, cmd: p.Generate, style: Any, ups: tuple[Any, ...]) -> str:
     if cmd.backend:
-        from engine.backends import registry  # noqa: PLC0415
+        from engine.backends import registry
 
         if cmd.backend not in registry.names():
             raise SongBridgeError(f"no backend {cmd.backend!r}; backends: {', '.join(registry.names())}")

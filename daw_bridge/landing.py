@@ -24,14 +24,14 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
                land_folder: Path | None) -> tuple[Any, dict[str, Any]]:
     """The render job that lands a take (the section's accepted take, else the song's, else the newest) and what
     to do with its files."""
-    from daw_bridge.adapters.registry import check_name  # noqa: PLC0415
-    from engine.render import RenderSettings, comp_settings  # noqa: PLC0415
-    from engine.service import RenderJob  # noqa: PLC0415
+    from daw_bridge.adapters.registry import check_name
+    from engine.render import RenderSettings, comp_settings
+    from engine.service import RenderJob
 
     song = session.song
     check_name(song.daw.adapter)  # before anything renders
     section = find_section(song, section_name) if section_name else None
-    from engine.comp import song_take  # noqa: PLC0415
+    from engine.comp import song_take
 
     fallback = song_take(song) or (song.takes[-1] if song.takes else None)
     take_id = take or (song.accepted.get(section.id) if section else None) or (fallback.id if fallback else None)
@@ -76,8 +76,8 @@ def daw_lock(session: Any, take: Any) -> tuple[Any, float] | None:
     """When the take is heard from its grid-locked copy at another tempo than the song's (a take regenerated while
     following a DAW at that tempo, ``job_requests.lock_to_daw``): the grid it is locked to (a constant tempo from
     the song's bar 1, as ``engine.grid.takes.bar_lines``) and the locked copy's length in seconds; else None."""
-    from engine.audio.io import SAMPLE_RATE  # noqa: PLC0415
-    from engine.song.tempo import TempoMap  # noqa: PLC0415
+    from engine.audio.io import SAMPLE_RATE
+    from engine.song.tempo import TempoMap
 
     song = session.song
     lock = take.analysis.get("lock") if take.id in song.locked else None
@@ -100,8 +100,8 @@ def daw_lock(session: Any, take: Any) -> tuple[Any, float] | None:
 
 
 def _loop_job(session: Any, t: Any, out: Path) -> tuple[Any, dict[str, Any]]:
-    from engine.render import RenderSettings  # noqa: PLC0415
-    from engine.service import RenderJob  # noqa: PLC0415
+    from engine.render import RenderSettings
+    from engine.service import RenderJob
 
     song = session.song
     clip = song.loop(t.id)
@@ -119,7 +119,7 @@ def _loop_job(session: Any, t: Any, out: Path) -> tuple[Any, dict[str, Any]]:
 def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tuple[str, str]:
     """Put a finished render where the DAW takes it: the project's adapter (``registry.adapter_for``) lands it;
     returns (adapter, what was done)."""
-    from daw_bridge.adapters.registry import Link, adapter_for  # noqa: PLC0415
+    from daw_bridge.adapters.registry import Link, adapter_for
 
     song = session.song
     adapter = adapter_for(Link(song.daw, song.info.title, song.tempo.meter.numerator, Path(purpose["folder"])))
@@ -145,7 +145,7 @@ def guide_midi(session: Any, purpose: dict[str, Any]) -> MidiParts:
     if mid is None:
         return MidiParts(missing=f"audio only: {purpose['take']} has no guide MIDI (a guide take writes one)")
     if purpose.get("locked_bpm"):  # the audio's bars are the DAW's: so are the notes' (same beats, its tempo)
-        import mido  # noqa: PLC0415
+        import mido
 
         tempo = mido.bpm2tempo(float(purpose["locked_bpm"]))
         for track in mid.tracks:
@@ -158,7 +158,7 @@ def guide_midi(session: Any, purpose: dict[str, Any]) -> MidiParts:
 def landing_midi(session: Any, purpose: dict[str, Any]) -> Any:
     """The landed take's guide MIDI for the landed span (a ``mido.MidiFile``), or None when the take has none (a
     neural take, a loop)."""
-    from engine.song.take_midi import MIDI_NAME, take_midi  # noqa: PLC0415
+    from engine.song.take_midi import MIDI_NAME, take_midi
 
     song = session.song
     try:

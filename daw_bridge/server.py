@@ -118,7 +118,7 @@ class Bridge:
         self._land_thread.start()
         self.ardour_follow = follow_ardour(self.session.song, self.commands) \
             if self.session.song.daw.follow_transport else None
-        from daw_bridge.midi.connections import keep  # noqa: PLC0415 - the project's MIDI connections, made again
+        from daw_bridge.midi.connections import keep  # the project's MIDI connections, made again
 
         self.midi_keeper = keep(self.session.folder, self.midi_ports)
         return self
@@ -131,7 +131,7 @@ class Bridge:
         while (work := self._landing.get()) is not None:
             try:
                 work()
-            except Exception:  # noqa: BLE001 - one failed landing must not stop the next
+            except Exception:  # one failed landing must not stop the next
                 log.exception("while landing")
 
     def close(self) -> None:
@@ -165,7 +165,7 @@ class Bridge:
             self.quick += 1
         except SongBridgeError as exc:
             self.error(env, "bad_value", str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug must not stop the OSC thread
+        except Exception as exc:  # a bug must not stop the OSC thread
             log.exception("while answering %s", env.address)
             self.error(env, "internal", f"{type(exc).__name__}: {exc}")
 
@@ -208,7 +208,7 @@ class Bridge:
                 self.error(env, "too_large", f"{exc}; nothing changed")
             except SongBridgeError as exc:
                 self.error(env, "bad_value", str(exc))
-            except Exception as exc:  # noqa: BLE001 - a bug must not stop the bridge
+            except Exception as exc:  # a bug must not stop the bridge
                 log.exception("while handling %s", env.address)
                 self.error(env, "internal", f"{type(exc).__name__}: {exc}")
             finally:

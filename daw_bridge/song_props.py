@@ -44,8 +44,8 @@ def song_value(song: Any, prop: str) -> tuple[Any, ...]:
                              "start_bar": round(tm.seconds_to_bars(s.start_s), 4),
                              "end_bar": round(tm.seconds_to_bars(s.end_s), 4)} for s in song.sections]),)
     if prop == "lyrics":
-        from engine.lyrics import format as format_lrc  # noqa: PLC0415
-        from engine.lyrics import lrc_from_lines  # noqa: PLC0415
+        from engine.lyrics import format as format_lrc
+        from engine.lyrics import lrc_from_lines
 
         return (format_lrc(lrc_from_lines(song.lyrics, song.sections)),)
     if prop == "takes":
@@ -68,8 +68,8 @@ def transport_value(song: Any, prop: str, bpm: float, playing: bool, follow: boo
 
 def song_with(song: Any, prop: str, value: Any) -> Any:
     """``song`` with one property set from the DAW; every check happens here, before anything changes."""
-    from engine.song import Key, TempoMap, TimeSignature  # noqa: PLC0415
-    from engine.song.model import SongInfo, Style  # noqa: PLC0415
+    from engine.song import Key, TempoMap, TimeSignature
+    from engine.song.model import SongInfo, Style
 
     try:
         if prop == "title":
@@ -86,7 +86,7 @@ def song_with(song: Any, prop: str, value: Any) -> Any:
         if prop == "style_preset":
             return song.replace(style=replace(song.style, preset=preset_name(value)))
         if prop == "sections":
-            from engine.song.sections import parse_sections  # noqa: PLC0415
+            from engine.song.sections import parse_sections
 
             secs = parse_sections(value, song.tempo)
             ids = {s.id for s in secs}
@@ -94,7 +94,7 @@ def song_with(song: Any, prop: str, value: Any) -> Any:
                                 lyrics=tuple(ln if ln.section_id in ids or ln.section_id is None
                                              else replace(ln, section_id=None) for ln in song.lyrics))
         if prop == "lyrics":
-            from engine.lyrics import auto_time, lines_from_lrc, parse  # noqa: PLC0415
+            from engine.lyrics import auto_time, lines_from_lrc, parse
 
             if len(value) > MAX_LYRICS:
                 raise TooLarge(f"lyrics: {len(value):,} characters; at most {MAX_LYRICS:,} over OSC, so "
@@ -116,7 +116,7 @@ def preset_name(value: str) -> str | None:
     """A saved style's name as the DAW gave it ("" clears), checked against the presets on this machine."""
     if not value:
         return None
-    from engine.style.presets import find  # noqa: PLC0415
+    from engine.style.presets import find
 
     return find(value).name
 

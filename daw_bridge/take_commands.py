@@ -37,8 +37,8 @@ def analyse(bridge: Any, env: p.Envelope, cmd: p.Split | p.FindGrid) -> None:
 def make_loop(bridge: Any, env: p.Envelope, cmd: p.MakeLoop) -> None:
     """Queue ``cmd.takes`` loops (the session checks the request whole); at the DAW's tempo and bar unless named, and
     each lands at its bar on a track named after the prompt when it is made (a land follow-up on every take)."""
-    from engine.session import followups  # noqa: PLC0415
-    from engine.session.loops import MakeLoop  # noqa: PLC0415
+    from engine.session import followups
+    from engine.session.loops import MakeLoop
 
     session = bridge.session
     why = admission(bridge, env, cmd.takes) if 1 <= cmd.takes <= MAX_LOOP_TAKES else None

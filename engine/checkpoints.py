@@ -110,8 +110,8 @@ def read_checkpoint(path: str | os.PathLike[str], *, use_ema: bool | None = None
         raise CheckpointError(f"{p}: the file is empty (an interrupted download?)")
     digest = sha256_file(p)
     if p.suffix == ".safetensors":
-        from safetensors import SafetensorError  # noqa: PLC0415
-        from safetensors.torch import load_file  # noqa: PLC0415
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
 
         try:
             raw = load_file(str(p))
@@ -212,9 +212,9 @@ def load_into(model: nn.Module, ckpt: Checkpoint, device: torch.device, dtype: t
         init = getattr(module, "init_buffers", None)
         if init is not None:
             init()
-            for name, buf in list(module._buffers.items()):  # noqa: SLF001
+            for name, buf in list(module._buffers.items()):
                 if buf is not None and not buf.is_meta and buf.device != device:
-                    module._buffers[name] = buf.to(device)  # noqa: SLF001
+                    module._buffers[name] = buf.to(device)
     left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if left:
         raise CheckpointError(f"{ckpt.path}: internal error: {', '.join(left[:4])} were not loaded")

@@ -39,7 +39,7 @@ class Piece:
 
 
 def is_loop(take: Take) -> bool:
-    from engine.session.regenerate import is_loop as _is_loop  # noqa: PLC0415 - the one rule for "a loop"
+    from engine.session.regenerate import is_loop as _is_loop  # the one rule for "a loop"
 
     return _is_loop(take)
 
@@ -132,7 +132,7 @@ def read_comp(project: Project, pieces: tuple[Piece, ...], stem: str, cache: dic
               xfade_s: float = XFADE_S) -> np.ndarray:
     """One stem of the comp, float32 [frames, channels]: each piece from its take's stem file (its grid-locked copy
     while locked), linear crossfades of ``xfade_s`` centred on each boundary between two pieces."""
-    from engine.audio.io import read_audio  # noqa: PLC0415
+    from engine.audio.io import read_audio
 
     cache = {} if cache is None else cache
     if any(k.name != f"{stem}.wav" for k in cache):

@@ -44,9 +44,9 @@ class _Part:
 
 
 def _open(path: Path) -> Any:
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
-    from engine.audio.io import check_plain_file  # noqa: PLC0415
+    from engine.audio.io import check_plain_file
 
     try:
         f = sf.SoundFile(str(check_plain_file(path)))

@@ -23,7 +23,7 @@ def book_path() -> Path:
     env = os.environ.get("SONGBRIDGE_DATA")
     if env:
         return Path(env).expanduser() / FILE
-    from platformdirs import user_data_dir  # noqa: PLC0415
+    from platformdirs import user_data_dir
 
     return Path(user_data_dir("songbridge", appauthor=False)) / FILE
 

@@ -99,7 +99,7 @@ def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *
             raise ValueError(f"--bpm must be {lo:g}..{hi:g}, got {bpm:g}")
         meter = TimeSignature.parse(choices.meter) if choices.meter else song.tempo.meter
         if bpm is None and first_time:
-            from engine.backends.guide.styles import match_style  # noqa: PLC0415
+            from engine.backends.guide.styles import match_style
 
             style_bpm = match_style(song.style.prompt).bpm
             guess = guess_tempo(stamps, prior_bpm=style_bpm, beats_per_bar=meter.numerator)
@@ -138,8 +138,8 @@ def prepare_song(song: Song, lyrics: LrcDocument | None, choices: SongChoices, *
     if lyrics is not None:
         song = song.with_lyrics(lines_from_lrc(lyrics, song.sections, notes))
         if song.sections:  # lines timed by hand are judged by the rule auto-timing warns by
-            from engine.lyrics.g2p import syllable_count  # noqa: PLC0415
-            from engine.lyrics.phrasing import crowded_sections  # noqa: PLC0415
+            from engine.lyrics.g2p import syllable_count
+            from engine.lyrics.phrasing import crowded_sections
 
             notes += crowded_sections([ln for ln in song.lyrics if ln.timed], song.tempo, song.sections,
                                       syllable_count)
@@ -162,7 +162,7 @@ def describe_sections(sections: Sequence[Section], tempo: TempoMap, where: str) 
 def _compare_with_headers(song: Song, lyrics: LrcDocument, notes: list[str]) -> None:
     """A note where the chosen sections contradict the lyrics' headers (their order, or timed lines that fall
     in another section than their header's); the chosen sections are kept."""
-    from engine.lyrics.convert import match_headers, split_header  # noqa: PLC0415
+    from engine.lyrics.convert import match_headers, split_header
 
     wanted, _ = sections_from_lyrics(lyrics, song.tempo)
     if not wanted:

@@ -56,7 +56,7 @@ class Choice:
 
     @property
     def dtype(self) -> Any:
-        import torch  # noqa: PLC0415
+        import torch
 
         return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.name]
 
@@ -81,7 +81,7 @@ def check_name(value: str, where: str) -> str:
 def read_setting(path: Path | None = None) -> str | None:
     """``cpu_precision`` from ``engine.toml`` in the config folder, or None; unknown keys are errors."""
     if path is None:
-        from engine.settings import config_dir  # noqa: PLC0415
+        from engine.settings import config_dir
 
         path = config_dir() / SETTINGS_FILE
     try:
@@ -101,14 +101,14 @@ def cache_path() -> Path:
     env = os.environ.get("SONGBRIDGE_CACHE")
     if env:
         return Path(env).expanduser() / CACHE_FILE
-    from platformdirs import user_cache_dir  # noqa: PLC0415
+    from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("songbridge", appauthor=False)) / CACHE_FILE
 
 
 def machine_key(threads: int) -> str:
     """What the measurement depends on: the CPU model and its matrix extensions, torch's version, the threads."""
-    import torch  # noqa: PLC0415
+    import torch
 
     model, flags = platform.processor() or platform.machine(), ""
     try:
@@ -135,7 +135,7 @@ def measure(names: tuple[str, ...] = NAMES, size: int = PROBE) -> dict[str, floa
     machine rarely gives (on the shared 2-core VM at load 2-3 two threads measured fp32 60-99 and bf16 270-846
     GFLOP/s from one probe to the next, one thread 96-98 and 445-447, its quiet two-thread rates being 194 and
     836-840); cached, a probe taken in a busy moment would have made every later estimate twice too long."""
-    import torch  # noqa: PLC0415
+    import torch
 
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     out: dict[str, float] = {}
@@ -184,7 +184,7 @@ def choose(rates: dict[str, float]) -> str:
 
 def measured_rates(*, refresh: bool = False, path: Path | None = None) -> dict[str, float]:
     """The cached rates for this machine, measured (and cached) when missing or when ``refresh``."""
-    import torch  # noqa: PLC0415
+    import torch
 
     path = path or cache_path()
     key = machine_key(torch.get_num_threads())
@@ -232,7 +232,7 @@ def threads_for(width: int) -> Iterator[None]:
     if not small_model(width):
         yield
         return
-    import torch  # noqa: PLC0415
+    import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)

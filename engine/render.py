@@ -171,7 +171,7 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
     cache: dict[Any, np.ndarray] = {}
     for stem in take.stems:
         if pieces:
-            from engine.comp import read_comp  # noqa: PLC0415
+            from engine.comp import read_comp
 
             audio = read_comp(project, pieces, stem, cache)
         else:
@@ -203,7 +203,7 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
     if worst > settings.ceiling_dbtp:
         down = np.float32(10 ** ((settings.ceiling_dbtp - 0.1 - worst) / 20))
         stems = {k: v * down for k, v in stems.items()}
-    from engine.audio.loudness import integrated_lufs  # noqa: PLC0415
+    from engine.audio.loudness import integrated_lufs
 
     lufs, tp = integrated_lufs(mix, SAMPLE_RATE), true_peak_db(mix)
     tick()
@@ -262,7 +262,7 @@ def _comp(project: Project, take: Any, settings: RenderSettings) -> tuple[Any, .
     have the take's stems."""
     if not settings.comp:
         return ()
-    from engine.comp import Piece, check_pieces  # noqa: PLC0415
+    from engine.comp import Piece, check_pieces
 
     pieces = tuple(Piece(*p) for p in settings.comp)
     if check_pieces(project.song, pieces) != take.stems:
@@ -273,9 +273,9 @@ def _comp(project: Project, take: Any, settings: RenderSettings) -> tuple[Any, .
 def comp_settings(song: Any, settings: RenderSettings) -> tuple[str, RenderSettings] | None:
     """The whole song as comped (``engine.comp``): (the song's take, ``settings`` with its pieces), or None when no
     section plays another take than the song's (render that take alone)."""
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from engine.comp import check_pieces, comp_pieces, is_comped, song_take  # noqa: PLC0415
+    from engine.comp import check_pieces, comp_pieces, is_comped, song_take
 
     if not is_comped(song):
         return None
@@ -289,7 +289,7 @@ def _write(path: Path, audio: np.ndarray, settings: RenderSettings, bext: Bext, 
     if settings.format == "wav":
         write_bwf(path, audio, SAMPLE_RATE, settings.bits, bext, root=root)
         return
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
     with open_write(path, root) as raw, sf.SoundFile(raw, "w", SAMPLE_RATE, audio.shape[1], subtype=f"PCM_{settings.bits}",
                       format="FLAC") as fh:

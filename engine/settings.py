@@ -11,13 +11,13 @@ def config_dir() -> Path:
     env = os.environ.get("SONGBRIDGE_CONFIG")
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_config_dir  # noqa: PLC0415
+    from platformdirs import user_config_dir
 
     return Path(user_config_dir("songbridge", appauthor=False))
 
 
 def default_models_dir() -> Path:
-    from platformdirs import user_data_dir  # noqa: PLC0415
+    from platformdirs import user_data_dir
 
     return Path(user_data_dir("songbridge", appauthor=False)) / "models"
 

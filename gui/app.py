@@ -24,9 +24,9 @@ def run(session: Any, bridge: Any = None, bridge_off: str = "", player: Any = No
     engine = EngineClient(session)
     win = MainWindow(session, engine, player, bridge, bridge_off)
     if models:
-        from pathlib import Path  # noqa: PLC0415
+        from pathlib import Path
 
-        from .preferences import set_models_dir  # noqa: PLC0415
+        from .preferences import set_models_dir
 
         set_models_dir(win, Path(models).expanduser().resolve(), "--models")
     win.show()
@@ -53,22 +53,22 @@ def run(session: Any, bridge: Any = None, bridge_off: str = "", player: Any = No
 
 
 def documents() -> Any:
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    from platformdirs import user_documents_dir  # noqa: PLC0415
+    from platformdirs import user_documents_dir
 
     return Path(user_documents_dir()) / "SongBridge"
 
 
 def project_from_settings(path: str) -> tuple[Any, bool]:
     """The project for a song settings file (created in the documents folder the first time)."""
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    from engine.generation import SongChoices, prepare_song  # noqa: PLC0415
-    from engine.lyrics import parse_file  # noqa: PLC0415
-    from engine.song.model import Song  # noqa: PLC0415
-    from engine.song.project import Project  # noqa: PLC0415
-    from engine.song.settings_file import read_settings, settings_lyrics  # noqa: PLC0415
+    from engine.generation import SongChoices, prepare_song
+    from engine.lyrics import parse_file
+    from engine.song.model import Song
+    from engine.song.project import Project
+    from engine.song.settings_file import read_settings, settings_lyrics
 
     settings = read_settings(path)
     folder = documents() / f"{Path(path).stem}.songbridge"

@@ -35,8 +35,8 @@ class Audition:
     def chains_for(self, take: Any) -> tuple[dict[str, Any], Any]:
         """The take's effect chains as ``songbridge play`` and render use them: a rendered take plays with the
         chains of its render; one not rendered yet with the rack's (live)."""
-        from engine.audio.fx import load_board, user_preset_dirs  # noqa: PLC0415
-        from engine.render import audition_chains  # noqa: PLC0415
+        from engine.audio.fx import load_board, user_preset_dirs
+        from engine.render import audition_chains
 
         ac = audition_chains(self.doc.project, take.id, take.stems)
         if ac.source == "render":
@@ -80,8 +80,8 @@ class Audition:
         self.player.ab("B")
 
     def render_take(self, take_id: str) -> str:
-        from engine.render import RenderSettings  # noqa: PLC0415
-        from engine.service import RenderJob  # noqa: PLC0415
+        from engine.render import RenderSettings
+        from engine.service import RenderJob
 
         self.doc.session.flush()  # the worker reads song.json
         return self.engine.submit(RenderJob(self.doc.folder, take_id, RenderSettings(), label=f"render {take_id}"))
@@ -89,9 +89,9 @@ class Audition:
     def render_song(self) -> str:
         """Render the whole song for the DAW as comped: each section's accepted take, else the song's take
         (``engine.comp``); a song no section chose a take for renders the song's take alone."""
-        from engine.comp import song_take  # noqa: PLC0415
-        from engine.render import RenderSettings, comp_settings  # noqa: PLC0415
-        from engine.service import RenderJob  # noqa: PLC0415
+        from engine.comp import song_take
+        from engine.render import RenderSettings, comp_settings
+        from engine.service import RenderJob
 
         song = self.doc.song
         base = song_take(song)
@@ -163,8 +163,8 @@ class Audition:
 
     def install_parent_ab(self) -> Any:
         """The A/B-with-parent action, in the Transport menu (and so in F1's sheet)."""
-        from PySide6.QtCore import Qt  # noqa: PLC0415
-        from PySide6.QtGui import QAction, QKeySequence  # noqa: PLC0415
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QAction, QKeySequence
 
         a = QAction("A/B edit with its parent", self)
         a.setShortcut(QKeySequence(PARENT_AB_KEY))

@@ -31,7 +31,7 @@ def _missing(folder: Path, groups: list[tuple[str, ...]]) -> str | None:
 
 
 def _stable_audio(models: Path, name: str) -> str | None:
-    from engine.backends.stable_audio.catalog import FOLDERS  # noqa: PLC0415
+    from engine.backends.stable_audio.catalog import FOLDERS
 
     folder = models / FOLDERS[name]
     weights = ("model.ckpt", "model.safetensors") if name.endswith("small") else ("model.safetensors", "model.ckpt")
@@ -45,7 +45,7 @@ def _stable_audio(models: Path, name: str) -> str | None:
 
 
 def _diffrhythm(models: Path) -> str | None:
-    from engine.backends.diffrhythm.files import VARIANT_DIRS  # noqa: PLC0415
+    from engine.backends.diffrhythm.files import VARIANT_DIRS
 
     names = ("cfm_model.pt", "cfm_model.safetensors", "model.safetensors")
     if not any((models / d / n).is_file() for d in VARIANT_DIRS.values() for n in names):
@@ -58,7 +58,7 @@ def _diffrhythm(models: Path) -> str | None:
 
 def backend_line(name: str, models: Path) -> BackendLine:
     """``name``'s line for the models folder ``models``."""
-    from engine.backends import registry  # noqa: PLC0415
+    from engine.backends import registry
 
     label = LABELS.get(name, name)
     try:
@@ -78,7 +78,7 @@ def backend_line(name: str, models: Path) -> BackendLine:
 
 
 def backend_lines(models: Path, names: list[str] | None = None) -> list[BackendLine]:
-    from engine.backends import registry  # noqa: PLC0415
+    from engine.backends import registry
 
     return [backend_line(n, models) for n in (names or registry.names())]
 

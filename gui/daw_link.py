@@ -133,7 +133,7 @@ class DawLinkPanel(QWidget):
         self.landed.setText(f"landing {self.land_what.currentText()} …")
 
     def _send(self, command: Any, address: str) -> bool:
-        from daw_bridge import protocol as p  # noqa: PLC0415
+        from daw_bridge import protocol as p
 
         if self.bridge is None:
             self.synced.setText("✖ the DAW bridge is off" + (f": {self.off_reason}" if self.off_reason else ""))
@@ -142,7 +142,7 @@ class DawLinkPanel(QWidget):
         return True
 
     def set_follow(self, on: bool) -> None:
-        from daw_bridge import protocol as p  # noqa: PLC0415
+        from daw_bridge import protocol as p
 
         if self.bridge is None:
             self.follow_box.setChecked(self.session.transport.follow)
@@ -152,21 +152,21 @@ class DawLinkPanel(QWidget):
                                             "gui"))
 
     def set_osc(self) -> None:
-        from daw_bridge import protocol as p  # noqa: PLC0415
+        from daw_bridge import protocol as p
 
         self._send(p.DawOsc(self.daw_host.text(), self.daw_port.value()), "/songbridge/daw/set/osc")
 
     def sync(self, direction: str) -> None:
-        from daw_bridge import protocol as p  # noqa: PLC0415
+        from daw_bridge import protocol as p
 
         if self._send(p.DawSync(direction), f"/songbridge/daw/{direction}"):
             self.synced.setText(("pulling from" if direction == "pull" else "pushing to") + " the DAW …")
 
     def run_test(self) -> None:
         """Check the link off the GUI thread (asking Ardour takes up to seconds); ``refresh`` shows the answer."""
-        import threading  # noqa: PLC0415
+        import threading
 
-        from daw_bridge.adapters.check import check_link  # noqa: PLC0415
+        from daw_bridge.adapters.check import check_link
 
         if self.testing:
             return

@@ -80,7 +80,7 @@ class EffectsRack(QWidget):
 
     def __init__(self, doc: DocumentModel):
         super().__init__()
-        from presets.effect_chains import shipped_chains  # noqa: PLC0415
+        from presets.effect_chains import shipped_chains
 
         self.doc = doc
         outer = QVBoxLayout(self)
@@ -128,7 +128,7 @@ class EffectsRack(QWidget):
 
     @staticmethod
     def _user_presets() -> list[str]:
-        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
+        from engine.audio.fx import user_preset_dirs
 
         return sorted({p.stem for d in user_preset_dirs() if d.is_dir() for p in d.glob("*.toml")})
 
@@ -155,8 +155,8 @@ class EffectsRack(QWidget):
         QTimer.singleShot(0, self, self.show_params)
 
     def spec(self, slot: str) -> Any:
-        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
-        from presets.effect_chains import find_chain, load_chain  # noqa: PLC0415
+        from engine.audio.fx import user_preset_dirs
+        from presets.effect_chains import find_chain, load_chain
 
         e = self.doc.song.effects.get(slot)
         if not e or not e.preset:
@@ -187,7 +187,7 @@ class EffectsRack(QWidget):
     def _external_row(self, spec: Any, i: int, plugin: Any, bypassed: bool) -> None:
         """An external plugin's header: its file name, and, when this machine has not allowed it (a plugin is native
         code; see engine.audio.consent), why it is not heard and an Allow… button."""
-        from engine.audio.fx import plugin_path  # noqa: PLC0415
+        from engine.audio.fx import plugin_path
 
         path = plugin_path(plugin, spec)
         name = path.name or str(path)
@@ -202,8 +202,8 @@ class EffectsRack(QWidget):
 
     def refusal(self, spec: Any, i: int) -> str:
         """Why plugin ``i`` of ``spec`` will not load here ("" when it may): not allowed, changed, or missing."""
-        from engine.audio.fx import plugin_consent, plugin_path  # noqa: PLC0415
-        from engine.errors import PresetError  # noqa: PLC0415
+        from engine.audio.fx import plugin_consent, plugin_path
+        from engine.errors import PresetError
 
         try:
             verdict = plugin_consent(plugin_path(spec.plugins[i], spec), f"{spec.source}: plugin[{i}]")
@@ -213,10 +213,10 @@ class EffectsRack(QWidget):
 
     def allow_plugin(self, path: Path, confirm: bool = True) -> bool:
         """Ask, then allow this exact plugin file on this machine; the chain is reloaded when it is allowed."""
-        from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
+        from PySide6.QtWidgets import QMessageBox
 
-        from engine.audio.consent import allow  # noqa: PLC0415
-        from engine.errors import SongBridgeError  # noqa: PLC0415
+        from engine.audio.consent import allow
+        from engine.errors import SongBridgeError
 
         if confirm:
             answer = QMessageBox.question(
@@ -237,7 +237,7 @@ class EffectsRack(QWidget):
         return True
 
     def _row(self, text: str, key: str, value: Any, tip: str) -> None:
-        from engine.audio.fx import control_range  # noqa: PLC0415
+        from engine.audio.fx import control_range
 
         r = self.params.rowCount()
         self.params.insertRow(r)
@@ -291,14 +291,14 @@ class EffectsRack(QWidget):
         e = self.doc.song.effects.get(slot)
         if e is None or e.overrides.get(key) == value:
             return
-        from engine.audio.fx import build_board  # noqa: PLC0415
-        from engine.errors import PresetError  # noqa: PLC0415
+        from engine.audio.fx import build_board
+        from engine.errors import PresetError
 
         overrides = {**dict(e.overrides), key: value}
         try:
             build_board(self.spec(slot), 44100, overrides)  # refuse a value the plugin refuses
         except PresetError as exc:
-            from PySide6.QtWidgets import QToolTip  # noqa: PLC0415
+            from PySide6.QtWidgets import QToolTip
 
             QToolTip.showText(self.params.mapToGlobal(self.params.rect().center()), str(exc), self.params)
             QTimer.singleShot(0, self, self.show_params)
@@ -309,9 +309,9 @@ class EffectsRack(QWidget):
 
     def save_preset(self, slot: str, name: str, folder: Path | None = None) -> Path:
         """The slot's chain with its overrides as a new preset file (user presets folder by default)."""
-        import tomli_w  # noqa: PLC0415
+        import tomli_w
 
-        from engine.audio.fx import user_preset_dirs  # noqa: PLC0415
+        from engine.audio.fx import user_preset_dirs
 
         spec = self.spec(slot)
         if spec is None:
@@ -334,7 +334,7 @@ class EffectsRack(QWidget):
         return path
 
     def _save_dialog(self) -> None:
-        from PySide6.QtWidgets import QInputDialog, QMessageBox  # noqa: PLC0415
+        from PySide6.QtWidgets import QInputDialog, QMessageBox
 
         name, ok = QInputDialog.getText(self, "Save as preset", "Name:")
         if ok and name.strip():

@@ -14,10 +14,10 @@ class Generating:
     def _style_from(self, opts: dict[str, Any], song: Any) -> Any:
         """The song's style from the Generate panel: words, a reference clip (checked, then copied into the
         project) and a saved preset. None (with a message) when the reference cannot be used."""
-        from dataclasses import replace  # noqa: PLC0415
-        from pathlib import Path  # noqa: PLC0415
+        from dataclasses import replace
+        from pathlib import Path
 
-        from engine.errors import SongBridgeError  # noqa: PLC0415
+        from engine.errors import SongBridgeError
 
         style = song.style
         if opts.get("style") is not None:
@@ -28,7 +28,7 @@ class Generating:
         if "reference" in opts and not ref:
             style = replace(style, reference_audio=None)
         elif ref and ref != song.style.reference_audio:
-            from engine.style.reference import prepare  # noqa: PLC0415
+            from engine.style.reference import prepare
 
             folder = self.doc.folder
             path = Path(ref).expanduser()
@@ -39,7 +39,7 @@ class Generating:
                 self.statusBar().showMessage(f"reference not used: {exc}", 15000)
                 return None
             if folder.resolve() not in path.resolve().parents:
-                import shutil  # noqa: PLC0415
+                import shutil
 
                 target = folder / "reference" / path.name
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +50,7 @@ class Generating:
 
     def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:
         """Generate song (``rng`` None), or Regenerate selection: the range selected in the ruler."""
-        from engine.service import PRIORITY_INTERACTIVE  # noqa: PLC0415
+        from engine.service import PRIORITY_INTERACTIVE
 
         if rng is not None:
             return self.regenerate(opts, seconds=(rng,))
@@ -71,7 +71,7 @@ class Generating:
                    lines: tuple[str, ...] = ()) -> str | None:
         """Regenerate selection / Regenerate lines: one call of the session's regenerate, on the take chosen in
         the takes list (none chosen: the section's accepted take, else the newest song take)."""
-        from engine.session import Regenerate  # noqa: PLC0415
+        from engine.session import Regenerate
 
         song = self.doc.song
         style = self._style_from(opts, song)

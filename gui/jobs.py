@@ -31,7 +31,7 @@ class JobsStrip(QWidget):
         self.setMinimumHeight(3 * 30)
 
     def add(self, job_id: str, label: str) -> None:
-        import time  # noqa: PLC0415
+        import time
 
         self.labels[job_id] = label
         self.started[job_id] = time.monotonic()
@@ -56,7 +56,7 @@ class JobsStrip(QWidget):
         self.cancel.emit(job_id)
 
     def progress(self, job_id: str, step: int, total: int, eta_s: float = -1.0) -> None:
-        import time  # noqa: PLC0415
+        import time
 
         if job_id not in self.rows:
             return

@@ -26,7 +26,7 @@ def load_source(player: Any, source: Any, slot: str = "A") -> None:
 
 def build_song_source(project: Any, song: Any, chains: dict[str, Any], master: Any) -> Any:
     """On a worker thread: the song's source (and the old on-disk loop padding gone)."""
-    from engine.comp_source import SongSource  # noqa: PLC0415
+    from engine.comp_source import SongSource
 
     old = project.cache_dir / OLD_CACHE
     if old.is_dir():
@@ -36,8 +36,8 @@ def build_song_source(project: Any, song: Any, chains: dict[str, Any], master: A
 
 def song_key(song: Any) -> tuple[Any, ...]:
     """What the song's playback depends on: which take plays where, the loops and their bars, the locked takes."""
-    from engine.comp import comp_pieces, song_take  # noqa: PLC0415
-    from engine.errors import SongBridgeError  # noqa: PLC0415
+    from engine.comp import comp_pieces, song_take
+    from engine.errors import SongBridgeError
 
     try:
         pieces = comp_pieces(song) if song_take(song) is not None else ()
@@ -60,7 +60,7 @@ class LoopAudition:
 
     def play_song(self, *, keep_position: bool = False) -> None:
         """Play the comp and the loops from the play head (``keep_position``: swap the song in where it plays)."""
-        from engine.comp import song_take  # noqa: PLC0415
+        from engine.comp import song_take
 
         if self.player is None:
             self.statusBar().showMessage("no audio device", 4000)  # type: ignore[attr-defined]
@@ -142,7 +142,7 @@ class LoopAudition:
 
     def land_loop(self, loop_id: str) -> None:
         """Land the loop in the DAW: its own track (``SB loop <prompt>``), at its bar."""
-        from daw_bridge import protocol as p  # noqa: PLC0415
+        from daw_bridge import protocol as p
 
         if self.bridge is None:
             self.statusBar().showMessage("the DAW bridge is off: nothing to land in", 8000)  # type: ignore[attr-defined]

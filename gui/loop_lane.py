@@ -139,7 +139,7 @@ class LoopLane:
         self.doc.edit(song.with_loop_at(loop_id, bar), "Move loop")
         return True
 
-    def contextMenuEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+    def contextMenuEvent(self, event: Any) -> None:  # Qt's name
         x, y = event.pos().x(), event.pos().y()
         item = self.loop_at(x, y)
         if item is None:
@@ -170,7 +170,7 @@ class LoopLane:
         return menu
 
     # -- painting ----------------------------------------------------------------------------------------------------
-    def paintEvent(self, event: Any) -> None:  # noqa: N802
+    def paintEvent(self, event: Any) -> None:
         super().paintEvent(event)  # type: ignore[misc]
         if not self.song.loops:
             return

@@ -109,10 +109,10 @@ class LoopsPanel(QWidget):
 
     def plan(self) -> tuple[str | None, float, str]:
         """(backend name or None, loop seconds, what to tell the producer)."""
-        from engine.backends.base import BackendUnavailable  # noqa: PLC0415
-        from engine.backends.stable_audio.catalog import LICENCE, loop_backend, window_s  # noqa: PLC0415
-        from engine.backends.stable_audio.loops import loop_seconds  # noqa: PLC0415
-        from engine.settings import models_dir  # noqa: PLC0415
+        from engine.backends.base import BackendUnavailable
+        from engine.backends.stable_audio.catalog import LICENCE, loop_backend, window_s
+        from engine.backends.stable_audio.loops import loop_seconds
+        from engine.settings import models_dir
 
         seconds = loop_seconds(self.bars.value(), self.tempo(), self.doc.song.tempo.meter.numerator)
         models = models_dir()[0]
@@ -146,7 +146,7 @@ class LoopsPanel(QWidget):
 
     def bar_refused(self) -> str:
         """Why the loop cannot go at the chosen bar (past the song's end), or ""."""
-        from .loop_lane import past_end  # noqa: PLC0415
+        from .loop_lane import past_end
 
         return past_end(self.doc.song, self.at_bar.value())
 
@@ -162,8 +162,8 @@ class LoopsPanel(QWidget):
             self.at_bar.setValue(max(1, math.floor(tm.seconds_to_bars(max(0.0, seconds)) + 1e-6)))  # its bar
 
     def make_loop(self) -> str | None:
-        from engine.backends import registry  # noqa: PLC0415
-        from engine.errors import SongBridgeError  # noqa: PLC0415
+        from engine.backends import registry
+        from engine.errors import SongBridgeError
 
         name, seconds, note = self.plan()
         prompt = " ".join(self.prompt.text().split())

@@ -21,10 +21,10 @@ class LintMargin(QWidget):
         self.editor = editor
         self.setMouseTracking(True)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(MARGIN_W, 0)
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.fillRect(event.rect(), theme.PANEL)
         ed = self.editor
@@ -39,7 +39,7 @@ class LintMargin(QWidget):
             block = block.next()
         p.end()
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event) -> None:
         cursor = self.editor.cursorForPosition(QPoint(0, int(event.position().y())))
         row = cursor.blockNumber()
         message = self.editor.marks.get(row)
@@ -66,7 +66,7 @@ class LyricEditor(QPlainTextEdit):
         self.setPlaceholderText("Type the lyrics here, a line per row; [Verse 1], [Chorus] … above a group of lines "
                                 "put them in that section.")
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         cr = self.contentsRect()
         self.margin.setGeometry(QRect(cr.left(), cr.top(), MARGIN_W, cr.height()))
@@ -86,7 +86,7 @@ class LyricEditor(QPlainTextEdit):
             return True
         return super().event(event)
 
-    def focusOutEvent(self, event) -> None:  # noqa: N802
+    def focusOutEvent(self, event) -> None:
         self.flushRequested.emit()
         super().focusOutEvent(event)
 

@@ -192,8 +192,8 @@ class LyricSheet(QWidget):
 
     # -- files ----------------------------------------------------------------------------------------------------
     def import_lrc(self, path: str | None = None) -> bool:
-        from engine.errors import SongBridgeError  # noqa: PLC0415
-        from engine.lyrics import parse_file  # noqa: PLC0415
+        from engine.errors import SongBridgeError
+        from engine.lyrics import parse_file
 
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Import lyrics", str(self.doc.folder.parent),

@@ -231,7 +231,7 @@ class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QM
         """Qt 6.11 leaves a stray copy of a dock group's tab bar when one dock area holds two tabbed groups (here
         Generate… and Takes/Stems); it shows over the lyric sheet. The tab bar the layout uses sits in the column
         of its docks; the copy, which the layout never moves or shows again, is hidden."""
-        from PySide6.QtWidgets import QTabBar  # noqa: PLC0415
+        from PySide6.QtWidgets import QTabBar
 
         docks = [d for d in self.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()]
         for bar in self.findChildren(QTabBar):
@@ -297,19 +297,19 @@ class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QM
         self.doc.edit(editing.merge_lines(self.doc.song, self.timeline.selected), "Merge lines")
 
     def _autotime(self) -> None:
-        from engine.lyrics import auto_time  # noqa: PLC0415
+        from engine.lyrics import auto_time
 
         song = self.doc.song
         self.doc.edit(song.with_lyrics(auto_time(song.lyrics, song.tempo, song.sections)), "Auto-time")
 
     def _lint(self) -> None:
         """The timing lint, drawn on the lines (its G2P loads off the GUI thread the first time)."""
-        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+        from concurrent.futures import ThreadPoolExecutor
 
         song = self.doc.song
 
         def work() -> dict[str, str]:
-            from engine.lyrics import lint_lines  # noqa: PLC0415
+            from engine.lyrics import lint_lines
 
             return {i.line_id: f"{i.kind}: {i.message}" for i in lint_lines(song.lyrics, song_end_s=song.duration_s)
                     if i.severity == "warning"}
@@ -337,7 +337,7 @@ class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QM
             link = "DAW link off"
         self.status_daw.setText(f"DAW: {daw.adapter}, {link}")
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         """Edits are on disk as they happen, so closing loses nothing of the song; running jobs would be lost, so
         closing with jobs running asks first."""
         self.timeline.finish_taps()

@@ -31,7 +31,7 @@ def take_for(song: Any, section: Any | None) -> str | None:
 
 def export_path(folder: Path, song: Any, take_id: str, section: Any | None) -> Path:
     """Where ``export-midi`` puts this file: ``renders/midi/<song>_<take>[_<section>].mid``."""
-    from daw_bridge.adapters.generic import slug  # noqa: PLC0415
+    from daw_bridge.adapters.generic import slug
 
     name = f"{slug(song.info.title)}_{take_id}" + (f"_{slug(section.name)}" if section is not None else "") + ".mid"
     return Path(folder) / "renders" / "midi" / name
@@ -40,7 +40,7 @@ def export_path(folder: Path, song: Any, take_id: str, section: Any | None) -> P
 def write_midi(folder: Path, song: Any, take_id: str, section: Any | None = None) -> Path:
     """Write the take's (or the section's) MIDI where ``export-midi`` would, and return the path; an error that
     says why when the take has none."""
-    from engine.song.take_midi import save_midi, take_midi  # noqa: PLC0415
+    from engine.song.take_midi import save_midi, take_midi
 
     try:
         take = song.take(take_id)

@@ -57,7 +57,7 @@ class GenerationPanel(QWidget):
 
     def __init__(self, doc: DocumentModel):
         super().__init__()
-        from engine.backends import registry  # noqa: PLC0415
+        from engine.backends import registry
 
         self.doc = doc
         form = QFormLayout(self)
@@ -127,7 +127,7 @@ class GenerationPanel(QWidget):
         self.refresh()
 
     def options(self) -> dict[str, Any]:
-        from engine.backends import registry  # noqa: PLC0415
+        from engine.backends import registry
 
         declared = registry.param_specs(self.backend.currentText())
         params = {k: v for k, v in (("steps", self.steps.value()), ("cfg", self.cfg.value())) if k in declared}
@@ -139,13 +139,13 @@ class GenerationPanel(QWidget):
             self.seed.setValue((self.seed.value() + self.takes.value()) % 2**31)
         return opts
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event: Any) -> None:  # Qt's name
         self.refresh_presets()  # a style saved from the command line meanwhile shows up
         super().showEvent(event)
 
     def refresh_presets(self) -> None:
         """The saved styles, the song's own first selected (shown even when its file is gone)."""
-        from engine.style.presets import list_presets  # noqa: PLC0415
+        from engine.style.presets import list_presets
 
         current = self.doc.song.style.preset
         self.style_preset.blockSignals(True)
@@ -174,7 +174,7 @@ class GenerationPanel(QWidget):
         self.btn_lines.setEnabled(ok and has_lines)
 
     def refresh(self) -> None:
-        from engine.backends import registry  # noqa: PLC0415
+        from engine.backends import registry
 
         backend = registry.create(self.backend.currentText())
         declared = registry.param_specs(self.backend.currentText())
@@ -185,9 +185,9 @@ class GenerationPanel(QWidget):
                            else f"{what}: the {self.backend.currentText()} backend takes none")
         line = self.lines.get(backend.name)
         if line is None:  # not checked in the background yet: the backend's own (file-system only) check
-            from engine.settings import models_dir  # noqa: PLC0415
+            from engine.settings import models_dir
 
-            from .backend_status import backend_line  # noqa: PLC0415
+            from .backend_status import backend_line
 
             line = backend_line(backend.name, models_dir()[0])
         ok, reason = line.ok, line.details
@@ -197,13 +197,13 @@ class GenerationPanel(QWidget):
         self.set_selection(self.has_range, self.has_lines)
         self.estimate.setText("-")
         if ok and self.doc.song.duration_s > 0:
-            from engine.backends.base import GenerationRequest  # noqa: PLC0415
+            from engine.backends.base import GenerationRequest
 
             req = GenerationRequest("est", self.doc.folder / "takes" / "est", (), self.doc.song.style,
                                     max(1.0, self.doc.song.duration_s), 0,
                                     params={k: v for k, v in (("steps", self.steps.value()),)
                                             if k in getattr(backend, "params", {})})
-            from engine.estimates import estimate_seconds  # noqa: PLC0415
+            from engine.estimates import estimate_seconds
 
             seconds, mem = backend.estimate(req)
             seconds = estimate_seconds(backend.name, req.duration_s, seconds)
@@ -235,7 +235,7 @@ class TakesPanel(QListWidget):
     def refresh(self) -> None:
         self.blockSignals(True)
         self.clear()
-        from .take_tools import grid_text  # noqa: PLC0415
+        from .take_tools import grid_text
 
         for t in reversed(self.doc.song.takes):
             locked = " · locked" if t.id in self.doc.song.locked else ""
@@ -271,14 +271,14 @@ class TakesPanel(QListWidget):
         tid = item.data(Qt.UserRole)
         take = self.doc.song.take(tid)
         name = item.text().removeprefix("★ ").removesuffix(" · locked").strip()
-        from .take_tools import grid_text  # noqa: PLC0415
+        from .take_tools import grid_text
 
         name = name.removesuffix(grid_text(take)).strip()
         if name and name != (take.name or take.id):
             self.doc.edit(self.doc.song.with_take(dataclasses.replace(take, name=name)), "Rename take")
 
-    def contextMenuEvent(self, event) -> None:  # noqa: N802
-        from PySide6.QtWidgets import QMenu  # noqa: PLC0415
+    def contextMenuEvent(self, event) -> None:
+        from PySide6.QtWidgets import QMenu
 
         item = self.itemAt(event.pos())
         if item is None:
@@ -296,7 +296,7 @@ class TakesPanel(QListWidget):
                    menu.addAction("Unlock from the grid" if tid in self.doc.song.locked
                                   else "Lock to grid"): lambda: self.lock.emit(tid),
                    menu.addAction("Delete"): lambda: self.delete(tid)}
-        from .take_tools import comp_menu  # noqa: PLC0415 - "Use this take for <section>" (comping)
+        from .take_tools import comp_menu  # "Use this take for <section>" (comping)
 
         menu.addSeparator()
         comp_menu(menu, self.doc, tid, lambda text: self.window().statusBar().showMessage(text, 8000))
@@ -311,11 +311,11 @@ class TakesPanel(QListWidget):
     def delete(self, take_id: str) -> None:
         self.doc.edit(self.doc.song.without_take(take_id), "Delete take")
 
-    def startDrag(self, _actions) -> None:  # noqa: N802
+    def startDrag(self, _actions) -> None:
         item = self.currentItem()
         if item is None:
             return
-        from . import midi_drag  # noqa: PLC0415
+        from . import midi_drag
 
         tid = item.data(Qt.UserRole)
         drag = QDrag(self)

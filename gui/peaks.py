@@ -23,7 +23,7 @@ def compute_peaks(wav: Path, cache: Path) -> np.ndarray:
     check_plain_file(wav)
     if cache.is_file() and cache.stat().st_mtime >= wav.stat().st_mtime:
         return np.load(cache, allow_pickle=False)
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
     hop = 44100 // PEAKS_PER_S
     chunks = []

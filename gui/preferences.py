@@ -39,7 +39,7 @@ MAX_BYTES = 64 * 1024
 
 
 def settings_path() -> Path:
-    from engine.settings import config_dir  # noqa: PLC0415
+    from engine.settings import config_dir
 
     return config_dir() / SETTINGS_FILE
 
@@ -69,7 +69,7 @@ def read_settings(path: Path | None = None) -> dict[str, Any]:
 
 
 def write_settings(data: dict[str, Any], path: Path | None = None) -> Path:
-    from engine.song.document import write_atomic  # noqa: PLC0415
+    from engine.song.document import write_atomic
 
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ def remembered_models_dir() -> Path | None:
 
 def choose_models_dir(explicit: str | None = None) -> tuple[Path, str]:
     """The folder the app uses and where that choice came from (``--models``, ``Preferences``, the env, default)."""
-    from engine.settings import models_dir  # noqa: PLC0415
+    from engine.settings import models_dir
 
     if explicit:
         return Path(explicit).expanduser().resolve(), "--models"
@@ -200,7 +200,7 @@ class PreferencesDialog(QDialog):
 def install_preferences(win: Any, choice: tuple[Path, str] | None = None) -> None:
     """Edit > Preferences… on the main window, and the backend lines of its Generate and Loops panels, checked in a
     thread now and whenever the models folder changes. ``choice``: the folder and its origin (``--models``)."""
-    from PySide6.QtGui import QAction, QKeySequence  # noqa: PLC0415
+    from PySide6.QtGui import QAction, QKeySequence
 
     folder, origin = choice or choose_models_dir()
     if origin != "default" and origin != "SONGBRIDGE_MODELS":
@@ -225,7 +225,7 @@ def _show_lines(win: Any, lines: list[BackendLine]) -> None:
 
 def _local_settings(win: Any, folder: Path, origin: str) -> None:
     """A local engine is told the folder with every job (a worker it started earlier read the environment then)."""
-    from engine.service import EngineService  # noqa: PLC0415
+    from engine.service import EngineService
 
     session = win.doc.session
     if isinstance(session.engine, EngineService) and origin not in ("default", "SONGBRIDGE_MODELS"):

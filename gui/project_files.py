@@ -14,11 +14,11 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 def create_project(path: str, lyrics: str | None = None, notes: list[str] | None = None) -> Path:
     """A new project at ``path``; ``notes`` gets the sentences about it (sections made, lines that did not fit).
     A broken lyrics file, or a folder that exists, is refused before anything is written."""
-    from engine.errors import SongBridgeError  # noqa: PLC0415
-    from engine.generation import SongChoices, prepare_song  # noqa: PLC0415
-    from engine.lyrics import parse_file  # noqa: PLC0415
-    from engine.song import Project, Song  # noqa: PLC0415
-    from engine.song.project import project_path  # noqa: PLC0415
+    from engine.errors import SongBridgeError
+    from engine.generation import SongChoices, prepare_song
+    from engine.lyrics import parse_file
+    from engine.song import Project, Song
+    from engine.song.project import project_path
 
     folder = project_path(path)
     if folder.exists():
@@ -80,12 +80,12 @@ class ProjectFiles:
 
     def save_as(self) -> None:
         """A copy of the project (song, takes, renders) under a new name, opened in its own window."""
-        import shutil  # noqa: PLC0415
+        import shutil
 
         path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(self.doc.folder.parent))
         if not path:
             return
-        from engine.song.project import project_path  # noqa: PLC0415
+        from engine.song.project import project_path
 
         target = project_path(path)
         if target.exists():
@@ -119,8 +119,8 @@ class ProjectFiles:
         self.render_take(self.doc.song.takes[-1].id)
 
     def open_renders(self) -> None:
-        from PySide6.QtCore import QUrl  # noqa: PLC0415
-        from PySide6.QtGui import QDesktopServices  # noqa: PLC0415
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
 
         folder = getattr(self, "last_render", None) or self.doc.folder / "renders"
         folder.mkdir(parents=True, exist_ok=True)
@@ -134,11 +134,11 @@ class ProjectFiles:
     def open_project(self, path: str) -> None:
         """Open another project in its own window and process: each project has one owner, and this window's
         session, engine and DAW link stay with this project."""
-        import subprocess  # noqa: PLC0415
-        import sys  # noqa: PLC0415
+        import subprocess
+        import sys
 
-        from engine.song.lock import read_holder  # noqa: PLC0415
-        from engine.song.project import project_path  # noqa: PLC0415
+        from engine.song.lock import read_holder
+        from engine.song.project import project_path
 
         folder = project_path(path)
         holder = read_holder(folder)
@@ -146,7 +146,7 @@ class ProjectFiles:
             self.statusBar().showMessage(f"{folder.name} is this window's project", 5000)
             return
         if holder is not None and holder.host == __import__("socket").gethostname():
-            import os  # noqa: PLC0415
+            import os
 
             try:
                 os.kill(holder.pid, 0)

@@ -122,7 +122,7 @@ class SectionLane:
 
     def rename_section(self, section_id: str, name: str | None = None) -> bool:
         if name is None:
-            from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
+            from PySide6.QtWidgets import QInputDialog
 
             sec = self.doc.song.section(section_id)
             name, ok = QInputDialog.getText(self, "Rename section", "Name:", text=sec.name)
@@ -132,7 +132,7 @@ class SectionLane:
 
     def ask_kind(self, title: str, current: str = "verse") -> str | None:
         """A kind from the list (or any name typed), or None when cancelled."""
-        from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
+        from PySide6.QtWidgets import QInputDialog
 
         kinds = [se.kind_title(k) for k in se.KINDS]
         at = kinds.index(se.kind_title(current)) if se.kind_title(current) in kinds else 0
@@ -140,7 +140,7 @@ class SectionLane:
         return kind.strip().lower() if ok and kind.strip() else None
 
     # -- the lane's menu -----------------------------------------------------------------------------------------
-    def contextMenuEvent(self, event) -> None:  # noqa: N802
+    def contextMenuEvent(self, event) -> None:
         menu = self.section_menu(event.pos().x(), event.pos().y())
         if menu is None:
             menu = self.take_lane_menu(event.pos().x(), event.pos().y())
@@ -151,9 +151,9 @@ class SectionLane:
     def take_lane_menu(self, x: float, y: float):  # type: ignore[no-untyped-def]
         """A take lane's menu at (x, y): use the take for the section under the mouse (or any section, or the whole
         song); None outside the take lanes."""
-        from PySide6.QtWidgets import QMenu  # noqa: PLC0415
+        from PySide6.QtWidgets import QMenu
 
-        from .take_tools import comp_menu  # noqa: PLC0415
+        from .take_tools import comp_menu
 
         row = next((r for r in self.take_rows() if r[2] <= y < r[2] + r[3]), None)
         if row is None:
@@ -165,9 +165,9 @@ class SectionLane:
 
     def _comp_items(self, menu, sec) -> None:  # type: ignore[no-untyped-def]
         """The section's take: each song take, the chosen one checked."""
-        from engine.comp import is_loop, section_takes, song_take  # noqa: PLC0415
+        from engine.comp import is_loop, section_takes, song_take
 
-        from .take_tools import use_take  # noqa: PLC0415
+        from .take_tools import use_take
 
         song = self.doc.song
         chosen = section_takes(song).get(sec.id) or song_take(song)
@@ -183,7 +183,7 @@ class SectionLane:
 
     def section_menu(self, x: float, y: float):  # type: ignore[no-untyped-def]
         """The section lane's menu at (x, y), or None outside the lane."""
-        from PySide6.QtWidgets import QMenu  # noqa: PLC0415
+        from PySide6.QtWidgets import QMenu
 
         if not self.in_section_lane(y):
             return None

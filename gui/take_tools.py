@@ -24,7 +24,7 @@ def lineage_text(take: Any) -> str:
     bars were recorded), else ""."""
     if not take.parent:
         return ""
-    from engine.comp import bar_span  # noqa: PLC0415
+    from engine.comp import bar_span
 
     rec = take.analysis.get("edit")
     try:
@@ -41,7 +41,7 @@ def lineage_text(take: Any) -> str:
 def use_take(doc: Any, take_id: str, section_id: str = "") -> str:
     """"Use this take for <section>" ("" = the whole song): the section's accepted take, one undoable step through
     the session (the comp renders and lands it). Returns what to say in the status bar."""
-    from engine.errors import SongBridgeError  # noqa: PLC0415
+    from engine.errors import SongBridgeError
 
     song = doc.song
     try:
@@ -58,7 +58,7 @@ def use_take(doc: Any, take_id: str, section_id: str = "") -> str:
 def comp_menu(menu: Any, doc: Any, take_id: str, say: Any, here: str | None = None) -> None:
     """Add "Use this take for <section>" items to ``menu``: for ``here`` (the section under the mouse) first, then a
     submenu with every section and the whole song. ``say`` shows the outcome."""
-    from engine.comp import is_loop  # noqa: PLC0415
+    from engine.comp import is_loop
 
     song = doc.song
     try:
@@ -87,16 +87,16 @@ class TakeTools:
     engine: Any
 
     def _models(self) -> Any:
-        from engine.settings import models_dir  # noqa: PLC0415
+        from engine.settings import models_dir
 
         return models_dir()[0]
 
     def split_take(self, take_id: str, two: bool = False) -> str:
-        from engine.service import SplitJob  # noqa: PLC0415
-        from engine.stems.files import find_model  # noqa: PLC0415
+        from engine.service import SplitJob
+        from engine.stems.files import find_model
 
         if find_model(self._models()) is None:
-            from engine.stems.files import WHERE  # noqa: PLC0415
+            from engine.stems.files import WHERE
 
             self.statusBar().showMessage(f"no stem-separation model: {WHERE}", 10000)  # type: ignore[attr-defined]
             return ""
@@ -104,7 +104,7 @@ class TakeTools:
                                            label=f"Split {take_id} into stems"))
 
     def grid_take(self, take_id: str, lock: bool = False) -> str:
-        from engine.service import GridJob  # noqa: PLC0415
+        from engine.service import GridJob
 
         label = f"{'Lock' if lock else 'Grid of'} {take_id}" + (" to the grid" if lock else "")
         return self.engine.submit(GridJob(self.doc.folder, self.doc.song.take(take_id), self.doc.song.tempo, lock, None,

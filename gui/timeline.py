@@ -110,8 +110,8 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
         """(beats, downbeats) in song seconds from the take's grid.json (read once), mapped through its lock map
         while the song hears it locked; empty when it has no grid."""
         if take_id not in self._grids:
-            from engine.errors import SongBridgeError  # noqa: PLC0415
-            from engine.grid.analyse import GRID_DIR, read_grid  # noqa: PLC0415
+            from engine.errors import SongBridgeError
+            from engine.grid.analyse import GRID_DIR, read_grid
 
             empty = (np.zeros(0), np.zeros(0))
             take = next((t for t in song.takes if t.id == take_id), None)
@@ -125,7 +125,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
         beats, downs = self._grids[take_id]
         lock = next((t.analysis.get("lock") for t in song.takes if t.id == take_id), None)
         if take_id in song.locked and isinstance(lock, dict) and len(lock.get("map", [])) >= 2:
-            from engine.grid.timemap import TimeMap  # noqa: PLC0415
+            from engine.grid.timemap import TimeMap
 
             rows = lock["map"]
             m = TimeMap(tuple(r[0] for r in rows), tuple(r[1] for r in rows))
@@ -171,7 +171,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
     def _grid_for(self, event) -> Grid | None:  # type: ignore[no-untyped-def]
         return None if event.modifiers() & Qt.ShiftModifier else self.grid
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         x, y = event.position().x(), event.position().y()
         if y < RULER_H:
             self._drag = Drag("range", x, t0=self.t_of(x))
@@ -210,7 +210,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
             self.selectionChanged.emit()
             self.update()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         x, y = event.position().x(), event.position().y()
         d = self._drag
         if d is None:
@@ -247,7 +247,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
             self._preview = preview if preview is not None and preview != self.doc.song else None
         self.update()
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         d, self._drag = self._drag, None
         if d is None:
             return
@@ -265,7 +265,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
             self.doc.edit(preview, text)
         self.update()
 
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         x, y = event.position().x(), event.position().y()
         if self.section_double_click(x, y):
             return
@@ -292,7 +292,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
 
         ed.editingFinished.connect(commit)
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+    def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120
         if event.modifiers() & Qt.ControlModifier:
             self.zoom(1.25 ** steps, event.position().x())
@@ -313,7 +313,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
         self.scroll_s = 0.0
         self.update()
 
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if not getattr(self, "_fitted", False):
             self._fitted = True
@@ -324,7 +324,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
 
     def restore_view(self) -> None:
         """The zoom and scroll this project was left at, else the whole song."""
-        from PySide6.QtCore import QSettings  # noqa: PLC0415
+        from PySide6.QtCore import QSettings
 
         saved = QSettings("songbridge", "songbridge").value(f"view/{self.doc.folder}")
         try:
@@ -337,7 +337,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
         self.update()
 
     def remember_view(self) -> None:
-        from PySide6.QtCore import QSettings  # noqa: PLC0415
+        from PySide6.QtCore import QSettings
 
         QSettings("songbridge", "songbridge").setValue(f"view/{self.doc.folder}", [self.px_per_s, self.scroll_s])
 
@@ -348,7 +348,7 @@ class Timeline(LoopLane, SectionLane, LyricLane, TimelinePainting, QWidget):
         self.scroll_s = max(0.0, t - (at_x - LABEL_W) / self.px_per_s)
         self.update()
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key_Left, Qt.Key_Right) and self.selected:
             sign = -1 if key == Qt.Key_Left else 1

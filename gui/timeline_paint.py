@@ -29,7 +29,7 @@ class TimelinePainting:
     """Mixed into :class:`gui.timeline.Timeline` (it has the geometry: ``x_of``, ``lane_top``, ``take_rows`` ...)."""
 
     # -- painting -----------------------------------------------------------------------------------------------
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), theme.BG)
         song = self.song
@@ -107,7 +107,7 @@ class TimelinePainting:
         p.setFont(self.font())
 
     def _paint_sections(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
-        from engine.comp import section_takes  # noqa: PLC0415
+        from engine.comp import section_takes
 
         y = self.lane_top("sections")
         p.fillRect(QRectF(LABEL_W, y, self.width(), SECTION_H), theme.LANE)
@@ -194,7 +194,7 @@ class TimelinePainting:
     def _paint_lineage(self, p: QPainter, song) -> None:  # type: ignore[no-untyped-def]
         """Over an edited take's waveform: the edges of its regenerated ranges, and top left the take it came from
         and the bars regenerated."""
-        from .take_tools import lineage_text  # noqa: PLC0415
+        from .take_tools import lineage_text
 
         small = QFont(self.font())
         small.setPointSizeF(max(6.0, small.pointSizeF() - 1))

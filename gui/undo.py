@@ -20,7 +20,7 @@ class SessionUndo(QObject):
     """Undo/redo over ``session``'s history, with the signals and actions a window needs."""
 
     changed = Signal()
-    cleanChanged = Signal(bool)  # noqa: N815 - Qt's spelling, as QUndoStack's
+    cleanChanged = Signal(bool)  # Qt's spelling, as QUndoStack's
 
     def __init__(self, session: Session, parent: QObject | None = None):
         super().__init__(parent)
@@ -36,25 +36,25 @@ class SessionUndo(QObject):
         """How many entries are done (the rest are undone and can be redone)."""
         return self.session.history.index
 
-    def undoText(self) -> str:  # noqa: N802
+    def undoText(self) -> str:
         entry = self.session.history.undo_entry()
         return entry.label if entry is not None else ""
 
-    def redoText(self) -> str:  # noqa: N802
+    def redoText(self) -> str:
         entry = self.session.history.redo_entry()
         return entry.label if entry is not None else ""
 
-    def canUndo(self) -> bool:  # noqa: N802
+    def canUndo(self) -> bool:
         return self.session.history.undo_entry() is not None
 
-    def canRedo(self) -> bool:  # noqa: N802
+    def canRedo(self) -> bool:
         return self.session.history.redo_entry() is not None
 
-    def isClean(self) -> bool:  # noqa: N802
+    def isClean(self) -> bool:
         """True when the document is as it was last saved (Save; edits are on disk as they happen anyway)."""
         return self.session.history.undo_entry() is self._clean_at
 
-    def setClean(self) -> None:  # noqa: N802
+    def setClean(self) -> None:
         self._clean_at = self.session.history.undo_entry()
         self.refresh()
 
@@ -75,10 +75,10 @@ class SessionUndo(QObject):
             self.cleanChanged.emit(clean)
         self.changed.emit()
 
-    def createUndoAction(self, parent: QObject, prefix: str = "&Undo") -> QAction:  # noqa: N802
+    def createUndoAction(self, parent: QObject, prefix: str = "&Undo") -> QAction:
         return self._action(parent, prefix, self.undoText, self.canUndo, self.undo)
 
-    def createRedoAction(self, parent: QObject, prefix: str = "&Redo") -> QAction:  # noqa: N802
+    def createRedoAction(self, parent: QObject, prefix: str = "&Redo") -> QAction:
         return self._action(parent, prefix, self.redoText, self.canRedo, self.redo)
 
     def _action(self, parent: QObject, prefix: str, text: Any, can: Any, do: Any) -> QAction:

@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     fr = fsub.add_parser("revoke", help="withdraw the consent for a plugin")
     fr.add_argument("path", metavar="PATH")
 
-    from songbridge.commands import edit  # noqa: PLC0415 - its parser only (the command's imports are in run)
+    from songbridge.commands import edit  # its parser only (the command's imports are in run)
 
     edit.add_parser(sub)
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
@@ -384,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if args.command else 0
     module_name, func_name = target.split(":")
     try:
-        from engine.errors import SongBridgeError  # noqa: PLC0415
+        from engine.errors import SongBridgeError
 
         module = importlib.import_module(f"songbridge.commands.{module_name}")
         return int(getattr(module, func_name)(args) or 0)
@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("songbridge: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (``songbridge lyrics lint --json | head``): stop quietly
-        import os  # noqa: PLC0415
+        import os
 
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -402,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"songbridge: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug
+    except Exception as exc:  # a bug: one line unless --debug
         if args.debug:
             raise
         print(f"songbridge: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",

@@ -19,15 +19,15 @@ def open_engine(spec: str | None, key_file: str | None = None, ca_file: str | No
     if ca_file:
         check_ca_file(ca_file)
     if spec in (None, "", "local"):
-        from engine.service import EngineService  # noqa: PLC0415
+        from engine.service import EngineService
 
         return EngineService("process", devices=devices or [None]).start()
     if spec == "thread":
-        from engine.service import EngineService  # noqa: PLC0415
+        from engine.service import EngineService
 
         return EngineService("thread").start()
-    from engine.service.api.auth import parse_address, read_key  # noqa: PLC0415
-    from engine.service.api.client import HttpEngine  # noqa: PLC0415
+    from engine.service.api.auth import parse_address, read_key
+    from engine.service.api.client import HttpEngine
 
     if not spec.startswith(("http://", "https://")):
         host, port = parse_address(spec)
@@ -37,7 +37,7 @@ def open_engine(spec: str | None, key_file: str | None = None, ca_file: str | No
 
 def check_ca_file(ca_file: str) -> None:
     """``--engine-ca``: a readable file of PEM certificates, or an error naming it (not an internal error)."""
-    import ssl  # noqa: PLC0415
+    import ssl
 
     try:
         ssl.create_default_context(cafile=ca_file)

@@ -66,11 +66,11 @@ def run_there(busy: Any, what: str, address: str, *args: Any) -> int:
     """Send one job request (``address`` with ``args``) to the program named by ``busy`` (a ProjectBusy), print
     where it was queued, and follow the job with a progress bar until it ends; 0 once it is done, a
     SongBridgeError naming why when it is refused, fails or is cancelled there. Ctrl-C cancels it there."""
-    from pythonosc.osc_message import OscMessage  # noqa: PLC0415
+    from pythonosc.osc_message import OscMessage
 
-    from daw_bridge.osc.client import prove  # noqa: PLC0415
-    from daw_bridge.osc.replies import message  # noqa: PLC0415
-    from songbridge.progress import ProgressBar  # noqa: PLC0415
+    from daw_bridge.osc.client import prove
+    from daw_bridge.osc.replies import message
+    from songbridge.progress import ProgressBar
 
     server = address_of(busy)
     print(f"{busy.holder.get('program', 'another program')} has the project open: sending {what} to its bridge "

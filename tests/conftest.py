@@ -58,7 +58,7 @@ def _private_data_folder(tmp_path_factory):
 _PEER_MARKERS = ("integration", "daw", "audio_server", "gpu")
 
 
-def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001
+def pytest_collection_modifyitems(config, items) -> None:
     """``daw`` on every test that runs a real DAW (Ardour, REAPER: the modules named after them), and ``slow`` on
     every test that starts a peer, so ``pytest -m "not slow"`` is the fast inner loop (README, "Tests")."""
     for item in items:
@@ -68,7 +68,7 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001
             item.add_marker(pytest.mark.slow)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if _MISSING:
         terminalreporter.write_line(
             f"golden data not found for {', '.join(sorted(_MISSING))} under {fixture_root()}: the tests that "

@@ -49,12 +49,12 @@ class ArdourOsc:
         self.sock.close()
 
     def send(self, address: str, *args: object) -> None:
-        from daw_bridge.osc.replies import message  # noqa: PLC0415
+        from daw_bridge.osc.replies import message
 
         self.sock.sendto(message(address, *args), self.target)
 
     def _receive(self, want: str, timeout: float) -> list | None:
-        from pythonosc.osc_message import OscMessage  # noqa: PLC0415
+        from pythonosc.osc_message import OscMessage
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

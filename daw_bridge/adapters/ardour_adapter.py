@@ -21,8 +21,8 @@ class ArdourAdapter:
 
     def land(self, stems: Mapping[str, Path], midi: MidiParts, *, start_s: float, end_s: float, bar: float,
              bpm: float, section: str, take: str, track: str | None) -> LandResult:
-        from daw_bridge.adapters.ardour_midi import write_parts  # noqa: PLC0415
-        from daw_bridge.adapters.ardour_route import land_stems  # noqa: PLC0415
+        from daw_bridge.adapters.ardour_midi import write_parts
+        from daw_bridge.adapters.ardour_route import land_stems
 
         tracks = {f"{self.prefix} {track or label}".strip(): Path(path) for label, path in stems.items()
                   if label != "mix"}

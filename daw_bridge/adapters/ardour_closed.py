@@ -38,7 +38,7 @@ from daw_bridge.adapters.ardour import ArdourError, _lua, _lua_str, superclock
 def ensure_tracks(session_dir: Path, name: str, tracks: list[str],
                   midi_tracks: tuple[str, ...] | list[str] = ()) -> None:
     """Create the stereo audio tracks (and the MIDI tracks) that do not exist yet (Ardour must be closed)."""
-    from daw_bridge.adapters.ardour_midi import new_midi_track_lua  # noqa: PLC0415
+    from daw_bridge.adapters.ardour_midi import new_midi_track_lua
 
     root = ET.parse(session_dir / f"{name}.ardour").getroot()
     existing = {r.get("name") for r in root.iter("Route")}
@@ -76,7 +76,7 @@ def content_name(wav: Path, stem_name: str) -> str:
     """``<stem_name>-<sha256[:10]>.wav``: the same audio always gets the same name, other audio never does. The
     hash covers the samples, rate and channels only, so a render of the same take made later (its Broadcast WAV
     header has another date) is recognised as the same audio."""
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
     digest = hashlib.sha256()
     try:
@@ -99,7 +99,7 @@ def channel_files(base: str, channels: int) -> list[str]:
 
 
 def _write_channel(wav: Path, channel: int, target: Path) -> None:
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
     audio, rate = sf.read(str(wav), dtype="float32", always_2d=True)
     tmp = target.with_name(f".{target.name}.tmp")
@@ -116,9 +116,9 @@ def land_in_closed_session(session_dir: Path, name: str, stems: dict[str, Path],
     replaced. ``still_free`` returns who holds the session now, or None. ``midi``: MIDI track name -> a part's
     Standard MIDI File (``ardour_midi``), landed at the same sample on MIDI tracks, in the same write (empty: the
     section's earlier MIDI regions go, listed as "removed"; None: MIDI tracks are not touched)."""
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
-    from daw_bridge.adapters.ardour_midi import add_midi, verify_midi  # noqa: PLC0415
+    from daw_bridge.adapters.ardour_midi import add_midi, verify_midi
 
     session_dir = Path(session_dir)
     xml_path = session_dir / f"{name}.ardour"

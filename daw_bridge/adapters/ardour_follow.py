@@ -78,8 +78,8 @@ class SampleBeats:
 
 def session_tempo_map(session_dir: object, rate: int) -> SampleBeats:
     """The tempo map Ardour 7 saved in the session file (each tempo's superclock and quarter-note position)."""
-    import xml.etree.ElementTree as ET  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
 
     folder = Path(str(session_dir))
     pieces: list[tuple[float, float, float]] = []
@@ -122,7 +122,7 @@ class ArdourFollower:
         self.thread.join(5)
 
     def _run(self) -> None:
-        from pythonosc.osc_message import OscMessage  # noqa: PLC0415
+        from pythonosc.osc_message import OscMessage
 
         link = ArdourOsc(*self.target, timeout=POLL_S / 2)
         asked = polled = time.monotonic()
@@ -201,10 +201,10 @@ class ArdourFollower:
 def follow_ardour(song: object, commands: object) -> ArdourFollower | None:
     """A follower for the song's Ardour link (None for any other adapter, or a session that cannot be read):
     its updates go into the bridge's ``commands`` as if from the DAW's MIDI (no reply address)."""
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    from daw_bridge.adapters.ardour import ArdourError, session_facts  # noqa: PLC0415
-    from daw_bridge.adapters.ardour_route import resolve_osc  # noqa: PLC0415
+    from daw_bridge.adapters.ardour import ArdourError, session_facts
+    from daw_bridge.adapters.ardour_route import resolve_osc
 
     daw = song.daw  # type: ignore[attr-defined]
     if daw.adapter != "ardour" or not daw.session:

@@ -176,7 +176,7 @@ def install(cfg: Path | None = None, slot: int | None = None) -> Installed:
 @contextlib.contextmanager
 def exclusive(path: Path, what: str, timeout_s: float = 60.0) -> Iterator[None]:
     """One landing at a time per ``path`` across programs (an exclusive ``flock``, dropped if the holder dies)."""
-    import fcntl  # noqa: PLC0415
+    import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

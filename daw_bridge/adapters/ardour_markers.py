@@ -39,7 +39,7 @@ class SessionTimeline:
 
 def read_timeline(session_dir: Path) -> SessionTimeline:
     """The session's tempos (from its file, as Ardour wrote them) and its markers (as Ardour loads them)."""
-    import xml.etree.ElementTree as ET  # noqa: PLC0415
+    import xml.etree.ElementTree as ET
 
     session_dir = Path(session_dir)
     facts = session_facts(session_dir)
@@ -90,9 +90,9 @@ def read_saved_timeline(session_dir: Path) -> SessionTimeline:
     """The tempos and markers of the session *file* as the running Ardour last saved it (no Lua: the session stays
     open there). A position is Ardour 7's ``a<superclock>`` (audio time) or ``b<ticks>`` (music time, 1920 a quarter
     note, through the file's tempo map)."""
-    import xml.etree.ElementTree as ET  # noqa: PLC0415
+    import xml.etree.ElementTree as ET
 
-    from daw_bridge.adapters.ardour_follow import TICKS_PER_BEAT, session_tempo_map  # noqa: PLC0415
+    from daw_bridge.adapters.ardour_follow import TICKS_PER_BEAT, session_tempo_map
 
     session_dir = Path(session_dir)
     facts = session_facts(session_dir)
@@ -136,9 +136,9 @@ def read_saved_timeline(session_dir: Path) -> SessionTimeline:
 def save_running(session_dir: Path, osc: tuple[str, int], timeout_s: float = 10.0) -> None:
     """Ask the Ardour that has ``session_dir`` open to save it (OSC ``/save_state``, as Ctrl+S) and wait until the
     session file is written; an ArdourError says what to do when it is not."""
-    import time  # noqa: PLC0415
+    import time
 
-    from daw_bridge.adapters.ardour import ArdourOsc  # noqa: PLC0415
+    from daw_bridge.adapters.ardour import ArdourOsc
 
     session_dir = Path(session_dir)
     path = session_dir / f"{session_facts(session_dir).name}.ardour"
@@ -167,8 +167,8 @@ def _bar(bbt: str | None) -> int | None:
 
 def song_from_timeline(song: Any, tl: SessionTimeline) -> Any:
     """The song with the session's tempo map and its markers as sections (seconds at the session's rate)."""
-    from engine.song.model import Section  # noqa: PLC0415
-    from engine.song.tempo import TempoMap, TempoSegment, TimeSignature  # noqa: PLC0415
+    from engine.song.model import Section
+    from engine.song.tempo import TempoMap, TempoSegment, TimeSignature
 
     tempo = song.tempo
     if tl.tempos:

@@ -46,7 +46,7 @@ def split_parts(mid: Any) -> dict[str, Any]:
     """``mid`` (a guide file or a section of one) as part name -> a format-0 ``mido.MidiFile`` holding that part
     with the conductor's tempo, meter, key and markers. Parts with no notes are left out, and so are tracks that are
     not one of the guide's parts (a file edited by hand must not make Ardour tracks of any name, or hundreds)."""
-    import mido  # noqa: PLC0415
+    import mido
 
     tracks = list(mid.tracks)
     if not tracks:
@@ -102,7 +102,7 @@ def write_parts(mid: Any, folder: Path, tag: str, take: str, prefix: str = "SB")
 
 def ticks_length(path: Path) -> int:
     """The file's length in ticks (its end of track), and so the region's length in beats times its PPQ."""
-    from engine.song.take_midi import read_midi  # noqa: PLC0415
+    from engine.song.take_midi import read_midi
 
     mid = read_midi(path)
     return max(sum(m.time for m in track) for track in mid.tracks)
@@ -118,7 +118,7 @@ def new_midi_track_lua(track: str) -> str:
     has one, its outputs connected to the master (as ``ardour_closed.ensure_tracks`` does for audio). Not strict
     I/O: headless, with a configuration folder Ardour has not filled yet, a strict-I/O track with a synth asked for
     its audio output port twice and aborted."""
-    from daw_bridge.adapters.ardour import _lua_str  # noqa: PLC0415
+    from daw_bridge.adapters.ardour import _lua_str
 
     return (f"do local synth = ARDOUR.LuaAPI.new_plugin_info(\"ACE Reasonable Synth\", ARDOUR.PluginType.LV2)\n"
             "  if synth:isnil() then synth = ARDOUR.PluginInfo() end\n"
@@ -159,7 +159,7 @@ def add_midi(root: ET.Element, session_dir: Path, name: str, midi: dict[str, Pat
     ``[position, end)``) leave every MIDI track first: a take without MIDI (``midi`` empty) takes the earlier take's
     notes away, as they no longer match the audio. Returns (track, region, position, length, imported|reused) per
     part, then (track, region, position, 0, "removed") per earlier region taken off a track that gets none now."""
-    from daw_bridge.adapters.ardour import SUPERCLOCK, ArdourError, superclock  # noqa: PLC0415
+    from daw_bridge.adapters.ardour import SUPERCLOCK, ArdourError, superclock
 
     sources, regions = root.find("Sources"), root.find("Regions")
     if sources is None or regions is None:
@@ -214,7 +214,7 @@ def _ppq(data: bytes) -> int:
 
 def verify_midi(root: ET.Element, landed: list[tuple[str, str, int, int, str]], rate: int) -> str | None:
     """What is wrong with the landed MIDI regions in ``root`` (re-read from the written file), or None."""
-    from daw_bridge.adapters.ardour import superclock  # noqa: PLC0415
+    from daw_bridge.adapters.ardour import superclock
 
     playlists = {pl.get("id"): pl for pl in root.iter("Playlist")}
     routes = {r.get("name"): r for r in root.iter("Route")}

@@ -105,10 +105,10 @@ def push_song(session_dir: Path, song: Any, osc: tuple[str, int] = ("127.0.0.1",
     """The song's tempo map and sections into the linked session, by whichever route is safe now: the closed session
     file (``ardour_markers.push``) when nothing holds it, else the running Ardour GUI that has it open (its landing
     action); ``ardour7-lua`` or a headless Ardour holding it is refused. Returns (markers written, what was done)."""
-    import os  # noqa: PLC0415
+    import os
 
-    from daw_bridge.adapters.ardour_markers import push as push_closed  # noqa: PLC0415
-    from daw_bridge.adapters.ardour_route import gui_verdicts, osc_hint, refusal, resolve_osc  # noqa: PLC0415
+    from daw_bridge.adapters.ardour_markers import push as push_closed
+    from daw_bridge.adapters.ardour_route import gui_verdicts, osc_hint, refusal, resolve_osc
 
     session_dir = Path(session_dir)
     session_facts(session_dir)  # a clear error for a folder that is not a session

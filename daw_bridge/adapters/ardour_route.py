@@ -161,7 +161,7 @@ def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: floa
           timeout_s: float, began: float, midi: dict[str, Path] | None) -> Landing:
     facts = session_facts(session_dir)
     start, end = round(start_s * facts.rate), round(end_s * facts.rate)
-    from daw_bridge.adapters.rates import RATES_DIR, at_rate  # noqa: PLC0415
+    from daw_bridge.adapters.rates import RATES_DIR, at_rate
 
     # at the session's rate before either route sees them: once per take and rate (cached in the session)
     stems, _ = at_rate(stems, facts.rate, session_dir / "songbridge" / RATES_DIR)

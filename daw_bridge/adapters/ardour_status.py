@@ -22,7 +22,7 @@ class Check:
 def midi_check(folder: Path | None = None, client: str = "SongBridge") -> Check:
     """SongBridge's MIDI ports in the running JACK server and what they are connected to (and, with the project's
     ``folder``, what the project remembers: made again when the app or ``serve`` starts)."""
-    from daw_bridge.midi import connections as mc  # noqa: PLC0415
+    from daw_bridge.midi import connections as mc
 
     remembered = ""
     if folder is not None:
@@ -33,7 +33,7 @@ def midi_check(folder: Path | None = None, client: str = "SongBridge") -> Check:
         except mc.ConnectionsFileError as exc:
             return Check("midi", False, f"{exc}: fix or delete it (SongBridge writes it again)")
     try:
-        import jack  # noqa: PLC0415
+        import jack
 
         jack.set_error_function(lambda _msg: None)  # "cannot connect to server": said below, in a sentence
         jack.set_info_function(lambda _msg: None)
@@ -62,10 +62,10 @@ def midi_check(folder: Path | None = None, client: str = "SongBridge") -> Check:
 
 def ardour_checks(song: Any, cfg: Path | None = None, ping_timeout_s: float = 5.0,
                   project: Path | None = None) -> list[Check]:
-    from daw_bridge.adapters import ardour_live as live  # noqa: PLC0415
-    from daw_bridge.adapters.ardour import ArdourError, ArdourOsc, session_facts  # noqa: PLC0415
-    from daw_bridge.adapters.ardour_route import gui_verdicts, osc_hint, refusal, resolve_osc  # noqa: PLC0415
-    from daw_bridge.adapters.rates import jack_rate  # noqa: PLC0415
+    from daw_bridge.adapters import ardour_live as live
+    from daw_bridge.adapters.ardour import ArdourError, ArdourOsc, session_facts
+    from daw_bridge.adapters.ardour_route import gui_verdicts, osc_hint, refusal, resolve_osc
+    from daw_bridge.adapters.rates import jack_rate
 
     daw = song.daw
     if not daw.session:

@@ -12,7 +12,7 @@ from typing import Any
 def check_link(song: Any, project_folder: Path) -> tuple[bool, str]:
     daw = song.daw
     if daw.adapter == "ardour":
-        from daw_bridge.adapters.ardour_status import ardour_checks  # noqa: PLC0415
+        from daw_bridge.adapters.ardour_status import ardour_checks
 
         checks = ardour_checks(song)
         failed = [c for c in checks if not c.ok]
@@ -20,7 +20,7 @@ def check_link(song: Any, project_folder: Path) -> tuple[bool, str]:
             return False, f"ardour: {failed[0].text}"
         return True, "ardour: " + "; ".join(c.text for c in checks if c.name in ("open", "osc", "rate"))
     if daw.adapter in ("reaper", "live"):
-        from daw_bridge.adapters.script_check import check_script  # noqa: PLC0415
+        from daw_bridge.adapters.script_check import check_script
 
         return check_script(daw)
     target = Path(daw.render_folder) if daw.render_folder else Path(project_folder) / "renders" / "daw"

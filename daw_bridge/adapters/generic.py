@@ -60,7 +60,7 @@ def midi_name(song: str, section: str, bar: float, bpm: float) -> str:
 
 def land_midi(mid: Any, folder: Path, song: str, section: str, bar: float, bpm: float) -> Path:
     """Write a ``mido.MidiFile`` beside the section's stems, replacing the MIDI this section had there before."""
-    from engine.song.take_midi import save_midi  # noqa: PLC0415
+    from engine.song.take_midi import save_midi
 
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / midi_name(song, section, bar, bpm)

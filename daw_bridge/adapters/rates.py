@@ -71,7 +71,7 @@ def engine_rate(song_rate: int) -> tuple[int, str]:
 def at_rate(stems: dict[str, Path], rate: int, cache: Path) -> tuple[dict[str, Path], int]:
     """The stems (track -> WAV) at ``rate``: files already at it as they are, others converted into ``cache`` once
     (named by content and rate; a later landing of the same audio reuses the file). Returns (stems, converted now)."""
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
     out, converted = {}, 0
     for track, wav in stems.items():
@@ -85,7 +85,7 @@ def at_rate(stems: dict[str, Path], rate: int, cache: Path) -> tuple[dict[str, P
                 digest.update(block)
         target = cache / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', Path(wav).stem)}-{digest.hexdigest()[:12]}-{rate}.wav"
         if not target.is_file():
-            import soxr  # noqa: PLC0415
+            import soxr
 
             audio, sr = sf.read(str(wav), dtype="float32", always_2d=True)
             cache.mkdir(parents=True, exist_ok=True)

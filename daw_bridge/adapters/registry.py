@@ -24,7 +24,7 @@ class Link:
 
 def _files(name: str) -> Callable[[Link], Adapter]:
     def make(link: Link) -> Adapter:
-        from daw_bridge.adapters.generic import FilesAdapter  # noqa: PLC0415
+        from daw_bridge.adapters.generic import FilesAdapter
 
         return FilesAdapter(link.folder, link.song_title, name)
 
@@ -34,20 +34,20 @@ def _files(name: str) -> Callable[[Link], Adapter]:
 def _ardour(link: Link) -> Adapter:
     if not link.daw.session:  # an Ardour link without a session lands stamped files, as it always has
         return _files("generic")(link)
-    from daw_bridge.adapters.ardour_adapter import ArdourAdapter  # noqa: PLC0415
+    from daw_bridge.adapters.ardour_adapter import ArdourAdapter
 
     return ArdourAdapter(Path(link.daw.session), (link.daw.host, link.daw.port), link.daw.track_prefix, link.meter)
 
 
 def _reaper(link: Link) -> Adapter:
-    from daw_bridge.adapters.reaper import ReaperAdapter  # noqa: PLC0415
+    from daw_bridge.adapters.reaper import ReaperAdapter
 
     return ReaperAdapter(Path(link.daw.render_folder) if link.daw.render_folder else Path(""),
                          (link.daw.host, link.daw.port), link.daw.track_prefix)
 
 
 def _live(link: Link) -> Adapter:
-    from daw_bridge.adapters.live import LiveAdapter  # noqa: PLC0415
+    from daw_bridge.adapters.live import LiveAdapter
 
     return LiveAdapter((link.daw.host, link.daw.port), link.daw.track_prefix)
 

@@ -12,7 +12,7 @@ from engine.errors import SongBridgeError
 
 def check_script(daw: Any) -> tuple[bool, str]:
     if daw.adapter == "reaper":
-        from daw_bridge.adapters.reaper import OSC_PORT, read_action  # noqa: PLC0415
+        from daw_bridge.adapters.reaper import OSC_PORT, read_action
 
         if not daw.render_folder:
             return False, ("reaper: no REAPER resource folder linked: `songbridge daw link PROJECT reaper RESOURCE "
@@ -23,9 +23,9 @@ def check_script(daw: Any) -> tuple[bool, str]:
             return False, f"reaper: {exc}"
         return True, (f"reaper: requests go to {Path(daw.render_folder) / 'Scripts'}, SongBridge triggers {action} "
                       f"over OSC at {daw.host}:{daw.port or OSC_PORT} (REAPER's answer is awaited at each landing)")
-    from daw_bridge.adapters.live import PORT  # noqa: PLC0415
-    from daw_bridge.osc.decode import DecodeError, message  # noqa: PLC0415
-    from daw_bridge.osc.replies import message as build  # noqa: PLC0415
+    from daw_bridge.adapters.live import PORT
+    from daw_bridge.osc.decode import DecodeError, message
+    from daw_bridge.osc.replies import message as build
 
     where = (daw.host or "127.0.0.1", daw.port or PORT)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # any address gets an answer from the script

@@ -76,7 +76,7 @@ class Keeper:
     for the project in ``folder``; ``close()`` stops it (saving what is connected then)."""
 
     def __init__(self, folder: Path, ports: dict[str, str], every_s: float = EVERY_S):
-        import jack  # noqa: PLC0415
+        import jack
 
         self.folder, self.ports, self.every_s = Path(folder), ports, every_s
         self.client = jack.Client("SongBridge-connections", no_start_server=True)
@@ -171,7 +171,7 @@ class Keeper:
         while not self.stopping.wait(self.every_s):
             try:
                 self.update()
-            except Exception:  # noqa: BLE001 - the JACK server went away: keep what we remember
+            except Exception:  # the JACK server went away: keep what we remember
                 log.debug("MIDI connections not read", exc_info=True)
 
     def close(self) -> None:

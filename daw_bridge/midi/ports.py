@@ -15,7 +15,7 @@ class MidiUnavailable(SongBridgeError):
 
 
 def backend(api: str) -> Any:
-    import mido  # noqa: PLC0415
+    import mido
 
     name = APIS.get(api)
     if name is None:
@@ -32,8 +32,8 @@ class TimedInput:
     rtmidi backend drops the delta times, and clock following needs them: JACK delivers clocks in bursts)."""
 
     def __init__(self, api: str, client: str, callback: Any):
-        import mido  # noqa: PLC0415
-        import rtmidi  # noqa: PLC0415
+        import mido
+        import rtmidi
 
         self._mido = mido
         self._rt = rtmidi.MidiIn(rtapi=getattr(rtmidi, _RT_APIS[api]), name=client)

@@ -301,7 +301,7 @@ class _Pending:
 
 def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` for ``--osc`` (port 0: any free port, which the program prints)."""
-    from engine.errors import SongBridgeError  # noqa: PLC0415
+    from engine.errors import SongBridgeError
 
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:

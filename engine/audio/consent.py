@@ -75,7 +75,7 @@ class PluginNotAllowed(PresetError):
 
 
 def store_path() -> Path:
-    from engine.settings import config_dir  # noqa: PLC0415
+    from engine.settings import config_dir
 
     return config_dir() / STORE_NAME
 

@@ -70,7 +70,7 @@ def control_range(name: str, sample_rate: float = 44100.0) -> tuple[float, float
 
 
 def plugin_classes() -> dict[str, type]:
-    import pedalboard as pb  # noqa: PLC0415
+    import pedalboard as pb
 
     out = {}
     for name in dir(pb):
@@ -125,7 +125,7 @@ def plugin_path(ps: PluginSpec, spec: ChainSpec) -> Path:
 def plugin_consent(path: Path, where: str) -> Verdict:
     """Whether the external plugin at ``path`` may be loaded on this machine (nothing of it is loaded to tell);
     PresetError naming ``where`` when it is missing or the allowed list cannot be read."""
-    from engine.audio.consent import ConsentError, check  # noqa: PLC0415
+    from engine.audio.consent import ConsentError, check
 
     if not path.exists():
         raise PresetError(f"{where}.path: plugin not found at {path}")
@@ -150,9 +150,9 @@ def refused_plugins(spec: ChainSpec, overrides: Mapping[str, Any] | None = None,
 
 
 def _external(spec: PluginSpec, where: str, path: Path) -> Any:
-    import pedalboard as pb  # noqa: PLC0415
+    import pedalboard as pb
 
-    from engine.audio.consent import PluginNotAllowed  # noqa: PLC0415
+    from engine.audio.consent import PluginNotAllowed
 
     # Loading runs the plugin's native code (its constructors run even when the load then fails), so a plugin a
     # project or chain names is loaded only when the producer allowed this exact file on this machine.
@@ -197,7 +197,7 @@ def build_board(spec: ChainSpec, sample_rate: float = 44100.0,
     ``"<index>.<param>"`` to a value (the GUI's edits on top of a preset). An external plugin the producer has not
     allowed on this machine (``engine.audio.consent``) raises :class:`~engine.audio.consent.PluginNotAllowed`
     before anything of it is loaded."""
-    import pedalboard as pb  # noqa: PLC0415
+    import pedalboard as pb
 
     plugins = []
     for i, ps in enumerate(effective_plugins(spec, overrides)):
@@ -230,7 +230,7 @@ def process_chunked(board: Any, audio: np.ndarray, sample_rate: float, chunk: in
     out = np.empty_like(x)
     for a in range(0, x.shape[1], chunk):
         if should_stop is not None and should_stop():
-            from engine.errors import Cancelled  # noqa: PLC0415
+            from engine.errors import Cancelled
 
             raise Cancelled("cancelled")
         y = board(x[:, a:a + chunk], sample_rate, reset=False)
@@ -240,7 +240,7 @@ def process_chunked(board: Any, audio: np.ndarray, sample_rate: float, chunk: in
 
 def user_preset_dirs() -> list[Path]:
     """Where user presets are looked up first: ``SONGBRIDGE_PRESETS`` (path list), then the config folder."""
-    from engine.settings import config_dir  # noqa: PLC0415
+    from engine.settings import config_dir
 
     dirs = [Path(p) for p in os.environ.get("SONGBRIDGE_PRESETS", "").split(os.pathsep) if p]
     return [*dirs, config_dir() / "effects"]

@@ -38,7 +38,7 @@ def check_plain_file(path: str | os.PathLike[str]) -> Path:
 
 def read_audio(path: str | os.PathLike[str], *, always_2d: bool = True) -> tuple[np.ndarray, int]:
     """(float32 [frames, channels], sample rate)."""
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
     check_plain_file(path)
 
@@ -55,7 +55,7 @@ def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int 
               subtype: str = "PCM_24", *, root: str | os.PathLike[str] | None = None) -> Path:
     """Write ``audio`` [frames, channels] as WAV (24-bit PCM by default), never through a symbolic link; with
     ``root`` (the project folder), no folder below it may be a link either."""
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
     p = Path(path)
     try:

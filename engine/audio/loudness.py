@@ -17,7 +17,7 @@ OVERSAMPLE = 4
 
 def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness in LUFS of ``audio`` [frames, channels]; -inf for silence."""
-    import pyloudnorm as pyln  # noqa: PLC0415
+    import pyloudnorm as pyln
 
     meter = pyln.Meter(sample_rate)
     x = np.asarray(audio, dtype=np.float64)
@@ -34,7 +34,7 @@ _TAPS_PER_PHASE = 12
 def _polyphase() -> np.ndarray:
     """The 4-phase, 48-tap interpolation filter of BS.1770-4 Annex 2 (a windowed sinc, designed here),
     as [phase, tap]."""
-    from scipy.signal import firwin  # noqa: PLC0415
+    from scipy.signal import firwin
 
     h = firwin(OVERSAMPLE * _TAPS_PER_PHASE, 1.0 / OVERSAMPLE, window=("kaiser", 6.0)) * OVERSAMPLE
     return h.reshape(_TAPS_PER_PHASE, OVERSAMPLE).T.astype(np.float32)
@@ -75,8 +75,8 @@ def true_peak_db(audio: np.ndarray) -> float:
 def limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, lookahead_ms: float = 1.5,
           release_ms: float = 60.0) -> np.ndarray:
     """Look-ahead peak limiter keeping the oversampled peaks under ``ceiling_db``."""
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d  # noqa: PLC0415
-    from scipy.signal import lfilter  # noqa: PLC0415
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+    from scipy.signal import lfilter
 
     ceiling = 10 ** (ceiling_db / 20)
     need = np.minimum(1.0, ceiling / np.maximum(_peak_env(audio), 1e-12))

@@ -47,7 +47,7 @@ _named = False
 
 def _sd() -> Any:
     try:
-        import sounddevice as sd  # noqa: PLC0415
+        import sounddevice as sd
     except OSError as exc:
         raise AudioDeviceError(f"no PortAudio library ({exc}); install it: apt-get install libportaudio2") from None
     _name_jack_client(sd)
@@ -63,7 +63,7 @@ def _name_jack_client(sd: Any) -> None:
         return
     _named = True
     try:
-        import ctypes  # noqa: PLC0415
+        import ctypes
 
         lib = ctypes.CDLL(sd._libname)
         if not hasattr(lib, "PaJack_SetClientName"):
@@ -291,7 +291,7 @@ class Player:
         gains: dict[str, float] = {}
         resampler = None
         if self.samplerate != SAMPLE_RATE:
-            from pedalboard.io import StreamResampler  # noqa: PLC0415
+            from pedalboard.io import StreamResampler
 
             resampler = StreamResampler(SAMPLE_RATE, self.samplerate, 2)
 

@@ -19,7 +19,7 @@ SAMPLE_RATE = 44100
 class TakeSource:
     def __init__(self, take_dir: Path, stems: Sequence[str] | None = None,
                  chains: Mapping[str, Any] | None = None, master: Any = None):
-        import soundfile as sf  # noqa: PLC0415
+        import soundfile as sf
 
         self.take_dir = Path(take_dir)
         stem_dir = self.take_dir / "stems"

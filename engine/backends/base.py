@@ -91,7 +91,7 @@ class Steps:
         self.on_progress(self.done, self.total)
 
 
-def no_progress(done: int, total: int) -> None:  # noqa: ARG001
+def no_progress(done: int, total: int) -> None:
     """A progress callback that ignores progress."""
 
 

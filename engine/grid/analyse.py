@@ -83,7 +83,7 @@ def measure(audio: np.ndarray, sample_rate: int, *, models: Path | None = None, 
             meter: int = 4, bars_s: np.ndarray | None = None,
             should_stop: Callable[[], bool] | None = None) -> Grid:
     """Beats and downbeats of ``audio`` [n] or [n, ch]; see the module docstring for the tracker chosen."""
-    from .beat_this import BeatTracker, find_checkpoint  # noqa: PLC0415
+    from .beat_this import BeatTracker, find_checkpoint
 
     if len(audio) < sample_rate:
         raise SongBridgeError(f"{len(audio) / sample_rate:.2f} s of audio is too short for a beat grid (1 s at "
@@ -93,12 +93,12 @@ def measure(audio: np.ndarray, sample_rate: int, *, models: Path | None = None, 
         tracker = BeatTracker.from_models(models)  # type: ignore[arg-type]
         beats, downs = tracker.beats(audio, sample_rate, should_stop)
         if beats.size >= 2:
-            from .polish import polish  # noqa: PLC0415
+            from .polish import polish
 
             fine = polish(audio, sample_rate, beats)  # the model's 20 ms frames, moved onto the attacks
             downs = fine[np.clip(np.searchsorted(beats, downs - 1e-6), 0, beats.size - 1)]
             return Grid(fine, downs, "beat-this", ckpt.name, tracker.loaded.sha256)
-    from . import dsp  # noqa: PLC0415
+    from . import dsp
 
     beats, downs = dsp.track(audio, sample_rate, bpm=bpm, meter=meter, bars_s=bars_s)
     if beats.size < 2:

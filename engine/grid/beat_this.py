@@ -50,10 +50,10 @@ class Loaded:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Loaded:
-    import torch  # noqa: PLC0415
+    import torch
 
-    from engine.checkpoints import mismatch_report, sha256_file  # noqa: PLC0415
-    from engine.nn.beat_this import BeatThis, config_from  # noqa: PLC0415
+    from engine.checkpoints import mismatch_report, sha256_file
+    from engine.nn.beat_this import BeatThis, config_from
 
     p = Path(path)
     if not p.is_file():
@@ -88,13 +88,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Loaded:
 
 def to_model_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """audio [frames] or [frames, channels] -> float32 mono at 22.05 kHz, as the reference prepares it."""
-    from engine.nn.beat_this.frontend import SAMPLE_RATE  # noqa: PLC0415
+    from engine.nn.beat_this.frontend import SAMPLE_RATE
 
     x = np.asarray(audio)
     if x.ndim == 2:
         x = x.mean(axis=1)
     if sample_rate != SAMPLE_RATE:
-        import soxr  # noqa: PLC0415
+        import soxr
 
         x = soxr.resample(x, sample_rate, SAMPLE_RATE)
     return np.asarray(x, dtype=np.float32)
@@ -106,7 +106,7 @@ class BeatTracker:
     name = "beat-this"
 
     def __init__(self, loaded: Loaded):
-        from engine.nn.beat_this import LogMel  # noqa: PLC0415
+        from engine.nn.beat_this import LogMel
 
         self.loaded = loaded
         self.mel = LogMel()
@@ -119,17 +119,17 @@ class BeatTracker:
         return cls(load_checkpoint(path))
 
     def spectrogram(self, audio: np.ndarray, sample_rate: int) -> object:
-        import torch  # noqa: PLC0415
+        import torch
 
         wav = torch.from_numpy(to_model_rate(audio, sample_rate))
         with torch.inference_mode():
             return self.mel(wav)
 
     def frames(self, spect: object, should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        import torch  # noqa: PLC0415
+        import torch
 
-        from engine.errors import Cancelled  # noqa: PLC0415
-        from engine.nn.beat_this import predict_chunked  # noqa: PLC0415
+        from engine.errors import Cancelled
+        from engine.nn.beat_this import predict_chunked
 
         try:
             with torch.inference_mode():
@@ -141,7 +141,7 @@ class BeatTracker:
     def beats(self, audio: np.ndarray, sample_rate: int,
               should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(beat times, downbeat times) in seconds."""
-        from .peaks import beats_from_logits  # noqa: PLC0415
+        from .peaks import beats_from_logits
 
         if len(audio) * 22050 / sample_rate <= 512:
             raise BeatModelError(f"{len(audio) / sample_rate * 1000:.0f} ms of audio is too short to find beats in")

@@ -32,7 +32,7 @@ def _mono_at_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if x.ndim == 2:
         x = x.mean(axis=1)
     if sample_rate != RATE:
-        import soxr  # noqa: PLC0415
+        import soxr
 
         x = soxr.resample(x, sample_rate, RATE)
     return x.astype(np.float32)
@@ -184,7 +184,7 @@ def track(audio: np.ndarray, sample_rate: int, *, bpm: float | None = None, mete
     beats = mend_outliers(frames * FRAME_S + LATENCY_S)
     beats = beats[(beats >= 0) & (beats <= len(audio) / sample_rate)]
     if polished:
-        from .polish import polish  # noqa: PLC0415
+        from .polish import polish
 
         beats = polish(audio, sample_rate, beats)
         beats = beats[(beats >= 0) & (beats <= len(audio) / sample_rate)]

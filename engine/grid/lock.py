@@ -190,7 +190,7 @@ def pieces(p: LockPlan, source_frames: int,
 def find_attacks(audio: np.ndarray, sr: int) -> np.ndarray:
     """Source seconds of the attacks worth a cut: peaks of the 1 ms energy rise (``polish.rise_db``) of at least
     ``CUT_RISE_DB``, the strongest within ``MIN_GAP_S``, less the rise's delay (the attack's first sample)."""
-    from .polish import RISE_DELAY_S, rise_db  # noqa: PLC0415
+    from .polish import RISE_DELAY_S, rise_db
 
     rise = rise_db(audio, sr)
     block = max(1, sr // 1000)
@@ -209,7 +209,7 @@ def find_attacks(audio: np.ndarray, sr: int) -> np.ndarray:
 def apply(p: LockPlan, audio: np.ndarray, should_stop: Callable[[], bool] | None = None,
           on_piece: Callable[[int, int], None] | None = None) -> np.ndarray:
     """audio [n, ch] float32 at ``p.sample_rate`` -> [p.frames, ch], locked."""
-    import pedalboard  # noqa: PLC0415
+    import pedalboard
 
     sr = p.sample_rate
     x = np.asarray(audio, dtype=np.float32)

@@ -107,7 +107,7 @@ def auto_time(
     if bars_per_line <= 0:
         raise ValueError(f"bars per line must be > 0, got {bars_per_line}")
     if syllables is None:
-        from .g2p import syllable_count as syllables  # noqa: PLC0415
+        from .g2p import syllable_count as syllables
     untimed = [ln for ln in lines if ln.start_s is None]
     if not untimed:
         return list(lines)

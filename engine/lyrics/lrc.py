@@ -279,7 +279,7 @@ def parse_file(path: str) -> LrcDocument:
     return parse(text, path)
 
 
-def format(doc: LrcDocument, *, sections: bool = True) -> str:  # noqa: A001 - the module's verb
+def format(doc: LrcDocument, *, sections: bool = True) -> str:  # the module's verb
     """Normalised LRC: metadata first, then lines in time order, one stamp each, section headers kept."""
     out: list[str] = []
     for key in ("ti", "ar", "al", "au", "by", "length", "re", "tool", "ve", "lr", "#"):

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -90,7 +90,7 @@ class Float32Buffers(nn.Module):
 
     fp32_buffers: tuple[str, ...] = ()
 
-    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 - torch's signature
+    def _apply(self, fn, recurse=True):  # torch's signature
         saved = {n: self._buffers[n] for n in self.fp32_buffers if self._buffers.get(n) is not None}
         super()._apply(fn, recurse)
         for n, old in saved.items():

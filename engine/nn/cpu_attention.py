@@ -20,7 +20,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor
 
 ROWS = 512
@@ -79,6 +79,6 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 def _onednn() -> bool:
-    from .lowp import onednn_available  # noqa: PLC0415
+    from .lowp import onednn_available
 
     return onednn_available()

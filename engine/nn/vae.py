@@ -40,7 +40,7 @@ def chunked(fn: Callable[[Tensor], Tensor], x: Tensor, in_hop: int, out_hop: int
     out: Tensor | None = None
     for i, s in enumerate(starts):
         if should_stop is not None and should_stop():
-            from engine.errors import Cancelled  # noqa: PLC0415
+            from engine.errors import Cancelled
 
             raise Cancelled("cancelled")
         y = fn(x[..., s * in_hop:(s + chunk) * in_hop])
@@ -69,7 +69,7 @@ class VAE:
     @classmethod
     def load(cls, path: str, device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> VAE:
         """``dtype``: on the CPU, the precision of the native decoder (None: TorchScript only)."""
-        from engine.checkpoints import CheckpointError  # noqa: PLC0415
+        from engine.checkpoints import CheckpointError
 
         try:
             module = torch.jit.load(path, map_location="cpu")
@@ -80,7 +80,7 @@ class VAE:
                 raise CheckpointError(f"{path}: the VAE has no {method}() method")
         native = None
         if dtype is not None and torch.device(device).type == "cpu":
-            from .vae_native import native_decoder  # noqa: PLC0415
+            from .vae_native import native_decoder
 
             native = native_decoder(module, dtype)
         return cls(module, device, native)

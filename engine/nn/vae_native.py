@@ -37,8 +37,8 @@ def _weights(module: torch.jit.ScriptModule) -> dict[str, Tensor]:
     return out
 
 
-def _config(sd: dict[str, Tensor], final_tanh: bool):  # noqa: ANN202 - OobleckConfig, imported lazily
-    from engine.nn.sao.config import OobleckConfig  # noqa: PLC0415
+def _config(sd: dict[str, Tensor], final_tanh: bool):  # OobleckConfig, imported lazily
+    from engine.nn.sao.config import OobleckConfig
 
     blocks = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"layers\.(\d+)\.layers\.1\.weight_v", k)))
     if not blocks or blocks != list(range(1, len(blocks) + 1)):
@@ -62,8 +62,8 @@ def _config(sd: dict[str, Tensor], final_tanh: bool):  # noqa: ANN202 - OobleckC
 def native_decoder(module: torch.jit.ScriptModule, dtype: torch.dtype) -> nn.Module | None:
     """The file's decoder rebuilt in our Oobleck and put in its inference form in ``dtype``, or None when it does
     not fit or does not decode the probe as the file does."""
-    from engine.nn.sao.vae import Decoder  # noqa: PLC0415
-    from engine.nn.sao.vae_inference import InferenceCoder  # noqa: PLC0415
+    from engine.nn.sao.vae import Decoder
+    from engine.nn.sao.vae_inference import InferenceCoder
 
     try:
         sd = _weights(module)

@@ -84,7 +84,7 @@ class EventSource:
 
     def follow(self, job_id: str, timeout: float | None = None) -> Iterator[Event]:
         """Events of one job until it ends (other jobs' events are dropped)."""
-        from engine.errors import SongBridgeError  # noqa: PLC0415
+        from engine.errors import SongBridgeError
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:

@@ -41,8 +41,8 @@ def describe_exit(code: int | None) -> str:
 def estimate(job: Job) -> tuple[float, int]:
     """Time and memory before the job runs (never loads a model)."""
     if isinstance(job, GenerateJob):
-        from engine.backends import registry  # noqa: PLC0415
-        from engine.estimates import estimate_seconds  # noqa: PLC0415
+        from engine.backends import registry
+        from engine.estimates import estimate_seconds
 
         try:
             backend = registry.create(job.backend, **dict(job.backend_settings))
@@ -148,8 +148,8 @@ def parse_gpus(spec: str | None, visible: int | None = None) -> list[str | None]
 def _visible_gpus() -> int:
     """How many NVIDIA GPUs the machine has (``nvidia-smi -L``; the service never imports torch itself: the
     workers do, each with its own ``CUDA_VISIBLE_DEVICES``)."""
-    import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
+    import shutil
+    import subprocess
 
     smi = shutil.which("nvidia-smi")
     if smi is None:

@@ -26,7 +26,7 @@ class Backends:
         self.last_used = time.monotonic()
 
     def get(self, name: str, settings: dict[str, Any]) -> Any:
-        from engine.backends import registry  # noqa: PLC0415
+        from engine.backends import registry
 
         key = (name, tuple(sorted((k, str(v)) for k, v in settings.items())))
         if key not in self._items:
@@ -74,7 +74,7 @@ def run_job(job_id: str, job: Job, backends: Backends, emit: Callable[[Any], Non
             progress(i + 1, job.steps)
         return Finished(job_id)
     if isinstance(job, GenerateJob):
-        from engine.estimates import record_job  # noqa: PLC0415
+        from engine.estimates import record_job
 
         began = time.monotonic()
         backend = backends.get(job.backend, dict(job.backend_settings))
@@ -90,16 +90,16 @@ def run_job(job_id: str, job: Job, backends: Backends, emit: Callable[[Any], Non
         record_job(job.backend, sum(r.duration_s for r in job.requests), time.monotonic() - began)
         return Finished(job_id, tuple(takes))
     if isinstance(job, RenderJob):
-        from engine.render import render_summary, render_take  # noqa: PLC0415
-        from engine.song.project import Project  # noqa: PLC0415
+        from engine.render import render_summary, render_take
+        from engine.song.project import Project
 
         project = Project.open(job.project)
         result = render_take(project, job.take_id, job.settings, progress, should_stop, job.time_reference_s,
                              job.out_name)
         return Finished(job_id, (), render_summary(result))
     if isinstance(job, GridJob):
-        from engine.backends.takes import update_record  # noqa: PLC0415
-        from engine.grid.takes import grid_take, lock_take  # noqa: PLC0415
+        from engine.backends.takes import update_record
+        from engine.grid.takes import grid_take, lock_take
 
         progress(0, 5)
         take, _grid = grid_take(job.project, job.take, job.tempo, models=job.models, should_stop=should_stop)
@@ -113,7 +113,7 @@ def run_job(job_id: str, job: Job, backends: Backends, emit: Callable[[Any], Non
         return Finished(job_id, (take,), {"grid": dict(take.analysis["grid"]),
                                           **({"lock": dict(take.analysis["lock"])} if job.lock else {})})
     if isinstance(job, SplitJob):
-        from engine.stems.split import split_take  # noqa: PLC0415
+        from engine.stems.split import split_take
 
         take = split_take(job.project, job.take, models=job.models, two=job.two, on_progress=progress,
                           should_stop=should_stop)
@@ -159,13 +159,13 @@ def die_with_parent(parent: int, deathsig: bool) -> None:
     included): on Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG; only when the worker was
     started from the parent's main thread, since the signal follows the thread that started it); everywhere a
     watchdog thread checks the parent every half second."""
-    import signal  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-    import threading  # noqa: PLC0415
+    import signal
+    import sys
+    import threading
 
     if deathsig and sys.platform.startswith("linux"):
         try:
-            import ctypes  # noqa: PLC0415
+            import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1

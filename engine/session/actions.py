@@ -49,9 +49,9 @@ class TakeActions:
     def split(self: Any, take_id: str | None = None, two: bool = False, *, origin: str = "app",
               purpose: dict[str, Any] | None = None, follow_ups: Sequence[FollowUp] = ()) -> str:
         """Split a take (the newest unless named) into stems (``two``: vocal and accompaniment)."""
-        from engine.service import SplitJob  # noqa: PLC0415
-        from engine.settings import models_dir  # noqa: PLC0415
-        from engine.stems.files import WHERE, find_model  # noqa: PLC0415
+        from engine.service import SplitJob
+        from engine.settings import models_dir
+        from engine.stems.files import WHERE, find_model
 
         ups = checked(follow_ups) or tuple((purpose or {}).get("follow_ups") or ())
         take = self._take(take_id)
@@ -67,8 +67,8 @@ class TakeActions:
                   follow_ups: Sequence[FollowUp] = ()) -> str:
         """Find a take's grid (beats, downbeats); ``lock``: also make its grid-locked copy at ``bpm`` (None: the
         song's tempo), heard as soon as it is made (``followups.switch_lock_on``)."""
-        from engine.service import GridJob  # noqa: PLC0415
-        from engine.settings import models_dir  # noqa: PLC0415
+        from engine.service import GridJob
+        from engine.settings import models_dir
 
         ups = checked(follow_ups) or tuple((purpose or {}).get("follow_ups") or ())
         if bpm is not None and (not math.isfinite(bpm) or not 20 <= bpm <= 400):
@@ -86,7 +86,7 @@ class TakeActions:
     def make_loop(self: Any, req: MakeLoop, *, origin: str = "app", purpose: dict[str, Any] | None = None,
                   follow_ups: Sequence[FollowUp] = ()) -> str:
         """Queue ``req.takes`` loops (``loops.py``, checked whole first); each becomes a loop clip at its bar."""
-        from engine.settings import models_dir  # noqa: PLC0415
+        from engine.settings import models_dir
 
         ups = checked(follow_ups)
         p = plan_loop(self.song, req, models_dir()[0])

@@ -136,7 +136,7 @@ class Session(TakeActions):
             for fn in list(self._subs):
                 try:
                     fn(ev)
-                except Exception:  # noqa: BLE001 - one broken subscriber must not silence the others
+                except Exception:  # one broken subscriber must not silence the others
                     log.exception("subscriber %r failed on %s", fn, type(ev).__name__)
 
     # -- editing ----------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ class Session(TakeActions):
     def accept(self, take_id: str, section_id: str = "", origin: str = "app", on_saved: Done | None = None) -> None:
         """``take_id`` becomes the accepted take of a section ("" = the song): one undoable step, kept in song.json.
         A loop is never a section's (or the song's) take; the comp (``engine.comp``) renders and lands these."""
-        from engine.comp import is_loop  # noqa: PLC0415
+        from engine.comp import is_loop
 
         with self._mutex:
             before = self.project.song
@@ -229,8 +229,8 @@ class Session(TakeActions):
                  label: str = "song", origin: str = "app", purpose: dict[str, Any] | None = None,
                  follow_ups: Sequence[followups.FollowUp] = ()) -> str:
         """Queue ``count`` takes; they get their ids when they are committed, then ``follow_ups`` run on them."""
-        from engine.generation import plan_takes  # noqa: PLC0415
-        from engine.service import PRIORITY_BATCH, PRIORITY_SECTION, GenerateJob  # noqa: PLC0415
+        from engine.generation import plan_takes
+        from engine.service import PRIORITY_BATCH, PRIORITY_SECTION, GenerateJob
 
         if self.engine is None:
             raise SongBridgeError("this session has no engine")
@@ -254,8 +254,8 @@ class Session(TakeActions):
         """The one "regenerate parts of a take" (engine/session/regenerate.py): check ``req`` whole, then set the
         words and style it carries (one undoable edit), then queue its takes (``follow_ups`` run on them when they
         are made); returns the job id."""
-        from engine.backends import registry  # noqa: PLC0415
-        from engine.service import PRIORITY_INTERACTIVE  # noqa: PLC0415
+        from engine.backends import registry
+        from engine.service import PRIORITY_INTERACTIVE
 
         if self.engine is None:
             raise SongBridgeError("this session has no engine")
@@ -296,12 +296,12 @@ class Session(TakeActions):
             return [j for j, p in self.jobs.items() if all(p.get(k) == v for k, v in match.items())]
 
     def _pump_events(self) -> None:
-        from engine.service import Cancelled, Failed, Finished, Progress  # noqa: PLC0415
+        from engine.service import Cancelled, Failed, Finished, Progress
 
         while not self._stop.is_set():
             try:
                 ev = self.engine.wait(0.1)
-            except Exception:  # noqa: BLE001 - a broken connection is reported by the engine's own events
+            except Exception:  # a broken connection is reported by the engine's own events
                 log.exception("reading engine events")
                 self._stop.wait(0.5)
                 continue
@@ -313,7 +313,7 @@ class Session(TakeActions):
                 elif isinstance(ev, Finished):
                     try:
                         self._finished(ev)
-                    except Exception as exc:  # noqa: BLE001 - the job must still end for whoever waits on it
+                    except Exception as exc:  # the job must still end for whoever waits on it
                         log.exception("committing the takes of job %s", ev.job_id)
                         with self._mutex:
                             purpose = self.jobs.pop(ev.job_id, {})
@@ -326,7 +326,7 @@ class Session(TakeActions):
                     kept = self._keep_finished(purpose)
                     state = "failed" if isinstance(ev, Failed) else "cancelled"
                     self._publish(JobEnded(ev.job_id, state, kept, error=getattr(ev, "error", ""), purpose=purpose))
-            except Exception:  # noqa: BLE001 - the pump must outlive any event
+            except Exception:  # the pump must outlive any event
                 log.exception("while handling engine event %s", ev)
 
     def _finished(self, ev: Any) -> None:
@@ -351,9 +351,9 @@ class Session(TakeActions):
     def _split_neural(self, takes: list[Take], origin: str) -> None:
         """A neural take (one "song" stem) is split into vocal, drums, bass and other as soon as it is made, when
         a stem-separation model is installed (guide takes have their stems already)."""
-        from engine.service import SplitJob  # noqa: PLC0415
-        from engine.settings import models_dir  # noqa: PLC0415
-        from engine.stems.files import find_model  # noqa: PLC0415
+        from engine.service import SplitJob
+        from engine.settings import models_dir
+        from engine.stems.files import find_model
 
         neural = [t for t in takes if t.stems == ("song",)]
         if not neural or not self.auto_split:
@@ -367,9 +367,9 @@ class Session(TakeActions):
 
     def _commit(self, job_id: str, takes: Any, purpose: dict[str, Any]) -> list[Take]:
         """Name the finished takes, add them to the song, save; publishes TakesAdded."""
-        from engine.backends.takes import commit_pending  # noqa: PLC0415
-        from engine.comp import stamp_lineage  # noqa: PLC0415
-        from engine.generation import next_take_ids, taken_on_disk  # noqa: PLC0415
+        from engine.backends.takes import commit_pending
+        from engine.comp import stamp_lineage
+        from engine.generation import next_take_ids, taken_on_disk
 
         committed: list[Take] = []
         events: list[Any] = []
@@ -398,7 +398,7 @@ class Session(TakeActions):
 
     def _keep_finished(self, purpose: dict[str, Any]) -> tuple[Take, ...]:
         """The takes a failed or cancelled multi-take job finished before it stopped become takes too."""
-        from engine.backends.takes import PENDING, read_record  # noqa: PLC0415
+        from engine.backends.takes import PENDING, read_record
 
         tag = purpose.get("pending")
         if not tag:

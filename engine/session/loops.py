@@ -38,9 +38,9 @@ class LoopPlan:
 
 def plan(song: Song, req: MakeLoop, models: Path) -> LoopPlan:
     """Check ``req`` whole against ``song`` and the installed models; raises SongBridgeError naming the field."""
-    from engine.backends import registry  # noqa: PLC0415
-    from engine.backends.stable_audio.catalog import loop_backend, window_s  # noqa: PLC0415
-    from engine.backends.stable_audio.loops import loop_seconds  # noqa: PLC0415
+    from engine.backends import registry
+    from engine.backends.stable_audio.catalog import loop_backend, window_s
+    from engine.backends.stable_audio.loops import loop_seconds
 
     prompt = " ".join(req.prompt.split()) or song.style.prompt
     if not prompt:

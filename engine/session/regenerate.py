@@ -71,7 +71,7 @@ def is_loop(take: Take) -> bool:
     """A loop take (``songbridge loop``, the Loops panel): made by a Stable Audio backend for a number of bars. It
     is not a song take: regenerating parts of it would edit a few bars of loop, not the song. A song keeps loops
     apart (``Song.loops``); this is the same rule (``engine.song.model.is_loop_take``) for a take found by id."""
-    from engine.song.model import is_loop_take  # noqa: PLC0415
+    from engine.song.model import is_loop_take
 
     return is_loop_take(take)
 
@@ -168,7 +168,7 @@ def merge(spans: list[tuple[float, float]]) -> tuple[TimeRange, ...]:
 
 def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -> Plan:
     """Check ``req`` against ``song`` whole; raise SongBridgeError naming the field at fault, or return the plan."""
-    from engine.backends.base import EditSpec  # noqa: PLC0415
+    from engine.backends.base import EditSpec
 
     if not (req.sections or req.bars or req.seconds or req.lines):
         raise SongBridgeError("nothing to regenerate: give a section, bars, seconds or lyric lines")

@@ -90,5 +90,5 @@ class Saver:
             for _, done in ready:
                 try:
                     done(ok, error)
-                except Exception:  # noqa: BLE001 - a subscriber's bug must not stop saving
+                except Exception:  # a subscriber's bug must not stop saving
                     log.exception("while reporting a save")

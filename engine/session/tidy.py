@@ -20,8 +20,8 @@ log = logging.getLogger("songbridge.session")
 
 def tidy_takes(session: Session) -> list[str]:
     """Tidy the session's takes folder as it opens; returns what was done, one note each."""
-    from engine.backends.takes import PENDING, commit_pending, leftovers, quarantine, read_record  # noqa: PLC0415
-    from engine.generation import next_take_ids, taken_on_disk  # noqa: PLC0415
+    from engine.backends.takes import PENDING, commit_pending, leftovers, quarantine, read_record
+    from engine.generation import next_take_ids, taken_on_disk
 
     takes_dir = session.project.folder / "takes"
     song = session.project.song

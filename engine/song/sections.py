@@ -82,7 +82,7 @@ def _preferred(bars: int) -> int:
 
 def _display(header: str) -> tuple[str, str]:
     """``"pre-chorus 2"`` -> (``"prechorus"``, ``"Pre-Chorus"``): the kind headers are matched by, and its name."""
-    from engine.lyrics.convert import split_header  # noqa: PLC0415
+    from engine.lyrics.convert import split_header
 
     kind, _ = split_header(header)
     m = re.fullmatch(r"\s*(.*?)[\s_-]*(\d+)?\s*", header)
@@ -114,10 +114,10 @@ def sections_from_lyrics(lyrics: LrcDocument | str, tempo: TempoMap, *,
 
     Returns (sections in time order, warnings: one sentence each, for the terminal or the app).
     """
-    from engine.lyrics.g2p import syllable_count  # noqa: PLC0415
-    from engine.lyrics.lrc import LrcDocument as _Doc  # noqa: PLC0415
-    from engine.lyrics.lrc import LrcHeader, parse  # noqa: PLC0415
-    from engine.lyrics.phrasing import line_bars  # noqa: PLC0415
+    from engine.lyrics.g2p import syllable_count
+    from engine.lyrics.lrc import LrcDocument as _Doc
+    from engine.lyrics.lrc import LrcHeader, parse
+    from engine.lyrics.phrasing import line_bars
 
     doc = parse(lyrics) if isinstance(lyrics, str) else lyrics
     if not isinstance(doc, _Doc):
@@ -241,7 +241,7 @@ def sections_from_lyrics(lyrics: LrcDocument | str, tempo: TempoMap, *,
     # Names: a kind is numbered when the song has it more than once or its header gives a number; a header's own
     # number is kept ("[Verse 3]" -> "Verse 3") unless an earlier header of its kind has it, and the others take
     # the smallest numbers left, in order.
-    from engine.lyrics.convert import split_header  # noqa: PLC0415
+    from engine.lyrics.convert import split_header
 
     labels = [("intro", "Intro") if b == -1 else _display(names[b]) for b, _, _, _ in spans]
     wanted = [split_header(names[b])[1] if b > 0 else None for b, _, _, _ in spans]

@@ -35,9 +35,9 @@ def midi_path(take_dir: Path, take: Take) -> Path:
 
 def read_midi(path: Path) -> Any:
     """The ``mido.MidiFile`` at ``path`` (at most ``MAX_MIDI_BYTES``); a damaged file is an error naming it."""
-    import io  # noqa: PLC0415
+    import io
 
-    import mido  # noqa: PLC0415
+    import mido
 
     try:
         with open(path, "rb") as fh:
@@ -62,7 +62,7 @@ def _absolute(track: Any) -> list[tuple[int, Any]]:
 
 def slice_midi(mid: Any, tempo: TempoMap, section: Section) -> Any:
     """``mid`` (a whole-song file from 0 s) cut to ``section``, its start moved to tick 0."""
-    import mido  # noqa: PLC0415
+    import mido
 
     ppq = mid.ticks_per_beat
     q0 = tempo.seconds_to_quarters(0.0)
@@ -125,7 +125,7 @@ def take_midi(take_dir: Path, song: Song, take: Take, section: Section | None = 
 
 def save_midi(mid: Any, path: Path, root: Path | None = None) -> Path:
     """Write ``mid`` at ``path`` whole (a temporary file renamed), never through a link."""
-    from engine.safe_fs import open_write  # noqa: PLC0415
+    from engine.safe_fs import open_write
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")

@@ -54,7 +54,7 @@ def _check_structure(node: Any, path: Path) -> None:
 
 
 def load_safetensors(path: Path) -> Any:
-    from safetensors import safe_open  # noqa: PLC0415
+    from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as fh:
@@ -71,7 +71,7 @@ def load_safetensors(path: Path) -> Any:
             raise SeparationModelError(f"{path}: metadata {key!r} is not JSON ({exc})") from None
     if "structure" in meta:
         _check_structure(json.loads(meta["structure"]), path)
-    from demucs.hf import load_safetensors_model  # noqa: PLC0415
+    from demucs.hf import load_safetensors_model
 
     try:
         return load_safetensors_model(path)
@@ -80,13 +80,13 @@ def load_safetensors(path: Path) -> Any:
 
 
 def load_th(path: Path) -> Any:
-    import fractions  # noqa: PLC0415
+    import fractions
 
-    import torch  # noqa: PLC0415
-    from demucs.demucs import Demucs  # noqa: PLC0415
-    from demucs.hdemucs import HDemucs  # noqa: PLC0415
-    from demucs.htdemucs import HTDemucs  # noqa: PLC0415
-    from demucs.states import load_model  # noqa: PLC0415
+    import torch
+    from demucs.demucs import Demucs
+    from demucs.hdemucs import HDemucs
+    from demucs.htdemucs import HTDemucs
+    from demucs.states import load_model
 
     try:
         with torch.serialization.safe_globals([HTDemucs, HDemucs, Demucs, fractions.Fraction]):
@@ -100,14 +100,14 @@ def load_th(path: Path) -> Any:
 
 def load(path: str | os.PathLike[str]) -> Separator:
     """A model or bag from a ``.yaml`` bag, a ``.safetensors`` file or a ``.th`` package."""
-    from engine.checkpoints import sha256_file  # noqa: PLC0415
+    from engine.checkpoints import sha256_file
 
     p = Path(path)
     if not p.is_file():
         raise SeparationModelError(f"{p}: not found; {WHERE}")
     if p.suffix == ".yaml":
-        import yaml  # noqa: PLC0415
-        from demucs.apply import BagOfModels  # noqa: PLC0415
+        import yaml
+        from demucs.apply import BagOfModels
 
         try:
             bag = yaml.safe_load(p.read_text(encoding="utf-8"))

@@ -30,8 +30,8 @@ def separate(sep: Any, audio: np.ndarray, sample_rate: int, *, two: bool = False
              on_progress: Callable[[int, int], None] | None = None,
              should_stop: Callable[[], bool] | None = None, device: str | None = None) -> dict[str, np.ndarray]:
     """audio [n, ch] -> {stem: [n, 2] float32} at ``sample_rate``; ``two``: {"vocal", "instrumental"}."""
-    import torch  # noqa: PLC0415
-    from demucs.apply import apply_model  # noqa: PLC0415
+    import torch
+    from demucs.apply import apply_model
 
     x = np.asarray(audio, dtype=np.float32)
     x = x[:, None] if x.ndim == 1 else x
@@ -40,7 +40,7 @@ def separate(sep: Any, audio: np.ndarray, sample_rate: int, *, two: bool = False
     if n < sample_rate // 10:
         raise SongBridgeError(f"{n / sample_rate:.2f} s of audio is too short to split into stems")
     if sample_rate != sep.samplerate:
-        import soxr  # noqa: PLC0415
+        import soxr
 
         x = soxr.resample(x, sample_rate, sep.samplerate).astype(np.float32)
     wav = torch.from_numpy(np.ascontiguousarray(x.T))
@@ -71,7 +71,7 @@ def separate(sep: Any, audio: np.ndarray, sample_rate: int, *, two: bool = False
     out = out * std + mean
     stems = {NAMES.get(name, name): out[i].numpy().T for i, name in enumerate(sep.sources)}
     if sample_rate != sep.samplerate:
-        import soxr  # noqa: PLC0415
+        import soxr
 
         stems = {k: soxr.resample(v, sep.samplerate, sample_rate)[:n].astype(np.float32) for k, v in stems.items()}
     if two:
@@ -86,14 +86,14 @@ def split_take(folder: Path, take: Any, *, models: Path | None = None, two: bool
     """Split ``takes/<id>/mix.wav`` into stems written as ``takes/<id>/stems/<stem>.wav`` (whole files renamed
     into place; the take's previous stems move to ``stems.before-split/``); returns the take with its new stems
     and ``analysis.separation`` (and without a grid lock made from the old stems)."""
-    from engine.audio.io import read_audio, write_wav  # noqa: PLC0415
-    from engine.backends.takes import update_record  # noqa: PLC0415
-    from engine.safe_fs import make_dirs  # noqa: PLC0415
-    from engine.settings import models_dir  # noqa: PLC0415
-    from engine.song.model import check_stem  # noqa: PLC0415
+    from engine.audio.io import read_audio, write_wav
+    from engine.backends.takes import update_record
+    from engine.safe_fs import make_dirs
+    from engine.settings import models_dir
+    from engine.song.model import check_stem
 
-    from .files import LICENCE  # noqa: PLC0415
-    from .models import from_models  # noqa: PLC0415
+    from .files import LICENCE
+    from .models import from_models
 
     take_dir = folder / "takes" / take.id
     sep = from_models(models or models_dir()[0])

@@ -45,7 +45,7 @@ def random_style(seed_text: str) -> np.ndarray:
 
 
 def file_sha256(path: Path) -> str:
-    from engine.checkpoints import sha256_file  # noqa: PLC0415
+    from engine.checkpoints import sha256_file
 
     return sha256_file(path)
 
@@ -70,8 +70,8 @@ def reference_path(reference: str, project_dir: Path | None) -> Path:
 def encode(models_dir: Path, *, prompt: str | None = None, audio: Path | None = None,
            device: str = "cpu") -> tuple[np.ndarray, dict[str, Any]]:
     """Load the encoder, embed one prompt or one clip, unload. Returns (vector, record)."""
-    from .encoder import StyleEncoder  # noqa: PLC0415
-    from .reference import prepare  # noqa: PLC0415
+    from .encoder import StyleEncoder
+    from .reference import prepare
 
     files = locate(models_dir)
     prepared = prepare(audio) if audio is not None else None  # a bad clip is refused before the model loads
@@ -93,7 +93,7 @@ def style_vector(style: Any, *, project_dir: Path | None, models_dir: Path, tiny
                  device: str = "cpu") -> StyleVector:
     """The vector for ``style`` (an ``engine.song.model.Style``) and a record of its source for the take."""
     if style.preset:
-        from .presets import find  # noqa: PLC0415
+        from .presets import find
 
         s = find(style.preset)
         return StyleVector(s.vector, {"source": "preset", "preset": s.name, "preset_source": s.source,

@@ -25,11 +25,11 @@ class StyleError(SongBridgeError):
 
 
 def _read_weights(path: Path) -> dict[str, Any]:
-    import torch  # noqa: PLC0415
+    import torch
 
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError  # noqa: PLC0415
-        from safetensors.torch import load_file  # noqa: PLC0415
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
 
         try:
             return load_file(str(path))
@@ -52,7 +52,7 @@ def _read_weights(path: Path) -> dict[str, Any]:
 
 def load_state(model: Any, sd: dict[str, Any], path: Path) -> None:
     """Put ``sd`` into ``model`` (built on the meta device) after checking every key and shape."""
-    from engine.nn.mulan.model import UNUSED_PREFIXES  # noqa: PLC0415
+    from engine.nn.mulan.model import UNUSED_PREFIXES
 
     if sd and not any(k.startswith("mulan.") for k in sd):
         sd = {f"mulan.{k}": v for k, v in sd.items()}
@@ -63,7 +63,7 @@ def load_state(model: Any, sd: dict[str, Any], path: Path) -> None:
     shapes = [(k, tuple(got[k].shape), tuple(expected[k].shape)) for k in sorted(set(expected) & set(got))
               if tuple(got[k].shape) != tuple(expected[k].shape)]
     if missing or unexpected or shapes:
-        from engine.checkpoints import mismatch_report  # noqa: PLC0415
+        from engine.checkpoints import mismatch_report
 
         raise EncoderFilesError(mismatch_report(f"{path}: does not fit MuQ-MuLan as its config.json files describe it",
                                                 missing, unexpected, shapes))
@@ -90,7 +90,7 @@ class Tokenizer:
 
     def __init__(self, path: Path):
         try:
-            from tokenizers import Tokenizer as Fast  # noqa: PLC0415
+            from tokenizers import Tokenizer as Fast
         except ImportError:
             raise StyleError("text styles need the tokenizers package: pip install tokenizers") from None
         try:
@@ -111,9 +111,9 @@ class StyleEncoder:
     """MuQ-MuLan loaded from the model folder; ``text`` and ``audio`` give float32 [1, 512] vectors."""
 
     def __init__(self, files: EncoderFiles, device: str = "cpu"):
-        import torch  # noqa: PLC0415
+        import torch
 
-        from engine.nn.mulan import MuQMuLan, MuQMuLanConfig  # noqa: PLC0415
+        from engine.nn.mulan import MuQMuLan, MuQMuLanConfig
 
         mulan, muq, xlmr = files.configs()
         try:
@@ -137,7 +137,7 @@ class StyleEncoder:
         return ids
 
     def text(self, prompt: str, taps: dict[str, Any] | None = None) -> np.ndarray:
-        import torch  # noqa: PLC0415
+        import torch
 
         ids = torch.tensor([self.token_ids(prompt)], dtype=torch.long, device=self.device)
         with torch.inference_mode():
@@ -146,7 +146,7 @@ class StyleEncoder:
 
     def wave(self, wav: np.ndarray, taps: list[dict[str, Any]] | None = None) -> np.ndarray:
         """A prepared 24 kHz mono clip (see ``reference.prepare``) -> [1, 512]."""
-        import torch  # noqa: PLC0415
+        import torch
 
         x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None].to(self.device)
         with torch.inference_mode():
@@ -155,6 +155,6 @@ class StyleEncoder:
 
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]
-        import gc  # noqa: PLC0415
+        import gc
 
         gc.collect()

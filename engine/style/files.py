@@ -98,7 +98,7 @@ def locate(models: Path) -> EncoderFiles:
 
 
 def problems(files: EncoderFiles) -> list[str]:
-    from engine.backends.diffrhythm.files import file_problem  # noqa: PLC0415
+    from engine.backends.diffrhythm.files import file_problem
 
     out = []
     for p in (files.config, files.weights, files.muq_config, files.xlmr_config, files.tokenizer):
@@ -111,9 +111,9 @@ def problems(files: EncoderFiles) -> list[str]:
 def weights_digest(path: Path) -> str:
     """sha256 of a weights file, remembered per (path, size, mtime) in the user cache folder so that a 2.6 GB
     file is hashed once, not at every take."""
-    import os  # noqa: PLC0415
+    import os
 
-    from platformdirs import user_cache_dir  # noqa: PLC0415
+    from platformdirs import user_cache_dir
 
     st = path.stat()
     key = str(path.resolve())
@@ -127,7 +127,7 @@ def weights_digest(path: Path) -> str:
     hit = known.get(key)
     if isinstance(hit, dict) and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
         return str(hit.get("sha256"))
-    from engine.checkpoints import sha256_file  # noqa: PLC0415
+    from engine.checkpoints import sha256_file
 
     digest = sha256_file(path)
     known[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}

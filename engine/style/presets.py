@@ -53,7 +53,7 @@ def styles_dir() -> Path:
     env = os.environ.get("SONGBRIDGE_STYLES")
     if env:
         return Path(env).expanduser()
-    from engine.settings import config_dir  # noqa: PLC0415
+    from engine.settings import config_dir
 
     return config_dir() / "styles"
 
@@ -131,7 +131,7 @@ def find(name: str) -> StylePreset:
 
 def save(preset: StylePreset, *, overwrite: bool = False) -> Path:
     """Write atomically; refuses to replace an existing preset unless ``overwrite``."""
-    import tomli_w  # noqa: PLC0415
+    import tomli_w
 
     folder = styles_dir()
     path = folder / file_name(preset.name)

@@ -36,7 +36,7 @@ class Prepared:
 
 
 def prepare(path: str | Path) -> Prepared:
-    import soundfile as sf  # noqa: PLC0415
+    import soundfile as sf
 
     p = Path(path)
     if not p.is_file():
@@ -61,7 +61,7 @@ def prepare(path: str | Path) -> Prepared:
     mono = np.mean(y.T, axis=0) if y.shape[1] > 1 else y[:, 0]
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if sr != TARGET_SR:
-        import soxr  # noqa: PLC0415
+        import soxr
 
         n = int(math.ceil(mono.shape[0] * (float(TARGET_SR) / sr)))
         out = soxr.resample(mono, sr, TARGET_SR, quality="soxr_hq")

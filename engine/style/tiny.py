@@ -28,7 +28,7 @@ WORDS = ("pop rock jazz hip hop rap trap lo-fi boom bap synth wave house techno 
 
 
 def _tokenizer_json() -> str:
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors  # noqa: PLC0415
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     pieces = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
     seen = {p for p, _ in pieces}
@@ -54,9 +54,9 @@ def _tokenizer_json() -> str:
 
 def create_tiny_encoder(models: Path, seed: int = 0) -> Path:
     """Write the tiny encoder's three folders into the model folder ``models``; returns its MuQ-MuLan folder."""
-    import torch  # noqa: PLC0415
+    import torch
 
-    from engine.nn.mulan import MuQMuLan, MuQMuLanConfig  # noqa: PLC0415
+    from engine.nn.mulan import MuQMuLan, MuQMuLanConfig
 
     tok = _tokenizer_json()
     vocab = len(json.loads(tok)["model"]["vocab"])

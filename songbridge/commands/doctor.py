@@ -21,7 +21,7 @@ def _python() -> tuple[str, str]:
 
 def _torch() -> tuple[str, str]:
     try:
-        import torch  # noqa: PLC0415
+        import torch
     except Exception as exc:  # noqa: BLE001
         return FAIL, f"torch cannot be imported ({exc}); pip install 'torch>=2.4,<2.14'"
     if torch.cuda.is_available():
@@ -36,7 +36,7 @@ def _torch() -> tuple[str, str]:
 
 def _precision() -> tuple[str, str]:
     """The CPU precision of the neural engines (measured once per machine, cached; overridable)."""
-    from engine.precision import cpu_precision  # noqa: PLC0415
+    from engine.precision import cpu_precision
 
     choice = cpu_precision()
     return OK, (f"neural engines on the CPU compute in {choice.describe()}; override with --precision, "
@@ -51,7 +51,7 @@ def _flash_attn() -> tuple[str, str]:
 
 def _audio() -> tuple[str, str]:
     try:
-        import sounddevice as sd  # noqa: PLC0415
+        import sounddevice as sd
     except OSError as exc:
         return WARN, f"no PortAudio library ({exc}); install it: apt-get install libportaudio2"
     apis = [a["name"] for a in sd.query_hostapis()]
@@ -63,7 +63,7 @@ def _audio() -> tuple[str, str]:
 
 def _midi() -> tuple[str, str]:
     try:
-        import rtmidi  # noqa: PLC0415
+        import rtmidi
     except Exception as exc:  # noqa: BLE001
         return WARN, f"python-rtmidi cannot be imported ({exc})"
     names = {rtmidi.API_LINUX_ALSA: "ALSA", rtmidi.API_UNIX_JACK: "JACK", rtmidi.API_MACOSX_CORE: "CoreMIDI",
@@ -74,7 +74,7 @@ def _midi() -> tuple[str, str]:
 
 def _g2p() -> tuple[str, str]:
     try:
-        from engine.lyrics.g2p import default_g2p  # noqa: PLC0415
+        from engine.lyrics.g2p import default_g2p
 
         g = default_g2p()
         syl = g.syllables("hello world")
@@ -97,8 +97,8 @@ def _espeak() -> tuple[str, str]:
 
 def _models(explicit: str | None) -> Callable[[], tuple[str, str]]:
     def check() -> tuple[str, str]:
-        from engine.backends.diffrhythm.files import ModelFilesError, installed, locate  # noqa: PLC0415
-        from engine.settings import models_dir  # noqa: PLC0415
+        from engine.backends.diffrhythm.files import ModelFilesError, installed, locate
+        from engine.settings import models_dir
 
         folder, origin = models_dir(explicit)
         if not folder.exists():

@@ -49,7 +49,7 @@ def _span(text: str, option: str) -> tuple[float, float]:
 
 def request(args: argparse.Namespace) -> Any:
     """The command line as the session's :class:`~engine.session.Regenerate` (checked against the song later)."""
-    from engine.session import Regenerate  # noqa: PLC0415
+    from engine.session import Regenerate
 
     lines = tuple(x.strip() for group in args.lines for x in group.split(",") if x.strip())
     lyrics: tuple[tuple[str, str], ...] = ()
@@ -63,14 +63,14 @@ def request(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.session import Session  # noqa: PLC0415
-    from engine.song.lock import ProjectBusy  # noqa: PLC0415
+    from engine.session import Session
+    from engine.song.lock import ProjectBusy
 
     req = request(args)
     try:
         session = Session.open(args.project, None, "songbridge edit")
     except ProjectBusy as exc:
-        from songbridge.holder import regenerate_there  # noqa: PLC0415
+        from songbridge.holder import regenerate_there
 
         return regenerate_there(exc, req)
     try:
@@ -80,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _headless(session: Any, req: Any, args: argparse.Namespace) -> int:
-    from engine.backends import registry  # noqa: PLC0415
-    from engine.session import plan_regenerate  # noqa: PLC0415
-    from songbridge.engine_client import open_engine  # noqa: PLC0415
-    from songbridge.progress import ProgressBar  # noqa: PLC0415
+    from engine.backends import registry
+    from engine.session import plan_regenerate
+    from songbridge.engine_client import open_engine
+    from songbridge.progress import ProgressBar
 
     plan = plan_regenerate(session.song, req, tuple(registry.names()))  # refused before an engine starts
     engine = open_engine(args.engine, args.key_file, args.engine_ca)
@@ -114,7 +114,7 @@ def _headless(session: Any, req: Any, args: argparse.Namespace) -> int:
 
 def _follow(session: Any, events: queue.Queue[Any], job: str, bar: Any) -> Any:
     """The job's progress until it ends, then its follow-ups (a neural take's split) until they end too."""
-    from engine.session import JobEnded, JobProgress  # noqa: PLC0415
+    from engine.session import JobEnded, JobProgress
 
     ended = None
     while ended is None or session.in_flight():

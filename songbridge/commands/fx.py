@@ -17,7 +17,7 @@ def allow(args: argparse.Namespace) -> int:
     return 0
 
 
-def allowed(args: argparse.Namespace) -> int:  # noqa: ARG001 - no options
+def allowed(args: argparse.Namespace) -> int:  # no options
     from engine.audio.consent import ConsentError, allowed, plugin_digest, store_path
 
     entries = allowed()

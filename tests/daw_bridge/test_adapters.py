@@ -158,7 +158,7 @@ def live_codec() -> dict:
     tree = ast.parse(src)
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ("_pad", "_parse", "_message")]
     ns: dict = {"struct": struct}
-    exec(compile(ast.Module(body=funcs, type_ignores=[]), "live", "exec"), ns)  # noqa: S102
+    exec(compile(ast.Module(body=funcs, type_ignores=[]), "live", "exec"), ns)
     return ns
 
 

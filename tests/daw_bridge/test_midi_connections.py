@@ -37,7 +37,7 @@ def private_jack(monkeypatch: pytest.MonkeyPatch):
     proc.wait(10)
 
 
-def peer(name: str):  # noqa: ANN201
+def peer(name: str):
     """Another JACK program with a MIDI output and input (a DAW's clock out, a controller's feedback in)."""
     import jack
 
@@ -48,18 +48,18 @@ def peer(name: str):  # noqa: ANN201
     return c
 
 
-def open_bridge_ports():  # noqa: ANN201
+def open_bridge_ports():
     from daw_bridge.midi.ports import open_ports
 
     return open_ports("jack", "SongBridge", lambda m: None)
 
 
-def close_ports(ports) -> None:  # noqa: ANN001
+def close_ports(ports) -> None:
     ports[0].close()
     ports[1].close()
 
 
-def wait(what, timeout: float = 10.0) -> None:  # noqa: ANN001
+def wait(what, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not what():
         assert time.monotonic() < deadline, "timed out"

@@ -37,7 +37,7 @@ def test_live_remote_script_parses_and_builds_osc() -> None:
     tree = ast.parse(src)
     funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ("_pad", "_parse", "_message")}
     ns: dict = {"struct": __import__("struct")}
-    exec(compile(ast.Module(body=list(funcs.values()), type_ignores=[]), "live", "exec"), ns)  # noqa: S102
+    exec(compile(ast.Module(body=list(funcs.values()), type_ignores=[]), "live", "exec"), ns)
     from pythonosc.osc_message import OscMessage
     from pythonosc.osc_message_builder import OscMessageBuilder
 

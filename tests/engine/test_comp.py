@@ -65,7 +65,7 @@ def assert_comped(rendered: np.ndarray, project: Project, ch1: tuple[float, floa
 
 
 @pytest.fixture(scope="module")
-def comped(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def comped(tmp_path_factory: pytest.TempPathFactory):
     project = five_takes(tmp_path_factory.mktemp("comp"))
     from engine.service import EngineService
 

@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def open_window(qtbot):
 
     stack = ExitStack()
 
-    def make(folder, size=(1400, 800)):  # noqa: ANN001, ANN202
+    def make(folder, size=(1400, 800)):
         engine = stack.enter_context(EngineService("thread"))
         session = Session.open(folder, engine, "test")
         stack.callback(session.close)

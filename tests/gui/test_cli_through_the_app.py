@@ -16,7 +16,7 @@ from tests.gui.test_regenerate_everywhere import app, settle  # noqa: F401 - the
 pytestmark = pytest.mark.integration
 
 
-def songbridge(qtbot, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+def songbridge(qtbot, *args: str) -> subprocess.CompletedProcess:
     proc = subprocess.Popen([sys.executable, "-m", "songbridge", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
     qtbot.waitUntil(lambda: proc.poll() is not None, timeout=90_000)  # the app's event loop runs meanwhile

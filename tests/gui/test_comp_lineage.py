@@ -48,7 +48,7 @@ def audio(folder: Path, take: str, stem: str | None = None) -> np.ndarray:
 
 
 @pytest.fixture
-def edited(qtbot, tmp_path: Path, open_window):  # noqa: ANN001, ANN201
+def edited(qtbot, tmp_path: Path, open_window):
     win = open_window(three_takes(tmp_path).folder, (1920, 1080))
     win.takes.choose("take-002")  # "Edit this take…": take 2, not the newest
     opts = {**win.generation.options(), "backend": "guide", "seed": 99, "takes": 1}
@@ -93,7 +93,7 @@ def test_an_edit_of_take_2_changes_only_its_ranges_and_shows_where_it_came_from(
     img = tl.grab().toImage()
     from gui import theme
 
-    def near(c, ref, tol=40) -> bool:  # noqa: ANN001
+    def near(c, ref, tol=40) -> bool:
         return all(abs(u - v) <= tol for u, v in ((c.red(), ref.red()), (c.green(), ref.green()),
                                                    (c.blue(), ref.blue())))
 

@@ -17,7 +17,7 @@ from tests.gui.test_app_hosts_bridge import Peer, app  # noqa: F401 - the fixtur
 pytestmark = pytest.mark.integration
 
 
-def put(bridge, cmd, address: str = "midi:clock") -> None:  # noqa: ANN001
+def put(bridge, cmd, address: str = "midi:clock") -> None:
     bridge.commands.put(p.Envelope(cmd, address, None, "gui" if address.startswith("/") else "midi"))
 
 

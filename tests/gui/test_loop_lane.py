@@ -42,7 +42,7 @@ def window(open_window, tmp_path: Path, models: Path, template: Path, monkeypatc
     return open_window(folder, (1920, 1080))
 
 
-def mouse(kind, x: float, y: float) -> QMouseEvent:  # noqa: ANN001
+def mouse(kind, x: float, y: float) -> QMouseEvent:
     return QMouseEvent(kind, QPointF(x, y), QPointF(x, y), Qt.LeftButton,
                        Qt.NoButton if kind == QMouseEvent.MouseButtonRelease else Qt.LeftButton, Qt.NoModifier)
 

@@ -24,14 +24,14 @@ def make_project(tmp: Path) -> Path:
 
 
 @pytest.fixture
-def window(open_window, qtbot, tmp_path: Path):  # noqa: ANN001, ANN201
+def window(open_window, qtbot, tmp_path: Path):
     win = open_window(make_project(tmp_path), (1600, 900))
     qtbot.waitUntil(lambda: getattr(win.timeline, "_fitted", False))
     qtbot.wait(30)
     return win
 
 
-def on_disk(win) -> Song:  # noqa: ANN001
+def on_disk(win) -> Song:
     assert win.doc.session.flush()
     return load_song(win.doc.folder)
 

@@ -27,7 +27,7 @@ from tests.gui.test_app_hosts_bridge import Peer, free_port
 pytestmark = pytest.mark.integration
 
 
-def two_take_project(tmp: Path):  # noqa: ANN201
+def two_take_project(tmp: Path):
     """take-001 and take-002 (8 s each, Verse 0-4 s, Chorus 4-8 s); line l001 (0 s) ends at 2.5 s, l002 (4 s) has no
     end time."""
     project = make_project(tmp)
@@ -65,19 +65,19 @@ def app(qtbot, tmp_path: Path):
     service.close()
 
 
-def settle(qtbot, win) -> None:  # noqa: ANN001
+def settle(qtbot, win) -> None:
     """Wait for the jobs to end: closing the window asks while jobs run."""
     qtbot.waitUntil(lambda: not [j for j in win.engine.service.jobs() if j.state in ("queued", "running")],
                     timeout=30_000)
 
 
-def spec_of(job) -> tuple:  # noqa: ANN001
+def spec_of(job) -> tuple:
     """What a regeneration job asks the backend for (its seed aside: each front-end picks its own)."""
     (req,) = job.requests
     return req.edit, req.duration_s, req.lyrics, job.backend
 
 
-def from_the_command_line(qtbot, folder: Path, *options: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+def from_the_command_line(qtbot, folder: Path, *options: str) -> subprocess.CompletedProcess:
     proc = subprocess.Popen([sys.executable, "-m", "songbridge", "edit", str(folder), *options],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": os.getcwd()})
@@ -87,7 +87,7 @@ def from_the_command_line(qtbot, folder: Path, *options: str) -> subprocess.Comp
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def over_osc(qtbot, bridge, take: str, data: dict) -> None:  # noqa: ANN001
+def over_osc(qtbot, bridge, take: str, data: dict) -> None:
     daw = Peer(bridge.osc.address)
     daw.send("/songbridge/job/edit", take, json.dumps(data))
     qtbot.waitUntil(lambda: any(a == "/songbridge/job/queued" for a, _ in daw.poll()), timeout=10_000)

@@ -27,7 +27,7 @@ def test_save_as_copies_off_the_gui_thread_and_opens_the_copy(open_window, qtbot
     copied_on: list[str] = []
     real_copytree = shutil.copytree
 
-    def watched_copytree(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - records the thread, then copies
+    def watched_copytree(*args, **kwargs):  # records the thread, then copies
         copied_on.append(threading.current_thread().name)
         return real_copytree(*args, **kwargs)
 

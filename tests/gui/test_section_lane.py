@@ -34,7 +34,7 @@ def timeline(qtbot, tmp_path: Path) -> Timeline:
     return tl
 
 
-def drag(qtbot, tl: Timeline, a: QPointF, b: QPointF) -> None:  # noqa: ANN001
+def drag(qtbot, tl: Timeline, a: QPointF, b: QPointF) -> None:
     qtbot.mousePress(tl, Qt.LeftButton, pos=a.toPoint())
     qtbot.mouseMove(tl, pos=((a + b) / 2).toPoint())
     qtbot.mouseMove(tl, pos=b.toPoint())

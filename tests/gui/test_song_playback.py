@@ -48,7 +48,7 @@ def comped(tmp: Path) -> Project:
 
 
 @pytest.fixture
-def win(qtbot, tmp_path: Path, open_window):  # noqa: ANN001, ANN201
+def win(qtbot, tmp_path: Path, open_window):
     w = open_window(comped(tmp_path).folder, (1600, 900))
     w.player = Player()  # the real player, not opened: what the window gives it waits in its command queue
     return w
@@ -61,7 +61,7 @@ def sent(player: Player) -> list[tuple]:
     return out
 
 
-def played(qtbot, win) -> list[tuple]:  # noqa: ANN001
+def played(qtbot, win) -> list[tuple]:
     qtbot.waitUntil(lambda: not win.player._commands.empty() and win.tasks.pending == 0, timeout=10_000)
     return sent(win.player)
 
@@ -70,7 +70,7 @@ def stem_audio(project: Project, take: str, stem: str) -> np.ndarray:
     return sf.read(str(project.take_dir(take) / "stems" / f"{stem}.wav"), dtype="float32", always_2d=True)[0]
 
 
-def test_space_plays_the_comp_with_the_loop_at_its_bar(qtbot, win) -> None:  # noqa: ANN001
+def test_space_plays_the_comp_with_the_loop_at_its_bar(qtbot, win) -> None:
     project, song = win.doc.project, win.doc.song
     assert [(p.take, p.start_s, p.end_s) for p in comp_pieces(song)] == [
         ("take-001", 0.0, 16.0), ("take-003", 16.0, 32.0), ("take-001", 32.0, 64.0)]
@@ -117,7 +117,7 @@ def test_space_plays_the_comp_with_the_loop_at_its_bar(qtbot, win) -> None:  # n
     assert "take-003 in Chorus 1" in win.transport.now_playing.text()
 
 
-def test_a_take_double_clicked_plays_alone_and_stop_brings_back_the_song(qtbot, win) -> None:  # noqa: ANN001
+def test_a_take_double_clicked_plays_alone_and_stop_brings_back_the_song(qtbot, win) -> None:
     project = win.doc.project
     row = next(i for i in range(win.takes.count()) if win.takes.item(i).data(Qt.UserRole) == "take-002")
     win.takes.itemDoubleClicked.emit(win.takes.item(row))
@@ -138,7 +138,7 @@ def test_a_take_double_clicked_plays_alone_and_stop_brings_back_the_song(qtbot, 
     assert isinstance(cmds[0][2], SongSource) and win._playing_take is None
 
 
-def test_an_edit_while_the_song_plays_is_heard_at_once(qtbot, win) -> None:  # noqa: ANN001
+def test_an_edit_while_the_song_plays_is_heard_at_once(qtbot, win) -> None:
     win.timeline.locate(0.0)
     win.toggle_play()
     played(qtbot, win)
@@ -151,7 +151,7 @@ def test_an_edit_while_the_song_plays_is_heard_at_once(qtbot, win) -> None:  # n
     win.player.state = "stopped"
 
 
-def test_the_takes_list_drags_a_guide_takes_midi(qtbot, win, monkeypatch) -> None:  # noqa: ANN001
+def test_the_takes_list_drags_a_guide_takes_midi(qtbot, win, monkeypatch) -> None:
     import mido
 
     dragged = []
@@ -169,12 +169,12 @@ def test_the_takes_list_drags_a_guide_takes_midi(qtbot, win, monkeypatch) -> Non
     assert "drag a take from the takes list" in win.shortcut_sheet()
 
 
-def mouse(kind, x: float, y: float) -> QMouseEvent:  # noqa: ANN001
+def mouse(kind, x: float, y: float) -> QMouseEvent:
     return QMouseEvent(kind, QPointF(x, y), QPointF(x, y), Qt.LeftButton,
                        Qt.NoButton if kind == QMouseEvent.MouseButtonRelease else Qt.LeftButton, Qt.NoModifier)
 
 
-def test_a_loop_cannot_go_past_the_songs_end(qtbot, win, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_loop_cannot_go_past_the_songs_end(qtbot, win, tmp_path: Path, monkeypatch) -> None:
     from engine.backends.stable_audio.tiny import create_tiny_stable_audio
 
     said: list[str] = []
@@ -219,7 +219,7 @@ def test_a_loop_cannot_go_past_the_songs_end(qtbot, win, tmp_path: Path, monkeyp
 @pytest.mark.audio_server
 @pytest.mark.integration
 @pytest.mark.slow
-def test_space_is_heard_as_the_song_on_jack(qtbot, win, jack_server) -> None:  # noqa: ANN001
+def test_space_is_heard_as_the_song_on_jack(qtbot, win, jack_server) -> None:
     """The real player on the JACK dummy server, recorded by a JACK client: Space at bar 5 plays the comp with the
     loop, sample for sample what the song source mixes there."""
     from tests.engine.audio.test_player import Rig, locate
@@ -231,7 +231,7 @@ def test_space_is_heard_as_the_song_on_jack(qtbot, win, jack_server) -> None:  #
     ref.close()
     rig = Rig()
 
-    def scenario(player, rec):  # noqa: ANN001, ANN202
+    def scenario(player, rec):
         win.player = win.timeline.player = player
         win.timeline.locate(8.0)
         win.toggle_play()
@@ -253,7 +253,7 @@ def test_space_is_heard_as_the_song_on_jack(qtbot, win, jack_server) -> None:  #
     assert stats["underruns"] == 0
 
 
-def test_an_edit_that_changes_nothing_heard_keeps_the_song_playing_as_is(qtbot, win) -> None:  # noqa: ANN001
+def test_an_edit_that_changes_nothing_heard_keeps_the_song_playing_as_is(qtbot, win) -> None:
     win.toggle_play()
     played(qtbot, win)
     win.player.state = "playing"
@@ -263,7 +263,7 @@ def test_an_edit_that_changes_nothing_heard_keeps_the_song_playing_as_is(qtbot, 
     win.player.state = "stopped"
 
 
-def test_a_damaged_stem_of_the_comp_is_named_and_nothing_plays(qtbot, win) -> None:  # noqa: ANN001
+def test_a_damaged_stem_of_the_comp_is_named_and_nothing_plays(qtbot, win) -> None:
     bad = win.doc.project.take_dir("take-003") / "stems" / "bass.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
     win.toggle_play()

@@ -12,7 +12,7 @@ from gui.document import DocumentModel
 from tests.engine.session.test_session import make_project
 
 
-def titled(song, title: str):  # noqa: ANN001, ANN201
+def titled(song, title: str):
     return song.replace(info=replace(song.info, title=title))
 
 

@@ -18,7 +18,7 @@ class Evil:
         return (MARKER.touch, ())
 
 
-def one_error_line(out) -> str:  # noqa: ANN001
+def one_error_line(out) -> str:
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr and "internal error" not in out.stderr, out.stderr
     lines = out.stderr.strip().splitlines()

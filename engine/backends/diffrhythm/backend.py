@@ -71,7 +71,7 @@ class DiffRhythmBackend:
     def __init__(self, models_dir: str | os.PathLike[str] | None = None, variant: str | None = None,
                  device: str | None = None, dtype: str | None = None, attention: str = "auto",
                  precision: str | None = None, **_: Any):
-        from engine.settings import models_dir as resolve  # noqa: PLC0415
+        from engine.settings import models_dir as resolve
 
         self.models_dir, self.models_origin = resolve(models_dir)
         self.variant, self.device, self.dtype, self.attention = variant, device, dtype, attention
@@ -105,16 +105,16 @@ class DiffRhythmBackend:
         guided = float(p["cfg"]) >= 1e-5
         batch = int(request.params.get("batch", 1))
         calls = dit_calls(p) * (2 if guided else 1)  # a guided call runs two passes
-        import torch  # noqa: PLC0415
+        import torch
 
         cuda = torch.cuda.is_available() and (self.device or "cuda").startswith("cuda")
         act = frames * 2 * 2048 * 4 * 8 * batch
         if cuda:
             seconds = 2.0 * params * frames * calls * batch / 2e14 + 3.0 + frames / FRAME_RATE * 0.01
             return seconds, int(weights + act + 600 * 2**20)
-        from engine.precision import cpu_precision, measured_rates  # noqa: PLC0415
+        from engine.precision import cpu_precision, measured_rates
 
-        from .cost import cpu_seconds  # noqa: PLC0415
+        from .cost import cpu_seconds
 
         dims = files.model_config() or {}
         depth, ff_mult = int(dims.get("depth", 16)), int(dims.get("ff_mult", 4))
@@ -128,7 +128,7 @@ class DiffRhythmBackend:
 
     def pipeline(self) -> Any:
         if self._pipeline is None:
-            from .pipeline import Pipeline  # noqa: PLC0415
+            from .pipeline import Pipeline
 
             self._pipeline = Pipeline.load(locate(self.models_dir, self.variant), self.device, self.dtype,
                                            self.attention, self.precision)
@@ -137,7 +137,7 @@ class DiffRhythmBackend:
     def release(self) -> None:
         """Free the model (the service calls this when idle or when another model needs the memory)."""
         self._pipeline = None
-        import gc  # noqa: PLC0415
+        import gc
 
         gc.collect()
 
@@ -147,13 +147,13 @@ class DiffRhythmBackend:
     def generate_many(self, requests: Sequence[GenerationRequest], on_progress: ProgressFn,
                       should_stop: StopFn) -> list[Take]:
         """Takes of one request (same lyrics, style, duration, edit; different seeds) in one batch."""
-        import torch  # noqa: PLC0415
+        import torch
 
-        from engine.precision import threads_for  # noqa: PLC0415
-        from engine.sampling import GRIDS  # noqa: PLC0415
-        from engine.style.embedding import dit_input, style_vector  # noqa: PLC0415
+        from engine.precision import threads_for
+        from engine.sampling import GRIDS
+        from engine.style.embedding import dit_input, style_vector
 
-        from .tokens import lyrics_tokens  # noqa: PLC0415
+        from .tokens import lyrics_tokens
 
         first = requests[0]
         params = sampler_params(dict(first.params))
@@ -225,7 +225,7 @@ class DiffRhythmBackend:
                                     "token_frames": sum(1 for x in placed.tokens if x),
                                     "lines_placed": len(placed.line_frames), "segments": segments}}
             with TakeWriter(req.out_dir) as w:
-                from safetensors.torch import save_file  # noqa: PLC0415
+                from safetensors.torch import save_file
 
                 save_file({"latent": latent[0].cpu().contiguous()}, str(w.path("latent.safetensors")))
                 w.write_stem("song", audio)
@@ -235,18 +235,18 @@ class DiffRhythmBackend:
 
     def _reference(self, request: GenerationRequest, pipe: Any, n: int) -> tuple[Any, list[tuple[int, int]]]:
         """(cond [1, m, 64], segments to regenerate) for plain generation, editing or continuation."""
-        import torch  # noqa: PLC0415
+        import torch
 
         if request.edit is None:
             return torch.zeros(1, n, 64, device=pipe.device), [(0, n)]
         src = request.out_dir.parent / request.edit.source_take
         latent_file = src / "latent.safetensors"
         if latent_file.exists():
-            from safetensors.torch import load_file  # noqa: PLC0415
+            from safetensors.torch import load_file
 
             cond = load_file(str(latent_file))["latent"][None].to(pipe.device)
         else:
-            from engine.audio.io import read_audio, to_stereo  # noqa: PLC0415
+            from engine.audio.io import read_audio, to_stereo
 
             audio, sr = read_audio(src / "mix.wav")
             if sr != 44100:
@@ -269,7 +269,7 @@ class DiffRhythmBackend:
 
 
 def _lrc(request: GenerationRequest) -> str:
-    from engine.lyrics import format as format_lrc  # noqa: PLC0415
-    from engine.lyrics import lrc_from_lines  # noqa: PLC0415
+    from engine.lyrics import format as format_lrc
+    from engine.lyrics import lrc_from_lines
 
     return format_lrc(lrc_from_lines(request.lyrics, request.sections))

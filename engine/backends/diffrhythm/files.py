@@ -175,7 +175,7 @@ def file_problem(path: Path) -> str | None:
                     return f"not valid JSON ({exc})"
                 return None
             if path.suffix == ".npy":
-                import numpy as np  # noqa: PLC0415
+                import numpy as np
 
                 fh.seek(0)
                 try:

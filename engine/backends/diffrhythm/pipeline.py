@@ -56,7 +56,7 @@ def pick_device(device: str | None = None, dtype: str | None = None) -> tuple[to
 
 def flash_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """flash-attn (optional GPU extra); q, k, v: [b, h, n, d]."""
-    from flash_attn import flash_attn_func  # noqa: PLC0415
+    from flash_attn import flash_attn_func
 
     out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal=False)
     return out.transpose(1, 2)
@@ -129,7 +129,7 @@ def _short(dtype: torch.dtype) -> str:
 def cpu_precision(explicit: str | None, width: int | None = None) -> tuple[torch.dtype | None, str]:
     """(the low-precision dtype for the CPU's transformer blocks, or None for float32; where that came from).
     ``width``: the DiT's, so that a small (test) model stays float32 unless asked otherwise."""
-    from engine.precision import cpu_precision as choose  # noqa: PLC0415
+    from engine.precision import cpu_precision as choose
 
     choice = choose(explicit, width=width)
     return (choice.dtype if choice.low else None), choice.source

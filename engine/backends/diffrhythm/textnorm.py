@@ -25,7 +25,7 @@ _NUMBER = re.compile(r"[0-9]+")
 
 @lru_cache(maxsize=1)
 def _inflect():  # type: ignore[no-untyped-def]
-    import inflect  # noqa: PLC0415 - seconds to import; only lines with digits need it
+    import inflect  # seconds to import; only lines with digits need it
 
     return inflect.engine()
 

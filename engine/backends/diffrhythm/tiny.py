@@ -20,7 +20,7 @@ TINY_CONFIG = {"dim": 64, "depth": 2, "heads": 4, "ff_mult": 2, "text_dim": 512,
 def _ipa_symbols() -> list[str]:
     """A vocabulary for when no vocab.json is given: punctuation, separator and the symbols the g2p_en mode
     produces (ids differ from the official vocab; fine for a random model)."""
-    from .tokens import _CONSONANT, _R_COLOURED, _VOWEL  # noqa: PLC0415
+    from .tokens import _CONSONANT, _R_COLOURED, _VOWEL
 
     syms = [",", ".", "?", "!", "_"]
     extra = ["ɚ", "ɜː", "ə", "ʌ", "i", "ɪ", "ɾ", "aɪə", "tɹ", "dɹ", "ts", "dz"]
@@ -33,8 +33,8 @@ def _ipa_symbols() -> list[str]:
 
 def create_tiny_model(root: Path, *, variant: str = "full", seed: int = 0, vocab: Path | None = None) -> Path:
     """Write the tiny model to ``root`` (official layout) and return ``root``."""
-    from engine.nn import CFM, DiT, DiTConfig  # noqa: PLC0415
-    from engine.nn.vae import TinyVAE  # noqa: PLC0415
+    from engine.nn import CFM, DiT, DiTConfig
+    from engine.nn.vae import TinyVAE
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

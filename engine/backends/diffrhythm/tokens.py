@@ -104,8 +104,8 @@ _espeak_lock = threading.Lock()
 @lru_cache(maxsize=1)
 def _espeak_backend():  # type: ignore[no-untyped-def]
     try:
-        from phonemizer.backend import EspeakBackend  # noqa: PLC0415
-        from phonemizer.separator import Separator  # noqa: PLC0415
+        from phonemizer.backend import EspeakBackend
+        from phonemizer.separator import Separator
     except ImportError:
         raise TokenizerError("the espeak G2P mode needs phonemizer: pip install 'songbridge[espeak]' "
                              "(and apt-get install espeak-ng)") from None
@@ -200,12 +200,12 @@ def arpabet_to_ipa(phones: Sequence[str]) -> list[str]:
 
 def g2p_en_phonemes(text: str) -> str:
     """English text -> a phoneme string in the reference's format, from the CMU dictionary / g2p_en."""
-    from engine.lyrics.g2p import default_g2p  # noqa: PLC0415
+    from engine.lyrics.g2p import default_g2p
 
     g2p = default_g2p()
     text = normalize_numbers(expand_abbreviations(text))
     text = text.replace("...", "…").replace("’", "'").replace("‘", "'").replace("-", " ")
-    import unicodedata  # noqa: PLC0415
+    import unicodedata
 
     text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn").lower()
     items = _WORD_RE.findall(text)

@@ -66,7 +66,7 @@ class GuideBackend:
     def plan(self, request: GenerationRequest) -> GuidePlan:
         """Everything the take plays, before any audio: the arrangement, the hits of the drums, bass and keys,
         and the sung notes. The audio and the MIDI file are both made from it."""
-        from engine.lyrics.g2p import default_g2p  # noqa: PLC0415
+        from engine.lyrics.g2p import default_g2p
 
         g2p = default_g2p()
         style = match_style(request.style.prompt)
@@ -146,9 +146,9 @@ class GuideBackend:
     def _spliced_plan(self, request: GenerationRequest, plan: GuidePlan) -> GuidePlan:
         """What an edit take plays: the source take's notes outside the edited ranges (planned again from its
         seed, as its audio was), the new ones inside, so the MIDI matches the spliced audio."""
-        from dataclasses import replace  # noqa: PLC0415
+        from dataclasses import replace
 
-        from engine.backends.takes import read_record  # noqa: PLC0415
+        from engine.backends.takes import read_record
 
         assert request.edit is not None
         try:
@@ -173,15 +173,15 @@ def style_name(request: GenerationRequest) -> str:
 
 
 def _lrc(request: GenerationRequest) -> str:
-    from engine.lyrics import format as format_lrc  # noqa: PLC0415
-    from engine.lyrics import lrc_from_lines  # noqa: PLC0415
+    from engine.lyrics import format as format_lrc
+    from engine.lyrics import lrc_from_lines
 
     return format_lrc(lrc_from_lines(request.lyrics, request.sections))
 
 
 def _splice(request: GenerationRequest, new: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Source take outside the edited ranges, new material inside, 10 ms equal-power crossfades at the seams."""
-    from engine.audio.io import read_audio  # noqa: PLC0415
+    from engine.audio.io import read_audio
 
     assert request.edit is not None
     src_dir = Path(request.out_dir).parent / request.edit.source_take

@@ -182,7 +182,7 @@ _SHAPING: dict[str, tuple[tuple[str, float], ...]] = {
 
 def shape(kind: str, x: np.ndarray) -> np.ndarray:
     """Filter a short sound with pedalboard's filters for ``kind`` (a voice name or ``"drum"``)."""
-    import pedalboard as pb  # noqa: PLC0415
+    import pedalboard as pb
 
     plugins = [pb.HighpassFilter(f) if k == "hp" else pb.LowpassFilter(f) for k, f in _SHAPING.get(kind, ())]
     if not plugins:

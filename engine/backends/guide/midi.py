@@ -114,7 +114,7 @@ def guide_midi(hits: dict[str, list[Hit]], notes: Sequence[SungNote], tempo: Tem
                section: Section | None = None, voices: dict[str, str] | None = None) -> Any:
     """The guide as a ``mido.MidiFile``. With ``section``, only that section, its start at tick 0 (to be placed at
     the section's bar in the DAW); else the whole song from 0 s."""
-    import mido  # noqa: PLC0415
+    import mido
 
     lo, hi = (section.start_s, section.end_s) if section is not None else (0.0, duration_s)
     hi = min(hi, duration_s)
@@ -163,7 +163,7 @@ def guide_midi(hits: dict[str, list[Hit]], notes: Sequence[SungNote], tempo: Tem
 
 def write_midi(mid: Any, path: Path, root: Path | None = None) -> Path:
     """Save a ``mido.MidiFile`` at ``path``, never through a link (``root``: see :func:`engine.safe_fs.open_write`)."""
-    from engine.safe_fs import open_write  # noqa: PLC0415
+    from engine.safe_fs import open_write
 
     with open_write(path, root) as fh:
         mid.save(file=fh)

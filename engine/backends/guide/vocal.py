@@ -151,7 +151,7 @@ def spell_syllables(word: str, n: int) -> list[str]:
 def sung_spans(lines: list[LyricLine], syllables: Callable[[str], int], quarter_s: float) -> list[tuple[float, float]]:
     """(start, end) seconds each timed line is sung: its syllables on eighths and a held beat
     (:mod:`engine.lyrics.phrasing`), cut at the next line."""
-    from engine.lyrics.phrasing import line_quarters  # noqa: PLC0415
+    from engine.lyrics.phrasing import line_quarters
 
     timed = sorted((ln.start_s, ln.text) for ln in lines if ln.start_s is not None and ln.text.strip())
     out = []

@@ -53,7 +53,7 @@ class StableAudioBackend:
 
     def __init__(self, models_dir: str | os.PathLike[str] | None = None, device: str | None = None,
                  precision: str | None = None, **_: Any):
-        from engine.settings import models_dir as resolve  # noqa: PLC0415
+        from engine.settings import models_dir as resolve
 
         self.models_dir, _origin = resolve(models_dir)
         self.device = device
@@ -83,7 +83,7 @@ class StableAudioBackend:
 
     def window_s(self) -> float:
         """The longest audio the model renders (its ``sample_size``), read from its config."""
-        from .catalog import window_s  # noqa: PLC0415
+        from .catalog import window_s
 
         self.files()
         return window_s(self.models_dir, self.kind)
@@ -105,7 +105,7 @@ class StableAudioBackend:
         weights = files.weights.stat().st_size
         steps = int(request.params.get("steps", 100 if self.kind == "stable-audio" else 8))
         cfg = float(request.params.get("cfg", 7.0 if self.kind == "stable-audio" else 1.0))
-        import torch  # noqa: PLC0415
+        import torch
 
         cuda = torch.cuda.is_available() and (self.device or "cuda").startswith("cuda")
         tokens = 1024 if self.kind == "stable-audio" else 256
@@ -114,17 +114,17 @@ class StableAudioBackend:
 
     def model(self) -> Any:
         if self._loaded is None:
-            import torch  # noqa: PLC0415
+            import torch
 
-            from .files import load  # noqa: PLC0415
+            from .files import load
 
             loaded = load(self.files())
             dev = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             loaded.model.to(dev)
             if dev == "cpu":
-                from engine.precision import cpu_precision  # noqa: PLC0415
+                from engine.precision import cpu_precision
 
-                from .pipeline import prepare_for_cpu  # noqa: PLC0415
+                from .pipeline import prepare_for_cpu
 
                 loaded.model.t5.float()  # CPU float16 matmuls are slow; the float32 T5 is within 3.5e-3
                 choice = cpu_precision(self.precision, width=loaded.model.cfg.dit.embed_dim)
@@ -136,9 +136,9 @@ class StableAudioBackend:
         self._loaded = None
 
     def generate(self, request: GenerationRequest, on_progress: ProgressFn, should_stop: StopFn) -> Take:
-        from engine.precision import threads_for  # noqa: PLC0415
+        from engine.precision import threads_for
 
-        from .pipeline import generate, settings_for  # noqa: PLC0415
+        from .pipeline import generate, settings_for
 
         params = check_params(self.name, PARAMS, dict(request.params), "parameter {name}")
         loaded = self.model()
@@ -163,12 +163,12 @@ class StableAudioBackend:
             text, frames = prompt, int(round(seconds * sr))
         init = None
         if "init_audio" in params:
-            from engine.audio.io import read_audio, to_stereo  # noqa: PLC0415
+            from engine.audio.io import read_audio, to_stereo
 
             path = request.out_dir.parent.parent / params["init_audio"]
             clip, clip_sr = read_audio(path)
             if clip_sr != sr:
-                import soxr  # noqa: PLC0415
+                import soxr
 
                 clip = soxr.resample(clip, clip_sr, sr)
             init = to_stereo(clip)
@@ -222,7 +222,7 @@ class StableAudioSmallBackend(StableAudioBackend):
 def _lock(audio: np.ndarray, sr: int, bpm: float, beats: int) -> tuple[np.ndarray, dict[str, Any]]:
     """The window locked to ``bpm`` from its first downbeat (DSP tracker); unchanged, with the reason, when no
     steady beat is found."""
-    from engine.grid import dsp, lock  # noqa: PLC0415
+    from engine.grid import dsp, lock
 
     bar = beats * 60.0 / bpm
     found, downs = dsp.track(audio, sr, bpm=bpm, meter=beats)

@@ -65,15 +65,15 @@ def find(models: Path, kind: str) -> StableAudioFiles | None:
 
 
 def read_state_dict(path: Path) -> dict[str, Any]:
-    import pickle  # noqa: PLC0415
-    import zipfile  # noqa: PLC0415
+    import pickle
+    import zipfile
 
-    import torch  # noqa: PLC0415
+    import torch
 
     if path.stat().st_size == 0:
         raise StableAudioFilesError(f"{path}: the file is empty (an interrupted download?)")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file  # noqa: PLC0415
+        from safetensors.torch import load_file
 
         try:
             return load_file(str(path))
@@ -98,7 +98,7 @@ def read_state_dict(path: Path) -> dict[str, Any]:
 def load_strict(module: Any, sd: dict[str, Any], path: Path, what: str, *, assign: bool = False) -> None:
     """Copy ``sd`` into ``module`` with every key and shape checked both ways, cast to the module's dtypes.
     ``assign``: the module was built on the meta device; its tensors become ``sd``'s (cast where needed)."""
-    from engine.checkpoints import mismatch_report  # noqa: PLC0415
+    from engine.checkpoints import mismatch_report
 
     expected = module.state_dict()
     missing = [k for k in expected if k not in sd]
@@ -115,9 +115,9 @@ def load_strict(module: Any, sd: dict[str, Any], path: Path, what: str, *, assig
 
 def load_t5(folder: Path, dtype: Any = None) -> tuple[Any, Any]:
     """(T5Encoder in ``dtype`` (float16: the reference's), T5Tokenizer) from a t5-base style folder."""
-    import torch  # noqa: PLC0415
+    import torch
 
-    from engine.nn.sao.t5 import T5Config, T5Encoder, T5Tokenizer  # noqa: PLC0415
+    from engine.nn.sao.t5 import T5Config, T5Encoder, T5Tokenizer
 
     cfg_path = folder / "config.json"
     try:
@@ -161,9 +161,9 @@ class Loaded:
 def build(cfg: Any, sd: dict[str, Any], path: Path, what: str) -> Any:
     """A StableAudio model holding ``sd``'s weights: built on the meta device and filled by assignment, so no
     memory or time goes to random initial weights (3-4 s and a second copy of 2 GB for SAO Small on 2 cores)."""
-    import torch  # noqa: PLC0415
+    import torch
 
-    from engine.nn.sao.model import StableAudio  # noqa: PLC0415
+    from engine.nn.sao.model import StableAudio
 
     with torch.device("meta"):
         model = StableAudio(cfg)
@@ -172,8 +172,8 @@ def build(cfg: Any, sd: dict[str, Any], path: Path, what: str) -> Any:
 
 
 def load(files: StableAudioFiles, t5_dtype: Any = None) -> Loaded:
-    from engine.checkpoints import sha256_file  # noqa: PLC0415
-    from engine.nn.sao.config import ConfigError, read  # noqa: PLC0415
+    from engine.checkpoints import sha256_file
+    from engine.nn.sao.config import ConfigError, read
 
     try:
         cfg = read(files.config)

@@ -46,11 +46,11 @@ def prepare_for_cpu(model: Any, dtype: Any) -> str:
     blocks 6.2-6.6e-3 (3.2-3.4x float16's), feed-forward and cross-attention 4.6-5.5e-3 (2.3-3.0x), feed-forward
     alone 3.7e-3 (1.8x). What stays float32 in the DiT is computed by oneDNN rather than the BLAS
     (``lowp.OneDnnLinear``). Returns a description for the take's record."""
-    import torch  # noqa: PLC0415
+    import torch
 
-    from engine.nn.lowp import float32_through_onednn, lower  # noqa: PLC0415
-    from engine.nn.sao.vae_inference import for_inference  # noqa: PLC0415
-    from engine.precision import small_model  # noqa: PLC0415
+    from engine.nn.lowp import float32_through_onednn, lower
+    from engine.nn.sao.vae_inference import for_inference
+    from engine.precision import small_model
 
     name = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
     if dtype == torch.float32 and small_model(model.cfg.dit.embed_dim):
@@ -66,9 +66,9 @@ def generate(model: Any, prompts: Sequence[str], seconds_total: Sequence[float],
              init_audio: np.ndarray | None = None, on_step: Callable[[int, int], None] | None = None,
              should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """[b, sample_size, 2] float32: the model's whole window (``seconds_total`` is conditioning only)."""
-    import torch  # noqa: PLC0415
+    import torch
 
-    from engine.sampling.stable_audio import (  # noqa: PLC0415
+    from engine.sampling.stable_audio import (
         dpmpp_3m_sde,
         pingpong,
         pingpong_schedule,

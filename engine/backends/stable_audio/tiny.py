@@ -46,8 +46,8 @@ def _config(small: bool, sample_size: int) -> dict[str, Any]:
 
 def _tokenizer(path: Path) -> int:
     """A Unigram tokenizer over letters, digits and some words, T5's special ids (pad 0, </s> 1, <unk> 2)."""
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers  # noqa: PLC0415
-    from tokenizers.models import Unigram  # noqa: PLC0415
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import Unigram
 
     words = ["bpm", "bars", "loop", "drum", "house", "techno", "bass", "piano", "lofi", "beat", "kick", "snare"]
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]

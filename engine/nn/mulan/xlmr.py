@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Embeddings(nn.Module):
         self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size,
                                                 padding_idx=cfg.pad_token_id)
         self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
-        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)  # noqa: N815 - checkpoint name
+        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)  # checkpoint name
 
     def forward(self, ids: Tensor) -> Tensor:
         mask = ids.ne(self.pad).int()
@@ -74,7 +74,7 @@ class DenseNorm(nn.Module):
     def __init__(self, cin: int, cout: int, eps: float):
         super().__init__()
         self.dense = nn.Linear(cin, cout)
-        self.LayerNorm = nn.LayerNorm(cout, eps=eps)  # noqa: N815
+        self.LayerNorm = nn.LayerNorm(cout, eps=eps)
 
     def forward(self, x: Tensor, residual: Tensor) -> Tensor:
         return self.LayerNorm(self.dense(x) + residual)

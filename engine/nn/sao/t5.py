@@ -161,7 +161,7 @@ class T5Tokenizer:
     """``tokenizer.json`` through the ``tokenizers`` library: ids [n] of max_length with ``</s>`` and padding."""
 
     def __init__(self, path: str, eos_id: int = 1, pad_id: int = 0):
-        from tokenizers import Tokenizer  # noqa: PLC0415
+        from tokenizers import Tokenizer
 
         self.tok = Tokenizer.from_file(path)
         self.tok.no_truncation()

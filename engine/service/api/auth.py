@@ -51,7 +51,7 @@ class FailureBook:
     ``size`` of them: the least recently failed is forgotten first, so the book's memory is bounded."""
 
     def __init__(self, limit: int = 10, window_s: float = 60.0, size: int = 4096):
-        from collections import OrderedDict  # noqa: PLC0415
+        from collections import OrderedDict
 
         self.limit, self.window_s, self.size = limit, window_s, size
         self._book: OrderedDict[bytes, tuple[float, int]] = OrderedDict()  # digest -> (window start, failures)
@@ -61,7 +61,7 @@ class FailureBook:
 
     def fail(self, credential: bytes, now: float) -> bool:
         """Note a failed attempt with ``credential`` (the header as sent); True when it is now over the limit."""
-        import hashlib  # noqa: PLC0415
+        import hashlib
 
         digest = hashlib.sha256(credential).digest()
         start, n = self._book.pop(digest, (now, 0))

@@ -54,9 +54,9 @@ class HttpEngine(EventSource):
     def __init__(self, url: str, key: bytes, *, cafile: str | None = None, timeout_s: float = 10.0,
                  reconnect_s: float = 30.0, limits: Any = None):
         """``limits``: a :class:`~.fetch.FetchLimits` for the takes' files (its defaults when None)."""
-        import httpx  # noqa: PLC0415
+        import httpx
 
-        from .fetch import FetchLimits  # noqa: PLC0415
+        from .fetch import FetchLimits
 
         self.url = url.rstrip("/")
         self.key = key
@@ -85,7 +85,7 @@ class HttpEngine(EventSource):
         self.close()
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
-        import httpx  # noqa: PLC0415
+        import httpx
 
         if self._closed.is_set():
             raise EngineApiError(f"{method} {path}: this client of the engine at {self.url} was closed")
@@ -115,7 +115,7 @@ class HttpEngine(EventSource):
             job_id = self._local_service().submit(job)
             self._mine[job_id] = JobInfo(job_id, job.label or "render", "queued", job.priority)
             return job_id
-        from .fetch import Asked  # noqa: PLC0415
+        from .fetch import Asked
 
         requests = getattr(job, "requests", ())
         asked = Asked({r.take_id: r.out_dir for r in requests},
@@ -156,7 +156,7 @@ class HttpEngine(EventSource):
     def _local_service(self) -> Any:
         with self._local_lock:
             if self._local is None:
-                from engine.service.local import EngineService  # noqa: PLC0415
+                from engine.service.local import EngineService
 
                 self._local = EngineService("thread").start()
                 t = threading.Thread(target=self._forward_local, args=(self._local,), name="engine-client-local",
@@ -176,7 +176,7 @@ class HttpEngine(EventSource):
         """Follow a job submitted earlier (by this program before a restart, or another): the server replays its
         events from the start; ``take_dirs`` names the takes it asked for and says where their files go (takes
         not named there are refused)."""
-        from .fetch import Asked  # noqa: PLC0415
+        from .fetch import Asked
 
         self._follow(job_id, Asked(dict(take_dirs or {})))
 
@@ -224,8 +224,8 @@ class HttpEngine(EventSource):
                                         info.priority, step, total, getattr(ev, "error", info.error), info.worker)
 
     def _follow_remote(self, job_id: str) -> None:
-        from websockets.exceptions import WebSocketException  # noqa: PLC0415
-        from websockets.sync.client import connect  # noqa: PLC0415
+        from websockets.exceptions import WebSocketException
+        from websockets.sync.client import connect
 
         ws_url = "ws" + self.url[4:] + f"/v1/jobs/{job_id}/events"
         seen, lost_since = 0, None
@@ -284,7 +284,7 @@ class HttpEngine(EventSource):
 
     def _fetch(self, job_id: str, ev: Any, files: list[dict[str, Any]]) -> None:
         """Check the takes and files of a finished event against what the job asked for, then fetch them."""
-        from .fetch import Asked, check_finished, fetch_takes  # noqa: PLC0415
+        from .fetch import Asked, check_finished, fetch_takes
 
         where = f"the engine at {self.url}"
         asked = self._asked.get(job_id, Asked({}))

@@ -58,7 +58,7 @@ class EngineReplica:
     """One worker on one GPU (deployed with ``num_gpus=1``, ``max_ongoing_requests=1``)."""
 
     def __init__(self, idle_release_s: float = 300.0):
-        from engine.service.local import EngineService  # noqa: PLC0415
+        from engine.service.local import EngineService
 
         self.service = EngineService("thread", idle_release_s).start()
         self.scratch = Path(tempfile.mkdtemp(prefix="songbridge-replica-"))
@@ -71,7 +71,7 @@ class EngineReplica:
     async def run(self, job: dict[str, Any], sources: dict[str, list[tuple[str, str, bytes]]]) -> AsyncIterator[Any]:
         """Run one job; yields {"replica": ...}, then event JSON and {"file": ..., "data": bytes} chunks (a finished
         take's files come before its finished event)."""
-        from engine.service.api.client import safe_target  # noqa: PLC0415
+        from engine.service.api.client import safe_target
 
         folder = self.scratch / uuid.uuid4().hex[:12]
         try:
@@ -115,7 +115,7 @@ class EngineReplica:
 
 def _node_ip() -> str | None:
     try:
-        import ray  # noqa: PLC0415
+        import ray
 
         return str(ray.util.get_node_ip_address())
     except Exception:  # noqa: BLE001 - only for the status display
@@ -148,7 +148,7 @@ class RayEngine(EventSource):
         return None
 
     def submit(self, job: Any) -> str:
-        from engine.service.local import estimate  # noqa: PLC0415
+        from engine.service.local import estimate
 
         est_s, est_b = estimate(job)
         with self._lock:
@@ -210,7 +210,7 @@ class RayEngine(EventSource):
         return job_to_json(job, dict.fromkeys(sources, _PLACEHOLDER_UPLOAD)), sources
 
     def _run(self, job_id: str, job: Any) -> None:
-        from engine.service.api.client import safe_target  # noqa: PLC0415
+        from engine.service.api.client import safe_target
 
         dirs = {r.take_id: r.out_dir for r in getattr(job, "requests", ())}
         end: Any = None
@@ -275,14 +275,14 @@ def replica_options(gpus_per_replica: float, replicas: int, env: dict[str, str])
 
 def build(key: bytes, replicas: int, gpus_per_replica: float = 1.0, env: dict[str, str] | None = None) -> Any:
     """The Serve application: the API ingress and ``replicas`` engine replicas."""
-    from ray import serve  # noqa: PLC0415
+    from ray import serve
 
     env = dict(env if env is not None else {k: v for k, v in os.environ.items()
                                             if k.startswith("SONGBRIDGE_") and k != "SONGBRIDGE_ENGINE_KEY"})
     replica = serve.deployment(EngineReplica, name=REPLICA, **replica_options(gpus_per_replica, replicas, env))
 
     def asgi_app() -> Any:
-        from engine.service.api.server import create_app  # noqa: PLC0415
+        from engine.service.api.server import create_app
 
         handle = serve.get_deployment_handle(REPLICA, app_name=APP_NAME)
         scratch = Path(tempfile.mkdtemp(prefix="songbridge-ingress-"))
@@ -299,7 +299,7 @@ def build(key: bytes, replicas: int, gpus_per_replica: float = 1.0, env: dict[st
 
 def app_builder(args: dict[str, str]) -> Any:
     """For ``serve run engine.service.api.cluster:app_builder replicas=N [gpus_per_replica=1] [key_file=F]``."""
-    from .auth import read_key  # noqa: PLC0415
+    from .auth import read_key
 
     return build(read_key(args.get("key_file")), int(args.get("replicas", "1")),
                  float(args.get("gpus_per_replica", "1")))
@@ -307,7 +307,7 @@ def app_builder(args: dict[str, str]) -> Any:
 
 def deploy(key: bytes, host: str, port: int, replicas: int, gpus_per_replica: float = 1.0) -> None:
     """Start Serve's HTTP proxy on host:port and run the application (Ray must be initialised)."""
-    from ray import serve  # noqa: PLC0415
+    from ray import serve
 
     serve.start(http_options={"host": host, "port": port})
     serve.run(build(key, replicas, gpus_per_replica), name=APP_NAME, route_prefix="/")

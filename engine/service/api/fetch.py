@@ -138,7 +138,7 @@ def _free_bytes(folder: Path) -> int | None:
 def fetch_takes(base_url: str, key: bytes, ssl_context: Any, job_id: str, plan: Mapping[str, Sequence[Any]],
                 asked: Asked, limits: FetchLimits, where: str) -> None:
     """Download the files of :func:`check_finished`'s plan and move each take's folder into place, all or none."""
-    import httpcore  # noqa: PLC0415
+    import httpcore
 
     backend = _DeadlineBackend()
     staged: list[tuple[Path, Path]] = []
@@ -187,7 +187,7 @@ def _fresh_staging(folder: Path, where: str) -> Path:
 def _download(pool: Any, backend: _DeadlineBackend, url: str, headers: list[tuple[bytes, bytes]], target: Path,
               f: Mapping[str, Any], limits: FetchLimits, where: str) -> None:
     """Stream one file into ``target`` through a temporary file beside it; EngineApiError naming it otherwise."""
-    import httpcore  # noqa: PLC0415
+    import httpcore
 
     name = f"{f['take']}/{f['path']}"
     size = int(f["size"])
@@ -264,7 +264,7 @@ class _DeadlineBackend:
     """httpcore's blocking socket backend with one deadline over a whole transfer (``start`` sets it)."""
 
     def __init__(self) -> None:
-        import httpcore  # noqa: PLC0415
+        import httpcore
 
         self._inner = httpcore.SyncBackend()
         self.deadline = float("inf")
@@ -276,7 +276,7 @@ class _DeadlineBackend:
         return time.monotonic() >= self.deadline - 1e-3
 
     def bound(self, timeout: float | None) -> float:
-        import httpcore  # noqa: PLC0415
+        import httpcore
 
         left = self.deadline - time.monotonic()
         if left <= 0:

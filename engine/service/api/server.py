@@ -64,7 +64,7 @@ class JobBook:
         self._pump.start()
 
     def submit(self, data: Any) -> str:
-        from uuid import uuid4  # noqa: PLC0415
+        from uuid import uuid4
 
         folder = self.scratch / uuid4().hex[:12]
         job = job_from_json(data, folder)  # WireError before anything is queued
@@ -86,7 +86,7 @@ class JobBook:
         return job_id
 
     def new_upload(self) -> str:
-        from uuid import uuid4  # noqa: PLC0415
+        from uuid import uuid4
 
         self.expire()
         with self.cond:
@@ -123,7 +123,7 @@ class JobBook:
             self.drop_files(j)
 
     def _loop(self) -> None:
-        from engine.service.events import Finished  # noqa: PLC0415
+        from engine.service.events import Finished
 
         last_sweep = time.monotonic()
         while not self._stop.is_set():
@@ -192,13 +192,13 @@ def upload_path(path: str) -> tuple[str, ...]:
 def create_app(service: Any, key: bytes, scratch: Path, *, on_authorised: Any = None) -> Any:
     """The FastAPI app; ``on_authorised(client)`` hears of each HTTP request that showed the key (the connection
     table of :func:`serve` keeps those connections)."""
-    from contextlib import asynccontextmanager  # noqa: PLC0415
+    from contextlib import asynccontextmanager
 
-    from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect  # noqa: PLC0415
-    from fastapi.responses import FileResponse  # noqa: PLC0415
+    from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+    from fastapi.responses import FileResponse
 
-    from .auth import FailureBook  # noqa: PLC0415
-    from .guard import Guard, deny_websocket  # noqa: PLC0415
+    from .auth import FailureBook
+    from .guard import Guard, deny_websocket
 
     book = JobBook(service, scratch)
 
@@ -234,7 +234,7 @@ def create_app(service: Any, key: bytes, scratch: Path, *, on_authorised: Any = 
 
     @app.put("/v1/uploads/{upload}/{path:path}", status_code=201)
     async def put_file(upload: str, path: str, request: Request) -> dict[str, Any]:
-        import re  # noqa: PLC0415
+        import re
 
         with book.cond:
             entry = book.uploads.get(upload) if re.fullmatch(UPLOAD_ID, upload) else None
@@ -366,13 +366,13 @@ def serve(service: Any, key: bytes, host: str, port: int, scratch: Path, *, cert
           keyfile: str | None = None, limits: Any = None) -> Any:
     """A uvicorn server for the app (call ``.run()``, or ``start_in_thread``); ``limits``: a
     ``connections.Limits`` (the defaults where None), its caps lowered to fit the open-file limit."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from .connections import ConnectionTable, Limits, protocol_class  # noqa: PLC0415
+    from .connections import ConnectionTable, Limits, protocol_class
 
     limits = limits or Limits()
     try:
-        import resource  # noqa: PLC0415
+        import resource
 
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         room = limits.most if soft == resource.RLIM_INFINITY else max(16, soft - 128 - MAX_STREAMS)  # files, pipes

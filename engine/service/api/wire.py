@@ -19,7 +19,7 @@ TEST_JOBS_ENV = "SONGBRIDGE_ENGINE_TEST_JOBS"
 
 
 def sleep_jobs_allowed() -> bool:
-    import os  # noqa: PLC0415
+    import os
 
     return os.environ.get(TEST_JOBS_ENV) == "1"
 
@@ -47,7 +47,7 @@ def _int(v: Any, where: str, lo: int, hi: int) -> int:
 
 
 def _str(v: Any, where: str, limit: int = 200, pattern: str | None = None) -> str:
-    import re  # noqa: PLC0415
+    import re
 
     if not isinstance(v, str) or len(v) > limit or (pattern and not re.fullmatch(pattern, v)):
         raise WireError(f"{where}: expected a string" + (f" matching {pattern}" if pattern else ""))
@@ -72,14 +72,14 @@ UPLOAD_ID = r"[0-9a-f]{32}"
 
 def job_to_json(job: Any, uploads: dict[str, str] | None = None) -> dict[str, Any]:
     """``uploads``: {source take id: upload id} for the takes a generate job edits (uploaded beforehand)."""
-    from engine.service.jobs import GenerateJob, SleepJob  # noqa: PLC0415
+    from engine.service.jobs import GenerateJob, SleepJob
 
     if isinstance(job, SleepJob):
         return {"kind": "sleep", "steps": job.steps, "step_s": job.step_s, "priority": job.priority,
                 "label": job.label, "crash": job.crash}
     if isinstance(job, GenerateJob):
-        from engine.song.document import song_to_dict  # noqa: PLC0415
-        from engine.song.model import Song, SongInfo  # noqa: PLC0415
+        from engine.song.document import song_to_dict
+        from engine.song.model import Song, SongInfo
 
         reqs = []
         for r in job.requests:
@@ -110,8 +110,8 @@ def edit_uploads(data: Any) -> dict[str, str]:
 
 
 def _edit(v: Any, where: str) -> Any:
-    from engine.backends.base import EditSpec  # noqa: PLC0415
-    from engine.song.model import TimeRange  # noqa: PLC0415
+    from engine.backends.base import EditSpec
+    from engine.song.model import TimeRange
 
     e = _obj(v, where)
     extra = set(e) - {"source", "upload", "ranges"}
@@ -137,7 +137,7 @@ def _edit(v: Any, where: str) -> Any:
 def job_from_json(data: Any, scratch: Path) -> Any:
     """A job from a client, its takes placed under ``scratch`` (the server's folder for this job); a take it edits
     is expected at ``scratch/takes/<source>`` (the server moves the upload there, see :func:`edit_uploads`)."""
-    from engine.service.jobs import GenerateJob, SleepJob  # noqa: PLC0415
+    from engine.service.jobs import GenerateJob, SleepJob
 
     d = _obj(data, "job")
     kind = d.get("kind")
@@ -157,8 +157,8 @@ def job_from_json(data: Any, scratch: Path) -> Any:
     extra = set(d) - {"kind", "backend", "requests", "priority", "label", "batch"}
     if extra:
         raise WireError(f"job: unknown field {sorted(extra)[0]!r}")
-    from engine.backends.base import GenerationRequest  # noqa: PLC0415
-    from engine.song.document import song_from_dict  # noqa: PLC0415
+    from engine.backends.base import GenerationRequest
+    from engine.song.document import song_from_dict
 
     backend = _str(d.get("backend"), "job.backend", 40, r"[a-z][a-z0-9_-]*")
     raw = d.get("requests")
@@ -197,7 +197,7 @@ def job_from_json(data: Any, scratch: Path) -> Any:
 
 # -- events ----------------------------------------------------------------------------------------------------------
 def event_to_json(ev: Any, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    from engine.service import events as e  # noqa: PLC0415
+    from engine.service import events as e
 
     base = {"job": ev.job_id}
     if isinstance(ev, e.Queued):
@@ -208,7 +208,7 @@ def event_to_json(ev: Any, files: list[dict[str, Any]] | None = None) -> dict[st
     if isinstance(ev, e.Progress):
         return {**base, "type": "progress", "step": ev.step, "total": ev.total, "eta_s": ev.eta_s}
     if isinstance(ev, e.Finished):
-        from engine.song.document import take_to_dict  # noqa: PLC0415
+        from engine.song.document import take_to_dict
 
         return {**base, "type": "finished", "takes": [take_to_dict(t) for t in ev.takes], "files": files or []}
     if isinstance(ev, e.Failed):
@@ -220,7 +220,7 @@ def event_to_json(ev: Any, files: list[dict[str, Any]] | None = None) -> dict[st
 
 def event_from_json(data: Any) -> tuple[Any, list[dict[str, Any]]]:
     """(event, file manifest) from the server; the manifest is checked by the client before any write."""
-    from engine.service import events as e  # noqa: PLC0415
+    from engine.service import events as e
 
     d = _obj(data, "event")
     job = _str(d.get("job"), "event.job", 64, r"[A-Za-z0-9_-]+")
@@ -237,7 +237,7 @@ def event_from_json(data: Any) -> tuple[Any, list[dict[str, Any]]]:
                                                                                10**7),
                           None if eta is None else _num(eta, "event.eta_s", 0, 1e7)), []
     if kind == "finished":
-        from engine.song.document import Obj, read_take  # noqa: PLC0415
+        from engine.song.document import Obj, read_take
 
         takes = d.get("takes", [])
         files = d.get("files", [])

@@ -152,7 +152,7 @@ def test_a_section_exported_alone_starts_at_its_first_beat(tmp_path: Path) -> No
         take_midi(tmp_path / "nowhere", song, Take("take-009", "diffrhythm", 1), None)
 
 
-def _bar_rms(stem: np.ndarray, bar) -> float:  # noqa: ANN001
+def _bar_rms(stem: np.ndarray, bar) -> float:
     a, b = int(bar.start_s * SR), int((bar.start_s + bar.length_s) * SR)
     return float(np.sqrt(np.mean(np.square(stem[a:b], dtype=np.float64))))
 

@@ -13,7 +13,7 @@ from engine.grid.timemap import TimeMap, varispeed
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from tempo_lock import bar_errors, groove, groove_row, kick_errors, passes, render, warp_map  # noqa: E402
+from tempo_lock import bar_errors, groove, groove_row, kick_errors, passes, render, warp_map
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 from engine.nn.blocks import RotaryEmbedding, rope, rotate_half, signed_sin
 from engine.nn.cpu_attention import ROWS, blocked_attention

@@ -98,11 +98,11 @@ class Recorder:
     def __init__(self) -> None:
         self.jobs: list = []
 
-    def submit(self, job) -> str:  # noqa: ANN001
+    def submit(self, job) -> str:
         self.jobs.append(job)
         return f"job-{len(self.jobs)}"
 
-    def wait(self, timeout: float):  # noqa: ANN001, ANN201
+    def wait(self, timeout: float):
         import time
 
         time.sleep(timeout)

@@ -63,7 +63,7 @@ TIMED = "[ti:Neon Rain]\n[verse]\n" + "".join(
 )
 
 
-def bars(sections, tm):  # noqa: ANN001
+def bars(sections, tm):
     return [(s.name, round(tm.seconds_to_bars(s.start_s), 6), round(tm.seconds_to_bars(s.end_s)
                                                                     - tm.seconds_to_bars(s.start_s), 6))
             for s in sections]

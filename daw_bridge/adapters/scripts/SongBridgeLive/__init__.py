@@ -7,7 +7,7 @@
 import socket
 import struct
 
-from _Framework.ControlSurface import ControlSurface  # noqa: N811 - Live's module
+from _Framework.ControlSurface import ControlSurface  # Live's module
 
 
 def _pad(b):
