@@ -66,10 +66,11 @@ def _read_ui_scripts(cfg: Path) -> tuple[ET.Element | None, str]:
     except (ET.ParseError, OSError) as exc:
         raise ArdourError(f"{path}: not readable as Ardour's action-script file ({exc})") from None
     node = root.find("ActionScript")
-    if node is None or not (node.text or "").strip():
+    text = (node.text or "").strip() if node is not None else ""
+    if not text:
         return root, ""
     try:
-        return root, base64.b64decode(node.text.strip()).decode("latin-1")
+        return root, base64.b64decode(text).decode("latin-1")
     except ValueError:
         raise ArdourError(f"{path}: the ActionScript entry is not base64") from None
 

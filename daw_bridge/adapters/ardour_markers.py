@@ -172,7 +172,8 @@ def song_from_timeline(song: Any, tl: SessionTimeline) -> Any:
 
     tempo = song.tempo
     if tl.tempos:
-        segments, seen = [], set()
+        segments: list[TempoSegment] = []
+        seen: set[float] = set()
         for bar, qpm, beats, note in tl.tempos:
             if bar in seen:
                 continue

@@ -176,7 +176,7 @@ def _land(session_dir: Path, stems: dict[str, Path], start_s: float, end_s: floa
             "its session file, and the live route is not set up: quit Ardour and run `songbridge daw setup "
             "ardour` once (it binds SongBridge's landing action), then land again with Ardour open; or save and "
             "quit Ardour and land into the closed session")
-    if guis:
+    if guis and slot is not None:
         staged = _stage(session_dir, stems, tag, take)
         try:
             try:
