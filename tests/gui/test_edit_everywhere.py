@@ -3,48 +3,23 @@ the same job spec from the app, over OSC and from ``songbridge edit`` (sent to t
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
 from engine.backends.base import EditSpec
-from engine.service import EngineService
-from engine.session import Session
 from engine.song.model import TimeRange
-from tests.gui.test_app_hosts_bridge import Peer, free_port
+from tests.gui.test_app_hosts_bridge import Peer
 from tests.gui.test_comp_lineage import EDITED, three_takes
-from tests.gui.test_regenerate_everywhere import from_the_command_line, settle, spec_of
+from tests.gui.test_regenerate_everywhere import from_the_command_line, hosted, settle, spec_of
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def app32(qtbot, tmp_path: Path):
-    from gui.engine_client import EngineClient
-    from gui.main_window import MainWindow
-    from songbridge.commands.serve import start_bridge, stop_bridge
-
-    project = three_takes(tmp_path)
-    service = EngineService("thread").start()
-    jobs: list = []
-    submit = service.submit
-    service.submit = lambda job: (jobs.append(job), submit(job))[1]  # every job, as the session queues it
-    session = Session.open(project.folder, service, "songbridge gui")
-    args = argparse.Namespace(osc=f"127.0.0.1:{free_port()}", allow=None, reply_port=None, midi="off",
-                              auto_land=False, land_folder=None, midi_map=None)
-    bridge = start_bridge(session, args)
-    engine = EngineClient(session)
-    win = MainWindow(session, engine, None, bridge)
-    qtbot.addWidget(win)
-    win.show()
-    yield win, bridge, session, jobs
-    win.close()
-    stop_bridge(bridge)
-    engine.close()
-    session.close()
-    service.close()
+    yield from hosted(qtbot, three_takes(tmp_path))
 
 
 def test_two_bar_ranges_of_take_2_are_one_spec_from_the_app_osc_and_the_command_line(qtbot, app32) -> None:

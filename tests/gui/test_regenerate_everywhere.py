@@ -40,11 +40,16 @@ def two_take_project(tmp: Path):
 
 @pytest.fixture
 def app(qtbot, tmp_path: Path):
+    yield from hosted(qtbot, two_take_project(tmp_path))
+
+
+def hosted(qtbot, project):
+    """The app on ``project`` with its bridge on, as ``songbridge gui`` runs it: (window, bridge, session, the jobs
+    queued, as queued); closed after."""
     from gui.engine_client import EngineClient
     from gui.main_window import MainWindow
     from songbridge.commands.serve import start_bridge, stop_bridge
 
-    project = two_take_project(tmp_path)
     service = EngineService("thread").start()
     jobs: list = []
     submit = service.submit
