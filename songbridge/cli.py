@@ -18,6 +18,7 @@ HANDLERS = {
     ("generate",): "generate:run",
     ("render",): "render:run",
     ("edit",): "edit:run",
+    ("use",): "use:run",
     ("export-midi",): "export_midi:run",
     ("serve",): "serve:run",
     ("play",): "play:run",
@@ -349,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     from songbridge.commands import edit  # its parser only (the command's imports are in run)
 
     edit.add_parser(sub)
+    from songbridge.commands import use  # its parser only
+
+    use.add_parser(sub)
     doc = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, audio, MIDI, G2P data, models")
     doc.add_argument("--models", metavar="DIR", help="model folder to check (default: setting or SONGBRIDGE_MODELS)")
     return p

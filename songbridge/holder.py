@@ -52,6 +52,42 @@ def regenerate_there(busy: Any, req: Any) -> int:
     return run_there(busy, "the edit", f"{ROOT}/job/edit", *edit_message(req))
 
 
+def ask_there(busy: Any, address: str, answer: str, *args: Any) -> list[Any]:
+    """One request to the program named by ``busy`` (a ProjectBusy) that is answered at once (not a job): the
+    arguments of its ``answer`` message, or a SongBridgeError with its refusal."""
+    from pythonosc.osc_message import OscMessage
+
+    from daw_bridge.osc.client import prove
+    from daw_bridge.osc.replies import message
+
+    server = address_of(busy)
+    family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        local = server[0] in ("127.0.0.1", "::1", "localhost")
+        sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0) if local else ("", 0))
+        try:
+            prove(sock, server)
+        except TimeoutError:
+            raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} does not answer (is "
+                                  f"{busy.holder.get('program')} still running?)") from None
+        sock.settimeout(0.5)
+        sock.sendto(message(address, *args), server)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            try:
+                m = OscMessage(sock.recv(65535))
+            except (TimeoutError, BlockingIOError):
+                continue
+            except Exception:  # noqa: BLE001 - a malformed datagram is skipped
+                continue
+            values = list(m.params)
+            if m.address == f"{ROOT}/error" and values[:1] == [address]:
+                raise SongBridgeError(str(values[-1]))
+            if m.address == answer:
+                return values
+    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} did not answer {address}")
+
+
 def generate_message(takes: int, seed: int | None, backend: str | None) -> str:
     """``/songbridge/job/generate``'s JSON for whole-song takes."""
     data: dict[str, Any] = {"takes": takes}

@@ -51,3 +51,14 @@ def test_generate_that_would_change_the_held_song_is_refused_and_sends_nothing(q
     assert done.returncode == 2, done.stderr
     assert "would also change the song's lyrics, style" in done.stderr and not jobs
     assert session.song == song
+
+
+def test_use_a_take_for_a_section_of_a_held_project_is_chosen_in_the_app(qtbot, app) -> None:  # noqa: F811
+    win, bridge, session, jobs = app
+    done = songbridge(qtbot, "use", str(session.folder), "take-001", "--section", "chorus")
+    assert done.returncode == 0, done.stderr
+    chorus = next(s for s in session.song.sections if s.kind == "chorus")
+    assert session.song.accepted.get(chorus.id) == "take-001" and not jobs
+    assert win.doc.undo.undoText() == f"Use take-001 for {chorus.name}"  # one step of the app's history
+    refused = songbridge(qtbot, "use", str(session.folder), "take-009", "--section", "chorus")
+    assert refused.returncode == 2 and "take-009" in refused.stderr
