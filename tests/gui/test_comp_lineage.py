@@ -58,6 +58,7 @@ def edited(qtbot, tmp_path: Path, open_window):
     return win
 
 
+@pytest.mark.slow
 def test_an_edit_of_take_2_changes_only_its_ranges_and_shows_where_it_came_from(qtbot, edited) -> None:
     win = edited
     song, folder = win.doc.song, win.doc.folder
@@ -107,6 +108,7 @@ def test_an_edit_of_take_2_changes_only_its_ranges_and_shows_where_it_came_from(
     assert lineage_text(new) == " ← take-002, bars 9-12, 25-28"  # what the lane's label says after "edit of"
 
 
+@pytest.mark.slow
 def test_one_key_switches_between_the_edit_and_its_parent_at_the_edited_range(qtbot, edited) -> None:
     from engine.audio.player import Player
     from gui.audition import PARENT_AB_KEY
@@ -138,6 +140,7 @@ def test_one_key_switches_between_the_edit_and_its_parent_at_the_edited_range(qt
     assert "select an edited take" in win.statusBar().currentMessage()
 
 
+@pytest.mark.slow
 def test_use_this_take_for_a_section_from_the_section_lane(qtbot, edited) -> None:
     win = edited
     tl = win.timeline

@@ -47,6 +47,7 @@ def mouse(kind, x: float, y: float) -> QMouseEvent:
                        Qt.NoButton if kind == QMouseEvent.MouseButtonRelease else Qt.LeftButton, Qt.NoModifier)
 
 
+@pytest.mark.slow
 def test_loops_are_drawn_at_their_bars_and_never_become_the_song(qtbot, window: MainWindow) -> None:
     song, tl = window.doc.song, window.timeline
     assert song.style.prompt == STYLE and [t.id for t in song.takes] == ["take-001"]

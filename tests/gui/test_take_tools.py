@@ -20,6 +20,7 @@ def window(open_window, tmp_path: Path, monkeypatch):
     return open_window(make_project(tmp_path).folder)
 
 
+@pytest.mark.slow
 def test_split_grid_lock_and_undo_from_the_takes_list(qtbot, window: MainWindow) -> None:
     doc = window.doc
     take = doc.song.takes[-1]

@@ -145,6 +145,7 @@ def test_drag_payload_carries_rendered_files(tmp_path: Path) -> None:
     assert len(vocal) == 1 and vocal[0].toLocalFile().endswith("_vocal.wav")
 
 
+@pytest.mark.slow
 def test_event_loop_stays_responsive_during_a_slow_job(qtbot, tmp_path: Path) -> None:
     from engine.service import EngineService, SleepJob
     from engine.session import Session

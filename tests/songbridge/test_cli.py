@@ -4,6 +4,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
 
 
@@ -31,6 +33,7 @@ def test_malformed_lrc_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" in debug.stderr
 
 
+@pytest.mark.slow
 def test_format_auto_time_and_lint(tmp_path: Path) -> None:
     txt = tmp_path / "song.txt"
     txt.write_text("[verse]\nHello darkness my old friend\nI've come to talk with you again\n"
@@ -58,6 +61,7 @@ def test_lint_flags_crowded_lines_with_exit_1(tmp_path: Path) -> None:
     assert f"{f}:1: [00:01.00] crowded:" in out.stdout
 
 
+@pytest.mark.slow
 def test_doctor_reports_every_item() -> None:
     out = run_cli("doctor")
     names = [re.match(r"\[\s*\w+\] (\w+)", line).group(1) for line in out.stdout.splitlines()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine.backends import registry
 from tests.conftest import REPO
 
@@ -22,6 +24,7 @@ print("RESULT", rc, "torch" in sys.modules, asked, multiprocessing.active_childr
 """
 
 
+@pytest.mark.slow
 def test_guide_generate_starts_no_worker_and_imports_no_torch(tmp_path: Path) -> None:
     out = tmp_path / "neon"
     r = subprocess.run([sys.executable, "-c", PROBE, "generate", "examples/neon-rain.txt", "--settings",

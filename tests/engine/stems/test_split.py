@@ -123,6 +123,7 @@ def test_split_command_for_a_file_and_a_take(models: Path, tmp_path: Path) -> No
     assert r.returncode == 2 and "no stem-separation model" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_a_neural_take_is_split_as_it_arrives(tmp_path: Path, monkeypatch) -> None:
     from engine.session import JobEnded, Session
     from tests.conftest import tiny_neural_setup
