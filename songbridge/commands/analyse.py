@@ -67,11 +67,19 @@ def grid(args: argparse.Namespace) -> int:
     if args.bars is not None:
         raise SongBridgeError("--bars is for a file: a take's locked stems keep the take's own length")
     from engine.service import GridJob
+    from engine.song.lock import ProjectBusy
 
-    project, take_id, done = _with_project(
-        args, path, "grid", lambda project, take_id: GridJob(project.folder, project.song.take(take_id),
-                                                             project.song.tempo, args.lock, args.bpm,
-                                                             _models(args), label=f"grid {take_id}"))
+    try:
+        project, take_id, done = _with_project(
+            args, path, "grid", lambda project, take_id: GridJob(project.folder, project.song.take(take_id),
+                                                                 project.song.tempo, args.lock, args.bpm,
+                                                                 _models(args), label=f"grid {take_id}"))
+    except ProjectBusy as busy:  # the app or serve has the project: it finds the grid, we follow the job
+        from songbridge.holder import run_there
+
+        extra = (float(args.bpm),) if args.bpm is not None else ()
+        return run_there(busy, "the grid request", "/songbridge/take/grid", args.take or "", int(bool(args.lock)),
+                         *extra)
     g = done.render["grid"]
     _print_grid(g)
     print(f"beat maps: {project.take_dir(take_id) / 'grid'}/beats.csv, markers.csv")
@@ -147,11 +155,17 @@ def split(args: argparse.Namespace) -> int:
     if args.output:
         raise SongBridgeError("-o is for an audio file; a take's stems go into takes/<id>/stems/")
     from engine.service import SplitJob
+    from engine.song.lock import ProjectBusy
 
-    project, take_id, done = _with_project(
-        args, path, "split", lambda project, take_id: SplitJob(project.folder, project.song.take(take_id),
-                                                               _models(args), args.two,
-                                                               label=f"split {take_id}"))
+    try:
+        project, take_id, done = _with_project(
+            args, path, "split", lambda project, take_id: SplitJob(project.folder, project.song.take(take_id),
+                                                                   _models(args), args.two,
+                                                                   label=f"split {take_id}"))
+    except ProjectBusy as busy:  # the app or serve has the project: it splits the take, we follow the job
+        from songbridge.holder import run_there
+
+        return run_there(busy, "the split request", "/songbridge/take/split", args.take or "", int(bool(args.two)))
     sep = done.render["separation"]
     take = project.song.take(take_id)
     print(f"{take_id}: stems {', '.join(take.stems)} by {sep['model']} ({sep['licence']}); "

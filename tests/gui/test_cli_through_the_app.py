@@ -62,3 +62,24 @@ def test_use_a_take_for_a_section_of_a_held_project_is_chosen_in_the_app(qtbot, 
     assert win.doc.undo.undoText() == f"Use take-001 for {chorus.name}"  # one step of the app's history
     refused = songbridge(qtbot, "use", str(session.folder), "take-009", "--section", "chorus")
     assert refused.returncode == 2 and "take-009" in refused.stderr
+
+
+def test_grid_and_lock_of_a_held_project_run_in_the_app(qtbot, app) -> None:  # noqa: F811
+    win, bridge, session, jobs = app
+    done = songbridge(qtbot, "grid", str(session.folder), "--take", "take-001", "--lock", "--bpm", "120")
+    assert done.returncode == 0, done.stderr
+    assert "sending the grid request" in done.stderr and "queued as" in done.stderr
+    (job,) = jobs
+    assert type(job).__name__ == "GridJob" and job.take.id == "take-001" and job.lock
+    qtbot.waitUntil(lambda: "take-001" in session.song.locked, timeout=30_000)  # the app switched the lock on
+    settle(qtbot, win)
+
+
+def test_split_of_a_held_project_without_a_model_is_refused_by_the_app_and_said(qtbot, app, tmp_path,  # noqa: F811
+                                                                                 monkeypatch) -> None:
+    win, bridge, session, jobs = app
+    monkeypatch.setenv("SONGBRIDGE_MODELS", str(tmp_path / "no-models"))
+    done = songbridge(qtbot, "split", str(session.folder), "--take", "take-001")
+    assert done.returncode != 0 and "sending the split request" in done.stderr
+    assert "Traceback" not in done.stderr and "no stem-separation model in" in done.stderr, done.stderr
+    assert not jobs  # refused before anything was queued
