@@ -52,9 +52,9 @@ def regenerate_there(busy: Any, req: Any) -> int:
     return run_there(busy, "the edit", f"{ROOT}/job/edit", *edit_message(req))
 
 
-def ask_there(busy: Any, address: str, answer: str, *args: Any) -> list[Any]:
-    """One request to the program named by ``busy`` (a ProjectBusy) that is answered at once (not a job): the
-    arguments of its ``answer`` message, or a SongBridgeError with its refusal."""
+def ask_there(busy: Any, address: str, answer: str, *args: Any, timeout_s: float = 10.0) -> list[Any]:
+    """One request to the program named by ``busy`` (a ProjectBusy) that is answered when done (not a job): the
+    arguments of its ``answer`` message within ``timeout_s``, or a SongBridgeError with its refusal."""
     from pythonosc.osc_message import OscMessage
 
     from daw_bridge.osc.client import prove
@@ -72,7 +72,7 @@ def ask_there(busy: Any, address: str, answer: str, *args: Any) -> list[Any]:
                                   f"{busy.holder.get('program')} still running?)") from None
         sock.settimeout(0.5)
         sock.sendto(message(address, *args), server)
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
                 m = OscMessage(sock.recv(65535))
@@ -85,7 +85,7 @@ def ask_there(busy: Any, address: str, answer: str, *args: Any) -> list[Any]:
                 raise SongBridgeError(str(values[-1]))
             if m.address == answer:
                 return values
-    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} did not answer {address}")
+    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} did not answer {address} in {timeout_s:g} s")
 
 
 def generate_message(takes: int, seed: int | None, backend: str | None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from engine.errors import SongBridgeError
 
@@ -190,44 +191,16 @@ def push(args: argparse.Namespace) -> int:
     return 0
 
 
-def _there(busy: object, direction: str, timeout_s: float = 180.0) -> int:
+def _there(busy: Any, direction: str, timeout_s: float = 180.0) -> int:
     """Ask the program holding the project to pull (or push) through its bridge (``/songbridge/daw/<direction>``)
-    and print its answer."""
-    import socket
+    and print its answer (a pull through a running Ardour waits for Ardour's save: up to ``timeout_s``)."""
     import sys
-    import time
 
-    from pythonosc.osc_message import OscMessage
-
-    from daw_bridge.osc.client import prove
-    from daw_bridge.osc.replies import message
-    from songbridge.holder import address_of
+    from songbridge.holder import address_of, ask_there
 
     server = address_of(busy)
-    address = f"/songbridge/daw/{direction}"
-    print(f"{busy.holder.get('program', 'another program')} has the project open: asking its bridge at "  # type: ignore[attr-defined]
+    print(f"{busy.holder.get('program', 'another program')} has the project open: asking its bridge at "
           f"{server[0]}:{server[1]} to {direction}", file=sys.stderr)
-    family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
-        try:
-            prove(sock, server)
-        except TimeoutError:
-            raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} does not answer") from None
-        sock.settimeout(0.5)
-        sock.sendto(message(address), server)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                m = OscMessage(sock.recv(65535))
-            except (TimeoutError, BlockingIOError):
-                continue
-            except Exception:  # noqa: BLE001 - a malformed datagram is skipped
-                continue
-            values = list(m.params)
-            if m.address == "/songbridge/error" and values[:1] == [address]:
-                raise SongBridgeError(str(values[-1]))
-            if m.address == f"{address}ed":
-                print(values[-1])
-                return 0
-    raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} did not answer {address} in {timeout_s:g} s")
+    values = ask_there(busy, f"/songbridge/daw/{direction}", f"/songbridge/daw/{direction}ed", timeout_s=timeout_s)
+    print(values[-1])
+    return 0
