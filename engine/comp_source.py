@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.audio.source import mix_block
 from engine.comp import XFADE_S, Piece, check_pieces, comp_pieces, song_take
 from engine.errors import SongBridgeError
 from engine.song.model import SAMPLE_RATE, Song
@@ -158,22 +159,7 @@ class SongSource:
 
     def read(self, pos: int, n: int) -> np.ndarray:
         """[n, 2] float32 of the mix from song frame ``pos`` (gains, the comp stems' chains, the master chain)."""
-        out = np.zeros((n, 2), dtype=np.float32)
-        for name in self.stems:
-            gain = self.gains.get(name, 1.0)
-            board = self.chains.get(name)
-            if gain == 0.0 and board is None:
-                self.levels[name] = 0.0
-                continue
-            data = self.read_stem(name, pos, n)
-            if board is not None:
-                data = board(np.ascontiguousarray(data.T), SAMPLE_RATE, reset=False).T
-            self.levels[name] = float(np.abs(data).max()) * gain if len(data) else 0.0
-            if gain != 0.0:
-                out += data * np.float32(gain)
-        if self.master is not None:
-            out = self.master(np.ascontiguousarray(out.T), SAMPLE_RATE, reset=False).T
-        return np.ascontiguousarray(out, dtype=np.float32)
+        return mix_block(self, pos, n)
 
     def describe(self, song: Song) -> str:
         """"the song: take-004, take-003 in Chorus 1; 2 loops" for the transport bar."""

@@ -54,29 +54,39 @@ class TakeSource:
 
     def read(self, pos: int, n: int) -> np.ndarray:
         """[n, 2] float32 of the mix from song sample ``pos``; silence past the end."""
-        out = np.zeros((n, 2), dtype=np.float32)
-        for name, f in self.files.items():
-            gain = self.gains.get(name, 1.0)
-            board = self.chains.get(name)
-            if gain == 0.0 and board is None:
-                self.levels[name] = 0.0
-                continue
-            if pos >= f.frames:
-                data = np.zeros((n, 2), dtype=np.float32)
-            else:
-                f.seek(pos)
-                data = f.read(n, dtype="float32", always_2d=True, fill_value=0.0)
-                if data.shape[1] == 1:
-                    data = np.repeat(data, 2, axis=1)
-            if board is not None:
-                data = board(np.ascontiguousarray(data.T), SAMPLE_RATE, reset=False).T
-            self.levels[name] = float(np.abs(data).max()) * gain if len(data) else 0.0
-            if gain != 0.0:
-                out += data * np.float32(gain)
-        if self.master is not None:
-            out = self.master(np.ascontiguousarray(out.T), SAMPLE_RATE, reset=False).T
-        return np.ascontiguousarray(out, dtype=np.float32)
+        return mix_block(self, pos, n)
+
+    def read_stem(self, name: str, pos: int, n: int) -> np.ndarray:
+        """[n, 2] float32 of one stem's file from ``pos``, silence past its end (mono doubled)."""
+        f = self.files[name]
+        if pos >= f.frames:
+            return np.zeros((n, 2), dtype=np.float32)
+        f.seek(pos)
+        data = f.read(n, dtype="float32", always_2d=True, fill_value=0.0)
+        return np.repeat(data, 2, axis=1) if data.shape[1] == 1 else data
 
     def close(self) -> None:
         for f in self.files.values():
             f.close()
+
+
+def mix_block(src: Any, pos: int, n: int) -> np.ndarray:
+    """One block of a source's mix: each stem (``src.read_stem``) through its chain and gain, its peak kept in
+    ``src.levels``, then the master chain. Shared by a take (:class:`TakeSource`) and the comped song
+    (``engine.comp_source``); runs on the player's feeder thread, never in the audio callback."""
+    out = np.zeros((n, 2), dtype=np.float32)
+    for name in src.stems:
+        gain = src.gains.get(name, 1.0)
+        board = src.chains.get(name)
+        if gain == 0.0 and board is None:
+            src.levels[name] = 0.0
+            continue
+        data = src.read_stem(name, pos, n)
+        if board is not None:
+            data = board(np.ascontiguousarray(data.T), SAMPLE_RATE, reset=False).T
+        src.levels[name] = float(np.abs(data).max()) * gain if len(data) else 0.0
+        if gain != 0.0:
+            out += data * np.float32(gain)
+    if src.master is not None:
+        out = src.master(np.ascontiguousarray(out.T), SAMPLE_RATE, reset=False).T
+    return np.ascontiguousarray(out, dtype=np.float32)
