@@ -65,9 +65,13 @@ def read(folder: Path) -> dict[str, list[str]]:
 
 
 def write(folder: Path, conns: dict[str, list[str]]) -> None:
+    """Atomically, never through a link planted in the project (``engine.safe_fs``)."""
+    from engine.safe_fs import remove, write_text
+
     path = Path(folder) / FILE
     tmp = path.with_name(f".{FILE}.tmp")
-    tmp.write_text(json.dumps({role: conns.get(role, []) for role in ROLES}, indent=1) + "\n", encoding="utf-8")
+    remove(tmp)  # a link planted there is unlinked, not followed
+    write_text(tmp, json.dumps({role: conns.get(role, []) for role in ROLES}, indent=1) + "\n", root=folder)
     os.replace(tmp, path)
 
 

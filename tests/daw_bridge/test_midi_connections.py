@@ -122,3 +122,14 @@ def test_bad_connection_files_name_the_file_and_the_field(tmp_path: Path) -> Non
         assert str(path) in str(err.value) and says in str(err.value), (text, err.value)
     path.unlink()
     assert mc.read(tmp_path) == {"in": [], "out": []}
+
+
+def test_a_link_planted_in_the_project_is_never_written_through(tmp_path: Path) -> None:
+    project = tmp_path / "song.songbridge"
+    project.mkdir()
+    outside = tmp_path / "notes.txt"
+    outside.write_text("mine")
+    (project / f".{mc.FILE}.tmp").symlink_to(outside)
+    mc.write(project, {"in": ["FakeDAW:clock out"], "out": []})
+    assert outside.read_text() == "mine"
+    assert mc.read(project) == {"in": ["FakeDAW:clock out"], "out": []}
