@@ -142,13 +142,11 @@ class LoopAudition:
 
     def land_loop(self, loop_id: str) -> None:
         """Land the loop in the DAW: its own track (``SB loop <prompt>``), at its bar."""
-        from daw_bridge import protocol as p
-
         if self.bridge is None:
             self.statusBar().showMessage("the DAW bridge is off: nothing to land in", 8000)  # type: ignore[attr-defined]
             return
-        self.doc.session.flush()  # the render reads song.json: the loop's bar must be on disk
-        self.bridge.commands.put(p.Envelope(p.Land(loop_id, None), "/songbridge/stems/land", None, "gui"))
+        # one session call, on the bridge's thread (the lander waits for song.json there, not on the GUI thread)
+        self.bridge.run_later(lambda b=self.bridge: b.session.land(loop_id, None, origin="app"))
         bar = self.doc.song.loop(loop_id).bar
         self.statusBar().showMessage(f"landing {loop_id} at bar {bar:g} …", 8000)  # type: ignore[attr-defined]
 

@@ -33,3 +33,26 @@ def test_land_in_daw_from_the_panel_is_a_session_call(qtbot, app, tmp_path: Path
     shot = os.environ.get("SONGBRIDGE_SCREENSHOT_DIR")
     if shot:
         win.daw_link.grab().save(str(Path(shot) / "app_land_in_daw.png"))
+
+
+def test_land_a_loop_clip_from_the_lane_is_a_session_call_at_its_bar(qtbot, tmp_path: Path) -> None:
+    from engine.backends.stable_audio.tiny import create_tiny_stable_audio
+    from tests.engine.song.loop_project import make_loop_project
+    from tests.gui.test_regenerate_everywhere import hosted
+
+    models = tmp_path / "models"
+    create_tiny_stable_audio(models)
+    project = make_loop_project(tmp_path, models)
+    gen = hosted(qtbot, project)
+    win, bridge, session, jobs = next(gen)
+    try:
+        clip = session.song.loops[0]
+        win.land_loop(clip.id)
+        qtbot.waitUntil(lambda: bool(bridge.landings), timeout=60_000)
+        last = bridge.landings[-1]
+        assert last["ok"] and last["take"] == clip.id, last
+        assert bridge.commands.received == 0  # one session call, nothing through the bridge's inbox
+        landed = sorted((session.folder / "renders" / "daw").glob("*.wav"))
+        assert landed and all(f"_bar{clip.bar:g}_" in p.name for p in landed), landed
+    finally:
+        next(gen, None)
