@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from daw_bridge import daw_sync, job_requests, take_commands
 from daw_bridge import protocol as p
 from daw_bridge.adapters.ardour_follow import follow_ardour
-from daw_bridge.landing import find_section
 from daw_bridge.osc.replies import message
 from daw_bridge.song_props import LABELS, song_value
 from engine.errors import SongBridgeError
@@ -92,14 +91,9 @@ def set_song(bridge: Bridge, env: p.Envelope, cmd: p.SetProperty) -> None:
 
 
 def accept(bridge: Bridge, env: p.Envelope, cmd: p.Accept) -> None:
-    song = bridge.session.song
-    take_id = cmd.take
-    if not take_id:  # "the newest take"
-        if not song.takes:
-            raise SongBridgeError("no take to accept yet")
-        take_id = song.takes[-1].id
-    section = find_section(song, cmd.section).id if cmd.section else ""
-    bridge.session.accept(take_id, section, "daw", on_saved=lambda ok, err: bridge.reply(
+    session = bridge.session
+    take_id = session.take_to_accept(cmd.take or None)
+    session.accept(take_id, cmd.section or "", "daw", on_saved=lambda ok, err: bridge.reply(
         env, f"{ROOT}/take/accepted", take_id, cmd.section or "") if ok else bridge.error(env, "save_failed", err))
 
 
@@ -175,7 +169,7 @@ HANDLERS: dict[type, Handler] = {
     p.SetProperty: set_song, p.Listen: listen,
     p.Generate: job_requests.submit, p.Edit: job_requests.submit, p.GenerateHere: job_requests.generate_here,
     p.Cancel: job_requests.cancel, p.Accept: accept,
-    p.Split: take_commands.analyse, p.FindGrid: take_commands.analyse, p.MakeLoop: take_commands.make_loop,
+    p.Split: take_commands.analyse, p.FindGrid: take_commands.analyse, p.MakeLoop: take_commands.make_loop, p.Render: take_commands.render,
     p.Land: land, p.Audition: audition, p.FollowTransport: follow, p.TransportUpdate: transport,
     p.DawSync: daw_sync.handle, p.DawOsc: daw_sync.handle,
 }

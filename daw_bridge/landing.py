@@ -11,13 +11,7 @@ from typing import Any
 from daw_bridge.adapters.base import MidiParts
 from daw_bridge.adapters.generic import slug
 from engine.errors import SongBridgeError
-
-
-def find_section(song: Any, name: str) -> Any:
-    for s in song.sections:
-        if name in (s.id, s.name) or name.lower() == s.name.lower():
-            return s
-    raise SongBridgeError(f"no section {name!r}; sections: " + (", ".join(s.name for s in song.sections) or "none"))
+from engine.session.regenerate import find_section
 
 
 def render_job(session: Any, take: str | None, section_name: str | None, folder: str | None,

@@ -111,6 +111,15 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Render:
+    """Render a take (None: the song as comped, else the song's take) through its chains into the project's
+    renders/ folder; ``settings``: format, bits, loudness, ceiling, fx (checked by the session)."""
+
+    take: str | None = None
+    settings: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class FindGrid:
     """Measure a take's beat grid (None: the newest); ``lock``: also put it on the grid (at ``bpm``, or the DAW's
     tempo when following it, else the song's) and hear it locked."""
@@ -188,7 +197,8 @@ class BadRequest:
     message: str
 
 
-Command = (Ping | Generate | GenerateHere | MakeLoop | Edit | Cancel | JobStatus | Audition | Accept | Split | FindGrid | Land
+Command = (Ping | Generate | GenerateHere | MakeLoop | Edit | Cancel | JobStatus | Audition | Accept | Split | FindGrid | Render
+           | Land
            | GetProperty | SetProperty
            | Listen | FollowTransport | TransportUpdate | BadRequest | BridgeStats | DawSync | DawOsc)
 

@@ -36,11 +36,11 @@ from daw_bridge.adapters.ardour_follow import follow_ardour
 from daw_bridge.dispatch import HANDLERS, MAX_REPLY, QUICK, remember_follow
 from daw_bridge.inbox import Inbox
 from daw_bridge.land_jobs import DawLander
-from daw_bridge.landing import find_section
 from daw_bridge.limits import Limits, Listeners, Quota
 from daw_bridge.osc.replies import message
 from daw_bridge.song_props import TooLarge, song_value, transport_value
 from engine.errors import DocumentError, SongBridgeError
+from engine.session.regenerate import find_section
 
 log = logging.getLogger("songbridge.bridge")
 ROOT = "/songbridge"

@@ -51,3 +51,21 @@ def make_loop(bridge: Any, env: p.Envelope, cmd: p.MakeLoop) -> None:
     job_id = session.make_loop(req, origin="daw", purpose=purpose_of(env, cmd.takes),
                                follow_ups=(followups.land(every_take=True),))
     bridge.reply(env, f"{ROOT}/job/queued", job_id, session.jobs.get(job_id, {}).get("label", ""))
+
+
+def render(bridge: Any, env: p.Envelope, cmd: p.Render) -> None:
+    """Render a take through its chains into renders/: one session call (it checks the settings, the chains and
+    the plugins before queueing)."""
+    from engine.render import RenderSettings
+
+    why = admission(bridge, env, 1)
+    if why is not None:
+        refuse_busy(bridge, env, why)
+        return
+    data = dict(cmd.settings)
+    settings = RenderSettings(format=str(data.get("format", "wav")), bits=int(data.get("bits", 24)),
+                              loudness_lufs=data.get("loudness", -14.0),
+                              ceiling_dbtp=float(data.get("ceiling", -1.0)), fx=dict(data.get("fx") or {}))
+    session = bridge.session
+    job_id = session.render(cmd.take, settings, origin="daw", purpose=purpose_of(env, 1))
+    bridge.reply(env, f"{ROOT}/job/queued", job_id, session.jobs.get(job_id, {}).get("label", ""))

@@ -142,6 +142,27 @@ def _generate_json(v: dict[str, Any]) -> p.Command:
     return p.Generate(**out)
 
 
+def _render_json(v: dict[str, Any]) -> p.Command:
+    data = _load_json(v.get("json") or "{}")
+    keys = {"format", "bits", "loudness", "ceiling", "fx"}
+    if not isinstance(data, dict) or set(data) - keys:
+        raise ArgError("json must be an object with format, bits, loudness, ceiling and/or fx")
+    if "format" in data and data["format"] not in ("wav", "flac"):
+        raise ArgError("json.format must be \"wav\" or \"flac\"")
+    if "bits" in data and (isinstance(data["bits"], bool) or data["bits"] not in (16, 24, 32)):
+        raise ArgError("json.bits must be 16, 24 or 32 (float)")
+    for key in ("loudness", "ceiling"):
+        val = data.get(key)
+        if val is not None and (isinstance(val, bool) or not isinstance(val, int | float) or not math.isfinite(val)):
+            raise ArgError(f"json.{key} must be a number" + (" or null (no normalisation)" if key == "loudness"
+                                                             else ""))
+    fx = data.get("fx", {})
+    if not isinstance(fx, dict) or len(fx) > 64 or not all(
+            isinstance(k, str) and (t is None or isinstance(t, str)) for k, t in fx.items()):
+        raise ArgError("json.fx must map stems to preset names (or null: no chain)")
+    return p.Render(v.get("take") or None, tuple(sorted(data.items(), key=lambda kv: kv[0])))
+
+
 def _edit_json(v: dict[str, Any]) -> p.Command:
     data = _load_json(v["json"])
     keys = {"ranges", "bars", "sections", "lines", "lyrics", "takes", "seed", "backend"}
@@ -231,6 +252,9 @@ ROUTES: dict[str, Route] = {
                                                  v.get("at_bar") or None),
                             "a loop of bars (4) at bpm (the DAW's tempo when following, else the song's), landed at "
                             "at_bar (where the DAW is) on a track named after the prompt"),
+    "/job/render": Route((Arg("take", "str", True), Arg("json", "str", True)), _render_json,
+                         'render a take ("": the song as comped) into renders/: JSON {"format": "wav"|"flac", "bits", '
+                         '"loudness": LUFS|null, "ceiling": dBTP, "fx": {stem: preset|null}}'),
     "/take/split": Route((Arg("take", "str", True), Arg("two", "bool", True)),
                          lambda v: p.Split(v.get("take") or None, bool(v.get("two", False))),
                          "split a take (the newest) into vocal, drums, bass, other (two: vocal + instrumental)"),

@@ -94,6 +94,37 @@ class TakeActions:
                                  label=p.label, origin=origin,
                                  purpose={**(purpose or {}), "loop": True, "land_at": req.at_bar}, follow_ups=ups))
 
+    def render(self: Any, take_id: str | None = None, settings: Any = None, *, origin: str = "app",
+               purpose: dict[str, Any] | None = None) -> str:
+        """Render a take's stems and mix through their effect chains into ``renders/`` (``engine.render``); with no
+        take named, the song as comped (each section's accepted take, into ``renders/comp/``), else the song's
+        take. ``settings``: an ``engine.render.RenderSettings`` (None: the defaults). Bad presets and plugins this
+        machine has not allowed are refused (``PluginNotAllowed``) before the job is queued."""
+        from engine.comp import song_take
+        from engine.render import RenderSettings, comp_settings, render_chains
+        from engine.service import RenderJob
+
+        settings = RenderSettings() if settings is None else settings
+        if not isinstance(settings, RenderSettings):
+            raise SongBridgeError(f"render settings: expected RenderSettings, got {type(settings).__name__}")
+        song: Song = self.song
+        out_name = None
+        if take_id:
+            take = self._take(take_id)
+            label = f"render {take.id}"
+        else:
+            chosen = song_take(song)
+            if chosen is None:
+                raise SongBridgeError("the project has no song take yet: generate one first")
+            take, label = chosen, f"render {chosen.id}"
+            comped = comp_settings(song, settings)
+            if comped is not None:
+                settings, out_name, label = comped[1], "comp", "render the comp"
+        render_chains(self.project, settings, take.stems)  # a bad chain or a plugin not allowed: refused here
+        job = RenderJob(self.folder, take.id, settings, label=label, out_name=out_name)
+        return str(self.submit(job, {**(purpose or {}), "kind": "render", "take": take.id, "label": label},
+                               origin))
+
     def land(self: Any, take_id: str | None = None, section: str | None = None, folder: str | None = None, *,
              origin: str = "app", purpose: dict[str, Any] | None = None) -> list[str]:
         """Land a take (None: the section's accepted take, else the song's) in the DAW: a section, or the whole song

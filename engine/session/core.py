@@ -104,6 +104,25 @@ class Session(TakeActions):
             log.info("%s: %s", folder, n)
         return session
 
+    @classmethod
+    def create(cls, path: str | Path, song: Song, engine: Any = None, program: str = "songbridge") -> Session:
+        """Make a new project holding ``song`` and open it as its only owner (the folder may exist, empty of a
+        project: a refused first request leaves nothing behind when the caller removes it). Raises DocumentError when
+        a project is there already."""
+        folder = project_path(path)
+        if (folder / SONG_FILE).exists():
+            raise DocumentError(f"{folder}: a project is there already")
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = ProjectLock.acquire(folder, program)
+        try:
+            if (folder / SONG_FILE).exists():  # made by another program between the check and the lock
+                raise DocumentError(f"{folder}: a project is there already")
+            save_song(song, folder / SONG_FILE)
+            return cls(Project(folder, song), engine, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+
     def close(self) -> None:
         """Stop following the engine, write what is pending, release the lock (the engine is the caller's)."""
         self._stop.set()
@@ -178,18 +197,36 @@ class Session(TakeActions):
         self._publish(ev)
         return entry.label
 
-    def accept(self, take_id: str, section_id: str = "", origin: str = "app", on_saved: Done | None = None) -> None:
-        """``take_id`` becomes the accepted take of a section ("" = the song): one undoable step, kept in song.json.
-        A loop is never a section's (or the song's) take; the comp (``engine.comp``) renders and lands these."""
+    def take_to_accept(self, take_id: str | None) -> str:
+        """The take :meth:`accept` makes the choice: ``take_id`` (checked), or None for the newest song take (a loop
+        is never one)."""
         from engine.comp import is_loop
+
+        song = self.project.song
+        if take_id:
+            try:
+                return song.take(take_id).id
+            except KeyError as exc:
+                raise SongBridgeError(str(exc.args[0])) from None
+        newest = next((t for t in reversed(song.takes) if not is_loop(t)), None)
+        if newest is None:
+            raise SongBridgeError("no song take to accept yet")
+        return newest.id
+
+    def accept(self, take_id: str | None, section: str = "", origin: str = "app",
+               on_saved: Done | None = None) -> str:
+        """``take_id`` (None: the newest song take) becomes the accepted take of ``section`` (a name or id; "": the
+        song): one undoable step, kept in song.json; returns the take's id. A loop is never a section's (or the
+        song's) take; the comp (``engine.comp``) renders and lands these."""
+        from engine.comp import is_loop
+
+        from .regenerate import find_section
 
         with self._mutex:
             before = self.project.song
-            try:
-                take = before.take(take_id)
-                where = before.section(section_id).name if section_id else "the song"
-            except KeyError as exc:
-                raise SongBridgeError(str(exc.args[0])) from None
+            take = before.take(self.take_to_accept(take_id))
+            section_id = find_section(before, section).id if section else ""
+            where = before.section(section_id).name if section_id else "the song"
             if is_loop(take):
                 raise SongBridgeError(f"{take.id} is a loop, not a song take; it cannot be the take of {where}")
             try:
@@ -205,6 +242,7 @@ class Session(TakeActions):
             version = self.version
         self._saver.request(version, new, on_saved)
         self._publish(ev)
+        return take.id
 
     def _set(self, new: Song, before: Song, label: str, origin: str, kind: str) -> SongChanged:
         self.project.song = new

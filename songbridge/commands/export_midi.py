@@ -11,7 +11,7 @@ from engine.errors import SongBridgeError
 
 def run(args: argparse.Namespace) -> int:
     from daw_bridge.adapters.generic import slug
-    from daw_bridge.landing import find_section
+    from engine.session.regenerate import find_section
     from engine.song.project import Project, project_path
     from engine.song.take_midi import save_midi, take_midi
 

@@ -36,18 +36,14 @@ def run(args: argparse.Namespace) -> int:
                                   args.section or "")
         print(f"{section or 'the song'} now plays {take} (in the program that holds the project)")
         return 0
-    try:
-        song = session.song
-        section_id = ""
-        if args.section:
-            from daw_bridge.landing import find_section
+    from engine.session.regenerate import find_section
 
-            section_id = find_section(song, args.section).id
-        session.accept(args.take, section_id, "cli")
+    try:
+        take_id = session.accept(args.take, args.section or "", "cli")
         if not session.flush(10.0):
             raise SongBridgeError(f"{session.folder}: the choice could not be saved")
-        where = song.section(section_id).name if section_id else "the song"
-        print(f"{where} now plays {args.take} (render and landing use it)")
+        where = find_section(session.song, args.section).name if args.section else "the song"
+        print(f"{where} now plays {take_id} (render and landing use it)")
         return 0
     finally:
         session.close()
