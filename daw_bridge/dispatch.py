@@ -99,7 +99,7 @@ def accept(bridge: Bridge, env: p.Envelope, cmd: p.Accept) -> None:
 
 def land(bridge: Bridge, env: p.Envelope, cmd: p.Land) -> None:
     bridge.session.land(cmd.take, cmd.section, cmd.folder, origin="app" if env.source == "gui" else "daw",
-                        purpose={"reply_to": env.reply_to})
+                        requester=job_requests.requester(env, 1))
 
 
 def audition(bridge: Bridge, env: p.Envelope, cmd: p.Audition) -> None:

@@ -1,7 +1,7 @@
 """Generate and edit requests from the DAW, and cancelling: each is checked whole (ranges, lyrics, the host's
 limits) before anything changes, then queued on the session and answered ``/songbridge/job/queued``.
 
-A job belongs to the *host* that asked for it (``purpose["client"]``): the per-host limits count it, and only that
+A job belongs to the *host* that asked for it (``Purpose.client``): the per-host limits count it, and only that
 host may cancel it (``*``: all of its own), unless the request carries the bridge's admin token. MIDI, a port on this
 machine, may cancel any job (the controller's panic button).
 """
@@ -15,9 +15,9 @@ from typing import Any
 
 from daw_bridge import protocol as p
 from engine.errors import SongBridgeError
+from engine.session.purpose import Requester
 
 ROOT = "/songbridge"
-TEMPO_TOLERANCE = 0.5  # bpm: a DAW tempo this close to the song's is the song's
 
 
 def host(env: p.Envelope) -> str:
@@ -31,8 +31,8 @@ def admission(bridge: Any, env: p.Envelope, takes: int) -> str | None:
     in_flight = []
     for job_id in session.in_flight():
         purpose = session.jobs.get(job_id)
-        if purpose and purpose.get("client") is not None:
-            in_flight.append((purpose["client"], int(purpose.get("takes", 1))))
+        if purpose is not None and purpose.requester is not None:
+            in_flight.append((purpose.requester.client, purpose.requester.takes))
     return bridge.quota.refusal(host(env), takes, in_flight)
 
 
@@ -40,9 +40,9 @@ def refuse_busy(bridge: Any, env: p.Envelope, why: str) -> None:
     bridge.error(env, "busy", f"{why}; wait for one to finish or cancel some (/songbridge/job/cancel s *)")
 
 
-def purpose_of(env: p.Envelope, takes: int) -> dict[str, Any]:
-    """What every job from the DAW carries: where to answer, whose it is, how many takes it makes."""
-    return {"reply_to": env.reply_to, "client": host(env), "takes": takes}
+def requester(env: p.Envelope, takes: int) -> Requester:
+    """Who asks, on every job from the DAW: whose it is, where to answer, how many takes it makes."""
+    return Requester(host(env), env.reply_to, takes)
 
 
 def cancel(bridge: Any, env: p.Envelope, cmd: p.Cancel) -> None:
@@ -55,43 +55,19 @@ def cancel(bridge: Any, env: p.Envelope, cmd: p.Cancel) -> None:
     mine = host(env)
     if cmd.job_id == "*":
         for job_id in session.in_flight():
-            purpose = session.jobs.get(job_id) or {}
-            if admin or purpose.get("client") == mine:
+            purpose = session.jobs.get(job_id)
+            if admin or (purpose is not None and purpose.client == mine):
                 session.cancel(job_id)
         return
     purpose = session.jobs.get(cmd.job_id)
     if purpose is None:
         raise SongBridgeError(f"no running or queued job {cmd.job_id!r}")
-    if not admin and purpose.get("client") != mine:
+    if not admin and purpose.client != mine:
         bridge.error(env, "not_allowed", f"job {cmd.job_id} is not yours (it was asked for from another host or the "
                                          "app); only its host, or a request with the admin token, may cancel it")
         return
     if not session.cancel(cmd.job_id):
         raise SongBridgeError(f"no running or queued job {cmd.job_id!r}")
-
-
-def daw_tempo(bridge: Any) -> float | None:
-    """The DAW's tempo when following a DAW that plays at another tempo than the song (else None).
-
-    A section or bars regenerated then is generated at the *song's* tempo and locked to the DAW's when it is made
-    (the session's lock follow-up), not the song retempoed first: the regeneration edits a base take that was made at the song's
-    tempo, and its new bars must splice into that take's audio on the song's beats; retempoing the song would move
-    every section, lyric line and take of the project for one request. The lock (``engine.grid.takes.lock_take``
-    at the DAW's bpm) maps every bar of the new take onto the DAW's bar lines, so N bars come back exactly N bars at
-    the DAW's tempo (a take of F samples is locked to F * song bpm / DAW bpm samples)."""
-    t = bridge.session.transport
-    song_bpm = bridge.session.song.tempo.bpm
-    if t.follow and t.bpm and abs(t.bpm - song_bpm) > TEMPO_TOLERANCE:
-        return float(t.bpm)
-    return None
-
-
-def follow_ups(bridge: Any, bpm: float | None) -> tuple[Any, ...]:
-    """What a job asked for from the DAW does when it is made, as the session's follow-ups: locked to the DAW's tempo
-    when it plays at another (``daw_tempo``), then landed when the bridge lands everything (``serve --auto-land``)."""
-    from engine.session import followups
-
-    return ((followups.lock(bpm),) if bpm is not None else ()) + ((followups.land(),) if bridge.auto_land else ())
 
 
 def generate_here(bridge: Any, env: p.Envelope, cmd: p.GenerateHere) -> None:
@@ -126,15 +102,17 @@ def submit(bridge: Any, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
     else:
         req = None
     if req is not None:
-        bpm = daw_tempo(bridge)  # generated at the song's tempo, then locked to the DAW's
-        job_id = session.regenerate(req, origin="daw", priority=PRIORITY_SECTION, purpose=purpose_of(env, takes),
-                                    follow_ups=follow_ups(bridge, bpm))
-        label = session.jobs.get(job_id, {}).get("label", "")
+        job_id = session.regenerate(req, origin="daw", priority=PRIORITY_SECTION, requester=requester(env, takes))
     else:
         assert isinstance(cmd, p.Generate)  # an Edit always names a region (Regenerate refuses one without)
-        job_id, label = _whole_song(session, env, cmd, style, follow_ups(bridge, None)), "song"
-        label = session.jobs.get(job_id, {}).get("label", label)
-    bridge.reply(env, f"{ROOT}/job/queued", job_id, label)
+        job_id = session.generate(cmd.backend or None, cmd.takes, cmd.seed, style=style, origin="daw",
+                                  requester=requester(env, cmd.takes))
+    bridge.reply(env, f"{ROOT}/job/queued", job_id, job_label(session, job_id))
+
+
+def job_label(session: Any, job_id: str) -> str:
+    purpose = session.jobs.get(job_id)
+    return purpose.label if purpose is not None else ""
 
 
 def _style(song: Any, cmd: p.Generate) -> Any:
@@ -147,17 +125,3 @@ def _style(song: Any, cmd: p.Generate) -> Any:
 
         style = replace(style, preset=preset_name(cmd.style_preset))
     return style if style != song.style else None
-
-
-def _whole_song(session: Any, env: p.Envelope, cmd: p.Generate, style: Any, ups: tuple[Any, ...]) -> str:
-    if cmd.backend:
-        from engine.backends import registry
-
-        if cmd.backend not in registry.names():
-            raise SongBridgeError(f"no backend {cmd.backend!r}; backends: {', '.join(registry.names())}")
-    song = session.song
-    backend = cmd.backend or (song.takes[-1].backend if song.takes else "guide")
-    if style is not None:
-        session.edit(song.replace(style=style), "Set style (from DAW)", "daw")
-    return session.generate(backend, cmd.takes, cmd.seed, label="song", origin="daw",
-                            purpose={**purpose_of(env, cmd.takes), "section": None}, follow_ups=ups)

@@ -11,11 +11,12 @@ from typing import Any
 from daw_bridge.adapters.base import MidiParts
 from daw_bridge.adapters.generic import slug
 from engine.errors import SongBridgeError
+from engine.session.purpose import Landing, Purpose
 from engine.session.regenerate import find_section
 
 
 def render_job(session: Any, take: str | None, section_name: str | None, folder: str | None,
-               land_folder: Path | None) -> tuple[Any, dict[str, Any]]:
+               land_folder: Path | None) -> tuple[Any, Purpose]:
     """The render job that lands a take (the section's accepted take, else the song's, else the newest) and what
     to do with its files."""
     from daw_bridge.adapters.registry import check_name
@@ -56,14 +57,11 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
         t, settings = song.take(comped[0]), comped[1]
     job = RenderJob(session.folder, t.id, settings, label=f"land {'the comp' if comped else t.id}",
                     out_name=f"{t.id}-{section.id}" if section else ("comp" if comped else None))
-    purpose = {"kind": "land", "take": t.id, "folder": str(out), "section": section.name if section else "song",
-               "bar": bar, "bpm": bpm, "start_s": start, "end_s": min(end, length),
-               "label": f"land {'the comp' if comped else t.id}" + (f" (locked to {bpm:g} bpm)" if locked else "")}
-    if locked is not None:
-        purpose["locked_bpm"] = bpm
-    if comped is not None:
-        purpose["comp"] = [list(p) for p in settings.comp]
-    return job, purpose
+    landing = Landing(str(out), section.name if section else "song", bar, bpm, start, min(end, length),
+                      locked_bpm=bpm if locked is not None else None,
+                      comp=tuple(settings.comp) if comped is not None else ())
+    label = f"land {'the comp' if comped else t.id}" + (f" (locked to {bpm:g} bpm)" if locked else "")
+    return job, Purpose("land", label, take=t.id, landing=landing)
 
 
 def daw_lock(session: Any, take: Any) -> tuple[Any, float] | None:
@@ -93,7 +91,7 @@ def daw_lock(session: Any, take: Any) -> tuple[Any, float] | None:
     return grid, float(length)
 
 
-def _loop_job(session: Any, t: Any, out: Path) -> tuple[Any, dict[str, Any]]:
+def _loop_job(session: Any, t: Any, out: Path) -> tuple[Any, Purpose]:
     from engine.render import RenderSettings
     from engine.service import RenderJob
 
@@ -104,32 +102,38 @@ def _loop_job(session: Any, t: Any, out: Path) -> tuple[Any, dict[str, Any]]:
     track = "loop " + " ".join(clip.prompt.split())[:40]  # its own track: "SB loop <prompt>"
     job = RenderJob(session.folder, t.id, RenderSettings(loudness_lufs=None), time_reference_s=start,
                     label=f"land {t.id}", out_name=f"{t.id}-loop")
-    purpose = {"kind": "land", "take": t.id, "folder": str(out), "section": f"{slug(track)}-{t.id}", "bar": bar,
-               "bpm": float(t.params.get("bpm", song.tempo.bpm)), "start_s": start, "end_s": start + t.duration_s,
-               "track": track, "label": f"land {t.id}"}
-    return job, purpose
+    landing = Landing(str(out), f"{slug(track)}-{t.id}", bar, float(t.params.get("bpm", song.tempo.bpm)), start,
+                      start + t.duration_s, track=track)
+    return job, Purpose("land", f"land {t.id}", take=t.id, landing=landing)
 
 
-def deliver(session: Any, purpose: dict[str, Any], render: dict[str, Any]) -> tuple[str, str]:
+def deliver(session: Any, purpose: Purpose, render: dict[str, Any]) -> tuple[str, str]:
     """Put a finished render where the DAW takes it: the project's adapter (``registry.adapter_for``) lands it;
     returns (adapter, what was done)."""
     from daw_bridge.adapters.registry import Link, adapter_for
 
     song = session.song
-    adapter = adapter_for(Link(song.daw, song.info.title, song.tempo.meter.numerator, Path(purpose["folder"])))
+    where = _landing(purpose)
+    adapter = adapter_for(Link(song.daw, song.info.title, song.tempo.meter.numerator, Path(where.folder)))
     result = adapter.land({label: Path(path) for label, path in render["files"].items()},
-                          guide_midi(session, purpose), start_s=purpose["start_s"],
-                          end_s=purpose.get("end_s", purpose["start_s"]), bar=purpose["bar"], bpm=purpose["bpm"],
-                          section=purpose["section"], take=purpose["take"], track=purpose.get("track"))
+                          guide_midi(session, purpose), start_s=where.start_s, end_s=where.end_s, bar=where.bar,
+                          bpm=where.bpm, section=where.section, take=str(purpose.take), track=where.track)
     return result.adapter, result.describe()
 
 
-def guide_midi(session: Any, purpose: dict[str, Any]) -> MidiParts:
+def _landing(purpose: Purpose) -> Landing:
+    if purpose.landing is None or not purpose.take:
+        raise SongBridgeError(f"{purpose.label or purpose.kind}: not a landing (no take or destination)")
+    return purpose.landing
+
+
+def guide_midi(session: Any, purpose: Purpose) -> MidiParts:
     """The landed take's guide MIDI for the adapter: a loop leaves the MIDI tracks alone, a comp lands none, a take
     without guide MIDI lands none (and says so); notes that cannot be read are an error the stems land beside."""
-    if purpose.get("track"):
+    where = _landing(purpose)
+    if where.track:
         return MidiParts(leave=True)
-    if purpose.get("comp"):
+    if where.comp:
         return MidiParts(missing="audio only: a comp of several takes lands no MIDI (land a section's take for its "
                                  "notes)")
     try:
@@ -137,11 +141,11 @@ def guide_midi(session: Any, purpose: dict[str, Any]) -> MidiParts:
     except SongBridgeError as exc:
         return MidiParts(error=str(exc))
     if mid is None:
-        return MidiParts(missing=f"audio only: {purpose['take']} has no guide MIDI (a guide take writes one)")
-    if purpose.get("locked_bpm"):  # the audio's bars are the DAW's: so are the notes' (same beats, its tempo)
+        return MidiParts(missing=f"audio only: {purpose.take} has no guide MIDI (a guide take writes one)")
+    if where.locked_bpm:  # the audio's bars are the DAW's: so are the notes' (same beats, its tempo)
         import mido
 
-        tempo = mido.bpm2tempo(float(purpose["locked_bpm"]))
+        tempo = mido.bpm2tempo(float(where.locked_bpm))
         for track in mid.tracks:
             for i, msg in enumerate(track):
                 if msg.type == "set_tempo":
@@ -149,18 +153,19 @@ def guide_midi(session: Any, purpose: dict[str, Any]) -> MidiParts:
     return MidiParts(mid)
 
 
-def landing_midi(session: Any, purpose: dict[str, Any]) -> Any:
+def landing_midi(session: Any, purpose: Purpose) -> Any:
     """The landed take's guide MIDI for the landed span (a ``mido.MidiFile``), or None when the take has none (a
     neural take, a loop)."""
     from engine.song.take_midi import MIDI_NAME, take_midi
 
+    where = _landing(purpose)
     song = session.song
     try:
-        take = song.take(purpose["take"])
+        take = song.take(str(purpose.take))
     except KeyError:
         return None
     take_dir = session.project.take_dir(take.id)
-    if purpose.get("track") or purpose.get("comp") or not (take_dir / MIDI_NAME).is_file():
+    if where.track or where.comp or not (take_dir / MIDI_NAME).is_file():
         return None
-    section = None if purpose["section"] == "song" else find_section(song, purpose["section"])
+    section = None if where.section == "song" else find_section(song, where.section)
     return take_midi(take_dir, song, take, section)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from daw_bridge.osc.replies import message
 from daw_bridge.song_props import song_value
 from engine.session import FollowUpFailed, JobEnded, JobProgress, JobQueued, SongChanged
+from engine.session.purpose import UNKNOWN
 
 if TYPE_CHECKING:
     from daw_bridge.server import Bridge
@@ -26,22 +27,22 @@ def on_session(bridge: Bridge, ev: Any) -> None:
                 bridge.push(("song", prop), f"{ROOT}/song/get/{prop}", *song_value(ev.after, prop))
         return
     if isinstance(ev, FollowUpFailed):  # the job was done (job/done went out); what was to follow it was refused
-        if ev.purpose.get("reply_to") is not None:
-            bridge.send_to(ev.purpose["reply_to"], f"{ROOT}/error", f"{ROOT}/job/done", "bad_value",
+        if ev.purpose.reply_to is not None:
+            bridge.send_to(ev.purpose.reply_to, f"{ROOT}/error", f"{ROOT}/job/done", "bad_value",
                            f"job {ev.job_id} made {ev.take}, but could not {ev.action} it: {ev.error}"[:1000])
         return
     if not isinstance(ev, JobQueued | JobProgress | JobEnded):
         return
-    purpose = getattr(ev, "purpose", None) or bridge.session.jobs.get(ev.job_id, {})
-    if purpose.get("kind") == "land":
+    purpose = ev.purpose if not isinstance(ev, JobProgress) else bridge.session.jobs.get(ev.job_id, UNKNOWN)
+    if purpose.kind == "land":
         if isinstance(ev, JobEnded):
             bridge.run_later(lambda: bridge.lander.rendered(ev, purpose))
         return
-    if isinstance(ev, JobEnded) and purpose.get("client") is not None:
-        count_written(bridge, purpose["client"], ev.takes or ())
+    if isinstance(ev, JobEnded) and purpose.client is not None:
+        count_written(bridge, purpose.client, ev.takes or ())
     targets = set(bridge.listeners.targets(("job", "events")))
-    if purpose.get("reply_to") is not None:
-        targets.add(purpose["reply_to"])
+    if purpose.reply_to is not None:
+        targets.add(purpose.reply_to)
     if isinstance(ev, JobQueued):
         if ev.origin == "daw":
             return  # the requester got job/queued as the reply

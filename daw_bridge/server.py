@@ -66,8 +66,8 @@ class Bridge:
         self.session = session
         self.send_raw = send
         self.player = player
-        #: jobs asked for from the DAW land when they are made (``serve --auto-land``): a land follow-up
-        self.auto_land = auto_land
+        if auto_land:  # ``serve --auto-land``: the session lands every take a job makes (its policy)
+            session.auto_land = True
         self.land_folder = land_folder
         self.lander = DawLander(self, land_folder)
         self.ardour_follow: Any = None  # following Ardour's own OSC feedback (``adapters.ardour_follow``)

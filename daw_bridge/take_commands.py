@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from daw_bridge import protocol as p
-from daw_bridge.job_requests import admission, purpose_of, refuse_busy
+from daw_bridge.job_requests import admission, job_label, refuse_busy, requester
 from engine.session.loops import MAX_LOOP_TAKES
 
 ROOT = "/songbridge"
@@ -17,21 +17,18 @@ ROOT = "/songbridge"
 
 def analyse(bridge: Any, env: p.Envelope, cmd: p.Split | p.FindGrid) -> None:
     """A split or grid job on a take (the newest unless named): one session call. A lock asked for from the DAW is
-    heard as soon as it is made (the session switches it on when the job ends); following a DAW at another tempo,
-    at the DAW's tempo unless one is named."""
+    heard as soon as it is made (the session switches it on when the job ends), at the DAW's tempo when following a
+    DAW at another tempo unless one is named (the session's rule)."""
     why = admission(bridge, env, 1)  # a split or a grid rewrites one take's files
     if why is not None:
         refuse_busy(bridge, env, why)
         return
     session = bridge.session
     if isinstance(cmd, p.Split):
-        job_id = session.split(cmd.take or None, cmd.two, origin="daw", purpose=purpose_of(env, 1))
+        job_id = session.split(cmd.take or None, cmd.two, origin="daw", requester=requester(env, 1))
     else:
-        bpm = cmd.bpm
-        if cmd.lock and bpm is None and bridge.bpm() != session.song.tempo.bpm:
-            bpm = bridge.bpm()  # following the DAW: its tempo
-        job_id = session.find_grid(cmd.take or None, cmd.lock, bpm, origin="daw", purpose=purpose_of(env, 1))
-    bridge.reply(env, f"{ROOT}/job/queued", job_id, session.jobs.get(job_id, {}).get("label", ""))
+        job_id = session.find_grid(cmd.take or None, cmd.lock, cmd.bpm, origin="daw", requester=requester(env, 1))
+    bridge.reply(env, f"{ROOT}/job/queued", job_id, job_label(session, job_id))
 
 
 def make_loop(bridge: Any, env: p.Envelope, cmd: p.MakeLoop) -> None:
@@ -48,9 +45,9 @@ def make_loop(bridge: Any, env: p.Envelope, cmd: p.MakeLoop) -> None:
     at_bar = cmd.at_bar if cmd.at_bar is not None else \
         float(math.floor(session.song.tempo.seconds_to_bars(bridge.position_s())))
     req = MakeLoop(cmd.prompt, cmd.bars, cmd.bpm if cmd.bpm is not None else bridge.bpm(), float(at_bar), cmd.takes)
-    job_id = session.make_loop(req, origin="daw", purpose=purpose_of(env, cmd.takes),
+    job_id = session.make_loop(req, origin="daw", requester=requester(env, cmd.takes),
                                follow_ups=(followups.land(every_take=True),))
-    bridge.reply(env, f"{ROOT}/job/queued", job_id, session.jobs.get(job_id, {}).get("label", ""))
+    bridge.reply(env, f"{ROOT}/job/queued", job_id, job_label(session, job_id))
 
 
 def render(bridge: Any, env: p.Envelope, cmd: p.Render) -> None:
@@ -67,5 +64,5 @@ def render(bridge: Any, env: p.Envelope, cmd: p.Render) -> None:
                               loudness_lufs=data.get("loudness", -14.0),
                               ceiling_dbtp=float(data.get("ceiling", -1.0)), fx=dict(data.get("fx") or {}))
     session = bridge.session
-    job_id = session.render(cmd.take, settings, origin="daw", purpose=purpose_of(env, 1))
-    bridge.reply(env, f"{ROOT}/job/queued", job_id, session.jobs.get(job_id, {}).get("label", ""))
+    job_id = session.render(cmd.take, settings, origin="daw", requester=requester(env, 1))
+    bridge.reply(env, f"{ROOT}/job/queued", job_id, job_label(session, job_id))

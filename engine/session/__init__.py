@@ -5,8 +5,9 @@ from .core import Session, Transport
 from .events import JobEnded, JobProgress, JobQueued, SaveFailed, SongChanged, TakesAdded
 from .followups import FollowUp, FollowUpFailed, Lander
 from .history import History
+from .purpose import JobKind, Landing, Purpose, Requester
 from .regenerate import Regenerate
 from .regenerate import plan as plan_regenerate
 
-__all__ = ["FollowUp", "FollowUpFailed", "History", "Lander", "Regenerate", "JobEnded", "JobProgress", "JobQueued", "SaveFailed", "Session", "SongChanged",
+__all__ = ["FollowUp", "FollowUpFailed", "History", "JobKind", "Lander", "Landing", "Purpose", "Requester", "Regenerate", "JobEnded", "JobProgress", "JobQueued", "SaveFailed", "Session", "SongChanged",
            "TakesAdded", "Transport", "plan_regenerate"]

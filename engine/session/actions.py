@@ -1,4 +1,5 @@
-"""The session's use cases on takes that exist: split into stems, find the grid (and lock to it), land in the DAW.
+"""The session's use cases on takes that exist: split into stems, find the grid (and lock to it), render, land in the
+DAW.
 Each checks its whole input first, then queues one job whose purpose says what it is for and what follows it
 (``followups.py``); the front-ends (the app, the command line, the DAW bridge) only translate a request into one
 of these calls. Mixed into :class:`engine.session.Session`."""
@@ -12,15 +13,14 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import SongBridgeError
 
 from .followups import FollowUp, Lander, checked
-from .loops import MakeLoop
-from .loops import plan as plan_loop
+from .purpose import Purpose, Requester
 
 if TYPE_CHECKING:
     from engine.song.model import Song, Take
 
 
 class TakeActions:
-    """Split, grid, lock, make a loop and land (``self`` is the Session)."""
+    """Split, grid, lock, render and land (``self`` is the Session)."""
 
     lander: Lander | None = None
 
@@ -47,30 +47,33 @@ class TakeActions:
             raise SongBridgeError(str(exc.args[0])) from None
 
     def split(self: Any, take_id: str | None = None, two: bool = False, *, origin: str = "app",
-              purpose: dict[str, Any] | None = None, follow_ups: Sequence[FollowUp] = ()) -> str:
-        """Split a take (the newest unless named) into stems (``two``: vocal and accompaniment)."""
+              requester: Requester | None = None, section: str | None = None,
+              follow_ups: Sequence[FollowUp] = ()) -> str:
+        """Split a take (the newest unless named) into stems (``two``: vocal and accompaniment). ``section``: the
+        section the take was made for (a landing that follows lands there)."""
         from engine.service import SplitJob
-        from engine.settings import models_dir
         from engine.stems.files import WHERE, find_model
 
-        ups = checked(follow_ups) or tuple((purpose or {}).get("follow_ups") or ())
+        ups = checked(follow_ups)
         take = self._take(take_id)
-        models = models_dir()[0]
+        models = self.models
         if find_model(models) is None:
             raise SongBridgeError(f"no stem-separation model in {models}; {WHERE}")
         job = SplitJob(self.folder, take, models, two, label=f"split {take.id}")
-        return str(self.submit(job, {**(purpose or {}), "kind": "split", "take": take.id, "label": job.label,
-                                     "follow_ups": ups}, origin))
+        return str(self.submit(job, Purpose("split", job.label, origin, take=take.id, section=section,
+                                            requester=requester, follow_ups=ups)))
 
     def find_grid(self: Any, take_id: str | None = None, lock: bool = False, bpm: float | None = None, *,
-                  origin: str = "app", purpose: dict[str, Any] | None = None,
+                  origin: str = "app", requester: Requester | None = None, section: str | None = None,
                   follow_ups: Sequence[FollowUp] = ()) -> str:
         """Find a take's grid (beats, downbeats); ``lock``: also make its grid-locked copy at ``bpm`` (None: the
-        song's tempo), heard as soon as it is made (``followups.switch_lock_on``)."""
+        DAW's tempo when following a DAW at another tempo, else the song's), heard as soon as it is made
+        (``followups.switch_lock_on``)."""
         from engine.service import GridJob
-        from engine.settings import models_dir
 
-        ups = checked(follow_ups) or tuple((purpose or {}).get("follow_ups") or ())
+        ups = checked(follow_ups)
+        if lock and bpm is None:
+            bpm = self.daw_tempo()
         if bpm is not None and (not math.isfinite(bpm) or not 20 <= bpm <= 400):
             raise SongBridgeError(f"bpm must be 20..400, got {bpm:g}")
         take = self._take(take_id)
@@ -79,23 +82,12 @@ class TakeActions:
             label = f"lock {take.id} to {bpm:g} bpm"
         else:
             label = f"{'lock' if lock else 'grid'} {take.id}"
-        job = GridJob(self.folder, take, song.tempo, lock, bpm, models_dir()[0], label=label)
-        return str(self.submit(job, {**(purpose or {}), "kind": "lock" if lock else "grid", "take": take.id,
-                                     "label": label, "follow_ups": ups}, origin))
-
-    def make_loop(self: Any, req: MakeLoop, *, origin: str = "app", purpose: dict[str, Any] | None = None,
-                  follow_ups: Sequence[FollowUp] = ()) -> str:
-        """Queue ``req.takes`` loops (``loops.py``, checked whole first); each becomes a loop clip at its bar."""
-        from engine.settings import models_dir
-
-        ups = checked(follow_ups)
-        p = plan_loop(self.song, req, models_dir()[0])
-        return str(self.generate(p.backend, req.takes, req.seed, params=p.params, duration_s=p.seconds,
-                                 label=p.label, origin=origin,
-                                 purpose={**(purpose or {}), "loop": True, "land_at": req.at_bar}, follow_ups=ups))
+        job = GridJob(self.folder, take, song.tempo, lock, bpm, self.models, label=label)
+        return str(self.submit(job, Purpose("lock" if lock else "grid", label, origin, take=take.id,
+                                            section=section, requester=requester, follow_ups=ups)))
 
     def render(self: Any, take_id: str | None = None, settings: Any = None, *, origin: str = "app",
-               purpose: dict[str, Any] | None = None) -> str:
+               requester: Requester | None = None) -> str:
         """Render a take's stems and mix through their effect chains into ``renders/`` (``engine.render``); with no
         take named, the song as comped (each section's accepted take, into ``renders/comp/``), else the song's
         take. ``settings``: an ``engine.render.RenderSettings`` (None: the defaults). Bad presets and plugins this
@@ -122,14 +114,15 @@ class TakeActions:
                 settings, out_name, label = comped[1], "comp", "render the comp"
         render_chains(self.project, settings, take.stems)  # a bad chain or a plugin not allowed: refused here
         job = RenderJob(self.folder, take.id, settings, label=label, out_name=out_name)
-        return str(self.submit(job, {**(purpose or {}), "kind": "render", "take": take.id, "label": label},
-                               origin))
+        return str(self.submit(job, Purpose("render", label, origin, take=take.id, requester=requester)))
 
     def land(self: Any, take_id: str | None = None, section: str | None = None, folder: str | None = None, *,
-             origin: str = "app", purpose: dict[str, Any] | None = None) -> list[str]:
+             origin: str = "app", requester: Requester | None = None,
+             follow_ups: Sequence[FollowUp] = ()) -> list[str]:
         """Land a take (None: the section's accepted take, else the song's) in the DAW: a section, or the whole song
         with its loop clips; through the registered lander. Returns the landing jobs' ids."""
         lander = self.lander
         if lander is None:
             raise SongBridgeError("no DAW link in this program: landing needs `songbridge serve` or the app")
-        return list(lander.land(self, take_id, section, folder, origin, dict(purpose or {})))
+        return list(lander.land(self, take_id, section, folder,
+                                Purpose("land", origin=origin, requester=requester, follow_ups=checked(follow_ups))))

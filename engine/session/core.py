@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,15 @@ from typing import Any
 from engine.errors import DocumentError, SongBridgeError
 from engine.song.document import SONG_FILE, save_song
 from engine.song.lock import ProjectLock, clean_temporary
-from engine.song.model import Song, Take
+from engine.song.model import Song
 from engine.song.project import Project, project_path
 
-from . import followups
 from .actions import TakeActions
-from .events import JobEnded, JobProgress, JobQueued, SaveFailed, SongChanged, TakesAdded
+from .events import SaveFailed, SongChanged
 from .history import Entry, History, keep_takes
-from .regenerate import Regenerate
-from .regenerate import plan as plan_regenerate
+from .job_flow import JobFlow
+from .making import MakeTakes
+from .purpose import Purpose
 from .saver import Done, Saver
 from .tidy import tidy_takes
 
@@ -42,6 +41,7 @@ def with_choices(song: Song, accepted: Any) -> Song:
     return song.replace(accepted={k: v for k, v in accepted.items() if v in takes and (not k or k in sections)})
 
 log = logging.getLogger("songbridge.session")
+TEMPO_TOLERANCE = 0.5  # bpm: a DAW tempo this close to the song's is the song's
 Subscriber = Callable[[Any], None]
 
 
@@ -56,18 +56,20 @@ class Transport:
     source: str = ""  # where it was last heard from: "MIDI clock", "Ardour OSC"
 
 
-class Session(TakeActions):
+class Session(MakeTakes, TakeActions, JobFlow):
     def __init__(self, project: Project, engine: Any = None, *, lock: ProjectLock | None = None):
         self.project = project
         self.engine = engine
         self.lock = lock
         self.history = History()
         self.transport = Transport(follow=project.song.daw.follow_transport)
-        self.jobs: dict[str, dict[str, Any]] = {}  # job id -> purpose (kind, label, origin, client, ...)
+        self.jobs: dict[str, Purpose] = {}  # job id -> what it is for (engine/session/purpose.py)
         self.notes: list[str] = []  # what opening the project did (recovered takes, removed files)
         #: split neural takes into stems as they arrive, when a stem-separation model is installed
         self.auto_split = os.environ.get("SONGBRIDGE_AUTO_SPLIT", "1") not in ("0", "off", "no")
         self.version = 0
+        #: Session policy: land every take a job makes in the DAW as soon as it is made (``serve --auto-land``)
+        self.auto_land = False
         #: Settings every generate job hands its backend (the app's models folder for a local engine: ``models_dir``)
         self.backend_settings: dict[str, Any] = {}
         self._mutex = threading.RLock()
@@ -76,8 +78,7 @@ class Session(TakeActions):
         self._stop = threading.Event()
         self._pump: threading.Thread | None = None
         if engine is not None:
-            self._pump = threading.Thread(target=self._pump_events, name="songbridge-session", daemon=True)
-            self._pump.start()
+            self._follow_engine()
 
     # -- opening and closing --------------------------------------------------------------------------------
     @classmethod
@@ -261,191 +262,17 @@ class Session(TakeActions):
             self.transport = replace(self.transport, **changes)
             return self.transport
 
-    # -- jobs -------------------------------------------------------------------------------------------------
-    def generate(self, backend: str, count: int, seed: int | None, *, params: dict | None = None,
-                 edit: Any = None, duration_s: float | None = None, priority: int | None = None,
-                 label: str = "song", origin: str = "app", purpose: dict[str, Any] | None = None,
-                 follow_ups: Sequence[followups.FollowUp] = ()) -> str:
-        """Queue ``count`` takes; they get their ids when they are committed, then ``follow_ups`` run on them."""
-        from engine.generation import plan_takes
-        from engine.service import PRIORITY_BATCH, PRIORITY_SECTION, GenerateJob
+    def daw_tempo(self) -> float | None:
+        """The DAW's tempo when following a DAW that plays at another tempo than the song (else None).
 
-        if self.engine is None:
-            raise SongBridgeError("this session has no engine")
-        ups = followups.checked(follow_ups) or tuple((purpose or {}).get("follow_ups") or ())
-        seed = secrets.randbelow(2**31) if seed is None else seed
-        tag = secrets.token_hex(4)
-        with self._mutex:
-            if edit is not None and duration_s is None:
-                duration_s = self.song.take(edit.source_take).duration_s
-            requests = plan_takes(self.project, count, seed, duration_s=duration_s, params=params, edit=edit,
-                                  pending=tag)
-        if priority is None:
-            priority = PRIORITY_SECTION if edit is not None else PRIORITY_BATCH
-        full = f"{label} ({count} take{'s' if count > 1 else ''})"
-        job = GenerateJob(backend, tuple(requests), dict(self.backend_settings), priority, full)
-        return self.submit(job, {**(purpose or {}), "kind": "generate", "label": full, "pending": tag,
-                                "follow_ups": ups}, origin)
-
-    def regenerate(self, req: Regenerate, *, origin: str = "app", priority: int | None = None,
-                   purpose: dict[str, Any] | None = None, follow_ups: Sequence[followups.FollowUp] = ()) -> str:
-        """The one "regenerate parts of a take" (engine/session/regenerate.py): check ``req`` whole, then set the
-        words and style it carries (one undoable edit), then queue its takes (``follow_ups`` run on them when they
-        are made); returns the job id."""
-        from engine.backends import registry
-        from engine.service import PRIORITY_INTERACTIVE
-
-        if self.engine is None:
-            raise SongBridgeError("this session has no engine")
-        ups = followups.checked(follow_ups)
-        with self._mutex:
-            plan = plan_regenerate(self.song, req, tuple(registry.names()))
-            if plan.song != self.song:
-                self.edit(plan.song, "Edit lyrics" if req.lyrics else "Style", origin)
-            extra = {"ranges": tuple((r.start_s, r.end_s) for r in plan.edit.ranges), "section": plan.section,
-                     "base_take": plan.base.id}
-            return self.generate(plan.backend, req.takes, req.seed, params=dict(req.params), edit=plan.edit,
-                                 priority=PRIORITY_INTERACTIVE if priority is None else priority, label=plan.label,
-                                 origin=origin, purpose={**(purpose or {}), **extra}, follow_ups=ups)
-
-    def attach_engine(self, engine: Any) -> None:
-        """Give a session opened without an engine (to check a request first) its engine, and follow it."""
-        if self.engine is not None:
-            raise SongBridgeError("this session has an engine already")
-        self.engine = engine
-        self._pump = threading.Thread(target=self._pump_events, name="songbridge-session", daemon=True)
-        self._pump.start()
-
-    def submit(self, job: Any, purpose: dict[str, Any], origin: str = "app") -> str:
-        purpose = {**purpose, "origin": origin}
-        with self._mutex:
-            job_id = self.engine.submit(job)
-            self.jobs[job_id] = purpose
-        self._publish(JobQueued(job_id, purpose.get("label") or getattr(job, "label", "") or "job", origin,
-                                purpose))
-        return job_id
-
-    def cancel(self, job_id: str) -> bool:
-        return bool(self.engine is not None and self.engine.cancel(job_id))
-
-    def in_flight(self, **match: Any) -> list[str]:
-        """Ids of queued or running jobs whose purpose has every ``key=value`` in ``match``."""
-        with self._mutex:
-            return [j for j, p in self.jobs.items() if all(p.get(k) == v for k, v in match.items())]
-
-    def _pump_events(self) -> None:
-        from engine.service import Cancelled, Failed, Finished, Progress
-
-        while not self._stop.is_set():
-            try:
-                ev = self.engine.wait(0.1)
-            except Exception:  # a broken connection is reported by the engine's own events
-                log.exception("reading engine events")
-                self._stop.wait(0.5)
-                continue
-            if ev is None:
-                continue
-            try:
-                if isinstance(ev, Progress):
-                    self._publish(JobProgress(ev.job_id, ev.step, ev.total, ev.eta_s))
-                elif isinstance(ev, Finished):
-                    try:
-                        self._finished(ev)
-                    except Exception as exc:  # the job must still end for whoever waits on it
-                        log.exception("committing the takes of job %s", ev.job_id)
-                        with self._mutex:
-                            purpose = self.jobs.pop(ev.job_id, {})
-                        self._publish(JobEnded(ev.job_id, "failed", (), purpose=purpose,
-                                               error=f"the finished take could not be added to the project: "
-                                                     f"{exc}"))
-                elif isinstance(ev, Failed | Cancelled):
-                    with self._mutex:
-                        purpose = self.jobs.pop(ev.job_id, {})
-                    kept = self._keep_finished(purpose)
-                    state = "failed" if isinstance(ev, Failed) else "cancelled"
-                    self._publish(JobEnded(ev.job_id, state, kept, error=getattr(ev, "error", ""), purpose=purpose))
-            except Exception:  # the pump must outlive any event
-                log.exception("while handling engine event %s", ev)
-
-    def _finished(self, ev: Any) -> None:
-        with self._mutex:
-            tag = self.jobs.get(ev.job_id, {}).get("pending")
-        if tag:  # a generate job's takes are the pending ones it asked for, each once: never an existing take
-            seen: set[str] = set()
-            for take in ev.takes:
-                if not take.id.startswith(f"pending-{tag}-") or take.id in seen:
-                    raise SongBridgeError(f"job {ev.job_id} returned take {take.id[:80]!r}, which it did not ask for")
-                seen.add(take.id)
-        with self._mutex:
-            purpose = self.jobs.pop(ev.job_id, {})
-        committed = self._commit(ev.job_id, ev.takes, purpose)
-        ended = JobEnded(ev.job_id, "finished", tuple(committed), ev.render or None, purpose=purpose)
-        followups.switch_lock_on(self, ended)  # before JobEnded: "done" means heard locked
-        self._publish(ended)
-        if purpose.get("kind") == "generate":
-            self._split_neural(committed, purpose.get("origin", "app"))
-        followups.run(self, ended)  # lock, split, land: what the request asked to follow
-
-    def _split_neural(self, takes: list[Take], origin: str) -> None:
-        """A neural take (one "song" stem) is split into vocal, drums, bass and other as soon as it is made, when
-        a stem-separation model is installed (guide takes have their stems already)."""
-        from engine.service import SplitJob
-        from engine.settings import models_dir
-        from engine.stems.files import find_model
-
-        neural = [t for t in takes if t.stems == ("song",)]
-        if not neural or not self.auto_split:
-            return
-        models = models_dir()[0]
-        if find_model(models) is None:
-            return
-        for take in neural:
-            self.submit(SplitJob(self.project.folder, take, models, label=f"split {take.id}"),
-                        {"kind": "split", "take": take.id, "label": f"split {take.id} into stems"}, origin)
-
-    def _commit(self, job_id: str, takes: Any, purpose: dict[str, Any]) -> list[Take]:
-        """Name the finished takes, add them to the song, save; publishes TakesAdded."""
-        from engine.backends.takes import commit_pending
-        from engine.comp import stamp_lineage
-        from engine.generation import next_take_ids, taken_on_disk
-
-        committed: list[Take] = []
-        events: list[Any] = []
-        with self._mutex:
-            before = song = self.project.song
-            takes_dir = self.project.folder / "takes"
-            for take in takes:
-                if take.id.startswith("pending-"):
-                    (new_id,) = next_take_ids(song, 1, taken_on_disk(self.project))
-                    take = commit_pending(takes_dir, take, new_id, f"Take {new_id.split('-')[-1].lstrip('0')}")
-                    take = stamp_lineage(song, take)
-                song = song.with_take(take)
-                committed.append(take)
-            if committed:
-                known = {t.id for t in before.takes}
-                updated = [t.id for t in committed if t.id in known]  # a take analysed again: split, grid, lock
-                label = (f"{purpose.get('label') or 'analysed'}: {', '.join(updated)}" if updated
-                         else f"{len(committed)} new take(s)")
-                events.append(self._set(song, before, label, purpose.get("origin", "app"), "takes"))
-                version = self.version
-        if committed:
-            self._saver.request(version, song)
-            events.append(TakesAdded(job_id, tuple(committed)))
-        self._publish(*events)
-        return committed
-
-    def _keep_finished(self, purpose: dict[str, Any]) -> tuple[Take, ...]:
-        """The takes a failed or cancelled multi-take job finished before it stopped become takes too."""
-        from engine.backends.takes import PENDING, read_record
-
-        tag = purpose.get("pending")
-        if not tag:
-            return ()
-        done = []
-        for p in sorted((self.project.folder / "takes").glob(f"{PENDING}{tag}-*")):
-            try:
-                if (p / "mix.wav").is_file():
-                    done.append(replace(read_record(p), id=p.name[1:]))
-            except SongBridgeError:
-                continue
-        return tuple(self._commit("", done, purpose)) if done else ()
+        A section or bars regenerated then is generated at the *song's* tempo and locked to the DAW's when it is made
+        (a lock follow-up, ``making.py``), not the song retempoed first: the regeneration edits a base take that was
+        made at the song's tempo, and its new bars must splice into that take's audio on the song's beats;
+        retempoing the song would move every section, lyric line and take of the project for one request. The lock
+        (``engine.grid.takes.lock_take`` at the DAW's bpm) maps every bar of the new take onto the DAW's bar lines,
+        so N bars come back exactly N bars at the DAW's tempo (a take of F samples is locked to F * song bpm / DAW
+        bpm samples)."""
+        t = self.transport
+        if t.follow and t.bpm and abs(t.bpm - self.song.tempo.bpm) > TEMPO_TOLERANCE:
+            return float(t.bpm)
+        return None

@@ -3,10 +3,12 @@ GUI thread, the bridge's control thread or the session's engine pump), so they m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from engine.song.model import Song, Take
+
+from .purpose import UNKNOWN, Purpose
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class JobQueued:
     job_id: str
     label: str
     origin: str
-    purpose: dict[str, Any] = field(default_factory=dict)
+    purpose: Purpose = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class JobEnded:
     takes: tuple[Take, ...] = ()
     render: dict[str, Any] | None = None
     error: str = ""
-    purpose: dict[str, Any] = field(default_factory=dict)
+    purpose: Purpose = UNKNOWN
 
 
 @dataclass(frozen=True)

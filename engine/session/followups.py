@@ -24,12 +24,11 @@ if TYPE_CHECKING:
 
     from .core import Session
     from .events import JobEnded
+    from .purpose import Purpose
 
 log = logging.getLogger("songbridge.session")
 Action = Literal["lock", "land", "split"]
 ACTIONS = ("lock", "land", "split")
-#: what a follow-up's job keeps of the job it follows: where to answer, whose it is, which section it was for
-CARRIED = ("reply_to", "client", "section")
 
 
 @dataclass(frozen=True)
@@ -81,11 +80,12 @@ def checked(follow_ups: Sequence[Any]) -> tuple[FollowUp, ...]:
 class Lander(Protocol):
     """Lands takes in the DAW: registered with the session by the front-end that links one (the bridge)."""
 
-    def land(self, session: Session, take: str | None, section: str | None, folder: str | None, origin: str,
-             purpose: dict[str, Any]) -> list[str]:
+    def land(self, session: Session, take: str | None, section: str | None, folder: str | None,
+             purpose: Purpose) -> list[str]:
         """Check, then queue the landing of ``take`` (None: the section's or song's accepted take) in ``section``
-        (None: the whole song, its loop clips too) into ``folder``; ``purpose`` is what its jobs carry (where to
-        answer). Returns the queued jobs' ids; raises SongBridgeError, changing nothing, when it cannot."""
+        (None: the whole song, its loop clips too) into ``folder``; each job's purpose is ``purpose`` with where its
+        files go (``Purpose.landing``). Returns the queued jobs' ids; raises SongBridgeError, changing nothing, when
+        it cannot."""
         ...
 
 
@@ -97,46 +97,46 @@ class FollowUpFailed:
     take: str
     action: str
     error: str
-    purpose: dict[str, Any]
+    purpose: Purpose
 
 
 def switch_lock_on(session: Session, ev: JobEnded) -> None:
     """A lock job's takes are heard locked once their locked copy is there (one undoable edit)."""
     purpose = ev.purpose
-    if purpose.get("kind") != "lock" or ev.state != "finished":
+    if purpose.kind != "lock" or ev.state != "finished":
         return
     song = session.song
     new = tuple(t.id for t in ev.takes if t.id not in song.locked)
     if new:
-        where = " (from DAW)" if purpose.get("origin") == "daw" else ""
+        where = " (from DAW)" if purpose.origin == "daw" else ""
         session.edit(song.replace(locked=(*song.locked, *new)), f"Lock {', '.join(new)} to the grid{where}",
-                     purpose.get("origin", "app"))
+                     purpose.origin)
 
 
 def run(session: Session, ev: JobEnded) -> list[str]:
-    """Start the first follow-up of a finished job on its takes (it carries the rest); returns the jobs queued."""
+    """Start the first follow-up of a finished job on its takes (it carries the rest, who asked and the section it
+    was for); returns the jobs queued."""
     purpose = ev.purpose
-    ups: tuple[FollowUp, ...] = tuple(purpose.get("follow_ups") or ())
+    ups = purpose.follow_ups
     if ev.state != "finished" or not ev.takes or not ups:
         return []
     first, rest = ups[0], ups[1:]
-    carried = {k: purpose[k] for k in CARRIED if purpose.get(k) is not None}
-    carried["follow_ups"] = rest
-    origin = purpose.get("origin", "app")
     ids: list[str] = []
     for take in ev.takes if first.every_take else ev.takes[:1]:
         try:
-            ids += start(session, first, take, dict(carried), origin)
+            ids += start(session, first, take, purpose, rest)
         except SongBridgeError as exc:
             log.warning("%s: could not %s %s: %s", ev.job_id, first.action, take.id, exc)
             session._publish(FollowUpFailed(ev.job_id, take.id, first.action, str(exc), purpose))
     return ids
 
 
-def start(session: Session, up: FollowUp, take: Take, purpose: dict[str, Any], origin: str) -> list[str]:
+def start(session: Session, up: FollowUp, take: Take, after: Purpose, rest: tuple[FollowUp, ...]) -> list[str]:
+    """Queue ``up`` on ``take`` for the job ``after`` ended; the new job carries ``rest``."""
+    carried: dict[str, Any] = {"origin": after.origin, "requester": after.requester, "follow_ups": rest}
     if up.action == "lock":
-        return [session.find_grid(take.id, lock=True, bpm=up.bpm, origin=origin, purpose=purpose)]
+        return [session.find_grid(take.id, lock=True, bpm=up.bpm, section=after.section, **carried)]
     if up.action == "split":
-        return [session.split(take.id, origin=origin, purpose=purpose)]
-    section = up.section if up.section is not None else purpose.get("section")
-    return session.land(take.id, section, up.folder, origin=origin, purpose=purpose)
+        return [session.split(take.id, section=after.section, **carried)]
+    section = up.section if up.section is not None else after.section
+    return session.land(take.id, section, up.folder, **carried)

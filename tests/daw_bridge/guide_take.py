@@ -17,6 +17,7 @@ from daw_bridge.adapters.generic import slug
 from engine.backends.guide.backend import GuideBackend
 from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.lyrics import parse
+from engine.session import Landing, Purpose
 from engine.song import Project, Song
 from engine.song.take_midi import take_midi
 
@@ -49,9 +50,9 @@ def land(project: Project, take: Any, section: Any, session: Path) -> str:
         cut.parent.mkdir(parents=True, exist_ok=True)
         sf.write(str(cut), audio[round(section.start_s * rate):round(section.end_s * rate)], rate)
         stems[label] = str(cut)
-    purpose = {"kind": "land", "take": take.id, "folder": str(session.parent / "unused"), "section": section.name,
-               "bar": round(song.tempo.seconds_to_bars(section.start_s), 3), "bpm": song.tempo.bpm,
-               "start_s": section.start_s, "end_s": section.end_s}
+    purpose = Purpose("land", take=take.id, landing=Landing(
+        str(session.parent / "unused"), section.name, round(song.tempo.seconds_to_bars(section.start_s), 3),
+        song.tempo.bpm, section.start_s, section.end_s))
     adapter, detail = deliver(SimpleNamespace(song=song, project=project), purpose, {"files": stems})
     assert adapter == "ardour"
     return detail

@@ -13,7 +13,7 @@ import pytest
 
 from daw_bridge import protocol as p
 from engine.errors import SongBridgeError
-from engine.session import FollowUp, JobEnded, JobQueued, Regenerate
+from engine.session import FollowUp, JobEnded, JobQueued, Purpose, Regenerate
 from engine.session import followups as fu
 from tests.daw_bridge.test_osc import Client, bridge  # noqa: F401 - the fixture
 from tests.waiting import wait_until
@@ -29,20 +29,20 @@ def follow_daw(b: Any) -> None:
     wait_until(lambda: b.session.transport.bpm == DAW_BPM, 5, "the DAW's tempo")
 
 
-def shape(purpose: dict[str, Any]) -> tuple[Any, ...]:
+def shape(purpose: Purpose) -> tuple[Any, ...]:
     """What a job is, with the takes it made (their ids differ between two runs) and who asked left out."""
     def anon(x: Any) -> Any:
         return re.sub(r"take-\d+", "T", x) if isinstance(x, str) else x
 
-    ranges = tuple(purpose.get("ranges") or ())
-    return (purpose["kind"], anon(purpose.get("label")), purpose.get("section"), ranges, purpose.get("bar"),
-            purpose.get("start_s"), purpose.get("end_s"), "T" if purpose.get("take") else None, purpose.get("base_take"),
-            tuple(purpose.get("follow_ups") or ()))
+    where = purpose.landing
+    return (purpose.kind, anon(purpose.label), purpose.section, purpose.ranges, where and where.bar,
+            where and where.start_s, where and where.end_s, "T" if purpose.take else None, purpose.base_take,
+            purpose.follow_ups)
 
 
 class Recorder:
     def __init__(self, session: Any):
-        self.queued: list[dict[str, Any]] = []
+        self.queued: list[Purpose] = []
         self.ended: list[JobEnded] = []
         self.stop = session.subscribe(self.on)
 
@@ -53,7 +53,7 @@ class Recorder:
             self.ended.append(ev)
 
     def kinds(self) -> list[str]:
-        return [q["kind"] for q in self.queued]
+        return [q.kind for q in self.queued]
 
 
 @pytest.mark.slow
@@ -61,7 +61,7 @@ def test_lock_then_land_from_the_daw_and_from_a_session_call_queue_the_same_jobs
     b, osc = bridge
     session = b.session
     follow_daw(b)
-    b.auto_land = True  # serve --auto-land: a job from the DAW lands when it is made
+    session.auto_land = True  # serve --auto-land: the session lands a job's takes when they are made
     chorus = next(s for s in session.song.sections if s.name.startswith("Chorus"))
     base = session.song.takes[-1].id
 
@@ -74,17 +74,17 @@ def test_lock_then_land_from_the_daw_and_from_a_session_call_queue_the_same_jobs
     assert landed[2] == 1, landed  # delivered
     from_daw = list(rec.queued)
     rec.stop()
-    assert [q["kind"] for q in from_daw] == ["generate", "lock", "land"]
-    made = from_daw[1]["take"]  # the lock's take: the one the generation made
+    assert [q.kind for q in from_daw] == ["generate", "lock", "land"]
+    made = from_daw[1].take  # the lock's take: the one the generation made
     assert made != base
     assert made in session.song.locked and session.song.take(made).analysis["lock"]["bpm"] == DAW_BPM
-    assert from_daw[2]["take"] == made and from_daw[2]["section"] in (chorus.name, chorus.id)
+    assert from_daw[2].take == made and from_daw[2].landing.section in (chorus.name, chorus.id)
 
     rec = Recorder(session)
-    b.auto_land = False  # the session call names its follow-ups itself: nothing of the bridge's is involved
+    session.auto_land = False  # the session call names its follow-ups itself
     session.regenerate(Regenerate(sections=(chorus.name,), take=base), origin="daw",
                        follow_ups=(fu.lock(DAW_BPM), fu.land()))
-    wait_until(lambda: any(e.purpose.get("kind") == "land" for e in rec.ended), 180, "the landing's render")
+    wait_until(lambda: any(e.purpose.kind == "land" for e in rec.ended), 180, "the landing's render")
     wait_until(lambda: len(b.landings) >= 2, 30, "the second landing")
     from_call = list(rec.queued)
     rec.stop()

@@ -18,7 +18,7 @@ from engine.backends.guide.backend import GuideBackend
 from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.grid.takes import grid_take, lock_take
 from engine.lyrics import parse
-from engine.session import JobEnded, Session
+from engine.session import JobEnded, Landing, Session
 from engine.song import DawLink, Project, Song
 
 SR = 44100
@@ -49,7 +49,7 @@ def locked_project(tmp: Path) -> Project:
     return project
 
 
-def land(session: Session, section: str, out: Path) -> tuple[dict, str, str]:
+def land(session: Session, section: str, out: Path) -> tuple[Landing, str, str]:
     from daw_bridge.landing import deliver, render_job
 
     job, purpose = render_job(session, None, section, None, out)
@@ -63,7 +63,7 @@ def land(session: Session, section: str, out: Path) -> tuple[dict, str, str]:
     (done,) = [e for e in ended if e.job_id == job_id]
     assert done.state == "finished", done.error
     adapter, detail = deliver(session, purpose, done.render)
-    return purpose, adapter, detail
+    return purpose.landing, adapter, detail
 
 
 @pytest.mark.slow
@@ -89,8 +89,8 @@ def test_a_take_locked_to_the_daws_tempo_lands_n_bars_at_the_daws_tempo_at_its_b
         engine.close()
     bar_s = 4 * 60.0 / DAW_BPM  # a 4/4 bar at the DAW's tempo: 2.4 s
     start, length = round(4 * bar_s * SR), round(2 * bar_s * SR)  # bar 5 at 100 bpm: 9.6 s; 2 bars: 4.8 s
-    assert (purpose["bar"], purpose["bpm"]) == (5.0, DAW_BPM)
-    assert purpose["start_s"] == pytest.approx(9.6) and purpose["end_s"] == pytest.approx(14.4)
+    assert (purpose.bar, purpose.bpm) == (5.0, DAW_BPM)
+    assert purpose.start_s == pytest.approx(9.6) and purpose.end_s == pytest.approx(14.4)
     assert adapter == "generic" and "guide's MIDI" in detail
     take = project.song.takes[-1]
     wavs = sorted(out.glob("*.wav"))

@@ -11,6 +11,7 @@ from daw_bridge.landing import deliver
 from engine.backends.guide.backend import GuideBackend
 from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.lyrics import parse
+from engine.session import Landing, Purpose
 from engine.song import Project, Song
 
 
@@ -25,8 +26,8 @@ def test_generic_landing_writes_the_section_midi_beside_its_stems(tmp_path: Path
     out = tmp_path / "landed"
     session = SimpleNamespace(song=project.song, project=project)
     bar = project.song.tempo.seconds_to_bars(chorus.start_s)
-    purpose = {"kind": "land", "take": take.id, "folder": str(out), "section": chorus.name, "bar": bar,
-               "bpm": 120.0, "start_s": chorus.start_s, "end_s": chorus.end_s}
+    purpose = Purpose("land", take=take.id, landing=Landing(str(out), chorus.name, bar, 120.0, chorus.start_s,
+                                                            chorus.end_s))
     adapter, detail = deliver(session, purpose, {"files": stems})
     assert adapter == "generic" and "guide's MIDI" in detail
     mids = sorted(out.glob("*.mid"))

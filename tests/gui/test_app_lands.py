@@ -24,7 +24,7 @@ def test_land_in_daw_from_the_panel_is_a_session_call(qtbot, app, tmp_path: Path
     qtbot.waitUntil(lambda: bool(bridge.landings), timeout=60_000)
     last = bridge.landings[-1]
     assert last["ok"], last
-    assert [q["kind"] for q in queued] == ["land"] and queued[0]["origin"] == "app"
+    assert [q.kind for q in queued] == ["land"] and queued[0].origin == "app"
     assert bridge.commands.received == 0  # nothing went through the bridge's inbox
     files = sorted((session.folder / "renders" / "daw").glob("*.wav"))
     assert files, "no stems landed"

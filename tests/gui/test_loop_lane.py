@@ -116,7 +116,7 @@ def test_regenerate_selection_edits_the_song_take_never_a_loop(qtbot, window: Ma
     window.doc.session.subscribe(lambda ev: queued.append(ev) if isinstance(ev, JobQueued) else None)
     job = window.generate({"backend": "guide", "style": STYLE, "seed": 5, "takes": 1, "params": {}}, (4.0, 8.0))
     assert job is not None
-    assert queued[-1].purpose["base_take"] == "take-001"
+    assert queued[-1].purpose.base_take == "take-001"
     qtbot.waitUntil(lambda: len(window.doc.song.takes) == 2, timeout=60_000)
     assert [lp.id for lp in window.doc.song.loops] == ["take-002", "take-003"]
     assert window.doc.song.style.prompt == STYLE

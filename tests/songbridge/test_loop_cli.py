@@ -49,7 +49,7 @@ def test_two_loops_from_the_command_line_are_clips_at_their_bars_and_land_there(
         out = tmp_path / "landed"
         for lp in song.loops:
             job, purpose = render_job(session, lp.id, None, None, out)
-            assert purpose["track"] == f"loop {lp.prompt}" and purpose["bar"] == lp.bar
+            assert purpose.landing.track == f"loop {lp.prompt}" and purpose.landing.bar == lp.bar
             result = render_take(session.project, job.take_id, job.settings, time_reference_s=job.time_reference_s,
                                  out_name=job.out_name)
             adapter, what = deliver(session, purpose, render_summary(result))

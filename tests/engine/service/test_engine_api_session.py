@@ -11,12 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.backends.base import EditSpec
 from engine.service import RenderJob
 from engine.service.api.auth import EngineKeyError, read_key
 from engine.service.api.client import HttpEngine
-from engine.session import JobEnded, Session
-from engine.song import TimeRange, load_song
+from engine.session import JobEnded, Regenerate, Session
+from engine.song import load_song
 from tests.engine.service.conftest import KEY
 from tests.engine.session.test_session import make_project
 from tests.waiting import wait_until
@@ -35,7 +34,7 @@ def test_a_session_generates_edits_and_renders_through_the_api(engine_url: str, 
     try:
         session.generate("guide", 1, 5)
         _wait(ended, 1)
-        session.generate("guide", 1, 6, edit=EditSpec("take-001", (TimeRange(2.0, 4.0),)), label="Chorus")
+        session.regenerate(Regenerate(seconds=((2.0, 4.0),), take="take-001", seed=6))
         _wait(ended, 2)
         assert [e.state for e in ended] == ["finished", "finished"], [e.error for e in ended]
         assert [t.id for e in ended for t in e.takes] == ["take-002", "take-003"]

@@ -126,6 +126,6 @@ def test_a_refused_request_changes_nothing_and_a_good_one_sets_the_words_then_qu
         (req,) = engine.jobs[0].requests
         assert req.edit == EditSpec("take-001", (TimeRange(2.0, 5.0),)) and req.seed == 7
         assert [ln.text for ln in req.lyrics if ln.id == "a"] == ["new words"]
-        assert session.jobs[job]["base_take"] == "take-001" and session.jobs[job]["origin"] == "cli"
+        assert session.jobs[job].base_take == "take-001" and session.jobs[job].origin == "cli"
     finally:
         session.close()

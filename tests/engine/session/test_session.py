@@ -18,7 +18,7 @@ from engine.errors import SongBridgeError
 from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.lyrics import parse
 from engine.service import EngineService
-from engine.session import JobEnded, Session, SongChanged
+from engine.session import JobEnded, Regenerate, Session, SongChanged
 from engine.song import Project, Song, load_song
 from engine.song.lock import LOCK_FILE, ProjectBusy, ProjectLock
 
@@ -43,12 +43,8 @@ def test_requests_queued_back_to_back_all_become_takes(tmp_path: Path) -> None:
     ended: list[JobEnded] = []
     session.subscribe(lambda ev: ended.append(ev) if isinstance(ev, JobEnded) else None)
     try:
-        from engine.backends.base import EditSpec
-        from engine.song import TimeRange
-
         jobs = [session.generate("guide", 1, 7) for _ in range(3)]
-        jobs.append(session.generate("guide", 1, 8, edit=EditSpec("take-001", (TimeRange(2.0, 4.0),)),
-                                     label="Chorus"))
+        jobs.append(session.regenerate(Regenerate(seconds=((2.0, 4.0),), take="take-001", seed=8)))
         jobs.append(session.generate("guide", 2, 9))  # one job, two takes: job/done must name both
         deadline = time.monotonic() + 120
         while len(ended) < len(jobs) and time.monotonic() < deadline:

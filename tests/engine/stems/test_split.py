@@ -138,8 +138,8 @@ def test_a_neural_take_is_split_as_it_arrives(tmp_path: Path, monkeypatch) -> No
     try:
         session.edit(session.song.replace(style=session.song.style.__class__(preset="Lofi")), "style")
         session.generate("diffrhythm", 1, 5, params={"steps": 4})
-        wait_until(lambda: any(e.purpose.get("kind") == "split" for e in ended), 120, "the automatic split")
-        kinds = [(e.purpose.get("kind"), e.state) for e in ended]
+        wait_until(lambda: any(e.purpose.kind == "split" for e in ended), 120, "the automatic split")
+        kinds = [(e.purpose.kind, e.state) for e in ended]
         assert kinds == [("generate", "finished"), ("split", "finished")], [e.error for e in ended]
         take = session.song.takes[-1]
         assert take.stems == ("drums", "bass", "other", "vocal") and take.analysis["separation"]["model"]
