@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from engine.errors import SongBridgeError
+from engine.safe_fs import write_atomic
 
 ALPHA = 0.3  # weight of the newest job in the running average
 FILE = "estimates.json"
@@ -66,9 +68,6 @@ def record_job(backend: str, audio_s: float, seconds: float, path: Path | None =
         data[backend] = {"seconds_per_audio_second": new, "jobs": int(prev.get("jobs", 0)) + 1,
                          "last_seconds": seconds, "last_audio_seconds": audio_s}
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".estimates.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except OSError:
+        write_atomic(path, json.dumps(data, indent=2))
+    except (OSError, SongBridgeError):
         return

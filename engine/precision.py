@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
 import tomllib
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SongBridgeError
+from engine.safe_fs import write_atomic
 
 NAMES = ("fp32", "bf16", "fp16")
 ENV = "SONGBRIDGE_PRECISION"
@@ -201,11 +201,8 @@ def measured_rates(*, refresh: bool = False, path: Path | None = None) -> dict[s
     data[key] = rates
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".cpu-precision.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except OSError:
+        write_atomic(path, json.dumps(data, indent=1))
+    except (OSError, SongBridgeError):
         pass  # an unwritable cache costs a re-measurement next time, nothing else
     return rates
 

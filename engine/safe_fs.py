@@ -19,7 +19,7 @@ import stat
 from pathlib import Path
 from typing import IO
 
-from engine.errors import SongBridgeError
+from engine.errors import DocumentError, SongBridgeError
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -112,3 +112,41 @@ def remove(path: str | os.PathLike[str]) -> None:
             p.unlink()
         except FileNotFoundError:
             pass
+
+
+def write_atomic(path: Path, text: str, *, keep_backup: bool = False) -> None:
+    """Write ``text`` to ``path`` so that ``path`` is always either the old or the new complete file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        remove(tmp)  # left by a save that died, or planted: never written through
+        with open_write(tmp, exclusive=True, text=True) as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if keep_backup and path.exists():
+            bak_tmp = path.with_name(f".{path.name}.bak.{os.getpid()}.tmp")
+            remove(bak_tmp)
+            with open(path, "rb") as src, open_write(bak_tmp, exclusive=True) as dst:
+                dst.write(src.read())
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(bak_tmp, path.with_name(path.name + ".bak"))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DocumentError(f"{path}: cannot save: {exc}") from None
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

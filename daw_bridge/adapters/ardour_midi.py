@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.song.take_midi import absolute_times
+
 #: What the guide calls a part's track -> the part's name on the Ardour track (``SB chords (MIDI)``).
 PART_NAMES = {"vocal": "vocal", "chords": "chords", "bass": "bass", "drums": "drums"}
 _CONDUCTOR = ("set_tempo", "time_signature", "key_signature", "marker")
@@ -32,14 +34,6 @@ _CONDUCTOR = ("set_tempo", "time_signature", "key_signature", "marker")
 def midi_track_name(prefix: str, part: str) -> str:
     """``SB vocal (MIDI)``: the Ardour track a part's MIDI lands on."""
     return f"{prefix} {part} (MIDI)".strip()
-
-
-def _absolute(track: Any) -> list[tuple[int, Any]]:
-    now, out = 0, []
-    for msg in track:
-        now += msg.time
-        out.append((now, msg))
-    return out
 
 
 def split_parts(mid: Any) -> dict[str, Any]:
@@ -51,10 +45,10 @@ def split_parts(mid: Any) -> dict[str, Any]:
     tracks = list(mid.tracks)
     if not tracks:
         return {}
-    conductor = [(t, m) for t, m in _absolute(tracks[0]) if m.type in _CONDUCTOR]
+    conductor = [(t, m) for t, m in absolute_times(tracks[0]) if m.type in _CONDUCTOR]
     out: dict[str, Any] = {}
     for track in tracks[1:]:
-        events = _absolute(track)
+        events = absolute_times(track)
         name = next((m.name for _, m in events if m.type == "track_name"), "")
         part = PART_NAMES.get(name.strip().lower())
         if part is None or part in out or not any(m.type == "note_on" and m.velocity > 0 for _, m in events):

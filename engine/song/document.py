@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DocumentError
-from engine.safe_fs import open_write, remove
+from engine.safe_fs import write_atomic
 
 from .key import Key
 from .loop_doc import loop_to_dict, migrate_loops, read_loops
@@ -345,44 +345,6 @@ def load_song(path: str | os.PathLike[str]) -> Song:
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError(f"{p}: cannot read: {exc}") from None
     return song_from_dict(parse_json(text, str(p)), str(p))
-
-
-def write_atomic(path: Path, text: str, *, keep_backup: bool = False) -> None:
-    """Write ``text`` to ``path`` so that ``path`` is always either the old or the new complete file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        remove(tmp)  # left by a save that died, or planted: never written through
-        with open_write(tmp, exclusive=True, text=True) as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if keep_backup and path.exists():
-            bak_tmp = path.with_name(f".{path.name}.bak.{os.getpid()}.tmp")
-            remove(bak_tmp)
-            with open(path, "rb") as src, open_write(bak_tmp, exclusive=True) as dst:
-                dst.write(src.read())
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(bak_tmp, path.with_name(path.name + ".bak"))
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DocumentError(f"{path}: cannot save: {exc}") from None
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def save_song(song: Song, path: str | os.PathLike[str]) -> Path:

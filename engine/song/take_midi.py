@@ -52,7 +52,8 @@ def read_midi(path: Path) -> Any:
         raise SongBridgeError(f"{path}: not a readable MIDI file ({exc})") from None
 
 
-def _absolute(track: Any) -> list[tuple[int, Any]]:
+def absolute_times(track: Any) -> list[tuple[int, Any]]:
+    """A MIDI track's messages with their absolute tick (its delta times summed)."""
     now, out = 0, []
     for msg in track:
         now += msg.time
@@ -76,7 +77,7 @@ def slice_midi(mid: Any, tempo: TempoMap, section: Section) -> Any:
         state: dict[tuple[str, int | None], Any] = {}
         kept: list[tuple[int, Any]] = []
         sounding: set[tuple[int, int]] = set()
-        for t, msg in _absolute(track):
+        for t, msg in absolute_times(track):
             if msg.type == "end_of_track":
                 continue
             off = msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)

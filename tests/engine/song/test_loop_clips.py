@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import DocumentError, SongBridgeError
+from engine.session.purpose import Purpose
 from engine.session.regenerate import Regenerate, base_take
 from engine.session.regenerate import plan as plan_regenerate
 from engine.song.document import SCHEMA_VERSION, load_song, save_song, song_from_dict, take_to_dict
@@ -133,7 +134,7 @@ def test_moving_a_loop_is_an_undoable_session_edit_and_undo_keeps_loops_made_sin
     try:
         assert session.edit(session.song.with_loop_at("take-002", 17), "Move loop")
         assert session.song.loop("take-002").bar == 17
-        session._commit("job", [loop_take(3, "drums", at_bar=5)], {"kind": "generate"})  # a loop arrives
+        session._commit("job", [loop_take(3, "drums", at_bar=5)], Purpose("generate"))  # a loop arrives
         assert [t.id for t in session.song.takes] == ["take-001"]
         assert session.undo() == "Move loop"
         assert [(lp.id, lp.bar) for lp in session.song.loops] == [("take-002", 9.0), ("take-003", 5.0)]
