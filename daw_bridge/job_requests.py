@@ -33,7 +33,8 @@ def admission(bridge: Any, env: p.Envelope, takes: int) -> str | None:
         purpose = session.jobs.get(job_id)
         if purpose is not None and purpose.requester is not None:
             in_flight.append((purpose.requester.client, purpose.requester.takes))
-    return bridge.quota.refusal(host(env), takes, in_flight)
+    why: str | None = bridge.quota.refusal(host(env), takes, in_flight)
+    return why
 
 
 def refuse_busy(bridge: Any, env: p.Envelope, why: str) -> None:

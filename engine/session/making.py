@@ -53,7 +53,7 @@ class MakeTakes:
         newest = next((t for t in reversed(self.song.takes) if not is_loop(t)), None)
         return newest.backend if newest is not None else "guide"
 
-    def generate(self, backend: str | None, count: int, seed: int | None = None, *, params: dict | None = None,
+    def generate(self, backend: str | None, count: int, seed: int | None = None, *, params: dict[str, Any] | None = None,
                  duration_s: float | None = None, style: Style | None = None, priority: int | None = None,
                  label: str = "song", origin: str = "app", requester: Requester | None = None,
                  follow_ups: Sequence[FollowUp] = ()) -> str:
@@ -123,7 +123,7 @@ class MakeTakes:
         return first + ups + last
 
     def _queue_takes(self, backend: str, count: int, seed: int | None, purpose: Purpose, *, label: str,
-                     priority: int, params: dict | None = None, edit: Any = None,
+                     priority: int, params: dict[str, Any] | None = None, edit: Any = None,
                      duration_s: float | None = None) -> str:
         from dataclasses import replace
 
