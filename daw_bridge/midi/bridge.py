@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import queue
-from typing import Any
+from typing import Any, Protocol
 
 from daw_bridge import protocol as p
 from presets.midi_maps import Binding, MidiMap
@@ -39,10 +39,16 @@ def command_for(b: Binding) -> p.Command:
     return p.FollowTransport(c == "follow_on")
 
 
+class Commands(Protocol):
+    """Where MIDI's commands go: the bridge (``Bridge.put``) or a plain queue."""
+
+    def put(self, env: p.Envelope) -> None: ...
+
+
 class MidiInput:
     """Turns incoming MIDI into envelopes on ``commands``; keeps the last message for ``midi learn``."""
 
-    def __init__(self, commands: queue.Queue[p.Envelope], mapping: MidiMap, follower: ClockFollower | None = None):
+    def __init__(self, commands: Commands, mapping: MidiMap, follower: ClockFollower | None = None):
         self.commands = commands
         self.mapping = mapping
         self.follower = follower or ClockFollower(lambda c: self.commands.put(p.Envelope(c, "midi:clock",

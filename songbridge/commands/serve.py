@@ -10,8 +10,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import SongBridgeError
+
+if TYPE_CHECKING:
+    from daw_bridge.protocol import Command, Envelope
+    from daw_bridge.server import Bridge
+    from engine.audio.player import Player
+    from engine.service.protocol import Engine
+    from engine.session import Session
 
 
 def _on_signal() -> threading.Event:
@@ -86,13 +94,14 @@ def _engine_ray(args: argparse.Namespace, address: tuple[str, int], key: bytes, 
     return 0
 
 
-def _envelope(command: object) -> object:
+def _envelope(command: Command) -> Envelope:
     from daw_bridge import protocol as p
 
-    return p.Envelope(command, "midi:clock", None, "midi")  # type: ignore[arg-type]
+    return p.Envelope(command, "midi:clock", None, "midi")
 
 
-def start_bridge(session: object, args: argparse.Namespace, player: object = None, program: str = "serve") -> object:
+def start_bridge(session: Session, args: argparse.Namespace, player: Player | None = None,
+                 program: str = "serve") -> Bridge:
     """OSC server, bridge and MIDI ports over an open session (``serve`` and the app share this)."""
     from daw_bridge.osc.server import OscServer, parse_listen
     from daw_bridge.server import Bridge
@@ -120,7 +129,7 @@ def start_bridge(session: object, args: argparse.Namespace, player: object = Non
         from daw_bridge.midi.clock import ClockFollower
         from daw_bridge.midi.ports import MidiUnavailable, open_ports
 
-        song = session.song  # type: ignore[attr-defined]
+        song = session.song
         follower = ClockFollower(lambda c: bridge.put(_envelope(c)), daw=song.daw.adapter,
                                  song_quarters=song.tempo.seconds_to_quarters(song.duration_s))
         bridge.follower = follower
@@ -136,27 +145,26 @@ def start_bridge(session: object, args: argparse.Namespace, player: object = Non
     osc.start()
     bridge.start()
     h, pt = osc.address
-    lock = getattr(session, "lock", None)
-    if lock is not None:
-        lock.set_osc(f"{h}:{pt}")
+    if session.lock is not None:
+        session.lock.set_osc(f"{h}:{pt}")
     return bridge
 
 
-def close_all(bridge: object, session: object, player: object, engine: object) -> None:
+def close_all(bridge: Bridge | None, session: Session, player: Player | None, engine: Engine) -> None:
     """Shut down in order: the bridge (no more commands), the session (pending saves written, lock released),
     the player, the engine (its worker stops)."""
     if bridge is not None:
         stop_bridge(bridge)
-    session.close()  # type: ignore[attr-defined]
+    session.close()
     if player is not None:
-        player.close()  # type: ignore[attr-defined]
-    engine.close()  # type: ignore[attr-defined]
+        player.close()
+    engine.close()
 
 
-def stop_bridge(bridge: object) -> None:
-    bridge.osc.close()  # type: ignore[attr-defined]
-    bridge.close()  # type: ignore[attr-defined]
-    ports = getattr(bridge, "midi_ports", None)
+def stop_bridge(bridge: Bridge) -> None:
+    bridge.osc.close()
+    bridge.close()
+    ports = bridge.midi_ports
     if ports is not None:
         ports[0].close()
         ports[1].close()
@@ -262,8 +270,8 @@ def _bridge(args: argparse.Namespace) -> int:
 
             player = Player(device=None if args.audio == "default" else args.audio).open()
         bridge = start_bridge(session, args, player)
-        print(f"songbridge bridge: {bridge.midi_note}", file=sys.stderr, flush=True)  # type: ignore[attr-defined]
-        h, pt = bridge.osc.address  # type: ignore[attr-defined]
+        print(f"songbridge bridge: {bridge.midi_note}", file=sys.stderr, flush=True)
+        h, pt = bridge.osc.address
         print(f"songbridge bridge: OSC on {h}:{pt}, project {session.folder}", file=sys.stderr, flush=True)
         _wait_for_signal()
         print("songbridge bridge: shutting down", file=sys.stderr, flush=True)
