@@ -21,9 +21,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from daw_bridge import protocol as p
 from daw_bridge.adapters.ardour import ArdourOsc
+
+if TYPE_CHECKING:
+    from daw_bridge.midi.bridge import Commands
+    from engine.song.model import Song
 
 TICKS_PER_BEAT = 1920  # Ardour 7's BBT ticks
 RENEW_S = 3.0
@@ -198,7 +203,7 @@ class ArdourFollower:
             link.close()
 
 
-def follow_ardour(song: object, commands: object) -> ArdourFollower | None:
+def follow_ardour(song: Song, commands: Commands) -> ArdourFollower | None:
     """A follower for the song's Ardour link (None for any other adapter, or a session that cannot be read):
     its updates go into the bridge's ``commands`` as if from the DAW's MIDI (no reply address)."""
     from pathlib import Path
@@ -206,7 +211,7 @@ def follow_ardour(song: object, commands: object) -> ArdourFollower | None:
     from daw_bridge.adapters.ardour import ArdourError, session_facts
     from daw_bridge.adapters.ardour_route import resolve_osc
 
-    daw = song.daw  # type: ignore[attr-defined]
+    daw = song.daw
     if daw.adapter != "ardour" or not daw.session:
         return None
     try:
@@ -216,7 +221,7 @@ def follow_ardour(song: object, commands: object) -> ArdourFollower | None:
     host, port = resolve_osc(Path(daw.session), (daw.host, daw.port))
 
     def emit(cmd: p.TransportUpdate) -> None:
-        commands.put(p.Envelope(cmd, "ardour:osc", None, "midi"))  # type: ignore[attr-defined]
+        commands.put(p.Envelope(cmd, "ardour:osc", None, "midi"))
 
-    return ArdourFollower(emit, host, port, facts.rate, song.tempo.meter.numerator,  # type: ignore[attr-defined]
+    return ArdourFollower(emit, host, port, facts.rate, song.tempo.meter.numerator,
                           session_tempo_map(daw.session, facts.rate)).start()

@@ -42,7 +42,7 @@ def command_for(b: Binding) -> p.Command:
 class Commands(Protocol):
     """Where MIDI's commands go: the bridge (``Bridge.put``) or a plain queue."""
 
-    def put(self, env: p.Envelope) -> None: ...
+    def put(self, env: p.Envelope) -> object: ...
 
 
 class MidiInput:
