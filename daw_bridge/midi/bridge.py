@@ -51,11 +51,13 @@ class MidiInput:
     def __init__(self, commands: Commands, mapping: MidiMap, follower: ClockFollower | None = None):
         self.commands = commands
         self.mapping = mapping
-        self.follower = follower or ClockFollower(lambda c: self.commands.put(p.Envelope(c, "midi:clock",
-                                                                                         None, "midi")))
+        self.follower = follower or ClockFollower(self._from_clock)
         self.follow = True
         # The last messages for ``midi learn``: bounded, the oldest dropped (a flood of pitch-bends must not grow it).
         self.learned: queue.Queue[Any] = queue.Queue(maxsize=LEARN_KEEP)
+
+    def _from_clock(self, cmd: p.Command) -> None:
+        self.commands.put(p.Envelope(cmd, "midi:clock", None, "midi"))
 
     def __call__(self, msg: Any) -> None:
         kind = msg.type
