@@ -41,7 +41,7 @@ def get(bridge: Bridge, env: p.Envelope, cmd: p.GetProperty) -> None:
 
 
 def job_status(bridge: Bridge, env: p.Envelope, cmd: p.JobStatus) -> None:
-    infos = [i for i in bridge.session.engine.jobs() if cmd.job_id in (None, i.id)]
+    infos = [i for i in bridge.session.job_states() if cmd.job_id in (None, i.id)]
     if cmd.job_id and not infos:
         raise SongBridgeError(f"no job {cmd.job_id!r}")
     for i in infos:

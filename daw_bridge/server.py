@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daw_bridge import protocol as p
 from daw_bridge import replies
@@ -41,6 +41,9 @@ from daw_bridge.osc.replies import message
 from daw_bridge.song_props import TooLarge, song_value, transport_value
 from engine.errors import DocumentError, SongBridgeError
 from engine.session.regenerate import find_section
+
+if TYPE_CHECKING:
+    from engine.session import Session
 
 log = logging.getLogger("songbridge.bridge")
 ROOT = "/songbridge"
@@ -60,7 +63,7 @@ class Peer:
 
 
 class Bridge:
-    def __init__(self, session: Any, send: Callable[[bytes, tuple[str, int]], None], player: Any = None,
+    def __init__(self, session: Session, send: Callable[[bytes, tuple[str, int]], None], player: Any = None,
                  auto_land: bool = False, land_folder: Path | None = None, version: str = "0",
                  limits: Limits | None = None, admin_token: str | None = None):
         self.session = session

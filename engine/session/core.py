@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import DocumentError, SongBridgeError
 from engine.song.document import SONG_FILE, save_song
@@ -40,6 +40,9 @@ def with_choices(song: Song, accepted: Any) -> Song:
     takes, sections = {t.id for t in song.takes}, {s.id for s in song.sections}
     return song.replace(accepted={k: v for k, v in accepted.items() if v in takes and (not k or k in sections)})
 
+if TYPE_CHECKING:
+    from engine.service.protocol import Engine
+
 log = logging.getLogger("songbridge.session")
 TEMPO_TOLERANCE = 0.5  # bpm: a DAW tempo this close to the song's is the song's
 Subscriber = Callable[[Any], None]
@@ -57,7 +60,7 @@ class Transport:
 
 
 class Session(MakeTakes, TakeActions, JobFlow):
-    def __init__(self, project: Project, engine: Any = None, *, lock: ProjectLock | None = None):
+    def __init__(self, project: Project, engine: Engine | None = None, *, lock: ProjectLock | None = None):
         self.project = project
         self.engine = engine
         self.lock = lock
@@ -82,7 +85,7 @@ class Session(MakeTakes, TakeActions, JobFlow):
 
     # -- opening and closing --------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, engine: Any = None, program: str = "songbridge") -> Session:
+    def open(cls, path: str | Path, engine: Engine | None = None, program: str = "songbridge") -> Session:
         """Open a project as its only owner: lock, tidy, load. Raises ProjectBusy naming the holder."""
         folder = project_path(path)
         if not (folder / SONG_FILE).exists():
@@ -106,7 +109,7 @@ class Session(MakeTakes, TakeActions, JobFlow):
         return session
 
     @classmethod
-    def create(cls, path: str | Path, song: Song, engine: Any = None, program: str = "songbridge") -> Session:
+    def create(cls, path: str | Path, song: Song, engine: Engine | None = None, program: str = "songbridge") -> Session:
         """Make a new project holding ``song`` and open it as its only owner (the folder may exist, empty of a
         project: a refused first request leaves nothing behind when the caller removes it). Raises DocumentError when
         a project is there already."""

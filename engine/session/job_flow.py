@@ -79,6 +79,10 @@ class JobFlow:
         self._publish(JobQueued(job_id, purpose.label, purpose.origin, purpose))
         return job_id
 
+    def job_states(self) -> list[Any]:
+        """Every job the engine knows (``engine.service.JobInfo``: id, label, state, step, total)."""
+        return list(self._engine().jobs())
+
     def cancel(self, job_id: str) -> bool:
         return bool(self.engine is not None and self.engine.cancel(job_id))
 
