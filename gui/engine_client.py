@@ -1,5 +1,6 @@
 """The GUI's view of the jobs: what the session reports (jobs from the app and from the DAW alike), re-emitted
-as signals on the GUI thread; submit and cancel never block."""
+as signals on the GUI thread; cancel never blocks. Jobs are queued by session calls (generate, split, render...),
+never here."""
 
 from __future__ import annotations
 
@@ -28,9 +29,6 @@ class EngineClient(QObject):
     @property
     def service(self) -> Any:
         return self.session.engine
-
-    def submit(self, job: Any) -> str:
-        return self.session.submit(job, {"label": getattr(job, "label", "") or "job"}, "app")
 
     def cancel(self, job_id: str) -> None:
         self.session.cancel(job_id)

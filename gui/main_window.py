@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -18,7 +17,8 @@ from PySide6.QtWidgets import (
 
 from engine.session import Session
 
-from . import editing, section_actions
+from . import editing
+from .actions import ShortcutSheet, WindowActions
 from .audition import Audition
 from .background import Background
 from .daw_link import DawLinkPanel
@@ -89,7 +89,7 @@ class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QM
         self._actions()
         self._wire_sheet()
         install_loops(self)  # the Loops lane's clips play and land from here
-        install_preferences(self)  # Edit > Preferences (the models folder) and the panels' backend lines
+        install_preferences(self)  # the models folder (Edit > Preferences…) and the panels' backend lines
         self.engine.queued.connect(self.jobs.add)
         self.engine.progress.connect(self.jobs.progress)
         self.timeline.rangeChanged.connect(lambda *_: self._selection())
@@ -109,7 +109,6 @@ class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QM
         self.takes.grid.connect(self.grid_take)
         self.takes.lock.connect(self.toggle_lock)
         self.takes.editTake.connect(self._edit_take_chosen)
-        self.engine.finished.connect(self.take_job_finished)
         self.doc.songChanged.connect(lambda: self.mixer.show_only(self.rack.used_slots()))
         self.mixer.show_only(self.rack.used_slots())
         self.doc.songChanged.connect(self._title)
@@ -133,58 +132,19 @@ class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QM
         # start with the keyboard on the timeline, so Space plays (in a text field it would type a space)
         QTimer.singleShot(0, self.timeline.setFocus)
 
-    # -- actions and shortcuts -----------------------------------------------------------------------------------
+    # -- actions and shortcuts: declared once in gui.actions.table -------------------------------------------------
     def _actions(self) -> None:
-        m = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&New…", QKeySequence.New, self.new_dialog),
-                                ("&Open…", QKeySequence.Open, self.open_dialog),
-                                ("&Save", QKeySequence.Save, self.save),
-                                ("Save &As…", QKeySequence.SaveAs, self.save_as),
-                                ("&Render newest take for the DAW", "Ctrl+R", self.render_newest),
-                                ("Render the &song as comped for the DAW", "Ctrl+Shift+R", self.render_song),
-                                ("Open the &renders folder", "", self.open_renders)):
-            a = QAction(text, self)
-            if key:
-                a.setShortcut(key)
-            a.triggered.connect(slot)
-            m.addAction(a)
-        self.recent_menu = m.addMenu("Open &recent")
+        self.action_set = WindowActions(self)
+        self.recent_menu = self.action_set.submenus["file.recent"]
         self._recent()
-        m.addSeparator()
-        quit_ = QAction("&Quit", self)
-        quit_.setShortcut(QKeySequence.Quit)
-        quit_.triggered.connect(self.close)
-        m.addAction(quit_)
-        e = self.menuBar().addMenu("&Edit")
-        undo = self.doc.undo.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.Undo)
-        redo = self.doc.undo.createRedoAction(self, "&Redo")
-        # QKeySequence.Redo is Ctrl+Shift+Z (and Ctrl+Y) on Linux already: listing it twice makes Qt call the
-        # shortcut ambiguous and do nothing
-        keys = QKeySequence.keyBindings(QKeySequence.Redo)
-        redo.setShortcuts(keys + [QKeySequence(k) for k in ("Ctrl+Shift+Z", "Ctrl+Y")
-                                  if QKeySequence(k) not in keys])
-        e.addActions([undo, redo])
-        e.aboutToShow.connect(self.sheet.apply)  # what was typed in the sheet is an edit before Undo is chosen
-        for text, key, slot in (("Split line at playhead", "Ctrl+E", self._split),
-                                ("Merge selected lines", "Ctrl+M", self._merge),
-                                ("Auto-time untimed lines", "Ctrl+Shift+T", self._autotime)):
-            a = QAction(text, self)
-            a.setShortcut(QKeySequence(key))
-            a.triggered.connect(slot)
-            e.addAction(a)
-        section_actions.install(self)
-        lm = self.menuBar().addMenu("&Lyrics")
-        lm.addAction("&Import LRC…").triggered.connect(lambda: self.sheet.import_lrc())
-        lm.addAction("&Export LRC…").triggered.connect(lambda: self.sheet.export_lrc())
-        show = self.docks["Lyrics"].toggleViewAction()
-        show.setText("Lyric &sheet")
-        show.setShortcut(QKeySequence("Ctrl+Shift+L"))
-        lm.addAction(show)
-        self.transport = TransportBar(self)
-        self.install_parent_ab()  # gui.audition: A/B an edited take with its parent (P)
+        self.action_set.menus["Edit"].aboutToShow.connect(self.sheet.apply)  # typed in the sheet: an edit first
+        self.transport = TransportBar(self, self.action_set.toolbar)
         self.addToolBar(self.transport)
-        self._help_menu()
+
+    def show_dock(self, name: str, on: bool = True) -> None:
+        self.docks[name].setVisible(on)
+        if on:
+            self.docks[name].raise_()
 
     def _wire_sheet(self) -> None:
         """The lyric sheet and the timeline show the same lines: a row clicked selects its line, a line selected
@@ -245,58 +205,27 @@ class MainWindow(ProjectFiles, Generating, LoopAudition, Audition, TakeTools, QM
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
 
-    def _help_menu(self) -> None:
-        h = self.menuBar().addMenu("&Help")
-        a = QAction("&Keyboard shortcuts", self)
-        a.setShortcut(QKeySequence("F1"))
-        a.triggered.connect(self.show_shortcuts)
-        h.addAction(a)
-
     def shortcut_sheet(self) -> str:
-        """Every menu action with its keys, menu by menu."""
-        lines = []
-        for menu_action in self.menuBar().actions():
-            menu = menu_action.menu()
-            if menu is None:
-                continue
-            lines.append(f"<b>{menu.title().replace('&', '')}</b>")
-            for a in menu.actions():
-                keys = ", ".join(k.toString(QKeySequence.NativeText) for k in a.shortcuts())
-                if a.text() and not a.isSeparator():
-                    lines.append(f"&nbsp;&nbsp;{a.text().replace('&', '')}" + (f" — <tt>{keys}</tt>" if keys else ""))
-        lines.append("<b>Timeline</b>")
-        lines += [f"&nbsp;&nbsp;{t}" for t in (
-            "click in the ruler — locate (snapped; Shift: free)", "drag in the ruler — select a range",
-            "drag a line — move it (Shift: free); its right edge — stretch",
-            "double-click a line — edit its text in the lyric sheet",
-            "zoomed in (word view) — drag a word to retime it (1/16; Shift: free)",
-            "click a section — select it; drag it — move it; drag its edge — resize (bars; Shift: free)",
-            "double-click a section — rename; right-click the section lane — add, rename, kind, split, merge, "
-            "delete, lines follow, the section's take",
-            "right-click a take lane — use the take for the section under the mouse (comping)",
-            "Space — play the song as it will be landed (each section's chosen take, the loops at their bars); "
-            "double-click a take in the takes list — hear that take alone; after Stop, Play is the song again",
-            "drag a take from the takes list out of the window — its audio and its MIDI (guide takes); drag a "
-            "section out — its MIDI; drop them on a DAW or a file manager",
-            "drag a loop clip — move it (bars); a bar past the song's end is refused",
-            "lyric sheet — type to edit (a new row is an untimed line); click a row — select its line",
-            "←/→ — nudge selected lines (Shift: 10 ms)", "T — tap-time the next line at the play head",
-            "Ctrl+wheel — zoom; wheel — scroll; PageUp/PageDown/Home — scroll")]
-        return "<br>".join(lines)
+        """Every action of the table with its keys, menu by menu, then the timeline's gestures (HTML)."""
+        return self.action_set.sheet_html()
 
-    def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", self.shortcut_sheet())
+    def show_shortcuts(self) -> ShortcutSheet:
+        if getattr(self, "shortcuts_dialog", None) is None:
+            self.shortcuts_dialog = ShortcutSheet(self.action_set, self)
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+        return self.shortcuts_dialog
 
     # -- editing helpers -----------------------------------------------------------------------------------------
-    def _split(self) -> None:
+    def split_line(self) -> None:
         if len(self.timeline.selected) == 1:
             (lid,) = self.timeline.selected
             self.doc.edit(editing.split_line(self.doc.song, lid, self.timeline.playhead_s), "Split line")
 
-    def _merge(self) -> None:
+    def merge_lines(self) -> None:
         self.doc.edit(editing.merge_lines(self.doc.song, self.timeline.selected), "Merge lines")
 
-    def _autotime(self) -> None:
+    def auto_time(self) -> None:
         from engine.lyrics import auto_time
 
         song = self.doc.song

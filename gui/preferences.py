@@ -198,10 +198,9 @@ class PreferencesDialog(QDialog):
 
 
 def install_preferences(win: Any, choice: tuple[Path, str] | None = None) -> None:
-    """Edit > Preferences… on the main window, and the backend lines of its Generate and Loops panels, checked in a
-    thread now and whenever the models folder changes. ``choice``: the folder and its origin (``--models``)."""
-    from PySide6.QtGui import QAction, QKeySequence
-
+    """The models folder and the backend lines of the main window's Generate and Loops panels, checked in a thread
+    now and whenever the folder changes (Edit > Preferences…, a row of ``gui.actions.table``, opens
+    :func:`open_preferences`). ``choice``: the folder and its origin (``--models``)."""
     folder, origin = choice or choose_models_dir()
     if origin != "default" and origin != "SONGBRIDGE_MODELS":
         apply_models_dir(folder)
@@ -210,12 +209,6 @@ def install_preferences(win: Any, choice: tuple[Path, str] | None = None) -> Non
     win.backend_checker = BackendChecker(win)
     win.backend_checker.checked.connect(lambda _f, lines: _show_lines(win, lines))
     win.backend_checker.check(folder)
-    action = QAction("&Preferences…", win)
-    action.setShortcut(QKeySequence("Ctrl+,"))
-    action.triggered.connect(lambda: open_preferences(win))
-    edit = next((a.menu() for a in win.menuBar().actions() if a.text().replace("&", "") == "Edit"), None)
-    (edit or win.menuBar().addMenu("&Edit")).addAction(action)
-    win.preferences_action = action
 
 
 def _show_lines(win: Any, lines: list[BackendLine]) -> None:

@@ -1,6 +1,6 @@
 """The transport bar: return to start, play/pause, stop, loop, A/B, follow; the play head in bars|beats|ticks and
-minutes:seconds; the song's tempo, meter and key; which take plays and which side of the A/B you hear; zoom and
-snap. Its actions are also the Transport and View menus, with their keys in the tooltips.
+minutes:seconds; the song's tempo, meter and key; which take plays and which side of the A/B you hear; the
+snap. Its actions are rows of the app's action table (``gui.actions``), also in the Transport menu.
 
 While the song follows the DAW's transport (``daw.follow_transport``, the DAW link panel), the play head is the
 DAW's (``DawPlayhead``): its quarter notes on the song's grid, moved on between the DAW's updates at its tempo."""
@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QToolBar
 
 from engine.song.tempo import Grid
@@ -42,23 +42,15 @@ class DawPlayhead:
 
 
 class TransportBar(QToolBar):
-    def __init__(self, win: Any):
+    """The toolbar: ``actions`` (the table's toolbar rows, ``gui.actions``) first, then the play head, the song's
+    facts, what plays, and the snap."""
+
+    def __init__(self, win: Any, actions: list[QAction]):
         super().__init__("Transport")
         self.win = win
         self.setObjectName("transport")
-        tm = win.menuBar().addMenu("&Transport")
-        for text, key, slot, tip in (
-                ("|◀ Start", "Home", win.return_to_start, "Return to the start of the song"),
-                ("▶ Play/Pause", "Space", win.toggle_play, "Play the song as it will be landed (each section's chosen "
-                 "take, the loops at their bars) from the play head, or pause; double-click a take to hear it alone"),
-                ("■ Stop", "Ctrl+Space", win.stop, "Stop and go back to where playing started"),
-                ("Loop selection", "L", win.loop, "Loop the range selected in the ruler (snapped to the grid)"),
-                ("A/B", "B", win.ab, "Switch between the take playing (A) and the one before it (B)")):
-            tm.addAction(self._action(text, key, slot, tip))
-        self.follow = self._action("Follow", "F", lambda on: setattr(win.timeline, "follow", on),
-                                   "Keep the play head in view while playing", checkable=True)
-        self.follow.setChecked(True)
-        tm.addAction(self.follow)
+        self.addActions(actions)
+        self.follow = next((a for a in actions if a.objectName() == "transport.follow"), None)
         self.position = QLabel()
         self.position.setObjectName("position")
         self.position.setToolTip("Play head: bar | beat | tick, and minutes:seconds")
@@ -70,11 +62,6 @@ class TransportBar(QToolBar):
         for w in (self.position, self.song_facts, self.now_playing):
             self.addWidget(w)
         self.addSeparator()
-        vm = win.menuBar().addMenu("&View")
-        for text, key, slot in (("Zoom in", "+", lambda: win.timeline.zoom(1.25)),
-                                ("Zoom out", "-", lambda: win.timeline.zoom(0.8)),
-                                ("Zoom to fit the song", "Ctrl+0", win.timeline.fit)):
-            vm.addAction(self._action(text, key, slot, text))
         self.grid_box = QComboBox()
         self.grid_box.addItems([g.value for g in Grid] + ["free"])
         self.grid_box.setCurrentText(Grid.BEAT.value)
@@ -88,16 +75,6 @@ class TransportBar(QToolBar):
         self.timer.timeout.connect(self.refresh)
         self.timer.start(50)
         self.refresh()
-
-    def _action(self, text: str, key: str, slot: Any, tip: str, checkable: bool = False) -> QAction:
-        a = QAction(text, self.win)
-        a.setShortcut(QKeySequence(key))
-        a.setShortcutContext(Qt.WindowShortcut)
-        a.setToolTip(f"{tip} ({key})")
-        a.setCheckable(checkable)
-        (a.toggled if checkable else a.triggered).connect(slot)
-        self.addAction(a)
-        return a
 
     def _grid(self, text: str) -> None:
         self.win.timeline.grid = None if text == "free" else next((g for g in Grid if g.value == text), Grid.BEAT)

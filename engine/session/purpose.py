@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 #: generate: new takes (songs, edits, loops). split: stems of a take. grid: its beat grid. lock: its grid-locked copy.
 #: render: its stems and mix through their chains. land: a render whose files go into the DAW. other: a job this
-#: session did not queue (an engine shared with another program).
+#: session did not queue (an engine shared with another program), or a job of no use case (a test's sleep job).
 JobKind = Literal["generate", "split", "grid", "lock", "render", "land", "other"]
 Origin = str  # "app", "daw", "cli": who asked, for history labels and the app's job list
 

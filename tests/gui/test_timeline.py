@@ -148,7 +148,7 @@ def test_drag_payload_carries_rendered_files(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_event_loop_stays_responsive_during_a_slow_job(qtbot, tmp_path: Path) -> None:
     from engine.service import EngineService, SleepJob
-    from engine.session import Session
+    from engine.session import Purpose, Session
     from gui.engine_client import EngineClient
     from gui.main_window import MainWindow
 
@@ -164,7 +164,7 @@ def test_event_loop_stays_responsive_during_a_slow_job(qtbot, tmp_path: Path) ->
     timer.start(5)
     done = []
     engine.finished.connect(lambda j, e: done.append(j))
-    job = engine.submit(SleepJob(steps=40, step_s=0.05, label="slow"))
+    job = session.submit(SleepJob(steps=40, step_s=0.05, label="slow"), Purpose("other", "slow"))
     qtbot.waitUntil(lambda: job in done, timeout=30_000)
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
