@@ -171,7 +171,8 @@ def create_tiny(args: argparse.Namespace) -> int:
 
 #: parity kinds this version implements -> the module whose main() runs them
 PARITY = {"diffrhythm": "engine.backends.diffrhythm.parity", "muq-mulan": "engine.style.parity",
-          "beat-this": "engine.grid.parity", "stable-audio": "engine.backends.stable_audio.parity"}
+          "beat-this": "engine.grid.parity", "stable-audio": "engine.backends.stable_audio.parity",
+          "ace-step": "engine.backends.ace_step.parity"}
 PLANNED = ("htdemucs",)
 
 
