@@ -10,54 +10,125 @@ from typing import Any
 PARENT_AB_KEY = "P"
 
 
+def load_chains(project: Any, take: Any) -> tuple[dict[str, Any], Any, list[str]]:
+    """On a worker thread: the take's effect chains as ``songbridge play`` and render use them (a rendered take with
+    the chains of its render, one not rendered yet with the rack's), loaded (plugins included), the master's, and
+    what to tell the producer (a broken preset is named and that stem plays dry)."""
+    from engine.audio.fx import load_board, user_preset_dirs
+    from engine.render import audition_chains
+
+    ac = audition_chains(project, take.id, take.stems)
+    notes = [f"{take.id}: {ac.describe()}; the rack applies to its next render"] if ac.source == "render" else []
+    boards, master = {}, None
+    for slot, preset in ac.presets.items():
+        if not preset:
+            continue
+        try:
+            board = load_board(preset, 44100, user_preset_dirs(), ac.overrides.get(slot))
+        except Exception as exc:  # noqa: BLE001 - a broken preset is reported, playback goes on dry
+            notes.append(f"{slot}: {exc}")
+            continue
+        if slot == "master":
+            master = board
+        elif slot in take.stems:
+            boards[slot] = board
+    return boards, master, notes
+
+
+def has_chains(project: Any, take: Any) -> bool:
+    """Whether playing ``take`` loads any effect chain (the song's slots; a rendered take's own are found by the
+    worker): only to say "loading effects…"."""
+    song = project.song
+    return any(e.preset and not e.bypass for slot, e in song.effects.items() if slot in (*take.stems, "master"))
+
+
+def take_source(project: Any, take: Any) -> tuple[Any, list[str]]:
+    """On a worker thread: the take's stems opened for the player, through its chains (``load_chains``)."""
+    from engine.audio.source import TakeSource
+
+    chains, master, notes = load_chains(project, take)
+    return TakeSource(project.audio_dir(take.id), list(take.stems), chains, master), notes
+
+
 class Audition:
-    """Mixed into the main window, which has ``doc``, ``player``, ``timeline``, ``engine`` and ``statusBar``."""
+    """Mixed into the main window, which has ``doc``, ``player``, ``timeline``, ``engine``, ``tasks`` (the window's
+    :class:`gui.background.Background`) and ``statusBar``. A take's chains (VST3 plugins included) and its files are
+    loaded on a worker thread; the player gets the ready source and only then plays."""
 
     doc: Any
     player: Any
     timeline: Any
     engine: Any
+    tasks: Any
+    _take_build = 0  # the newest take load asked for: an older one that finishes later is dropped
 
     def play_take(self, take_id: str) -> None:
         if self.player is None:
             self.statusBar().showMessage("no audio device", 4000)
             return
         take = self.doc.song.take(take_id)
-        chains, master = self.chains_for(take)
-        self.player.load(self.doc.project.audio_dir(take_id), stems=list(take.stems), chains=chains, master=master)
         self._playing_take = take_id
         self.timeline.slots = {k: v for k, v in self.timeline.slots.items() if v == "B" and k != take_id}
         self.timeline.slots[take_id] = "A"
+        self.timeline.update()
         self._play_from = self.timeline.playhead_s
-        self.player.seek(self.timeline.playhead_s)
-        self.player.play()
+
+        def start() -> None:
+            self.player.seek(self.timeline.playhead_s)
+            self.player.play()
+        self._load_takes([(take, "A")], start)
+
+    def _load_takes(self, takes: list[tuple[Any, str]], then: Any) -> None:
+        """Open ``takes`` (take, player slot) with their chains on a worker thread, then hand the player the sources
+        and call ``then`` on the GUI thread; a newer load (or the song) supersedes it."""
+        from .loop_audition import load_source
+
+        project = self.doc.project
+        self._take_build += 1
+        build = self._take_build
+        if any(has_chains(project, t) for t, _slot in takes):
+            self.statusBar().showMessage(f"{takes[0][0].id}: loading effects…", 10000)
+
+        def work() -> list[tuple[Any, str, list[str]]]:
+            out = []
+            try:
+                for take, slot in takes:
+                    src, notes = take_source(project, take)
+                    out.append((src, slot, notes))
+            except BaseException:
+                for src, _slot, _notes in out:
+                    src.close()
+                raise
+            return out
+
+        def ready(loaded: list[tuple[Any, str, list[str]]]) -> None:
+            if build != self._take_build or self.player is None:
+                for src, _slot, _notes in loaded:
+                    src.close()
+                return
+            notes = [n for _src, _slot, ns in loaded for n in ns]
+            if notes:
+                self.statusBar().showMessage("; ".join(notes), 8000)
+            elif self.statusBar().currentMessage().endswith("loading effects…"):
+                self.statusBar().clearMessage()
+            for src, slot, _notes in loaded:
+                load_source(self.player, src, slot)
+            then()
+
+        def failed(exc: BaseException) -> None:
+            if build == self._take_build:
+                self.statusBar().showMessage(f"cannot play {takes[0][0].id}: {exc}", 8000)
+
+        self.tasks.run(work, ready, failed)
 
     def chains_for(self, take: Any) -> tuple[dict[str, Any], Any]:
-        """The take's effect chains as ``songbridge play`` and render use them: a rendered take plays with the
-        chains of its render; one not rendered yet with the rack's (live)."""
-        from engine.audio.fx import load_board, user_preset_dirs
-        from engine.render import audition_chains
-
-        ac = audition_chains(self.doc.project, take.id, take.stems)
-        if ac.source == "render":
-            self.statusBar().showMessage(f"{take.id}: {ac.describe()}; the rack applies to its next render", 8000)
-        boards, master = {}, None
-        for slot, preset in ac.presets.items():
-            if not preset:
-                continue
-            try:
-                board = load_board(preset, 44100, user_preset_dirs(), ac.overrides.get(slot))
-            except Exception as exc:  # noqa: BLE001 - a broken preset is reported, playback goes on dry
-                self.statusBar().showMessage(f"{slot}: {exc}", 8000)
-                continue
-            if slot == "master":
-                master = board
-            elif slot in take.stems:
-                boards[slot] = board
+        """The take's chains loaded here and now (for a caller already off the GUI thread; the GUI's own playing
+        loads them in a task): ``load_chains`` without its notes."""
+        boards, master, _notes = load_chains(self.doc.project, take)
         return boards, master
 
     def _effects_changed(self) -> None:
-        """Live effects: reload the playing take's chains when the rack changes."""
+        """Live effects: reload the playing take's chains (in a task) when the rack changes."""
         take_id = getattr(self, "_playing_take", None)
         if self.player is None or take_id is None or self.player.state != "playing":
             return
@@ -65,8 +136,7 @@ class Audition:
             take = self.doc.song.take(take_id)
         except KeyError:
             return
-        chains, master = self.chains_for(take)
-        self.player.load(self.doc.project.audio_dir(take_id), stems=list(take.stems), chains=chains, master=master)
+        self._load_takes([(take, "A")], lambda: None)
 
     def compare_take(self, take_id: str) -> None:
         """A/B: the chosen take becomes B at the play head."""
@@ -80,30 +150,24 @@ class Audition:
         self.player.ab("B")
 
     def render_take(self, take_id: str) -> str:
-        from engine.render import RenderSettings
-        from engine.service import RenderJob
-
-        self.doc.session.flush()  # the worker reads song.json
-        return self.engine.submit(RenderJob(self.doc.folder, take_id, RenderSettings(), label=f"render {take_id}"))
+        """Render for the DAW: one session call (``Session.render``); a refusal (a bad chain, a plugin not allowed)
+        is said in the status bar and nothing is queued. Returns the job id, or ""."""
+        return self._render(take_id)
 
     def render_song(self) -> str:
         """Render the whole song for the DAW as comped: each section's accepted take, else the song's take
-        (``engine.comp``); a song no section chose a take for renders the song's take alone."""
-        from engine.comp import song_take
-        from engine.render import RenderSettings, comp_settings
-        from engine.service import RenderJob
+        (``Session.render`` with no take)."""
+        return self._render(None)
 
-        song = self.doc.song
-        base = song_take(song)
-        if base is None:
-            self.statusBar().showMessage("no song take to render yet: generate one first", 5000)
+    def _render(self, take_id: str | None) -> str:
+        from engine.errors import SongBridgeError
+
+        self.doc.session.flush()  # the render worker reads song.json: the latest edit must be on disk first
+        try:
+            return self.doc.session.render(take_id, origin="app")
+        except SongBridgeError as exc:
+            self.statusBar().showMessage(f"nothing rendered: {exc}", 8000)
             return ""
-        comped = comp_settings(song, RenderSettings())
-        if comped is None:
-            return self.render_take(base.id)
-        self.doc.session.flush()  # the worker reads song.json
-        return self.engine.submit(RenderJob(self.doc.folder, comped[0], comped[1], label="render the comp",
-                                            out_name="comp"))
 
     # -- A/B between an edited take and its parent, at the edited range (one key: PARENT_AB_KEY) ---------------
     def parent_ab_take(self) -> Any:
@@ -141,18 +205,18 @@ class Audition:
         t = self.timeline.playhead_s
         ranges = [(r.start_s, r.end_s) for r in take.edited_ranges] or [(0.0, take.duration_s)]
         a, b = next(((a, b) for a, b in ranges if a <= t < b), ranges[0])
-        chains, master = self.chains_for(take)
-        self.player.load(self.doc.project.audio_dir(take.id), stems=list(take.stems), chains=chains, master=master)
-        p_chains, p_master = self.chains_for(parent)
-        self.player.load(self.doc.project.audio_dir(parent.id), slot="B", stems=list(parent.stems), chains=p_chains,
-                         master=p_master)
-        self.player.set_loop(a, max(b, a + 0.05))
         if not a <= t < b:
             self.timeline.locate(a)
-        self.player.seek(self.timeline.playhead_s)
-        self.player.ab("A")
-        self.player.play()
-        self._parent_ab, self._playing_take = key, take.id
+
+        def start() -> None:
+            self.player.set_loop(a, max(b, a + 0.05))
+            self.player.seek(self.timeline.playhead_s)
+            self.player.ab("A")
+            self.player.play()
+            self._parent_ab = key
+        self._parent_ab = None  # the next press switches only once both are loaded
+        self._load_takes([(take, "A"), (parent, "B")], start)
+        self._playing_take = take.id
         self._playing_song = ""  # the song is not what plays now (gui.loop_audition)
         self._b_take = parent.name or parent.id
         self.timeline.range = (a, b)

@@ -1,13 +1,17 @@
 """One line per backend for the Generate and Loops panels: ready, or what is missing and where it goes in the models
 folder ("Stable Audio Open Small: put model.ckpt in <dir>/stable-audio-open-small"), with the backend's own full
 report as the details a click away. Checking touches only the file system (``backend.available()``: no model is
-loaded); :class:`BackendChecker` runs it off the GUI thread and says when a models folder has been checked."""
+loaded); :class:`BackendChecker` runs it off the GUI thread and says when a models folder has been checked.
+:class:`Estimator` says how long a take would take without the app importing torch (``estimate_text``)."""
 
 from __future__ import annotations
 
+import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -116,3 +120,50 @@ class BackendChecker(QObject):
     def _store(self, folder: str, lines: list) -> None:
         self.folder = Path(folder)
         self.lines = {ln.name: ln for ln in lines}
+
+
+#: backends whose estimate imports nothing heavy (the neural ones import torch to ask for a GPU)
+LIGHT_ESTIMATES = frozenset({"guide"})
+
+
+def estimate_text(name: str, models: Path, folder: Path, style: Any, duration_s: float, steps: int) -> str:
+    """"about 12.3 s, 640 MiB per take" for a take of ``duration_s`` with backend ``name`` (models in ``models``)."""
+    from engine.backends import registry
+    from engine.backends.base import GenerationRequest
+    from engine.estimates import estimate_seconds
+
+    backend = registry.create(name, models_dir=str(models))
+    req = GenerationRequest("est", folder / "takes" / "est", (), style, max(1.0, duration_s), 0,
+                            params={"steps": steps} if "steps" in getattr(backend, "params", {}) else {})
+    seconds, mem = backend.estimate(req)
+    seconds = estimate_seconds(backend.name, req.duration_s, seconds)
+    return f"about {seconds:.1f} s, {mem / 2**20:.0f} MiB per take"
+
+
+class Estimator:
+    """Runs ``estimate_text`` for a worker thread. A neural backend's estimate imports torch, and importing torch
+    holds the interpreter's lock for a few hundred milliseconds (the GUI thread would stall even with the import on
+    a worker thread), so while this process has not imported torch those run in one child process (started at the
+    first such estimate, kept for the next ones); once torch is here (a job ran in-process) they run in the thread."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str, models: Path, folder: Path, style: Any, duration_s: float, steps: int) -> str:
+        args = (name, models, folder, style, duration_s, steps)
+        if name in LIGHT_ESTIMATES or "torch" in sys.modules:
+            return estimate_text(*args)
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+
+                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            pool = self._pool
+        return pool.submit(estimate_text, *args).result(timeout=300)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)

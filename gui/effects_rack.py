@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine.song.model import MASTER, STEM_SLOTS, EffectSlot
 
+from .background import Background
 from .document import DocumentModel
 
 UNITS = {"db": "dB", "hz": "Hz", "khz": "kHz", "ms": "ms", "seconds": "s", "s": "s", "pct": "%"}
@@ -83,6 +84,8 @@ class EffectsRack(QWidget):
         from presets.effect_chains import shipped_chains
 
         self.doc = doc
+        self.tasks = Background(self, workers=1)  # chains with external plugins are built here
+        self.refusals: list[str] = []  # what a parameter edit was refused for, newest last
         outer = QVBoxLayout(self)
         form = QFormLayout()
         outer.addLayout(form)
@@ -288,6 +291,9 @@ class EffectsRack(QWidget):
         QTimer.singleShot(0, self, lambda: self.set_override(slot, key, knob.to_value(slider.value())))
 
     def set_override(self, slot: str, key: str, value: Any) -> None:
+        """One parameter of the slot's chain: checked by building the chain with it (a value the plugin refuses is
+        refused, naming why), then one undoable edit. A chain with an external plugin (VST3, native code that may
+        take long to load) is built on a worker thread and the edit made when it is done; built-in chains here."""
         e = self.doc.song.effects.get(slot)
         if e is None or e.overrides.get(key) == value:
             return
@@ -296,16 +302,36 @@ class EffectsRack(QWidget):
 
         overrides = {**dict(e.overrides), key: value}
         try:
-            build_board(self.spec(slot), 44100, overrides)  # refuse a value the plugin refuses
+            spec = self.spec(slot)
         except PresetError as exc:
-            from PySide6.QtWidgets import QToolTip
-
-            QToolTip.showText(self.params.mapToGlobal(self.params.rect().center()), str(exc), self.params)
-            QTimer.singleShot(0, self, self.show_params)
+            self._refused(exc)
             return
-        effects = {**dict(self.doc.song.effects), slot: EffectSlot(e.preset, e.bypass, overrides)}
+        if spec is not None and any(p.type == "external" for p in spec.plugins):
+            self.tasks.run(lambda: build_board(spec, 44100, overrides),
+                           lambda _board: self._set(slot, e.preset, key, value), self._refused)
+            return
+        try:
+            build_board(spec, 44100, overrides)  # refuse a value the plugin refuses
+        except PresetError as exc:
+            self._refused(exc)
+            return
+        self._set(slot, e.preset, key, value)
+
+    def _set(self, slot: str, preset: str | None, key: str, value: Any) -> None:
+        e = self.doc.song.effects.get(slot)
+        if e is None or e.preset != preset:  # the slot changed its chain meanwhile: this value was for the old one
+            return
+        effects = {**dict(self.doc.song.effects), slot: EffectSlot(e.preset, e.bypass, {**dict(e.overrides),
+                                                                                        key: value})}
         self.doc.edit(self.doc.song.replace(effects=effects), f"Effect parameter {slot} {key}")
         self.changed.emit()
+
+    def _refused(self, exc: BaseException) -> None:
+        from PySide6.QtWidgets import QToolTip
+
+        self.refusals.append(str(exc))
+        QToolTip.showText(self.params.mapToGlobal(self.params.rect().center()), str(exc), self.params)
+        QTimer.singleShot(0, self, self.show_params)
 
     def save_preset(self, slot: str, name: str, folder: Path | None = None) -> Path:
         """The slot's chain with its overrides as a new preset file (user presets folder by default)."""

@@ -4,21 +4,40 @@ finished and failed jobs said in the jobs strip and the status bar."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def bring_reference(folder: Path, ref: str) -> str:
+    """On a worker thread: check the reference clip ``ref`` (absolute, or relative to the project) and copy it into
+    the project's ``reference/`` unless it is in the project already; returns its path relative to the project.
+    Raises SongBridgeError (a clip too short, not audio) or OSError (the copy failed)."""
+    from engine.style.reference import prepare
+
+    path = Path(ref).expanduser()
+    path = path if path.is_absolute() else folder / path
+    prepare(path)
+    if folder.resolve() not in path.resolve().parents:
+        target = folder / "reference" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        path = target
+    return str(path.resolve().relative_to(folder.resolve()))
 
 
 class Generating:
     """Mixed into :class:`gui.main_window.MainWindow`."""
 
-    def _style_from(self, opts: dict[str, Any], song: Any) -> Any:
-        """The song's style from the Generate panel: words, a reference clip (checked, then copied into the
-        project) and a saved preset. None (with a message) when the reference cannot be used."""
+    def _with_style(self, opts: dict[str, Any], go: Callable[[Any], str | None]) -> str | None:
+        """Call ``go(style)`` with the song's style from the Generate panel: words, a saved preset and a reference
+        clip. A new clip is checked and copied into the project on a worker thread (``tasks``) first, and ``go``
+        runs when it is there (this returns None meanwhile); a clip that cannot be used is said in the status bar
+        and nothing is queued."""
         from dataclasses import replace
-        from pathlib import Path
 
-        from engine.errors import SongBridgeError
-
+        song = self.doc.song
         style = song.style
         if opts.get("style") is not None:
             style = replace(style, prompt=opts["style"])
@@ -28,41 +47,30 @@ class Generating:
         if "reference" in opts and not ref:
             style = replace(style, reference_audio=None)
         elif ref and ref != song.style.reference_audio:
-            from engine.style.reference import prepare
+            folder, words = self.doc.folder, style
+            self.statusBar().showMessage(f"reading the reference clip {Path(ref).name}…", 10000)
 
-            folder = self.doc.folder
-            path = Path(ref).expanduser()
-            path = path if path.is_absolute() else folder / path
-            try:
-                prepare(path)
-            except SongBridgeError as exc:
+            def refused(exc: BaseException) -> None:
                 self.statusBar().showMessage(f"reference not used: {exc}", 15000)
-                return None
-            if folder.resolve() not in path.resolve().parents:
-                import shutil
 
-                target = folder / "reference" / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-                path = target
-            style = replace(style, reference_audio=str(path.resolve().relative_to(folder.resolve())))
-        return style
+            self.tasks.run(lambda: bring_reference(folder, ref),
+                           lambda rel: go(replace(words, reference_audio=rel)), refused)
+            return None
+        return go(style)
 
     def generate(self, opts: dict[str, Any], rng: tuple[float, float] | None) -> str | None:
-        """Generate song (``rng`` None), or Regenerate selection: the range selected in the ruler."""
-        from engine.service import PRIORITY_INTERACTIVE
-
+        """Generate song (``rng`` None), or Regenerate selection: the range selected in the ruler. Returns the job
+        id (None: refused, or queued once a new reference clip is copied)."""
         if rng is not None:
             return self.regenerate(opts, seconds=(rng,))
-        song = self.doc.song
-        style = self._style_from(opts, song)
-        if style is None:
-            return None
-        if style != song.style:
-            self.doc.edit(song.replace(style=style), "Style")
-        try:
+        return self._with_style(opts, lambda style: self._generate_song(opts, style))
+
+    def _generate_song(self, opts: dict[str, Any], style: Any) -> str | None:
+        from engine.service import PRIORITY_INTERACTIVE
+
+        try:  # the style the panel chose becomes the song's (one undoable edit) in the same session call
             return self.doc.session.generate(opts["backend"], opts["takes"], opts["seed"], params=opts.get("params"),
-                                             priority=PRIORITY_INTERACTIVE, label="song", origin="app")
+                                             style=style, priority=PRIORITY_INTERACTIVE, label="song", origin="app")
         except Exception as exc:  # noqa: BLE001 - shown, the app goes on
             self.statusBar().showMessage(str(exc), 8000)
             return None
@@ -71,12 +79,13 @@ class Generating:
                    lines: tuple[str, ...] = ()) -> str | None:
         """Regenerate selection / Regenerate lines: one call of the session's regenerate, on the take chosen in
         the takes list (none chosen: the section's accepted take, else the newest song take)."""
+        return self._with_style(opts, lambda style: self._regenerate(opts, style, seconds, lines))
+
+    def _regenerate(self, opts: dict[str, Any], style: Any, seconds: tuple[tuple[float, float], ...],
+                    lines: tuple[str, ...]) -> str | None:
         from engine.session import Regenerate
 
         song = self.doc.song
-        style = self._style_from(opts, song)
-        if style is None:
-            return None
         req = Regenerate(seconds=seconds, lines=lines, take=self.takes.edit_take, takes=opts["takes"],
                          seed=opts["seed"], backend=opts["backend"], params=opts.get("params") or {},
                          style=style if style != song.style else None)

@@ -67,12 +67,19 @@ class LoopAudition:
             return
         song, project = self.doc.song, self.doc.project
         base = song_take(song)
-        chains, master = self.chains_for(base) if base is not None else ({}, None)  # type: ignore[attr-defined]
         self._song_build += 1
+        self._take_build = getattr(self, "_take_build", 0) + 1  # a take still loading is not played over it
         self._stopped = False
         self._song_key = song_key(song)
         build = self._song_build
-        self.tasks.run(lambda: build_song_source(project, song, chains, master),
+
+        def work() -> Any:  # the chains (plugins too) load on the worker thread, with the song's files
+            from .audition import load_chains
+
+            chains, master = load_chains(project, base)[:2] if base is not None else ({}, None)
+            return build_song_source(project, song, chains, master)
+
+        self.tasks.run(work,
                        lambda src: self._song_ready(build, src, keep_position),
                        lambda exc: self._song_failed(build, exc))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import secrets
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -22,6 +21,8 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QWidget,
 )
+
+from engine.session.loops import MAX_LOOP_TAKES
 
 from .backend_status import BackendLine, backend_line
 from .document import DocumentModel
@@ -68,7 +69,7 @@ class LoopsPanel(QWidget):
         at_row.addWidget(self.at_bar, 1)
         at_row.addWidget(self.at_playhead)
         self.takes = QSpinBox()
-        self.takes.setRange(1, 8)
+        self.takes.setRange(1, MAX_LOOP_TAKES)  # as many as the session queues in one request
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(secrets.randbelow(2**31))
@@ -162,31 +163,30 @@ class LoopsPanel(QWidget):
             self.at_bar.setValue(max(1, math.floor(tm.seconds_to_bars(max(0.0, seconds)) + 1e-6)))  # its bar
 
     def make_loop(self) -> str | None:
-        from engine.backends import registry
+        """"Make loop": one session call (``Session.make_loop``), which checks the whole request (prompt, bars,
+        tempo, bar, the installed model's window) before anything is queued; a refusal is said here and in the
+        status bar. Returns the job id, or None."""
         from engine.errors import SongBridgeError
+        from engine.session.loops import MakeLoop
 
-        name, seconds, note = self.plan()
-        prompt = " ".join(self.prompt.text().split())
         why = self.bar_refused()
-        if why:  # refused before anything is queued, as ``songbridge loop --at-bar`` refuses it
-            self.model_note.setText(f"At bar: {why}")
-            status = getattr(self.window(), "statusBar", None)
-            if status is not None:
-                status().showMessage(f"no loop made: {why}", 8000)
+        if why:  # the Loops lane's rule (the DAW may put a loop past the song's end; the app and the CLI do not)
+            self._refused(why, f"At bar: {why}")
             return None
-        if name is None or not prompt:
-            self.model_note.setText(note if name is None else "type a prompt first")
-            return None
-        params: dict[str, Any] = {"prompt": prompt, "bars": self.bars.value(), "bpm": self.tempo(),
-                                  "at_bar": self.at_bar.value()}
+        req = MakeLoop(" ".join(self.prompt.text().split()), self.bars.value(), self.tempo(), self.at_bar.value(),
+                       self.takes.value(), self.seed.value())
         try:
-            params = registry.check_request_params(name, params, "{name}")
-            job = self.doc.session.generate(name, self.takes.value(), self.seed.value(), params=params,
-                                            duration_s=seconds, label=f"loop: {prompt[:40]}", origin="app")
+            job = self.doc.session.make_loop(req, origin="app")
         except SongBridgeError as exc:
-            self.model_note.setText(str(exc))
+            self._refused(str(exc), str(exc))
             return None
         if not self.lock_seed.isChecked():
             self.seed.setValue((self.seed.value() + self.takes.value()) % 2**31)
         self.submitted.emit(job)
         return job
+
+    def _refused(self, why: str, note: str) -> None:
+        self.model_note.setText(note)
+        status = getattr(self.window(), "statusBar", None)
+        if status is not None:
+            status().showMessage(f"no loop made: {why}", 8000)

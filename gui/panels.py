@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .backend_status import Estimator
+from .background import Background
 from .document import DocumentModel
 from .preferences import lines_html, show_details
 
@@ -124,6 +126,10 @@ class GenerationPanel(QWidget):
         self.btn_sel.clicked.connect(lambda: self.regenerateSelection.emit(self.options()))
         self.btn_lines.clicked.connect(lambda: self.regenerateLines.emit(self.options()))
         self.backend.currentTextChanged.connect(self.refresh)
+        self._refreshes = 0
+        self.tasks = Background(self, workers=1)  # the line and estimate of a backend, off the GUI thread
+        self.estimator = Estimator()  # torch-free in this process (gui.backend_status)
+        self.destroyed.connect(self.estimator.close)
         self.refresh()
 
     def options(self) -> dict[str, Any]:
@@ -174,40 +180,55 @@ class GenerationPanel(QWidget):
         self.btn_lines.setEnabled(ok and has_lines)
 
     def refresh(self) -> None:
+        """The chosen backend's controls, its line and its estimate. Only what is known already is read here: a
+        backend's line not checked yet and the estimate (which may import torch and read the weights) come from a
+        worker thread (``tasks``), so switching backend never stalls the window."""
         from engine.backends import registry
 
-        backend = registry.create(self.backend.currentText())
-        declared = registry.param_specs(self.backend.currentText())
-        for name, box, what in (("steps", self.steps, "Sampler steps"), ("cfg", self.cfg, "Guidance strength")):
+        name = self.backend.currentText()
+        declared = registry.param_specs(name)
+        for key, box, what in (("steps", self.steps, "Sampler steps"), ("cfg", self.cfg, "Guidance strength")):
             # a control the backend refuses is off, and says so (the guide renderer has neither)
-            box.setEnabled(name in declared)
-            box.setToolTip(f"{what}: {declared[name].help}" if name in declared
-                           else f"{what}: the {self.backend.currentText()} backend takes none")
-        line = self.lines.get(backend.name)
-        if line is None:  # not checked in the background yet: the backend's own (file-system only) check
+            box.setEnabled(key in declared)
+            box.setToolTip(f"{what}: {declared[key].help}" if key in declared
+                           else f"{what}: the {name} backend takes none")
+        self._refreshes += 1
+        asked = self._refreshes
+        line = self.lines.get(name)
+        if line is None:  # not checked yet: "checking…", and this backend alone checked in a thread
             from engine.settings import models_dir
 
             from .backend_status import backend_line
 
-            line = backend_line(backend.name, models_dir()[0])
-        ok, reason = line.ok, line.details
-        self.availability.setText(lines_html([line]))  # one line; the full report under "details"
-        self.availability.setToolTip(reason)
+            models = models_dir()[0]
+            self.availability.setText("checking…")
+            self.tasks.run(lambda: backend_line(name, models), lambda ln: self._line_checked(asked, ln))
+            ok = True  # not known yet: the buttons stay on (the session refuses what cannot run)
+        else:
+            self.availability.setText(lines_html([line]))  # one line; the full report under "details"
+            self.availability.setToolTip(line.details)
+            ok = line.ok
         self.backend_ok = ok
         self.set_selection(self.has_range, self.has_lines)
         self.estimate.setText("-")
-        if ok and self.doc.song.duration_s > 0:
-            from engine.backends.base import GenerationRequest
+        if line is not None and ok and self.doc.song.duration_s > 0:
+            self.estimate.setText("estimating…")
+            from engine.settings import models_dir
 
-            req = GenerationRequest("est", self.doc.folder / "takes" / "est", (), self.doc.song.style,
-                                    max(1.0, self.doc.song.duration_s), 0,
-                                    params={k: v for k, v in (("steps", self.steps.value()),)
-                                            if k in getattr(backend, "params", {})})
-            from engine.estimates import estimate_seconds
+            args = (name, models_dir()[0], self.doc.folder, self.doc.song.style, self.doc.song.duration_s,
+                    self.steps.value())
+            self.tasks.run(lambda: self.estimator(*args), lambda text: self._estimated(asked, text),
+                           lambda exc: self._estimated(asked, f"- ({exc})"))
 
-            seconds, mem = backend.estimate(req)
-            seconds = estimate_seconds(backend.name, req.duration_s, seconds)
-            self.estimate.setText(f"about {seconds:.1f} s, {mem / 2**20:.0f} MiB per take")
+    def _line_checked(self, asked: int, line: Any) -> None:
+        if line.name not in self.lines:
+            self.lines[line.name] = line
+        if asked == self._refreshes:
+            self.refresh()
+
+    def _estimated(self, asked: int, text: str) -> None:
+        if asked == self._refreshes:
+            self.estimate.setText(text)
 
 
 class TakesPanel(QListWidget):

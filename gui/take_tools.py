@@ -1,7 +1,7 @@
 """What the app does to a take after it is made (mixed into the main window): split it into stems, find its beat
 grid, lock it to the project's grid (an undoable switch once the locked copy exists), use it for a section (comping:
-``use_take``, ``comp_menu``), and how the takes list names an edit's lineage (``grid_text``). Each job is submitted;
-none waits."""
+``use_take``, ``comp_menu``), and how the takes list names an edit's lineage (``grid_text``). Each action is one
+session call; none waits."""
 
 from __future__ import annotations
 
@@ -83,53 +83,49 @@ def comp_menu(menu: Any, doc: Any, take_id: str, say: Any, here: str | None = No
 
 
 class TakeTools:
+    """Split, Find grid and Lock to grid from the takes list: each is one session call (``Session.split``,
+    ``Session.find_grid``); the session queues the job, shows it to every front-end (the jobs strip follows its
+    events) and, for a lock, switches the lock on when the locked copy is made (``followups.switch_lock_on``). A
+    refusal (no stem model, a take that is gone) is said in the status bar and nothing is queued."""
+
     doc: Any
-    engine: Any
 
-    def _models(self) -> Any:
-        from engine.settings import models_dir
-
-        return models_dir()[0]
+    def _say(self, text: str, ms: int = 10000) -> None:
+        self.statusBar().showMessage(text, ms)  # type: ignore[attr-defined]
 
     def split_take(self, take_id: str, two: bool = False) -> str:
-        from engine.service import SplitJob
-        from engine.stems.files import find_model
+        """"Split into stems" (``two``: vocal and instrumental): the job's id, or "" when the session refused."""
+        from engine.errors import SongBridgeError
 
-        if find_model(self._models()) is None:
-            from engine.stems.files import WHERE
-
-            self.statusBar().showMessage(f"no stem-separation model: {WHERE}", 10000)  # type: ignore[attr-defined]
+        try:
+            return self.doc.session.split(take_id, two, origin="app")
+        except SongBridgeError as exc:
+            self._say(f"Split {take_id}: {exc}")
             return ""
-        return self.engine.submit(SplitJob(self.doc.folder, self.doc.song.take(take_id), self._models(), two,
-                                           label=f"Split {take_id} into stems"))
 
     def grid_take(self, take_id: str, lock: bool = False) -> str:
-        from engine.service import GridJob
+        """"Find the beat grid" (``lock``: and make the grid-locked copy, heard once it is made)."""
+        from engine.errors import SongBridgeError
 
-        label = f"{'Lock' if lock else 'Grid of'} {take_id}" + (" to the grid" if lock else "")
-        return self.engine.submit(GridJob(self.doc.folder, self.doc.song.take(take_id), self.doc.song.tempo, lock, None,
-                                          self._models(), label=label))
+        try:
+            return self.doc.session.find_grid(take_id, lock=lock, origin="app")
+        except SongBridgeError as exc:
+            self._say(f"{'Lock' if lock else 'Grid of'} {take_id}: {exc}")
+            return ""
 
     def toggle_lock(self, take_id: str) -> None:
         """Hear (and render, and land) the take's grid-locked copy, or its original again: one undoable edit. The
-        first time, the locked copy is made first (a job) and switched on when it is ready."""
+        first time, the locked copy is made first (a session job that switches the lock on when it is ready)."""
         song = self.doc.song
-        take = song.take(take_id)
+        try:
+            take = song.take(take_id)
+        except KeyError:
+            self._say(f"Lock: no take {take_id}")
+            return
         if take_id in song.locked:
             self.doc.edit(song.replace(locked=tuple(t for t in song.locked if t != take_id)),
                           f"Unlock {take_id} from the grid")
         elif "lock" in take.analysis and (self.doc.project.take_dir(take_id) / "locked" / "mix.wav").is_file():
             self.doc.edit(song.replace(locked=(*song.locked, take_id)), f"Lock {take_id} to the grid")
         else:
-            self._lock_when_done = getattr(self, "_lock_when_done", set())
-            self._lock_when_done.add(self.grid_take(take_id, lock=True))
-
-    def take_job_finished(self, job_id: str, ended: Any) -> None:
-        """A lock job asked for by "Lock to grid" switches the lock on once its files are there."""
-        pending = getattr(self, "_lock_when_done", set())
-        if job_id in pending:
-            pending.discard(job_id)
-            for take in getattr(ended, "takes", ()):
-                if "lock" in take.analysis and take.id not in self.doc.song.locked:
-                    self.doc.edit(self.doc.song.replace(locked=(*self.doc.song.locked, take.id)),
-                                  f"Lock {take.id} to the grid")
+            self.grid_take(take_id, lock=True)

@@ -121,6 +121,7 @@ def test_one_key_switches_between_the_edit_and_its_parent_at_the_edited_range(qt
     win.takes.choose("take-004")
     win.timeline.locate(50.0)  # inside the second edited range
     keys[0].trigger()
+    qtbot.waitUntil(lambda: win.tasks.pending == 0)  # both takes open (with their chains) off the GUI thread
     sent = []
     while not win.player._commands.empty():
         sent.append(win.player._commands.get_nowait())

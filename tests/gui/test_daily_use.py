@@ -168,11 +168,12 @@ def test_the_view_follows_the_play_head_unless_told_not_to(qtbot, window: MainWi
 def test_closing_with_a_job_running_asks_and_cancel_keeps_the_window(qtbot, window: MainWindow,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.service import SleepJob
+    from engine.session import Purpose
 
     asked: list[int] = []
     answer = [False]
     monkeypatch.setattr(window, "confirm_quit", lambda n: asked.append(n) or answer[0])
-    job = window.engine.submit(SleepJob(steps=200, step_s=0.05, label="slow"))
+    job = window.doc.session.submit(SleepJob(steps=200, step_s=0.05, label="slow"), Purpose("other", "slow"))
     qtbot.waitUntil(lambda: any(j.id == job and j.state == "running" for j in window.engine.service.jobs()))
     assert not window.close()  # the producer said Cancel: still open, the job goes on
     assert asked == [1] and window.isVisible()
@@ -345,6 +346,10 @@ class LoadingPlayer(FakePlayer):
     def load(self, take_dir, slot: str = "A", **_kw) -> None:  # type: ignore[no-untyped-def]
         self.loaded[slot] = str(take_dir)
 
+    def load_source(self, source, slot: str = "A") -> None:  # type: ignore[no-untyped-def]
+        self.loaded[slot] = str(source.take_dir)  # a take opened off the GUI thread (gui.audition)
+        source.close()
+
     def play(self) -> None:
         self.state = "playing"
 
@@ -382,14 +387,16 @@ def test_a_saved_style_and_a_reference_clip_from_the_generate_panel(qtbot, windo
     sf.write(tmp_path / "short.wav", np.zeros((24000 * 4, 2)), 24000)
     panel.reference.setText(str(tmp_path / "short.wav"))
     before = window.doc.song
-    window.generate(panel.options(), None)
-    assert window.doc.song == before and "reference not used" in window.statusBar().currentMessage()
+    assert window.generate(panel.options(), None) is None  # the clip is read off the GUI thread
+    qtbot.waitUntil(lambda: "reference not used" in window.statusBar().currentMessage(), timeout=10_000)
+    assert window.doc.song == before
     sf.write(tmp_path / "ref.flac", 0.2 * np.random.default_rng(0).standard_normal((48000 * 11, 2)), 48000)
     panel.reference.setText(str(tmp_path / "ref.flac"))
     panel.style_preset.setCurrentIndex(panel.style_preset.findData("Dusty keys"))
     panel.backend.setCurrentText("diffrhythm")
     count = len(window.doc.song.takes)
-    assert window.generate(panel.options(), None)
+    window.generate(panel.options(), None)  # queued once the clip is copied into the project, off the GUI thread
+    qtbot.waitUntil(lambda: window.doc.song.style.reference_audio is not None, timeout=10_000)
     style = window.doc.song.style
     assert style.preset == "Dusty keys" and style.reference_audio == "reference/ref.flac"
     assert (window.doc.folder / "reference" / "ref.flac").exists()  # the clip travels with the project

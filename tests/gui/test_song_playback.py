@@ -121,7 +121,7 @@ def test_a_take_double_clicked_plays_alone_and_stop_brings_back_the_song(qtbot, 
     project = win.doc.project
     row = next(i for i in range(win.takes.count()) if win.takes.item(i).data(Qt.UserRole) == "take-002")
     win.takes.itemDoubleClicked.emit(win.takes.item(row))
-    cmds = sent(win.player)
+    cmds = played(qtbot, win)  # opened (with its chains) off the GUI thread, then played
     assert [c[0] for c in cmds] == ["load", "seek", "play"]
     src = cmds[0][2]
     assert isinstance(src, TakeSource) and src.take_dir == project.audio_dir("take-002")
@@ -272,4 +272,4 @@ def test_a_damaged_stem_of_the_comp_is_named_and_nothing_plays(qtbot, win) -> No
     message = win.statusBar().currentMessage()
     assert message.startswith("cannot play the song:") and "take-003/stems/bass.wav" in message
     win.play_take("take-001")  # a take without the damaged file still plays alone
-    assert isinstance(sent(win.player)[0][2], TakeSource)
+    assert isinstance(played(qtbot, win)[0][2], TakeSource)
