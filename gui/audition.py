@@ -162,7 +162,6 @@ class Audition:
     def _render(self, take_id: str | None) -> str:
         from engine.errors import SongBridgeError
 
-        self.doc.session.flush()  # the render worker reads song.json: the latest edit must be on disk first
         try:
             return self.doc.session.render(take_id, origin="app")
         except SongBridgeError as exc:

@@ -113,6 +113,7 @@ class TakeActions:
             if comped is not None:
                 settings, out_name, label = comped[1], "comp", "render the comp"
         render_chains(self.project, settings, take.stems)  # a bad chain or a plugin not allowed: refused here
+        self.flush()  # the render reads song.json: the latest edit (an accepted take, a chain) must be on disk
         job = RenderJob(self.folder, take.id, settings, label=label, out_name=out_name)
         return str(self.submit(job, Purpose("render", label, origin, take=take.id, requester=requester)))
 
