@@ -36,7 +36,8 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
         t = song.take(take_id)
     except KeyError as exc:
         raise SongBridgeError(str(exc.args[0])) from None
-    out = session.project.inside(folder) if folder else (land_folder or session.folder / "renders" / "daw")
+    out = session.project.inside(folder) if folder else (land_folder or linked_folder(song) or
+                                                         session.folder / "renders" / "daw")
     if any(lp.id == t.id for lp in song.loops):  # a loop clip lands whole at its bar, on a track of its own
         return _loop_job(session, t, out)
     start, end = (section.start_s, section.end_s) if section else (0.0, t.duration_s)
@@ -62,6 +63,20 @@ def render_job(session: Any, take: str | None, section_name: str | None, folder:
                       comp=tuple(settings.comp) if comped is not None else ())
     label = f"land {'the comp' if comped else t.id}" + (f" (locked to {bpm:g} bpm)" if locked else "")
     return job, Purpose("land", label, take=t.id, landing=landing)
+
+
+def linked_folder(song: Any) -> Path | None:
+    """The folder a generic (or Bitwig) DAW link names for its stamped files (``songbridge daw link generic
+    FOLDER``, made when missing), or None. Files are written there under our names only, never through a link
+    (``adapters.generic.land_files``)."""
+    daw = song.daw
+    if daw.adapter not in ("generic", "bitwig") or not daw.render_folder:
+        return None
+    folder = Path(daw.render_folder).expanduser()
+    if not folder.is_absolute() or (folder.exists() and not folder.is_dir()):
+        raise SongBridgeError(f"the DAW link's folder {daw.render_folder} is not a folder here: link it again "
+                              "(songbridge daw link PROJECT generic FOLDER, or the app's DAW link panel)")
+    return folder
 
 
 def daw_lock(session: Any, take: Any) -> tuple[Any, float] | None:

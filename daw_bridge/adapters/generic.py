@@ -15,6 +15,7 @@ from typing import Any
 
 from daw_bridge.adapters.base import Capabilities, LandResult, MidiParts
 from engine.errors import SongBridgeError
+from engine.safe_fs import open_write, remove
 
 
 def slug(text: str) -> str:
@@ -38,12 +39,17 @@ def land_files(rendered: dict[str, str], folder: Path, song: str, section: str, 
     this section had there before."""
     folder.mkdir(parents=True, exist_ok=True)
     prefix = f"{slug(song)}_{slug(section)}_"
-    old = [p for p in folder.glob(prefix + "*.wav")]
+    # only plain files of ours are replaced: a link planted under one of our names is not followed nor removed
+    old = [p for p in folder.glob(prefix + "*.wav") if p.is_file() and not p.is_symlink()]
     staged = []
     for label, path in rendered.items():
         target = folder / file_name(song, section, label, bar, bpm)
+        if target.is_symlink():
+            raise SongBridgeError(f"{target}: is a symbolic link; SongBridge does not write through links")
         tmp = target.with_name("." + target.name + ".partial")
-        shutil.copyfile(path, tmp)
+        remove(tmp)
+        with open(path, "rb") as src, open_write(tmp, exclusive=True) as dst:
+            shutil.copyfileobj(src, dst)
         staged.append((tmp, target))
     new_names = {t.name for _, t in staged}
     for p in old:
