@@ -303,9 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     ms.add_argument("--models", metavar="DIR")
     mt = msub.add_parser("create-tiny", help="write a tiny random-weight model to DIR (for tests and trying things)")
     mt.add_argument("dir")
-    mt.add_argument("--kind", choices=("diffrhythm", "stable-audio", "htdemucs", "beat-this"), default="diffrhythm",
-                    help="diffrhythm (with a tiny MuQ-MuLan; default), stable-audio (1.0 and Small, with a tiny "
-                    "T5), htdemucs (stem separation) or beat-this")
+    mt.add_argument("--kind", choices=("diffrhythm", "stable-audio", "htdemucs", "beat-this", "ace-step"),
+                    default="diffrhythm", help="diffrhythm (with a tiny MuQ-MuLan; default), stable-audio (1.0 and "
+                    "Small, with a tiny T5), htdemucs (stem separation), beat-this or ace-step (turbo and base, "
+                    "with a tiny VAE and Qwen3)")
     mt.add_argument("--variant", choices=("full", "base"), default="full")
     mt.add_argument("--seed", type=int, default=0)
     mt.add_argument("--vocab", metavar="PATH", help="vocab.json to use (default: a vocabulary of our own symbols)")

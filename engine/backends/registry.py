@@ -17,6 +17,7 @@ _FACTORIES: dict[str, str] = {
     "diffrhythm": "engine.backends.diffrhythm.backend:DiffRhythmBackend",
     "stable-audio": "engine.backends.stable_audio.backend:StableAudioBackend",
     "stable-audio-small": "engine.backends.stable_audio.backend:StableAudioSmallBackend",
+    "ace-step": "engine.backends.ace_step.backend:AceStepBackend",
 }
 #: Preference order for "the best available backend" for a song with lyrics (Stable Audio makes loops and beds).
 PREFERENCE = ("diffrhythm", "guide")

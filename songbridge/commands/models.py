@@ -41,6 +41,7 @@ def status(args: argparse.Namespace) -> int:
     broken += _encoder_status(folder)
     broken += _analysis_status(folder)
     broken += _stable_audio_status(folder)
+    broken += _ace_step_status(folder)
     if not installed(folder):
         print(f"  no DiffRhythm weights: {WHERE}")
     elif broken or not usable_weights:
@@ -103,6 +104,39 @@ def _stable_audio_status(folder: Path) -> int:
     return broken
 
 
+def _ace_step_status(folder: Path) -> int:
+    """ACE-Step 1.5 (optional): every file, its configs and key layout, and the licences. Returns 1 when broken."""
+    from engine.backends.ace_step.catalog import LICENCE, TEXT_LICENCE, VARIANTS, WHERE
+    from engine.backends.ace_step.files import AceStepFilesError, installed, limits, locate
+
+    if not installed(folder):
+        print(f"  [absent]  {folder / VARIANTS['turbo']}: the ace-step backend is unavailable; {WHERE}")
+        return 0
+    broken = 0
+    for variant, sub in VARIANTS.items():
+        if not (folder / sub).is_dir():
+            continue
+        try:
+            files = locate(folder, variant)
+        except AceStepFilesError as exc:
+            print(f"  [missing] {exc}")
+            broken = 1
+            continue
+        bad = files.problems()
+        for why in bad:
+            print(f"  [broken]  {why}")
+        if bad:
+            broken = 1
+            continue
+        size = sum(p.stat().st_size for _, p, _ in files.weights()) / 2**20
+        print(f"  [ok]      {files.dit_dir} (ACE-Step 1.5 {variant}: {files.model_id}, with {files.vae_dir.name}/ "
+              f"and {files.text_dir.name}/, {size:,.1f} MiB); licence: ACE-Step {LICENCE}, Qwen3-Embedding "
+              f"{TEXT_LICENCE}")
+        for note in limits(files):
+            print(f"            {note}")
+    return broken
+
+
 def _analysis_status(folder: Path) -> int:
     """Stem separation (HTDemucs) and the beat tracker (Beat This!); both optional. Returns 1 when broken."""
     from engine.grid.beat_this import LICENCE as BT_LICENCE
@@ -148,6 +182,13 @@ def create_tiny(args: argparse.Namespace) -> int:
         folders = create_tiny_stable_audio(Path(args.dir), seed=args.seed)
         print(f"tiny random Stable Audio Open models written to {', '.join(str(f) for f in folders)} (and t5-base); "
               f"use them with songbridge loop ... --models {args.dir}")
+        return 0
+    if args.kind == "ace-step":
+        from engine.backends.ace_step.tiny import create_tiny_ace_step
+
+        folders = create_tiny_ace_step(Path(args.dir), seed=args.seed)
+        print(f"tiny random ACE-Step 1.5 models written to {', '.join(str(f) for f in folders)} (and vae, "
+              f"Qwen3-Embedding-0.6B); use them with --backend ace-step --models {args.dir}")
         return 0
     if args.kind == "beat-this":
         from engine.grid.tiny import create_tiny_tracker
