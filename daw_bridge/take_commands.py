@@ -32,9 +32,8 @@ def analyse(bridge: Any, env: p.Envelope, cmd: p.Split | p.FindGrid) -> None:
 
 
 def make_loop(bridge: Any, env: p.Envelope, cmd: p.MakeLoop) -> None:
-    """Queue ``cmd.takes`` loops (the session checks the request whole); at the DAW's tempo and bar unless named, and
-    each lands at its bar on a track named after the prompt when it is made (a land follow-up on every take)."""
-    from engine.session import followups
+    """Queue ``cmd.takes`` loops (the session checks the request whole); at the DAW's tempo and bar unless named; each
+    lands at its bar on a track named after the prompt when it is made (the session's policy)."""
     from engine.session.loops import MakeLoop
 
     session = bridge.session
@@ -45,8 +44,7 @@ def make_loop(bridge: Any, env: p.Envelope, cmd: p.MakeLoop) -> None:
     at_bar = cmd.at_bar if cmd.at_bar is not None else \
         float(math.floor(session.song.tempo.seconds_to_bars(bridge.position_s())))
     req = MakeLoop(cmd.prompt, cmd.bars, cmd.bpm if cmd.bpm is not None else bridge.bpm(), float(at_bar), cmd.takes)
-    job_id = session.make_loop(req, origin="daw", requester=requester(env, cmd.takes),
-                               follow_ups=(followups.land(every_take=True),))
+    job_id = session.make_loop(req, origin="daw", requester=requester(env, cmd.takes))
     bridge.reply(env, f"{ROOT}/job/queued", job_id, job_label(session, job_id))
 
 

@@ -45,6 +45,7 @@ class MakeTakes:
         def _engine(self) -> Any: ...
         def daw_tempo(self) -> float | None: ...
         auto_land: bool
+        lander: Any
 
     def default_backend(self) -> str:
         """The backend a request that names none uses: the one that made the newest song take, else the guide."""
@@ -99,11 +100,15 @@ class MakeTakes:
 
     def make_loop(self, req: MakeLoop, *, origin: str = "app", requester: Requester | None = None,
                   follow_ups: Sequence[FollowUp] = ()) -> str:
-        """Queue ``req.takes`` loops (``loops.py``, checked whole first); each becomes a loop clip at its bar. The
-        song's style is never changed by a loop: its prompt travels with the loop."""
+        """Queue ``req.takes`` loops (``loops.py``, checked whole first); each becomes a loop clip at its bar, and
+        lands there in the DAW when it is made wherever this program links one (session policy: the same from the
+        app, the DAW and the command line). The song's style is never changed by a loop: its prompt travels with
+        the loop."""
         from engine.service import PRIORITY_INTERACTIVE
 
         ups = followups.checked(follow_ups)
+        if self.lander is not None and not any(u.action == "land" for u in ups):
+            ups += (followups.land(every_take=True),)
         self._engine()
         with self._mutex:
             p = plan_loop(self.song, req, self.models)
