@@ -29,6 +29,7 @@ HANDLERS = {
     ("daw", "status"): "daw:status",
     ("daw", "pull"): "daw:pull",
     ("daw", "push"): "daw:push",
+    ("daw", "land"): "daw:land",
     ("models", "status"): "models:status",
     ("models", "create-tiny"): "models:create_tiny",
     ("models", "parity"): "models:parity",
@@ -242,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "whether it answers OSC, which session it has open, the landing action, the rates, "
                             "each with what to do")
     dstat.add_argument("project")
+    dland = dsub.add_parser("land", help="land a take's stems in the DAW, through the app or serve that has the "
+                            "project open (its DAW link)")
+    dland.add_argument("project")
+    dland.add_argument("--take", metavar="ID", help="which take (default: the section's accepted take, else the "
+                       "song's)")
+    dland.add_argument("--section", metavar="NAME", help="land one section (default: the whole song, its loop clips "
+                       "too)")
 
     lp = sub.add_parser("loop", help="a loop of N bars at a tempo (or a bed of S seconds) from a prompt, with Stable "
                         "Audio Open", description="Make loops (--bars, at --bpm or the project's tempo) or beds "

@@ -1,14 +1,11 @@
-"""The CLI's side of the engine service: open the local worker or a remote engine, run a job with a progress
-bar, and turn a failure into one clear error. Ctrl-C cancels the job and waits for it to stop cleanly."""
+"""The CLI's side of the engine service: open the local worker or a remote engine (a command's jobs then run through
+its headless session, ``songbridge.headless``)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from engine.errors import SongBridgeError
-from engine.service import Cancelled, Failed, Finished, Progress, Queued
-from songbridge.progress import ProgressBar
 
 
 def open_engine(spec: str | None, key_file: str | None = None, ca_file: str | None = None,
@@ -49,29 +46,3 @@ def check_ca_file(ca_file: str) -> None:
     except OSError as exc:
         raise SongBridgeError(f"--engine-ca {ca_file}: cannot read: {exc.strerror or exc}") from None
 
-
-def run_job(engine: Any, job: Any, label: str) -> Finished:
-    job_id = engine.submit(job)
-    bar = ProgressBar(label)
-    try:
-        try:
-            for ev in engine.follow(job_id):
-                if isinstance(ev, Queued) and ev.position > 0:
-                    print(f"{label}: queued behind {ev.position} job(s)", file=sys.stderr)
-                elif isinstance(ev, Progress):
-                    bar(ev.step, ev.total)
-                elif isinstance(ev, Finished):
-                    return ev
-                elif isinstance(ev, Failed):
-                    raise SongBridgeError(f"{label} failed: {ev.error}")
-                elif isinstance(ev, Cancelled):
-                    raise SongBridgeError(f"{label} was cancelled")
-        except KeyboardInterrupt:
-            engine.cancel(job_id)
-            for ev in engine.follow(job_id, timeout=60):
-                if isinstance(ev, Cancelled | Finished | Failed):
-                    break
-            raise
-    finally:
-        bar.close()
-    raise SongBridgeError(f"{label}: the engine stopped without an answer")

@@ -30,30 +30,25 @@ def _models(args: argparse.Namespace) -> Path:
     return models_dir(getattr(args, "models", None))[0]
 
 
-def _with_project(args: argparse.Namespace, folder: Path, what: str, make_job: Any) -> Any:
-    """Run the job on the project's take (the newest unless ``--take``) under the project lock, and save the song
-    with the take it returns."""
-    from engine.song.lock import ProjectLock
-    from engine.song.project import Project
-    from songbridge.commands.render import chosen_take
-    from songbridge.engine_client import open_engine, run_job
+def _open(args: argparse.Namespace, folder: Path, what: str) -> Any:
+    """The project's headless session; raises ProjectBusy (the caller sends the request there) when it is held."""
+    from engine.session import Session
 
-    with ProjectLock.acquire(folder, f"songbridge {what}"):
-        project = Project.open(folder)
-        take_id = chosen_take(project, args.take)
-        engine = open_engine("thread" if getattr(args, "engine", None) == "thread" else None)
-        try:
-            done = run_job(engine, make_job(project, take_id), f"{what} {take_id}")
-        finally:
-            engine.close()
-        song = project.song
-        for take in done.takes:
-            song = song.with_take(take)
-        if getattr(args, "lock", False):
-            song = song.replace(locked=tuple(dict.fromkeys((*song.locked, take_id))))
-        project.song = song
-        project.save()
-        return project, take_id, done
+    session = Session.open(folder, None, f"songbridge {what}")
+    if getattr(args, "models", None):  # --models reaches the session's jobs
+        session.backend_settings["models_dir"] = str(_models(args))
+    return session
+
+
+def _on_project(args: argparse.Namespace, session: Any, what: str, call: Any) -> tuple[str, Any]:
+    """The one session ``call`` (``session, take id -> job id``) on the project's take (the newest unless
+    ``--take``, checked before an engine starts), followed to its end; returns (take id, JobEnded)."""
+    from songbridge.commands.render import chosen_take
+    from songbridge.headless import open_engine_for, run_one
+
+    take_id = chosen_take(session.project, args.take)
+    engine = open_engine_for(args, "thread" if getattr(args, "engine", None) == "thread" else "local")
+    return take_id, run_one(session, engine, lambda s: call(s, take_id), f"{what} {take_id}")
 
 
 def grid(args: argparse.Namespace) -> int:
@@ -66,20 +61,22 @@ def grid(args: argparse.Namespace) -> int:
         raise SongBridgeError("-o is for an audio file; a take's locked stems go into takes/<id>/locked/")
     if args.bars is not None:
         raise SongBridgeError("--bars is for a file: a take's locked stems keep the take's own length")
-    from engine.service import GridJob
     from engine.song.lock import ProjectBusy
 
     try:
-        project, take_id, done = _with_project(
-            args, path, "grid", lambda project, take_id: GridJob(project.folder, project.song.take(take_id),
-                                                                 project.song.tempo, args.lock, args.bpm,
-                                                                 _models(args), label=f"grid {take_id}"))
+        session = _open(args, path, "grid")
     except ProjectBusy as busy:  # the app or serve has the project: it finds the grid, we follow the job
         from songbridge.holder import run_there
 
         extra = (float(args.bpm),) if args.bpm is not None else ()
         return run_there(busy, "the grid request", "/songbridge/take/grid", args.take or "", int(bool(args.lock)),
                          *extra)
+    try:
+        take_id, done = _on_project(args, session, "grid",
+                                    lambda s, take: s.find_grid(take, lock=args.lock, bpm=args.bpm, origin="cli"))
+    finally:
+        session.close()
+    project = session.project
     g = done.render["grid"]
     _print_grid(g)
     print(f"beat maps: {project.take_dir(take_id) / 'grid'}/beats.csv, markers.csv")
@@ -114,8 +111,8 @@ def _grid_file(args: argparse.Namespace, path: Path) -> int:
         raise SongBridgeError("--bars is for --lock on a file: the locked audio's length in bars")
     if not args.lock:
         if args.output:
-            out = write_maps(g, Path(args.output), summary)
-            print("beat maps: " + ", ".join(str(p) for p in out))
+            maps = write_maps(g, Path(args.output), summary)
+            print("beat maps: " + ", ".join(str(p) for p in maps))
         return 0
     if not args.output:
         raise SongBridgeError("--lock on a file needs -o OUT.wav for the locked audio")
@@ -127,6 +124,14 @@ def _grid_file(args: argparse.Namespace, path: Path) -> int:
     write_wav(out, apply(p, audio))
     print(f"locked to {target:g} bpm ({p.describe()}): {out}")
     return 0
+
+
+def _check_split_model(args: argparse.Namespace) -> None:
+    from engine.stems.files import WHERE, find_model
+
+    models = _models(args)
+    if find_model(models) is None:
+        raise SongBridgeError(f"no stem-separation model in {models}; {WHERE}")
 
 
 def split(args: argparse.Namespace) -> int:
@@ -154,18 +159,21 @@ def split(args: argparse.Namespace) -> int:
         return 0
     if args.output:
         raise SongBridgeError("-o is for an audio file; a take's stems go into takes/<id>/stems/")
-    from engine.service import SplitJob
     from engine.song.lock import ProjectBusy
 
     try:
-        project, take_id, done = _with_project(
-            args, path, "split", lambda project, take_id: SplitJob(project.folder, project.song.take(take_id),
-                                                                   _models(args), args.two,
-                                                                   label=f"split {take_id}"))
+        session = _open(args, path, "split")
     except ProjectBusy as busy:  # the app or serve has the project: it splits the take, we follow the job
         from songbridge.holder import run_there
 
         return run_there(busy, "the split request", "/songbridge/take/split", args.take or "", int(bool(args.two)))
+    try:
+        _check_split_model(args)  # refused before an engine starts
+        take_id, done = _on_project(args, session, "split",
+                                    lambda s, take: s.split(take, args.two, origin="cli"))
+    finally:
+        session.close()
+    project = session.project
     sep = done.render["separation"]
     take = project.song.take(take_id)
     print(f"{take_id}: stems {', '.join(take.stems)} by {sep['model']} ({sep['licence']}); "

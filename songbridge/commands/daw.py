@@ -1,6 +1,6 @@
 """``songbridge daw``: set up the DAW side once (``setup ardour``), link a project to a DAW session (``link``, which
-can create an Ardour session at the song's tempo and meter), and say what a landing would do right now
-(``status``)."""
+can create an Ardour session at the song's tempo and meter), say what a landing would do right now (``status``), and
+land stems through the program that holds the project (``land``)."""
 
 from __future__ import annotations
 
@@ -41,18 +41,16 @@ def _osc_state(config: Path) -> str:
 
 
 def link(args: argparse.Namespace) -> int:
+    from engine.session import Session
     from engine.song import DawLink
-    from engine.song.lock import ProjectLock
-    from engine.song.project import Project, project_path
+    from engine.song.project import project_path
 
     if args.osc_port is not None and not 0 <= args.osc_port <= 65535:
         raise SongBridgeError(f"--osc-port must be 0..65535 (0: find Ardour's), got {args.osc_port}")
     folder = project_path(args.project)
-    if not (folder / "song.json").exists():
-        Project.open(folder)  # says what is wrong
-    with ProjectLock.acquire(folder, "songbridge daw link"):
-        project = Project.open(folder)
-        song = project.song
+    owner = Session.open(folder, None, "songbridge daw link")  # refused, naming the holder, while it is open
+    try:
+        song = owner.song
         if args.adapter == "ardour":
             if not args.session:
                 raise SongBridgeError("daw link ardour needs the Ardour session folder (SESSION)")
@@ -83,8 +81,10 @@ def link(args: argparse.Namespace) -> int:
                           port=song.daw.port if args.osc_port is None else args.osc_port,
                           render_folder=str(Path(args.session).expanduser().resolve()) if args.session else "",
                           track_prefix=args.prefix, follow_transport=song.daw.follow_transport)
-        project.song = song.replace(daw=new)
-        project.save()
+        owner.edit(song.replace(daw=new), f"Link to {args.adapter}", origin="cli")  # the one session call
+        owner.flush()
+    finally:
+        owner.close()
     print(f"{folder}: stems land through the {args.adapter} adapter" +
           (f" into {new.session}" if new.session else ""))
     return status(argparse.Namespace(project=args.project))
@@ -146,16 +146,17 @@ def _ardour_session(song: object, held_ok: bool = False) -> tuple[Path, bool]:
 def pull(args: argparse.Namespace) -> int:
     """Ardour's tempo map and markers into the song: tempo, and a section per range marker or per marker."""
     from daw_bridge.adapters.ardour_markers import read_timeline, song_from_timeline
-    from engine.song.lock import ProjectBusy, ProjectLock
-    from engine.song.project import Project, project_path
+    from engine.session import Session
+    from engine.song.lock import ProjectBusy
+    from engine.song.project import project_path
 
     folder = project_path(args.project)
     try:
-        lock = ProjectLock.acquire(folder, "songbridge daw pull")
+        held_session = Session.open(folder, None, "songbridge daw pull")
     except ProjectBusy as busy:  # the app (or serve) has the project: it pulls, as one undo step there
         return _there(busy, "pull")
-    with lock:
-        project = Project.open(folder)
+    try:
+        project = held_session.project
         session, held = _ardour_session(project.song, held_ok=True)
         if held:  # the running Ardour saves it (OSC /save_state, as Ctrl+S) and the file it wrote is read
             from daw_bridge.adapters.ardour_markers import read_saved_timeline, save_running
@@ -166,8 +167,10 @@ def pull(args: argparse.Namespace) -> int:
         else:
             timeline = read_timeline(session)
         song = song_from_timeline(project.song, timeline)
-        project.song = song
-        project.save()
+        held_session.edit(song, "Pull from the DAW", origin="cli")
+        held_session.flush()
+    finally:
+        held_session.close()
     seg = song.tempo.segments
     print(f"tempo from Ardour: {', '.join(f'{s.bpm:g} bpm {s.meter} at bar {s.bar}' for s in seg)}")
     if timeline.markers:
@@ -203,4 +206,39 @@ def _there(busy: Any, direction: str, timeout_s: float = 180.0) -> int:
           f"{server[0]}:{server[1]} to {direction}", file=sys.stderr)
     values = ask_there(busy, f"/songbridge/daw/{direction}", f"/songbridge/daw/{direction}ed", timeout_s=timeout_s)
     print(values[-1])
+    return 0
+
+
+def land(args: argparse.Namespace) -> int:
+    """Land stems through the program that holds the project (``/songbridge/stems/land``: the same
+    ``Session.land`` its DAW link panel and the DAW make). With nothing holding it there is no DAW link to land
+    through: refused, saying where landing happens."""
+    from engine.session import Session
+    from engine.song.lock import ProjectBusy
+    from engine.song.project import project_path
+
+    folder = project_path(args.project)
+    try:
+        Session.open(folder, None, "songbridge daw land").close()
+    except ProjectBusy as busy:
+        return _land_there(busy, args)
+    raise SongBridgeError(f"{folder}: nothing has the project open to land it: the app (songbridge gui) or "
+                          "songbridge serve lands stems through its DAW link; open the project there and run this "
+                          "again")
+
+
+def _land_there(busy: Any, args: argparse.Namespace, timeout_s: float = 300.0) -> int:
+    import sys
+
+    from songbridge.holder import address_of, ask_there
+
+    server = address_of(busy)
+    print(f"{busy.holder.get('program', 'another program')} has the project open: asking its bridge at "
+          f"{server[0]}:{server[1]} to land the stems", file=sys.stderr)
+    values = ask_there(busy, "/songbridge/stems/land", "/songbridge/stems/landed", args.take or "",
+                       args.section or "", timeout_s=timeout_s)
+    take, adapter, ok, detail = (list(values) + ["", "", 0, ""])[:4]
+    if not ok:
+        raise SongBridgeError(f"landing {take or 'the song'} through {adapter} failed: {detail}")
+    print(f"{take}: landed through {adapter}: {detail}")
     return 0

@@ -7,8 +7,6 @@ project's lock) and its job is followed there."""
 from __future__ import annotations
 
 import argparse
-import queue
-import sys
 from typing import Any
 
 from engine.errors import SongBridgeError
@@ -82,50 +80,11 @@ def run(args: argparse.Namespace) -> int:
 def _headless(session: Any, req: Any, args: argparse.Namespace) -> int:
     from engine.backends import registry
     from engine.session import plan_regenerate
-    from songbridge.engine_client import open_engine
-    from songbridge.progress import ProgressBar
+    from songbridge.headless import open_engine_for, run_one
 
     plan = plan_regenerate(session.song, req, tuple(registry.names()))  # refused before an engine starts
-    engine = open_engine(args.engine, args.key_file, args.engine_ca)
-    events: queue.Queue[Any] = queue.Queue()
-    try:
-        session.attach_engine(engine)
-        session.subscribe(events.put)
-        job = session.regenerate(req, origin="cli")
-        bar = ProgressBar(plan.label)
-        try:
-            ended = _follow(session, events, job, bar)
-        except KeyboardInterrupt:
-            for j in session.in_flight():
-                session.cancel(j)
-            raise
-        finally:
-            bar.close()
-    finally:
-        session.flush()
-        engine.close()
-    if ended.state != "finished":
-        raise SongBridgeError(f"{plan.label}: {ended.state}{': ' + ended.error if ended.error else ''}")
+    ended = run_one(session, open_engine_for(args), lambda s: s.regenerate(req, origin="cli"), plan.label)
     for take in ended.takes:
         spans = ", ".join(f"{r.start_s:.2f}-{r.end_s:.2f} s" for r in take.edited_ranges)
         print(f"{take.id}: edit of {take.parent} ({spans}) in {session.project.take_dir(take.id)}")
     return 0
-
-
-def _follow(session: Any, events: queue.Queue[Any], job: str, bar: Any) -> Any:
-    """The job's progress until it ends, then its follow-ups (a neural take's split) until they end too."""
-    from engine.session import JobEnded, JobProgress
-
-    ended = None
-    while ended is None or session.in_flight():
-        try:
-            ev = events.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if isinstance(ev, JobProgress) and ev.job_id == job:
-            bar(ev.step, ev.total)
-        elif isinstance(ev, JobEnded) and ev.job_id == job:
-            ended = ev
-        elif isinstance(ev, JobEnded):
-            print(f"{ev.purpose.get('label', ev.job_id)}: {ev.state}", file=sys.stderr)
-    return ended

@@ -79,28 +79,19 @@ def run(args: argparse.Namespace) -> int:
     lyrics = parse_file(lyrics_path)
     notes += lyrics.warnings
     folder = project_path(args.output)
-    exists = (folder / "song.json").exists()
-    locks: list[Any] = []
-    if exists:  # one owner: while the app or serve has the project, the takes are asked of it
+    if (folder / "song.json").exists():  # one owner: while the app or serve has the project, the takes are asked of it
+        from engine.session import Session
         from engine.song.lock import ProjectBusy
 
         try:
-            locks.append(_lock(folder))
+            session = Session.open(folder, None, "songbridge generate")
         except ProjectBusy as busy:
             return _generate_there(busy, args, settings, lyrics, lyrics_path, notes, backend.name, folder)
-    try:
-        return _generate(args, settings, lyrics_path, lyrics, notes, backend, params, folder, exists, locks)
-    finally:
-        for lock in locks:
-            lock.release()
-
-
-def _lock(folder: Path) -> Any:
-    from engine.song.lock import ProjectLock, clean_temporary
-
-    lock = ProjectLock.acquire(folder, "songbridge generate")  # ProjectBusy names the holder
-    clean_temporary(folder)
-    return lock
+        try:
+            return _generate(args, settings, lyrics_path, lyrics, notes, backend, params, folder, session)
+        finally:
+            session.close()
+    return _generate(args, settings, lyrics_path, lyrics, notes, backend, params, folder, None)
 
 
 def _generate_there(busy: Any, args: argparse.Namespace, settings: dict, lyrics: Any, lyrics_path: str,
@@ -133,8 +124,11 @@ def _generate_there(busy: Any, args: argparse.Namespace, settings: dict, lyrics:
 
 
 def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics: Any, notes: list[str],
-              backend: Any, params: dict, folder: Path, exists: bool, locks: list[Any]) -> int:
-    from engine.estimates import estimate_seconds
+              backend: Any, params: dict, folder: Path, session: Any) -> int:
+    """A headless session makes the takes (``Session.generate``, one job; the session splits neural takes when a
+    stem model is installed). ``session`` is the project's, or None: a new project, made (``Session.create``) once
+    the request has been checked and the engine opened, and removed again when it never got a take."""
+    from engine.backends import registry
     from engine.generation import (
         SongChoices,
         default_title,
@@ -143,100 +137,81 @@ def _generate(args: argparse.Namespace, settings: dict, lyrics_path: str, lyrics
         prepare_song,
         take_paths,
     )
+    from engine.session import Session
     from engine.song.model import Song
     from engine.song.project import Project
+    from songbridge.headless import open_engine_for
 
-    project = Project.open(folder) if exists else Project(folder, Song())
-    choices = SongChoices.from_settings(settings, None if exists else default_title(lyrics, lyrics_path))
-    project.song = prepare_song(project.song, lyrics, choices, first_time=not exists, notes=notes)
-    reference = _apply_style_sources(args, project)
+    new = session is None
+    old = Song() if session is None else session.song
+    choices = SongChoices.from_settings(settings, default_title(lyrics, lyrics_path) if new else None)
+    song = prepare_song(old, lyrics, choices, first_time=new, notes=notes)
+    song, reference = _apply_style_sources(args, song)
     seed = settings.get("seed")
     if seed is None:
         seed = secrets.randbelow(2**31)
     count = settings.get("takes", 1)
-    requests = plan_takes(project, count, seed, duration_s=settings.get("duration"), params=params)
-    late = lines_past_end(project.song, requests[0].duration_s)
+    first = plan_takes(Project(folder, song), count, seed, duration_s=settings.get("duration"), params=params,
+                       pending="plan")[0]  # the request as the session will plan it (checks the length)
+    late = lines_past_end(song, first.duration_s)
     if late:
         notes.append(late + ("; give a longer --duration" if settings.get("duration") else ""))
-    from engine.backends import registry
-    from engine.service import PRIORITY_BATCH, GenerateJob
-    from songbridge.engine_client import open_engine, run_job
-
     # A job that needs no model (the guide) runs here, in the worker loop's thread form: no process to start.
     spec = "thread" if args.engine in (None, "", "local") and not registry.needs_worker(backend.name) \
         else args.engine
-    engine = open_engine(spec, args.key_file, getattr(args, "engine_ca", None))  # a wrong key or address fails before the project changes
-    for note in notes:
-        print(f"warning: {note}" if not note.startswith(("tempo ", "sections ")) else note, file=sys.stderr)
+    engine = open_engine_for(args, spec)  # a wrong key or address fails before the project changes
     created = not folder.exists()
-    if reference is not None:
-        _copy_reference(reference, folder / project.song.style.reference_audio)
-    project.save()  # the document with its lyrics and settings, before any audio
-    if not locks:
-        locks.append(_lock(folder))  # a new project is ours from its first save
-    secs, mem = backend.estimate(requests[0])
-    secs = estimate_seconds(backend.name, requests[0].duration_s, secs)
-    print(f"{project.song.info.title}: {requests[0].duration_s:.1f} s at {project.song.tempo.bpm:g} bpm in "
-          f"{project.song.key}; {count} take(s) with {backend.name} (about {secs * count:.1f} s, "
-          f"{mem / 2**20:.0f} MiB)", file=sys.stderr)
-    takes = []
     try:
-        batch = hasattr(backend, "generate_many") and count > 1  # neural backends render takes as one batch
-        groups = [requests] if batch else [[r] for r in requests]
-        for i, group in enumerate(groups, 1):
-            backend_settings = {"models_dir": args.models} if args.models else {}
-            if getattr(args, "precision", None):
-                backend_settings["precision"] = args.precision
-            job = GenerateJob(backend.name, tuple(group), backend_settings, PRIORITY_BATCH,
-                              f"{project.song.info.title} take {i}/{len(groups)}", batch=batch)
-            done = run_job(engine, job, f"take {i}/{len(groups)}" if not batch else f"{count} takes")
-            asked, known = {r.take_id for r in group}, {t.id for t in project.song.takes}
-            for take in done.takes:  # only the takes asked for, each a new one, before the song changes
-                if take.id not in asked or take.id in known:
-                    raise SongBridgeError(f"the engine returned take {take.id[:80]!r}, which was not asked for")
-                known.add(take.id)
-            for take in done.takes:
-                project.song = project.song.with_take(take)
-            project.save()  # after the take's files are complete
-            takes += list(done.takes)
-        _split_neural(args, project, takes)
+        for note in notes:
+            print(f"warning: {note}" if not note.startswith(("tempo ", "sections ")) else note, file=sys.stderr)
+        if session is None:
+            session = Session.create(folder, song, None, "songbridge generate")  # ours from its first save
+        empty = new
+        try:
+            code = _make_takes(args, session, engine, song, reference, backend, params, seed, count, settings,
+                               first, take_paths)
+            empty = False
+            return code
+        finally:
+            if new:
+                empty = empty and not session.song.takes
+                session.close()
+                if empty:  # a project this command made that never got a take is not left behind
+                    if created:
+                        _remove_new_project(folder)
+                    else:
+                        (folder / "song.json").unlink(missing_ok=True)
     except BaseException:
-        if created and not takes:  # a project this command made and that never got a take is not left behind
-            _remove_new_project(folder)
-        raise
-    finally:
         engine.close()
-    for take in takes:
-        print(f"{take.id}  seed {take.seed}  {take_paths(project, take)[0]}")
-    print(f"project: {project.folder}", file=sys.stderr)
+        raise
+
+
+def _make_takes(args: argparse.Namespace, session: Any, engine: Any, song: Any, reference: Path | None, backend: Any,
+                params: dict, seed: int, count: int, settings: dict, first: Any, take_paths: Any) -> int:
+    from engine.estimates import estimate_seconds
+    from songbridge.headless import run_one
+
+    if song != session.song:
+        session.edit(song, "Lyrics and settings", origin="cli")  # one undoable step, before any audio
+    if reference is not None:
+        _copy_reference(reference, session.folder / song.style.reference_audio)
+    if args.models:
+        session.backend_settings["models_dir"] = args.models
+    if getattr(args, "precision", None):
+        session.backend_settings["precision"] = args.precision
+    secs, mem = backend.estimate(first)
+    secs = estimate_seconds(backend.name, first.duration_s, secs)
+    print(f"{song.info.title}: {first.duration_s:.1f} s at {song.tempo.bpm:g} bpm in {song.key}; {count} take(s) "
+          f"with {backend.name} (about {secs * count:.1f} s, {mem / 2**20:.0f} MiB)", file=sys.stderr)
+    ended = run_one(session, engine, lambda s: s.generate(backend.name, count, seed, params=params,
+                                                         duration_s=settings.get("duration"),
+                                                         label=song.info.title or "song", origin="cli"),
+                    f"{count} take{'s' if count > 1 else ''}")
+    for made in ended.takes:
+        take = session.song.take(made.id)  # as its follow-ups left it (split into stems)
+        print(f"{take.id}  seed {take.seed}  {take_paths(session.project, take)[0]}")
+    print(f"project: {session.folder}", file=sys.stderr)
     return 0
-
-
-def _split_neural(args: argparse.Namespace, project: Any, takes: list[Any]) -> None:
-    """Neural takes (one "song" stem) are split into vocal, drums, bass and other when a stem-separation model is
-    installed; split runs here, where the project's files are (also with a remote --engine)."""
-    import os
-
-    from engine.service import SplitJob
-    from engine.settings import models_dir
-    from engine.stems.files import find_model
-    from songbridge.engine_client import open_engine, run_job
-
-    neural = [t for t in takes if t.stems == ("song",)]
-    models = models_dir(args.models)[0]
-    if not neural or os.environ.get("SONGBRIDGE_AUTO_SPLIT", "1") in ("0", "off", "no") or find_model(models) is None:
-        return
-    local = open_engine(None)
-    try:
-        for i, take in enumerate(neural):
-            done = run_job(local, SplitJob(project.folder, take, models, label=f"split {take.id}"),
-                           f"split {take.id}")
-            project.song = project.song.with_take(done.takes[0])
-            neural[i] = done.takes[0]
-            project.save()
-    finally:
-        local.close()
-    takes[:] = [next((n for n in neural if n.id == t.id), t) for t in takes]
 
 
 def _check_style_sources(args: argparse.Namespace) -> None:
@@ -251,11 +226,11 @@ def _check_style_sources(args: argparse.Namespace) -> None:
         prepare(args.style_audio)
 
 
-def _apply_style_sources(args: argparse.Namespace, project: Any) -> Path | None:
-    """The song's style source from the options; returns a reference clip to copy into the project."""
+def _apply_style_sources(args: argparse.Namespace, song: Any) -> tuple[Any, Path | None]:
+    """The song's style source from the options; returns the song and a reference clip to copy into the project."""
     from dataclasses import replace
 
-    style = project.song.style
+    style = song.style
     preset, audio = getattr(args, "style_preset", None), getattr(args, "style_audio", None)
     if preset:
         style = replace(style, preset=preset)
@@ -267,8 +242,7 @@ def _apply_style_sources(args: argparse.Namespace, project: Any) -> Path | None:
         style = replace(style, reference_audio=f"reference/{source.name}")
     elif args.style is not None and not preset:
         style = replace(style, reference_audio=None)
-    project.song = project.song.replace(style=style)
-    return source
+    return song.replace(style=style), source
 
 
 def _copy_reference(source: Path, target: Path) -> None:

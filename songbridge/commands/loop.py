@@ -6,20 +6,38 @@ takes are never changed by it."""
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 from engine.errors import SongBridgeError
+from engine.session.loops import MAX_LOOP_TAKES, MAX_PROMPT
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.song.lock import ProjectLock
+    from engine.session import Session
+    from engine.song.lock import ProjectBusy
     from engine.song.project import project_path
 
+    prompt = _check(args)
+    folder = project_path(args.output)
+    if not (folder / "song.json").exists():
+        return _new_project(args, prompt, folder)
+    try:
+        session = Session.open(folder, None, "songbridge loop")
+    except ProjectBusy as busy:
+        return _loop_there(busy, args, prompt)
+    try:
+        return _loop(args, session, prompt)
+    finally:
+        session.close()
+
+
+def _check(args: argparse.Namespace) -> str:
+    """The options, each named when it is out of range (the session checks the request whole again)."""
     prompt = " ".join(args.prompt.split())
-    if not prompt or len(prompt) > 1000:
-        raise SongBridgeError("the prompt must be 1..1000 characters")
+    if not prompt or len(prompt) > MAX_PROMPT:
+        raise SongBridgeError(f"the prompt must be 1..{MAX_PROMPT} characters")
     if (args.bars is None) == (args.seconds is None):
         raise SongBridgeError("give --bars N for a loop or --seconds S for a bed")
     if args.bars is not None and not 0.25 <= args.bars <= 64:
@@ -31,97 +49,104 @@ def run(args: argparse.Namespace) -> int:
     at_bar = getattr(args, "at_bar", None)
     if at_bar is not None and not (at_bar == at_bar and 1 <= at_bar <= 100000):
         raise SongBridgeError(f"--at-bar must be a bar 1..100000, got {at_bar:g}")
-    if not 1 <= args.takes <= 16:
-        raise SongBridgeError(f"--takes must be 1..16, got {args.takes}")
-    folder = project_path(args.output)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)  # the lock lives in it
-    try:
-        with ProjectLock.acquire(folder, "songbridge loop"):
-            return _loop(args, prompt, folder)
-    except BaseException:
-        if created and not (folder / "song.json").exists():  # a refused first loop leaves no empty project behind
-            import shutil
-
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
+    if not 1 <= args.takes <= MAX_LOOP_TAKES:
+        raise SongBridgeError(f"--takes must be 1..{MAX_LOOP_TAKES}, got {args.takes}")
+    return prompt
 
 
-def _loop(args: argparse.Namespace, prompt: str, folder: Path) -> int:
-    from engine.backends import registry
-    from engine.backends.stable_audio.catalog import LICENCE, loop_backend
-    from engine.backends.stable_audio.loops import loop_seconds
-    from engine.generation import plan_takes
-    from engine.service import PRIORITY_INTERACTIVE, GenerateJob
-    from engine.settings import models_dir
+def request(args: argparse.Namespace, prompt: str, song: Any) -> Any:
+    """The command line as the session's :class:`~engine.session.loops.MakeLoop` (the app and the DAW build the same)."""
+    from engine.session.loops import MakeLoop
+
+    return MakeLoop(prompt, args.bars, args.bpm or song.tempo.bpm, args.at_bar if args.at_bar is not None else 1.0,
+                    args.takes, args.seed, seconds=args.seconds, model=args.model, steps=args.steps, cfg=args.cfg,
+                    negative=args.negative, variation=args.variation,
+                    strength=args.strength if args.strength is not None else 0.7)
+
+
+def _new_project(args: argparse.Namespace, prompt: str, folder: Path) -> int:
+    """A new project at the loop's tempo, made once the request has been checked and the engine opened; removed
+    again when it never got its loop (refused, failed, Ctrl-C)."""
+    import shutil
+
+    from engine.session import Session
     from engine.song.model import Song, SongInfo
-    from engine.song.project import Project
     from engine.song.tempo import TempoMap
-    from songbridge.engine_client import open_engine, run_job
 
-    exists = (folder / "song.json").is_file()
-    project = Project.open(folder) if exists else Project(folder, Song(
-        info=SongInfo(title=prompt[:60]), tempo=TempoMap.constant(args.bpm or 120.0)))
-    bpm = args.bpm or project.song.tempo.bpm
-    beats = project.song.tempo.meter.numerator
-    seconds = loop_seconds(args.bars, bpm, beats) if args.bars is not None else args.seconds
-    models = models_dir(args.models)[0]
-    name = {"small": "stable-audio-small", "1.0": "stable-audio"}.get(args.model or "") or loop_backend(models,
-                                                                                                      seconds)
-    params: dict = {"prompt": prompt, "bpm": bpm, "at_bar": args.at_bar}
-    if args.bars is not None:
-        params["bars"] = args.bars
-    for key in ("steps", "cfg", "negative"):
-        if getattr(args, key) is not None:
-            params[key] = getattr(args, key)
-    if args.variation:
-        clip = Path(args.variation).expanduser()
-        if not clip.is_file():
-            raise SongBridgeError(f"--variation {clip}: not found")
-        params["init_strength"] = args.strength
-    params = registry.check_request_params(name, params)
-    backend = registry.create(name, models_dir=str(models))
+    song = Song(info=SongInfo(title=prompt[:60]), tempo=TempoMap.constant(args.bpm or 120.0))
+    _plan(args, prompt, song)  # refused before anything is written
+    created = not folder.exists()
+    session = Session.create(folder, song, None, "songbridge loop")
+    empty = True
+    try:
+        code = _loop(args, session, prompt)
+        empty = False
+        return code
+    finally:
+        empty = empty and not session.song.loops and not session.song.takes
+        session.close()
+        if empty:  # refused, failed or Ctrl-C before its loop was made
+            if created:
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                (folder / "song.json").unlink(missing_ok=True)
+
+
+def _models(args: argparse.Namespace) -> Path:
+    from engine.settings import models_dir
+
+    return models_dir(args.models)[0]
+
+
+def _plan(args: argparse.Namespace, prompt: str, song: Any) -> Any:
+    from engine.session.loops import plan
+
+    req = request(args, prompt, song)
+    return req, plan(song, req, _models(args))
+
+
+def _loop(args: argparse.Namespace, session: Any, prompt: str) -> int:
+    """One session call (``Session.make_loop``), followed until its loops are clips of the song."""
+    from engine.backends import registry
+    from engine.backends.stable_audio.catalog import LICENCE
+    from songbridge.headless import open_engine_for, run_one
+
+    req, p = _plan(args, prompt, session.song)  # refused before an engine starts
+    backend = registry.create(p.backend, models_dir=str(_models(args)))
     ok, why = backend.available()
     if not ok:
-        raise SongBridgeError(f"{name}: {why}")
-    if exists and args.at_bar is not None and project.song.duration_s > 0:
-        end_bar = project.song.tempo.seconds_to_bars(project.song.duration_s)
-        if project.song.tempo.bars_to_seconds(args.at_bar) >= project.song.duration_s - 1e-6:
-            raise SongBridgeError(f"--at-bar {args.at_bar:g} is past the end of the song (it ends at bar "
-                                  f"{end_bar:.4g})")
-    if args.bars is not None:
-        backend.check_fits(args.bars, bpm, beats)  # refused before anything is written
-    elif seconds > backend.window_s() + 1e-9:
-        raise SongBridgeError(f"a {seconds:g} s bed is longer than {name} makes ({backend.window_s():.2f} s)")
-    project.save()  # the loop's prompt travels with the loop (its params); the song's style is never changed
-    if args.variation:  # the clip goes into the project, so the take can be made again
-        import shutil
-
-        dst = folder / "reference" / Path(args.variation).name
-        dst.parent.mkdir(exist_ok=True)
-        shutil.copyfile(Path(args.variation).expanduser(), dst)
-        params["init_audio"] = str(dst.relative_to(folder))
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    requests = plan_takes(project, args.takes, seed, duration_s=seconds, params=params)
-    what = f"{args.bars:g} bars at {bpm:g} bpm" if args.bars is not None else f"{seconds:g} s"
-    print(f"{prompt}: {what} with {name} ({LICENCE})", file=sys.stderr)
-    engine = open_engine(None)
-    try:
-        for i, req in enumerate(requests, 1):
-            settings = {"models_dir": str(models)}
-            if getattr(args, "precision", None):
-                settings["precision"] = args.precision
-            job = GenerateJob(name, (req,), settings, PRIORITY_INTERACTIVE, f"loop {i}", batch=False)
-            done = run_job(engine, job, f"loop {i}/{len(requests)}")
-            for take in done.takes:
-                project.song = project.song.with_take(take)
-            project.save()
-            for take in done.takes:
-                beat = f"  beat {take.params['beat']}" if "beat" in take.params else ""
-                bar = project.song.loop(take.id).bar
-                print(f"{take.id}  loop at bar {bar:g}  seed {take.seed}  {take.duration_s:.3f} s{beat}  "
-                      f"{project.take_dir(take.id) / 'mix.wav'}")
-    finally:
-        engine.close()
-    print(f"project: {project.folder}", file=sys.stderr)
+        raise SongBridgeError(f"{p.backend}: {why}")
+    session.backend_settings["models_dir"] = str(_models(args))
+    if getattr(args, "precision", None):
+        session.backend_settings["precision"] = args.precision
+    what = f"{req.bars:g} bars at {req.bpm:g} bpm" if req.bars is not None else f"{p.seconds:g} s"
+    print(f"{prompt}: {what} with {p.backend} ({LICENCE})", file=sys.stderr)
+    ended = run_one(session, open_engine_for(args), lambda s: s.make_loop(req, origin="cli"),
+                    f"{req.takes} loop{'s' if req.takes > 1 else ''}")
+    song = session.song
+    for made in ended.takes:
+        take = song.loop(made.id).take
+        beat = f"  beat {take.params['beat']}" if "beat" in take.params else ""
+        print(f"{take.id}  loop at bar {song.loop(take.id).bar:g}  seed {take.seed}  {take.duration_s:.3f} s{beat}  "
+              f"{session.project.take_dir(take.id) / 'mix.wav'}")
+    print(f"project: {session.folder}", file=sys.stderr)
     return 0
+
+
+def _loop_there(busy: Any, args: argparse.Namespace, prompt: str) -> int:
+    """The app or ``serve`` has the project: it makes the loop (the same ``Session.make_loop``; it lands it when a
+    DAW is linked) and we follow the job. Only the prompt, bars, tempo and bar travel: anything else is refused,
+    naming it, before anything is sent."""
+    from songbridge.holder import run_there
+
+    kept = [name for name, given in (("--seconds", args.seconds is not None), ("--variation", args.variation),
+                                     ("--model", args.model), ("--steps", args.steps is not None),
+                                     ("--cfg", args.cfg is not None), ("--negative", args.negative),
+                                     ("--seed", args.seed is not None), ("--takes", args.takes != 1),
+                                     ("--models", args.models), ("--precision", getattr(args, "precision", None)))
+            if given]
+    if kept:
+        raise SongBridgeError(f"{busy}; {', '.join(kept)} cannot be sent to it (only the prompt, --bars, --bpm and "
+                              "--at-bar travel): make the loop there, or close it and run this again")
+    return run_there(busy, "the loop request", "/songbridge/loop/generate", prompt, float(args.bars),
+                     float(args.bpm or 0.0), float(args.at_bar if args.at_bar is not None else 1.0))

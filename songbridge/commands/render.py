@@ -32,14 +32,46 @@ def parse_loudness(text: str) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.song.lock import ProjectLock
-    from engine.song.project import Project, project_path
+    """Nothing holds the project: a headless session renders it (``Session.render``); the app or ``serve`` holds it:
+    the render is sent there (``/songbridge/job/render``) and followed."""
+    from engine.session import Session
+    from engine.song.lock import ProjectBusy
 
-    folder = project_path(args.project)
-    if not (folder / "song.json").exists():
-        Project.open(folder)  # says what is wrong
-    with ProjectLock.acquire(folder, "songbridge render"):  # refused, naming the holder, while the app has it
-        return _render(args, Project.open(folder))
+    settings = render_settings(args)  # bad options: refused before the project is opened
+    try:
+        session = Session.open(args.project, None, "songbridge render")
+    except ProjectBusy as busy:
+        return _render_there(busy, args, settings)
+    try:
+        return _render(args, session, settings)
+    finally:
+        session.close()
+
+
+def render_settings(args: argparse.Namespace) -> Any:
+    from engine.render import RenderSettings
+
+    if not -20 <= args.ceiling <= 0:
+        raise SongBridgeError(f"--ceiling must be -20..0 dBTP, got {args.ceiling:g}")
+    bits = {"16": 16, "24": 24, "32f": 32, "32": 32}.get(args.bits)
+    if bits is None:
+        raise SongBridgeError(f"--bits must be 16, 24 or 32f, got {args.bits!r}")
+    return RenderSettings(format=args.format, bits=bits, loudness_lufs=parse_loudness(args.loudness),
+                          ceiling_dbtp=args.ceiling, fx=parse_fx(args.fx))
+
+
+def _render_there(busy: Any, args: argparse.Namespace, settings: Any) -> int:
+    """The app or ``serve`` has the project: it renders (the same ``Session.render``), we follow the job."""
+    import json
+
+    from engine.song.project import project_path
+    from songbridge.holder import run_there
+
+    data = {"format": settings.format, "bits": settings.bits, "loudness": settings.loudness_lufs,
+            "ceiling": settings.ceiling_dbtp, "fx": dict(settings.fx)}
+    run_there(busy, "the render request", "/songbridge/job/render", args.take or "", json.dumps(data))
+    print(f"renders: {project_path(args.project) / 'renders'}")
+    return 0
 
 
 def chosen_take(project: Any, take_arg: str | None) -> str:
@@ -54,51 +86,39 @@ def chosen_take(project: Any, take_arg: str | None) -> str:
     return take_id
 
 
-def _render(args: argparse.Namespace, project: Any) -> int:
+def _render(args: argparse.Namespace, session: Any, settings: Any) -> int:
+    from engine.audio.consent import PluginNotAllowed
     from engine.comp import song_take
-    from engine.render import RenderSettings
+    from engine.render import render_chains
+    from songbridge.headless import open_engine_for, run_one
 
+    project = session.project
     take_id = chosen_take(project, args.take)
+    what = f"render {take_id}"
     if not args.take:  # the song's take (its accepted take, else the newest song take), never a loop
         take_id = getattr(song_take(project.song), "id", take_id)
-    if not -20 <= args.ceiling <= 0:
-        raise SongBridgeError(f"--ceiling must be -20..0 dBTP, got {args.ceiling:g}")
-    bits = {"16": 16, "24": 24, "32f": 32, "32": 32}.get(args.bits)
-    if bits is None:
-        raise SongBridgeError(f"--bits must be 16, 24 or 32f, got {args.bits!r}")
-    loudness = parse_loudness(args.loudness)
-    settings = RenderSettings(format=args.format, bits=bits, loudness_lufs=loudness, ceiling_dbtp=args.ceiling,
-                              fx=parse_fx(args.fx))
-    out_name, what = None, f"render {take_id}"
-    if not args.take:  # a comped song renders each section's accepted take (engine.comp)
+        what = f"render {take_id}"
         from engine.comp import comp_pieces, describe
         from engine.render import comp_settings
 
         comped = comp_settings(project.song, settings)
-        if comped is not None:
+        if comped is not None:  # a comped song renders each section's accepted take (engine.comp)
             take_id, settings = comped
-            out_name, what = "comp", "render the comp"
+            what = "render the comp"
             print(f"comp: {describe(project.song, comp_pieces(project.song))}", file=sys.stderr)
-    from engine.audio.consent import PluginNotAllowed
-    from engine.render import render_chains
-    from engine.service import RenderJob
-    from songbridge.engine_client import open_engine, run_job
-
     try:  # bad --fx, a broken preset or a plugin not allowed here: refused before a worker starts
         render_chains(project, settings, project.song.take(take_id).stems)
     except PluginNotAllowed as exc:
         slots = sorted({where.split(":", 1)[0] for where, _ in exc.refused})
         raise PluginNotAllowed(exc.refused, hint="or render without that chain: "
                                + " ".join(f"--fx {s}=none" for s in slots)) from None
-    engine = open_engine("thread" if args.engine == "thread" else None)  # renders run on this machine
-    try:
-        done = run_job(engine, RenderJob(project.folder, take_id, settings, label=what, out_name=out_name), what)
-    finally:
-        engine.close()
-    result = done.render
-    for label, path in result["files"].items():
+    engine = open_engine_for(args, "thread" if args.engine == "thread" else "local")  # renders run on this machine
+    ended = run_one(session, engine, lambda s: s.render(args.take or None, render_settings(args), origin="cli"),
+                    what)
+    result = ended.render or {}
+    for label, path in result.get("files", {}).items():
         print(f"{label:<6} {path}")
-    chains = ", ".join(f"{k}={v}" for k, v in result["chains"].items() if v) or "none"
-    print(f"mix {result['lufs']:.1f} LUFS, true peak {result['true_peak_db']:.1f} dBTP; chains: {chains}",
-          file=sys.stderr)
+    chains = ", ".join(f"{k}={v}" for k, v in result.get("chains", {}).items() if v) or "none"
+    print(f"mix {result.get('lufs', float('nan')):.1f} LUFS, true peak {result.get('true_peak_db', float('nan')):.1f} "
+          f"dBTP; chains: {chains}", file=sys.stderr)
     return 0

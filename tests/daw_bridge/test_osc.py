@@ -321,8 +321,9 @@ def test_split_and_lock_a_take_over_osc(bridge, tmp_path: Path, monkeypatch) -> 
 
 
 def test_a_loop_from_the_daw_is_made_and_landed_at_its_bar(bridge, tmp_path: Path, monkeypatch) -> None:
-    """python-osc asks for 4 bars at 128 bpm at bar 9: a take exactly 4 bars long, landed at bar 9 (the song's
-    grid) on a track named after the prompt."""
+    """python-osc asks for 4 bars at 128 bpm at bar 3: a take exactly 4 bars long, landed at bar 3 (the song's
+    grid) on a track named after the prompt. A bar past the song's end is refused, as in the app and the command
+    line (the session's rule)."""
     import soundfile as sf
 
     from engine.audio.bwf import read_bext
@@ -333,7 +334,12 @@ def test_a_loop_from_the_daw_is_made_and_landed_at_its_bar(bridge, tmp_path: Pat
     monkeypatch.setenv("SONGBRIDGE_MODELS", str(models))
     b, osc = bridge
     c = Client(osc.address)
-    c.send("/songbridge/loop/generate", "tech house drum loop", 4.0, 128.0, 9.0)
+    end_bar = b.project.song.tempo.seconds_to_bars(b.project.song.duration_s)
+    c.send("/songbridge/loop/generate", "tech house drum loop", 4.0, 128.0, float(int(end_bar) + 1))
+    err = c.recv(want="/songbridge/error")[-1][1]
+    assert err[0] == "/songbridge/loop/generate" and "past the end of the song" in err[2], err
+    assert not b.project.song.loops
+    c.send("/songbridge/loop/generate", "tech house drum loop", 4.0, 128.0, 3.0)
     events = c.recv(timeout=180, want="/songbridge/stems/landed")
     names = [e[0] for e in events]
     assert names[0] == "/songbridge/job/queued" and "/songbridge/job/done" in names
@@ -341,13 +347,13 @@ def test_a_loop_from_the_daw_is_made_and_landed_at_its_bar(bridge, tmp_path: Pat
     assert landed[2] == 1, landed  # ok
     clip = b.project.song.loops[-1]  # a loop clip at its bar, not a take of the song
     take = clip.take
-    assert take.backend == "stable-audio-small" and take.params["at_bar"] == 9.0 and clip.bar == 9.0
+    assert take.backend == "stable-audio-small" and take.params["at_bar"] == 3.0 and clip.bar == 3.0
     mix = b.project.folder / "takes" / take.id / "mix.wav"
     assert sf.info(mix).frames == 4 * 4 * 60 * 44100 // 128
     files = sorted((b.project.folder / "renders" / "daw").glob("*.wav"))
-    loop_file = next(f for f in files if "tech-house-drum-loop" in f.name and "_loop_bar9_128bpm" in f.name)
-    start = b.project.song.tempo.bars_to_seconds(9)
-    assert read_bext(loop_file).time_reference == round(start * 44100)  # placed at bar 9
+    loop_file = next(f for f in files if "tech-house-drum-loop" in f.name and "_loop_bar3_128bpm" in f.name)
+    start = b.project.song.tempo.bars_to_seconds(3)
+    assert read_bext(loop_file).time_reference == round(start * 44100)  # placed at bar 3
     c.send("/songbridge/loop/generate", "x", 400.0)
     err = c.recv(want="/songbridge/error")[-1][1]
     assert err[0] == "/songbridge/loop/generate" and "bars must be 0.25..64" in err[2]

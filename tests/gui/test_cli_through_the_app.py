@@ -83,3 +83,46 @@ def test_split_of_a_held_project_without_a_model_is_refused_by_the_app_and_said(
     assert done.returncode != 0 and "sending the split request" in done.stderr
     assert "Traceback" not in done.stderr and "no stem-separation model in" in done.stderr, done.stderr
     assert not jobs  # refused before anything was queued
+
+
+def test_render_of_a_held_project_runs_in_the_app(qtbot, app) -> None:  # noqa: F811
+    win, bridge, session, jobs = app
+    done = songbridge(qtbot, "render", str(session.folder), "--take", "take-001", "--bits", "16", "--loudness",
+                      "off", "--fx", "vocal=none")
+    assert done.returncode == 0, done.stderr
+    assert "sending the render request" in done.stderr and "queued as" in done.stderr
+    (job,) = jobs
+    assert type(job).__name__ == "RenderJob" and job.take_id == "take-001"
+    assert job.settings.bits == 16 and job.settings.loudness_lufs is None and job.settings.fx == {"vocal": None}
+    assert f"renders: {session.folder / 'renders'}" in done.stdout
+    assert sorted((session.folder / "renders" / "take-001").glob("*_mix.wav"))  # rendered by the app
+    settle(qtbot, win)
+
+
+def test_loop_into_a_held_project_without_stable_audio_is_refused_by_the_app_and_said(qtbot, app, tmp_path,  # noqa: F811
+                                                                                     monkeypatch) -> None:
+    win, bridge, session, jobs = app
+    monkeypatch.setenv("SONGBRIDGE_MODELS", str(tmp_path / "no-models"))  # the app's models folder: empty
+    song = session.song
+    done = songbridge(qtbot, "loop", "warm pad", "--bars", "2", "--at-bar", "2", "-o", str(session.folder))
+    assert done.returncode != 0 and "sending the loop request" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "no Stable Audio Open model in" in done.stderr, done.stderr
+    assert not jobs and session.song == song
+    refused = songbridge(qtbot, "loop", "warm pad", "--bars", "2", "--seed", "3", "--steps", "4",
+                         "-o", str(session.folder))  # what cannot travel: refused here, nothing sent
+    assert refused.returncode == 2 and "--steps, --seed cannot be sent to it" in refused.stderr, refused.stderr
+    assert "sending" not in refused.stderr and not jobs and session.song == song
+
+
+def test_daw_land_of_a_held_project_lands_through_the_apps_link(qtbot, app) -> None:  # noqa: F811
+    win, bridge, session, jobs = app
+    out = session.folder / "renders" / "daw"  # the generic link's folder
+    done = songbridge(qtbot, "daw", "land", str(session.folder), "--take", "take-001", "--section", "Chorus")
+    assert done.returncode == 0, done.stderr
+    assert "to land the stems" in done.stderr and "take-001: landed through generic" in done.stdout, done.stdout
+    (job,) = jobs
+    assert type(job).__name__ == "RenderJob" and job.take_id == "take-001"
+    assert f"5 files in {out}" in done.stdout and len(sorted(out.glob("*chorus*.wav"))) == 5, done.stdout
+    refused = songbridge(qtbot, "daw", "land", str(session.folder), "--take", "take-009")
+    assert refused.returncode == 2 and "take-009" in refused.stderr and len(jobs) == 1
+    settle(qtbot, win)
