@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.song.document import save_song
+
 
 def best(fn, runs: int) -> float:
     times = []
@@ -45,12 +47,12 @@ def main() -> None:
                                     SongChoices(title="Bench", style="pop", bpm=120,
                                                 sections=f"verse:{q},chorus:{q},verse:{q},chorus:{q}"),
                                     first_time=True)
-        project.save()
+        save_song(project.song, project.folder)
         for seed in (1, 2, 3):
             run_take(project, GuideBackend(), plan_takes(project, 1, seed)[0], lambda d, t: None, lambda: False)
         ch = [s.id for s in project.song.sections if s.kind == "chorus"]
         project.song = project.song.with_accepted(ch[0], "take-001").with_accepted(ch[1], "take-002")
-        project.save()
+        save_song(project.song, project.folder)
         take, settings = comp_settings(project.song, RenderSettings())
         plain = best(lambda: render_take(project, take, RenderSettings(), out_name="plain"), args.runs)
         comped = best(lambda: render_take(project, take, settings, out_name="comp"), args.runs)

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.song.document import save_song
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -62,7 +64,7 @@ def make_project(folder: Path) -> Path:
     project = Project(folder / "flood.songbridge", Song())
     project.song = prepare_song(project.song, parse("[verse]\nla la la\n[chorus]\noh oh oh\n"), SongChoices(
         style="pop", bpm=120, sections="intro:2,verse:8,chorus:8,outro:2"), first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     return project.folder
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.song.document import save_song
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,7 +42,7 @@ def main() -> None:
     project = Project(tmp / "b.songbridge", Song())
     project.song = prepare_song(project.song, parse("la la la\n" * 40), SongChoices(
         style="rock", bpm=120, sections="intro:4,verse:32,chorus:16,verse:16,chorus:16,outro:6"), first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     engine = EngineService("process").start()
     osc = OscServer(None, "127.0.0.1", 0)  # type: ignore[arg-type]

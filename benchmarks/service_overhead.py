@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.song.document import save_song
+
 
 def measure(svc, job) -> tuple[float, float]:
     from engine.service import Finished, Progress, Started
@@ -53,7 +55,7 @@ def main() -> None:
         p = Project(Path(tmp) / "b.songbridge", Song())
         p.song = prepare_song(p.song, parse("one two three\nfour five six\n"),
                               SongChoices(style="pop", bpm=120, sections="verse:8"), first_time=True)
-        p.save()
+        save_song(p.song, p.folder)
         requests = plan_takes(p, args.runs, 1)  # distinct take ids, one job each
         for name, make in (("sleep job", lambda i: SleepJob(steps=10, step_s=0.01)),
                            ("guide take (16 s)", lambda i: GenerateJob("guide", (requests[i],)))):

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.song.document import save_song
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -40,7 +42,7 @@ def main() -> None:
                                                     "[verse]\nback again\n[chorus]\nsing it out\n"),
                                 SongChoices(title="Play", style="pop", bpm=120,
                                             sections="verse:8,chorus:8,verse:8,chorus:8"), first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     for seed in (1, 2, 3):
         run_take(project, GuideBackend(), plan_takes(project, 1, seed)[0], lambda d, t: None, lambda: False)
     song = project.song

@@ -246,11 +246,15 @@ def plan_takes(project: Project, count: int, seed: int, *, duration_s: float | N
 
 def run_take(project: Project, backend: Backend, request: GenerationRequest, on_progress: ProgressFn,
              should_stop: StopFn) -> Take:
-    """Render one take and record it; the project file changes only after the take is complete on disk."""
+    """Render one take into a project no program has open, and record it (a fixture for tests and benchmarks: the
+    app, the bridge and the command line make takes through ``engine.session.Session``); ``song.json`` changes only
+    after the take is complete on disk."""
+    from engine.song.document import save_song
+
     request.out_dir.parent.mkdir(parents=True, exist_ok=True)
     take = backend.generate(request, on_progress, should_stop)
     project.song = project.song.with_take(take)
-    project.save()
+    save_song(project.song, project.folder)
     return take
 
 

@@ -38,13 +38,12 @@ class Project:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], song: Song) -> Project:
+        """Write a new project's first ``song.json`` (a project nobody has open yet). From then on only the session
+        that opens it writes it (``engine.session.Session``: one owner, changes saved on its saver thread)."""
         project = cls(project_path(path), song)
-        project.save()
+        project.folder.mkdir(parents=True, exist_ok=True)
+        save_song(project.song, project.folder / SONG_FILE)
         return project
-
-    def save(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        save_song(self.song, self.folder / SONG_FILE)
 
     @property
     def name(self) -> str:

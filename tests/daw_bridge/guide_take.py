@@ -19,6 +19,7 @@ from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.lyrics import parse
 from engine.session import Landing, Purpose
 from engine.song import Project, Song
+from engine.song.document import save_song
 from engine.song.take_midi import take_midi
 
 LYRICS = "[verse]\nwalk the line\nhold it tight\n[chorus]\nsing it out\nlet it ring\n"
@@ -29,7 +30,7 @@ def guide_project(folder: Path, seed: int = 3, bpm: int = 120) -> tuple[Project,
     project = Project(folder / "p.songbridge", Song())
     project.song = prepare_song(project.song, parse(LYRICS), SongChoices(title="Bridge Song", style="pop", bpm=bpm),
                                 first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     take = run_take(project, GuideBackend(), plan_takes(project, 1, seed)[0], lambda d, t: None, lambda: False)
     return project, take
 

@@ -21,6 +21,7 @@ from daw_bridge.adapters.registry import ADAPTERS, Link, UnknownAdapter, adapter
 from daw_bridge.osc.decode import message as decode
 from engine.errors import SongBridgeError
 from engine.song import DawLink
+from engine.song.document import save_song
 
 
 def link(tmp: Path, adapter: str, **daw: object) -> Link:
@@ -214,7 +215,7 @@ def test_daw_link_reaper_keeps_the_action_and_refuses_a_bad_one(tmp_path: Path, 
     project = Project(tmp_path / "try.songbridge", Song())
     project.song = prepare_song(project.song, parse("[verse]\nwalk the line\n"),
                                 SongChoices(title="Try", style="pop", bpm=120), first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     resource = tmp_path / "REAPER"
     assert main(["daw", "link", str(project.folder), "reaper", str(resource), "--reaper-action", "_RS1;rm"]) != 0
     assert "not a REAPER command ID" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from daw_bridge.adapters.ardour import (
     session_regions,
 )
 from daw_bridge.adapters.ardour_closed import land_in_closed_session
+from engine.song.document import save_song
 
 pytestmark = pytest.mark.integration
 
@@ -234,7 +235,7 @@ def test_the_bridge_lands_a_section_into_ardour(tmp_path: Path, engine_kind: str
     project.song = prepare_song(project.song, parse("[chorus]\nsing it loud\n"),
                                 SongChoices(style="rock", bpm=120, sections="intro:1,chorus:2"), first_time=True)
     project.song = project.song.replace(daw=DawLink(adapter="ardour", session=str(session), track_prefix="SB"))
-    project.save()
+    save_song(project.song, project.folder)
     sent: list[bytes] = []
     with ExitStack() as stack:
         if engine_kind == "remote":
@@ -301,7 +302,7 @@ def test_a_loop_from_the_daw_lands_in_ardour_on_a_track_named_after_its_prompt(t
     session = new_session(tmp_path, "LoopLand")
     project = Project(tmp_path / "loops.songbridge", Song(tempo=TempoMap.constant(128)))
     project.song = project.song.replace(daw=DawLink(adapter="ardour", session=str(session), track_prefix="SB"))
-    project.save()
+    save_song(project.song, project.folder)
     sent: list[bytes] = []
     with EngineService("thread") as engine:
         core = Session(project, engine)
@@ -506,7 +507,7 @@ def test_the_bridge_follows_ardours_transport_over_its_osc_feedback(tmp_path: Pa
             time.sleep(0.2)
         project = Project(tmp_path / "f.songbridge", Song())
         project.song = project.song.replace(daw=DawLink(adapter="ardour", session=str(session), port=ports[0]))
-        project.save()
+        save_song(project.song, project.folder)
         with EngineService("thread") as engine:
             core = Session(project, engine)
             bridge = Bridge(core, lambda data, to: None).start()
@@ -585,7 +586,7 @@ def test_markers_pulled_become_sections_and_pushed_sections_become_markers(tmp_p
     t = TempoMap.constant(96, "4/4")
     project = Project.open(song_dir)
     project.song = project.song.replace(tempo=t, sections=parse_sections("intro:2,verse:4,chorus:4", t))
-    project.save()
+    save_song(project.song, project.folder)
     r = run_cli("daw", "push", str(song_dir))
     assert r.returncode == 0, r.stdout + r.stderr
     timeline = read_timeline(session)  # as Ardour loads it

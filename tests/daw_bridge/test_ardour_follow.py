@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from daw_bridge.adapters.ardour import ArdourOsc, enable_osc
+from engine.song.document import save_song
 from tests.daw_bridge.test_ardour import new_session
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -79,7 +80,7 @@ def test_locates_reach_songbridge_within_100_ms_and_a_tempo_change_while_rolling
         port = osc_port_of(proc)
         project = Project(tmp_path / "f.songbridge", Song())
         project.song = project.song.replace(daw=DawLink(adapter="ardour", session=str(session), port=port))
-        project.save()
+        save_song(project.song, project.folder)
         with EngineService("thread") as engine:
             core = Session(project, engine)
             bridge = Bridge(core, lambda data, to: None).start()
@@ -161,7 +162,7 @@ def test_a_pull_while_ardour_has_the_session_open_takes_its_unsaved_tempo_and_ma
         port = osc_port_of(proc)
         project = Project(tmp_path / "p.songbridge", Song())
         project.song = project.song.replace(daw=DawLink(adapter="ardour", session=str(session), port=port))
-        project.save()
+        save_song(project.song, project.folder)
         go.write_text("")
         time.sleep(1.0)  # the hold script picks it up within 20 ms; the change is in the running Ardour only
         assert "Solo" not in (session / "Live.ardour").read_text()
@@ -193,7 +194,7 @@ def test_a_pull_while_ardour_has_the_session_open_takes_its_unsaved_tempo_and_ma
 
         fresh = Project.open(project.folder)
         fresh.song = fresh.song.replace(sections=(), tempo=Song().tempo)
-        fresh.save()
+        save_song(fresh.song, fresh.folder)
         r = run_cli("daw", "pull", str(project.folder))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "90 bpm 4/4 at bar 5" in r.stdout and "Solo (2.00-6.00 s)" in r.stdout, r.stdout

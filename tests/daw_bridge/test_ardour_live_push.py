@@ -20,6 +20,7 @@ import pytest
 from daw_bridge.adapters import ardour_live as live
 from daw_bridge.adapters.ardour import ArdourError, ArdourOsc, create_session, enable_osc
 from daw_bridge.adapters.ardour_markers import read_saved_timeline, save_running, song_from_timeline
+from engine.song.document import save_song
 from tests.daw_bridge.ardour_gui import ArdourGui
 from tests.daw_bridge.screen import grab
 
@@ -102,7 +103,7 @@ def test_push_into_the_running_ardour_sets_its_tempo_map_and_section_markers(tmp
         project = Project(tmp_path / "p.songbridge", Song())
         project.song = project.song.replace(tempo=tempo, sections=sections,
                                             daw=DawLink(adapter="ardour", session=str(session), port=gui.port))
-        project.save()
+        save_song(project.song, project.folder)
 
         # the old action answers that it does not know the request, and changes nothing
         osc = ("127.0.0.1", gui.port)
@@ -138,7 +139,7 @@ def test_push_into_the_running_ardour_sets_its_tempo_map_and_section_markers(tmp
         project = Project.open(project.folder)
         project.song = project.song.replace(sections=(sections[0], Section("verse", "Verse 1", 10.0, 20.0),
                                                       sections[2]))
-        project.save()
+        save_song(project.song, project.folder)
         with EngineService("thread") as engine:
             core = Session(project, engine)
             bridge = Bridge(core, lambda data, to: None).start()

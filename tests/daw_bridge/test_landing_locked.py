@@ -20,6 +20,7 @@ from engine.grid.takes import grid_take, lock_take
 from engine.lyrics import parse
 from engine.session import JobEnded, Landing, Session
 from engine.song import DawLink, Project, Song
+from engine.song.document import save_song
 
 SR = 44100
 SONG_BPM, DAW_BPM = 120.0, 100.0
@@ -39,13 +40,13 @@ def locked_project(tmp: Path) -> Project:
     rest = dataclasses.replace(chorus, start_s=hook_end)
     project.song = song.replace(sections=tuple(x for s in song.sections
                                                for x in ((hook, rest) if s.id == chorus.id else (s,))))
-    project.save()
+    save_song(project.song, project.folder)
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     take = project.song.takes[-1]
     take, _ = grid_take(project.folder, take, project.song.tempo)
     take = lock_take(project.folder, take, project.song.tempo, bpm=DAW_BPM)
     project.song = project.song.with_take(take).replace(locked=(take.id,))
-    project.save()
+    save_song(project.song, project.folder)
     return project
 
 

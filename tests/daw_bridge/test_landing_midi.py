@@ -13,13 +13,14 @@ from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.lyrics import parse
 from engine.session import Landing, Purpose
 from engine.song import Project, Song
+from engine.song.document import save_song
 
 
 def test_generic_landing_writes_the_section_midi_beside_its_stems(tmp_path: Path) -> None:
     project = Project(tmp_path / "p.songbridge", Song())
     project.song = prepare_song(project.song, parse("[verse]\nwalk the line\nhold it tight\n[chorus]\nsing it out\n"),
                                 SongChoices(title="Bridge Song", style="pop", bpm=120), first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     take = run_take(project, GuideBackend(), plan_takes(project, 1, 3)[0], lambda d, t: None, lambda: False)
     chorus = next(s for s in project.song.sections if s.kind == "chorus")
     stems = {label: str(project.take_dir(take.id) / "stems" / f"{label}.wav") for label in ("vocal", "drums")}

@@ -15,6 +15,7 @@ import pytest
 from daw_bridge import protocol as p
 from daw_bridge.midi.bridge import MidiInput
 from daw_bridge.midi.clock import ClockFollower
+from engine.song.document import save_song
 from presets.midi_maps import MidiMapError, default_map, load_map, parse_map
 
 
@@ -214,7 +215,7 @@ def test_a_mapped_note_over_jack_triggers_a_job(jack_server, tmp_path: Path) -> 
     project = Project(tmp_path / "m.songbridge", Song())
     project.song = prepare_song(project.song, parse("one two three\n"),
                                 SongChoices(style="pop", bpm=120, sections="verse:2"), first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     engine = EngineService("thread").start()
     bridge = Bridge(Session(project, engine), lambda data, to: None).start()
@@ -315,7 +316,7 @@ def test_a_refused_midi_trigger_is_reported_and_names_addresses_that_exist(tmp_p
     project = Project(tmp_path / "r.songbridge", Song())
     project.song = prepare_song(project.song, parse("one two three\n"),
                                 SongChoices(style="pop", bpm=120, sections="verse:2"), first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     with EngineService("thread") as engine:
         core = Session(project, engine)

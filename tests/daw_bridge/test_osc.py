@@ -23,6 +23,7 @@ from engine.lyrics import parse
 from engine.service import EngineService
 from engine.session import Session
 from engine.song import Project, Song
+from engine.song.document import save_song
 from tests.daw_bridge.peers import hello, liblo_hello
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ def bridge(tmp_path: Path):
     project.song = prepare_song(project.song, parse("[verse]\nwalk the line\nhold it tight\n[chorus]\nsing it out\n"),
                                 SongChoices(title="Bridge Song", style="pop", bpm=120,
                                             sections="intro:1,verse:2,chorus:2,outro:1"), first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     engine = EngineService("thread").start()
     osc = OscServer(None, "127.0.0.1", free_port())  # type: ignore[arg-type]

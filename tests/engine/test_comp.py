@@ -21,6 +21,7 @@ from engine.lyrics import parse
 from engine.render import RenderSettings
 from engine.session import JobEnded, Session
 from engine.song import Project, Song
+from engine.song.document import save_song
 
 SR = 44100
 LYRICS = "[verse]\nwalk the line\nhold it tight\n[chorus]\nsing it out\nloud and clear\n" \
@@ -32,7 +33,7 @@ def five_takes(tmp: Path) -> Project:
     project = Project(tmp / "comp.songbridge", Song())
     project.song = prepare_song(project.song, parse(LYRICS), SongChoices(title="Comp Song", style="pop", bpm=120),
                                 first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     for seed in range(1, 6):
         run_take(project, GuideBackend(), plan_takes(project, 1, seed)[0], lambda d, t: None, lambda: False)
     return project
@@ -148,7 +149,7 @@ def test_choosing_a_sections_take_is_one_undo_step(tmp_path: Path) -> None:
     project = Project(tmp_path / "u.songbridge", Song())
     project.song = prepare_song(project.song, parse(LYRICS), SongChoices(title="U", style="pop", bpm=120),
                                 first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     for seed in (1, 2):
         run_take(project, GuideBackend(), plan_takes(project, 1, seed)[0], lambda d, t: None, lambda: False)
     session = Session.open(project.folder, None, "test")

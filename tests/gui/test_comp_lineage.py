@@ -16,6 +16,7 @@ from engine.backends.guide.backend import GuideBackend
 from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.lyrics import parse
 from engine.song import Project, Song
+from engine.song.document import save_song
 
 SR = 44100
 LYRICS = "[verse]\nwalk the line\nhold it tight\n[chorus]\nsing it out\nloud and clear\n" \
@@ -30,7 +31,7 @@ def three_takes(tmp: Path) -> Project:
     project.song = prepare_song(project.song, parse(LYRICS), SongChoices(title="Lineage", style="pop", bpm=120,
                                                                         sections="verse:8,chorus:8,verse:8,chorus:8"),
                                 first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     for seed in (1, 2, 3):
         run_take(project, GuideBackend(), plan_takes(project, 1, seed)[0], lambda d, t: None, lambda: False)
     assert project.song.takes[-1].duration_s == 64.0

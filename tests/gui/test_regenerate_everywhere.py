@@ -20,6 +20,7 @@ from engine.backends.guide.backend import GuideBackend
 from engine.generation import plan_takes, run_take
 from engine.service import EngineService
 from engine.session import Session
+from engine.song.document import save_song
 from engine.song.model import TimeRange
 from tests.engine.session.test_session import make_project
 from tests.gui.test_app_hosts_bridge import Peer, free_port
@@ -34,7 +35,7 @@ def two_take_project(tmp: Path):
     run_take(project, GuideBackend(), plan_takes(project, 1, 2)[0], lambda d, t: None, lambda: False)
     project.song = project.song.with_lyrics(replace(ln, end_s=2.5) if ln.id == "l001" else ln
                                             for ln in project.song.lyrics)
-    project.save()
+    save_song(project.song, project.folder)
     return project
 
 

@@ -20,6 +20,7 @@ from engine.audio.source import TakeSource
 from engine.comp import comp_pieces, read_comp
 from engine.comp_source import SongSource, loop_stem
 from engine.song import Project
+from engine.song.document import save_song
 from engine.song.loop_clip import Loop
 from tests.gui.test_comp_lineage import corr, three_takes
 
@@ -43,7 +44,7 @@ def comped(tmp: Path) -> Project:
         sf.write(str(path), noise, SR, subtype="FLOAT")
     project.song = song.with_accepted("", "take-001").with_accepted(ch1.id, "take-003").replace(
         loops=(Loop(take, LOOP_BAR),))
-    project.save()
+    save_song(project.song, project.folder)
     return project
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.song import load_song
+from engine.song.document import save_song
 from engine.song.model import TimeRange
 from tests.conftest import run_cli
 from tests.engine.session.test_session import make_project
@@ -17,7 +18,7 @@ def test_edit_regenerates_a_section_and_a_line_with_new_words_in_one_take(tmp_pa
     project = make_project(tmp_path)
     loop = replace(project.song.takes[0], id="take-002", backend="stable-audio-small", params={"bars": 2})
     project.song = project.song.with_take(loop)  # a newer loop take: never the default
-    project.save()
+    save_song(project.song, project.folder)
     out = run_cli("edit", str(project.folder), "--section", "Chorus", "--lines", "l001", "--lyrics", "new words",
                   "--seconds", "0.5-1", "--seed", "3", "--engine", "thread")
     assert out.returncode == 0, out.stderr

@@ -9,6 +9,7 @@ from engine.backends.guide.backend import GuideBackend
 from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.lyrics import parse
 from engine.song import EffectSlot, Project, Song
+from engine.song.document import save_song
 from tests.conftest import run_cli
 from tests.native_plugin import build_plugin
 
@@ -25,7 +26,7 @@ def test_render_refuses_a_shared_projects_plugin_until_fx_allow(tmp_path: Path) 
     (folder / "fx" / "warm.toml").write_text('schema_version = 1\n[[plugin]]\ntype = "external"\n'
                                              'path = "evil.vst3"\n')
     project.song = project.song.replace(effects={"vocal": EffectSlot("fx/warm.toml")})  # as the issue found it
-    project.save()
+    save_song(project.song, project.folder)
     env = {"SONGBRIDGE_CONFIG": str(tmp_path / "config")}
 
     out = run_cli("render", ".", "--engine", "thread", cwd=folder, env=env)

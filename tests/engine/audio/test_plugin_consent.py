@@ -18,6 +18,7 @@ from engine.generation import SongChoices, plan_takes, prepare_song, run_take
 from engine.lyrics import parse
 from engine.render import RenderSettings, render_take
 from engine.song import EffectSlot, Project, Song
+from engine.song.document import save_song
 from tests.native_plugin import build_plugin
 
 
@@ -34,7 +35,7 @@ def take_project(tmp_path_factory) -> Project:
     project.song = prepare_song(project.song, parse("la la la\n"),
                                 SongChoices(title="Shared", style="rock", bpm=120, sections="verse:2"), first_time=True)
     run_take(project, GuideBackend(), plan_takes(project, 1, 3)[0], lambda d, t: None, lambda: False)
-    project.save()
+    save_song(project.song, project.folder)
     return project
 
 

@@ -12,6 +12,7 @@ import soundfile as sf
 
 from engine.backends.stable_audio.loops import loop_prompt, make_loop, seam_jump
 from engine.backends.stable_audio.tiny import create_tiny_stable_audio
+from engine.song.document import save_song
 from tests.conftest import run_cli
 
 
@@ -117,7 +118,7 @@ def test_no_seed_crashes_a_loop(models: Path, tmp_path: Path) -> None:
     for bpm in (92.0, 128.0, 174.0):
         project = Project(tmp_path / f"l{bpm:g}.songbridge",
                           Song(info=SongInfo(title="drums"), tempo=TempoMap.constant(bpm)))
-        project.save()
+        save_song(project.song, project.folder)
         frames = round(4 * 4 * 60 / bpm * 44100)
         for seed in range(0, 40, 10):
             requests = plan_takes(project, 10, seed, duration_s=frames / 44100,

@@ -19,6 +19,7 @@ from engine.service import Cancelled, Failed, Finished, GenerateJob, SleepJob, S
 from engine.service.api.client import HttpEngine
 from engine.service.api.wire import TEST_JOBS_ENV
 from engine.song import Project, Song
+from engine.song.document import save_song
 from engine.song.model import Style
 from tests.conftest import REPO, tiny_neural_setup
 from tests.engine.service.conftest import free_port
@@ -69,7 +70,7 @@ def _project(folder: Path, name: str) -> Project:
     p.song = prepare_song(p.song, parse("[verse]\nacross the racks\nand back again\n"),
                           SongChoices(title=name, style="synthwave", bpm=110, sections="verse:2"), first_time=True)
     p.song = dataclasses.replace(p.song, style=Style("synthwave", preset="Cluster Neon"))
-    p.save()
+    save_song(p.song, p.folder)
     return p
 
 

@@ -13,6 +13,7 @@ from engine.service import SleepJob
 from engine.service.api.auth import EngineKeyError
 from engine.service.api.client import EngineApiError, HttpEngine, safe_target
 from engine.service.events import Cancelled, Finished
+from engine.song.document import save_song
 from tests.engine.service.conftest import KEY, free_port
 from tests.waiting import wait_until
 
@@ -82,7 +83,7 @@ def test_a_guide_take_arrives_checked_in_the_clients_project(engine_url: str, tm
     project.song = prepare_song(project.song, parse("[verse]\nover the wire\nand back\n"),
                                 SongChoices(title="Remote", style="pop", bpm=120, sections="verse:2"),
                                 first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     req = plan_takes(project, 1, 11)[0]
     client = HttpEngine(engine_url, KEY)
     job = client.submit(GenerateJob("guide", (req,)))

@@ -25,6 +25,7 @@ from engine.service import (
     Started,
 )
 from engine.song import Project, Song
+from engine.song.document import save_song
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def project(tmp: Path, bars: int = 4) -> Project:
     p = Project(tmp / "s.songbridge", Song())
     p.song = prepare_song(p.song, parse("hold the line\nkeep it steady\n"),
                           SongChoices(style="rock", bpm=120, sections=f"verse:{bars}"), first_time=True)
-    p.save()
+    save_song(p.song, p.folder)
     return p
 
 

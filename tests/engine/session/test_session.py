@@ -20,6 +20,7 @@ from engine.lyrics import parse
 from engine.service import EngineService
 from engine.session import JobEnded, Regenerate, Session, SongChanged
 from engine.song import Project, Song, load_song
+from engine.song.document import save_song
 from engine.song.lock import LOCK_FILE, ProjectBusy, ProjectLock
 
 
@@ -30,7 +31,7 @@ def make_project(tmp: Path, take: bool = True) -> Project:
     project.song = prepare_song(project.song, parse("[verse]\none two three\n[chorus]\nfour five six\n"),
                                 SongChoices(title="Session", style="pop", bpm=120, sections="verse:2,chorus:2"),
                                 first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     if take:
         run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     return project

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.song.document import save_song
 from engine.song.project import Project
 
 STYLE = "americana, male vocal"
@@ -23,7 +24,7 @@ def make_loop_project(tmp: Path, models: Path, loops: tuple = LOOPS) -> Project:
     project.song = prepare_song(project.song, parse("[verse]\none two three four\n[chorus]\nfive six seven\n"),
                                 SongChoices(title="Loops", style=STYLE, bpm=120, sections="verse:8,chorus:8"),
                                 first_time=True)
-    project.save()
+    save_song(project.song, project.folder)
     run_take(project, GuideBackend(), plan_takes(project, 1, 1)[0], lambda d, t: None, lambda: False)
     backend = registry.create("stable-audio-small", models_dir=str(models))
     for prompt, bars, at_bar, seed in loops:
