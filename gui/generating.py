@@ -4,27 +4,9 @@ finished and failed jobs said in the jobs strip and the status bar."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-
-def bring_reference(folder: Path, ref: str) -> str:
-    """On a worker thread: check the reference clip ``ref`` (absolute, or relative to the project) and copy it into
-    the project's ``reference/`` unless it is in the project already; returns its path relative to the project.
-    Raises SongBridgeError (a clip too short, not audio) or OSError (the copy failed)."""
-    from engine.style.reference import prepare
-
-    path = Path(ref).expanduser()
-    path = path if path.is_absolute() else folder / path
-    prepare(path)
-    if folder.resolve() not in path.resolve().parents:
-        target = folder / "reference" / path.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        path = target
-    return str(path.resolve().relative_to(folder.resolve()))
 
 
 class Generating:
@@ -47,13 +29,14 @@ class Generating:
         if "reference" in opts and not ref:
             style = replace(style, reference_audio=None)
         elif ref and ref != song.style.reference_audio:
-            folder, words = self.doc.folder, style
+            words = style
             self.statusBar().showMessage(f"reading the reference clip {Path(ref).name}…", 10000)
 
             def refused(exc: BaseException) -> None:
                 self.statusBar().showMessage(f"reference not used: {exc}", 15000)
 
-            self.tasks.run(lambda: bring_reference(folder, ref),
+            session = self.doc.session
+            self.tasks.run(lambda: session.bring_reference(ref),
                            lambda rel: go(replace(words, reference_audio=rel)), refused)
             return None
         return go(style)

@@ -130,7 +130,7 @@ class Session(MakeTakes, TakeActions, JobFlow):
     def close(self) -> None:
         """Stop following the engine, write what is pending, release the lock (the engine is the caller's)."""
         self._stop.set()
-        if self._pump is not None:
+        if self._pump is not None and self._pump.ident is not None:
             self._pump.join(2.0)
         self._saver.close()
         if self.lock is not None:
@@ -258,6 +258,14 @@ class Session(MakeTakes, TakeActions, JobFlow):
 
     def _save_failed(self, error: str) -> None:
         self._publish(SaveFailed(self.version, error))
+
+    def bring_reference(self, clip: str | Path) -> str:
+        """Copy an audio clip into the project's ``reference/`` (checked first, never through a link) and return its
+        path relative to the project, for ``Style.reference_audio``; the song is not changed (the style edit that
+        names it is the caller's next call). Reads and writes a whole file: not for the GUI thread."""
+        from .references import bring_reference
+
+        return bring_reference(self.folder, clip)
 
     # -- transport -------------------------------------------------------------------------------------------
     def set_transport(self, **changes: Any) -> Transport:

@@ -63,8 +63,9 @@ class JobFlow:
         self._follow_engine()
 
     def _follow_engine(self) -> None:
-        self._pump = threading.Thread(target=self._pump_events, name="songbridge-session", daemon=True)
-        self._pump.start()
+        pump = threading.Thread(target=self._pump_events, name="songbridge-session", daemon=True)
+        pump.start()
+        self._pump = pump  # only a started thread: close() may come at any moment (Ctrl-C)
 
     def submit(self, job: Any, purpose: Purpose) -> str:
         """Queue ``job`` on the engine; the session keeps ``purpose`` until it ends. Returns the job id."""

@@ -122,19 +122,8 @@ def plan(song: Song, req: MakeLoop, models: Path) -> LoopPlan:
 
 
 def place_reference(folder: Path, p: LoopPlan) -> None:
-    """Copy a variation's clip into the project (``reference/``) before its job is queued, never through a link
-    planted in the project; the same clip already there is left alone."""
-    import shutil
+    """Copy a variation's clip into the project (``reference/``) before its job is queued (``references.py``)."""
+    from .references import copy_into
 
-    from engine.safe_fs import check_inside, open_write
-
-    if p.reference is None:
-        return
-    source, rel = p.reference
-    target = check_inside(folder, rel)
-    if target.exists() and source.resolve() == target.resolve():
-        return
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(source, "rb") as src, open_write(tmp, folder) as dst:
-        shutil.copyfileobj(src, dst)
-    tmp.replace(target)
+    if p.reference is not None:
+        copy_into(folder, *p.reference)

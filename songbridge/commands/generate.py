@@ -194,7 +194,7 @@ def _make_takes(args: argparse.Namespace, session: Any, engine: Any, song: Any, 
     if song != session.song:
         session.edit(song, "Lyrics and settings", origin="cli")  # one undoable step, before any audio
     if reference is not None:
-        _copy_reference(reference, session.folder / song.style.reference_audio)
+        session.bring_reference(reference)  # into reference/, where the song's style names it
     if args.models:
         session.backend_settings["models_dir"] = args.models
     if getattr(args, "precision", None):
@@ -243,17 +243,6 @@ def _apply_style_sources(args: argparse.Namespace, song: Any) -> tuple[Any, Path
     elif args.style is not None and not preset:
         style = replace(style, reference_audio=None)
     return song.replace(style=style), source
-
-
-def _copy_reference(source: Path, target: Path) -> None:
-    import shutil
-
-    if source.resolve() == target.resolve():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
 
 
 def _remove_new_project(folder: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -33,14 +32,16 @@ def window(open_window, tmp_path: Path) -> MainWindow:
 
 def test_the_reference_clip_is_copied_into_the_project_off_the_gui_thread(qtbot, window: MainWindow,
                                                                           tmp_path: Path, monkeypatch) -> None:
+    import engine.session.references as references
+
     copied: list[threading.Thread] = []
-    real = shutil.copyfile
+    real = references.copy_into
 
-    def spy(src: Any, dst: Any, *a: Any, **k: Any) -> Any:
+    def spy(*a: Any, **k: Any) -> Any:
         copied.append(threading.current_thread())
-        return real(src, dst, *a, **k)
+        return real(*a, **k)
 
-    monkeypatch.setattr(shutil, "copyfile", spy)
+    monkeypatch.setattr(references, "copy_into", spy)
     clip = tmp_path / "ref.wav"
     sf.write(clip, 0.2 * np.random.default_rng(0).standard_normal((44100 * 11, 2)), 44100)
     doc = window.doc

@@ -43,3 +43,30 @@ def test_the_check_finds_a_write_where_there_is_one(tmp_path: Path) -> None:
     bad.write_text("def f(project, song, folder):\n    project.save()\n    save_song(song, folder)\n"
                    "    preset.save()\n")
     assert calls(bad) == [(2, "project.save"), (3, "save_song")]
+
+
+def test_a_reference_clip_is_brought_in_once_and_never_through_a_planted_link(tmp_path: Path) -> None:
+    import numpy as np
+    import pytest
+    import soundfile as sf
+
+    from engine.errors import SongBridgeError
+    from engine.session.references import bring_reference
+
+    folder, outside = tmp_path / "p.songbridge", tmp_path / "precious.wav"
+    (folder / "reference").mkdir(parents=True)
+    outside.write_bytes(b"keep me")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, 0.1 * np.random.default_rng(1).standard_normal((44100 * 11, 2)), 44100)
+    assert bring_reference(folder, clip) == "reference/clip.wav"
+    assert (folder / "reference" / "clip.wav").read_bytes() == clip.read_bytes()
+    assert bring_reference(folder, "reference/clip.wav") == "reference/clip.wav"  # in the project: left alone
+    (folder / "reference" / "clip.wav").unlink()
+    (folder / "reference" / ".clip.wav.tmp").symlink_to(outside)  # planted where the copy is staged
+    with pytest.raises(SongBridgeError, match="symbolic link"):
+        bring_reference(folder, clip)
+    assert outside.read_bytes() == b"keep me"
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros((44100, 2)), 44100)
+    with pytest.raises(SongBridgeError, match="short.wav"):
+        bring_reference(folder, short)
