@@ -109,32 +109,55 @@ def _cancel_all(session: Any, watched: _Watched) -> None:
 
 
 def follow(session: Any, events: queue.Queue[Any], job: str, bar: Any, watched: _Watched | None = None) -> Any:
-    """The job's progress until it ends, then its follow-ups (a neural take's split, ...) until they end too; each
-    follow-up's end is said on stderr. Returns the job's JobEnded."""
+    """The job's progress until it ends, then its follow-ups (a neural take's split, a lock, ...) until they end
+    too, each with a progress bar of its own and its end said on stderr. Returns the job's JobEnded."""
     from engine.session import FollowUpFailed, JobEnded, JobProgress, JobQueued
+    from songbridge.progress import ProgressBar
 
     labels: dict[str, str] = {}
+    bars: dict[str, Any] = {job: bar}
+    waiting: set[str] = set()  # follow-ups queued whose end has not been heard yet
     ended = None
-    mark = 0
-    while True:
-        if ended is not None:
-            if watched is not None:
-                watched.settled_after(mark)
-            if not session.in_flight():
-                return ended
-        try:
-            ev = events.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if isinstance(ev, JobQueued):
-            labels[ev.job_id] = ev.label
-        elif isinstance(ev, JobProgress) and ev.job_id == job:
-            bar(ev.step, ev.total)
-        elif isinstance(ev, JobEnded) and ev.job_id == job:
-            ended = ev
-            mark = watched.waits if watched is not None else 0
-        elif isinstance(ev, JobEnded):
-            error = f": {ev.error}" if ev.error else ""
-            print(f"{labels.get(ev.job_id, ev.job_id)}: {ev.state}{error}", file=sys.stderr)
-        elif isinstance(ev, FollowUpFailed):
-            print(f"could not {ev.action} {ev.take}: {ev.error}", file=sys.stderr)
+    mark, idle = 0, 0.0
+    try:
+        while True:
+            if ended is not None:
+                if watched is not None:
+                    watched.settled_after(mark)
+                if not session.in_flight():
+                    idle = idle or time.monotonic()
+                    # every follow-up's end heard (the session names a job's end just after it forgets the job)
+                    if not waiting or time.monotonic() - idle > 5.0:
+                        return ended
+                else:
+                    idle = 0.0
+            try:
+                ev = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if isinstance(ev, JobQueued):
+                labels[ev.job_id] = ev.label
+                if ev.job_id != job:
+                    waiting.add(ev.job_id)
+            elif isinstance(ev, JobProgress):
+                if ev.job_id not in bars and ev.job_id in labels:  # a follow-up started: a bar of its own
+                    bars[ev.job_id] = ProgressBar(labels[ev.job_id])
+                if ev.job_id in bars:
+                    bars[ev.job_id](ev.step, ev.total)
+            elif isinstance(ev, JobEnded) and ev.job_id == job:
+                ended = ev
+                bar.close()  # its line ends here: a follow-up's bar goes on the next
+                mark = watched.waits if watched is not None else 0
+            elif isinstance(ev, JobEnded):
+                waiting.discard(ev.job_id)
+                follow_bar = bars.pop(ev.job_id, None)
+                if follow_bar is not None:
+                    follow_bar.close()
+                error = f": {ev.error}" if ev.error else ""
+                print(f"{labels.get(ev.job_id, ev.job_id)}: {ev.state}{error}", file=sys.stderr)
+            elif isinstance(ev, FollowUpFailed):
+                print(f"could not {ev.action} {ev.take}: {ev.error}", file=sys.stderr)
+    finally:
+        for other, b in bars.items():
+            if other != job:
+                b.close()

@@ -14,9 +14,10 @@ class ProgressBar:
         self.label, self.width = label, width
         self.t0 = time.monotonic()
         self._last = 0.0
+        self._closed = False
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total <= 0:
+        if not self.enabled or total <= 0 or self._closed:
             return
         now = time.monotonic()
         if done < total and now - self._last < 0.05:
@@ -28,6 +29,8 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        """End the bar's line (once: closing again does nothing)."""
+        if self.enabled and not self._closed:
             self.stream.write("\n")
             self.stream.flush()
+        self._closed = True
