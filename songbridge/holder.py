@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from engine.errors import SongBridgeError
+from engine.song.lock import gone
 
 ROOT = "/songbridge"
 QUIET_S = 5.0  # ask for the job's state after this long without a push (a lost datagram must not hang us)
@@ -149,7 +150,7 @@ def run_there(busy: Any, what: str, address: str, *args: Any) -> int:
         print(f"queued as {job} there: {label}", file=sys.stderr)
         bar = ProgressBar(label)
         try:
-            return _follow(sock, server, job, recv, bar, message)
+            return _follow(sock, server, job, recv, bar, message, lambda: gone(busy.holder or {}))
         except KeyboardInterrupt:
             sock.sendto(message(f"{ROOT}/job/cancel", job), server)
             raise
@@ -157,13 +158,17 @@ def run_there(busy: Any, what: str, address: str, *args: Any) -> int:
             bar.close()
 
 
-def _follow(sock: socket.socket, server: tuple[str, int], job: str, recv: Any, bar: Any, message: Any) -> int:
+def _follow(sock: socket.socket, server: tuple[str, int], job: str, recv: Any, bar: Any, message: Any,
+            holder_gone: Any = lambda: False) -> int:
     quiet_since = time.monotonic()
     asked = 0
     while True:
         got = recv()
         now = time.monotonic()
         if got is None:
+            if holder_gone():  # killed (kill -9, a crash): said at once, not after the status requests time out
+                raise SongBridgeError(f"the program that held the project ended while {job} ran there; what it "
+                                      "finished is in the project: run the command again")
             if now - quiet_since > QUIET_S * (asked + 1):
                 if asked >= MISSED:
                     raise SongBridgeError(f"the bridge at {server[0]}:{server[1]} stopped answering about {job}")

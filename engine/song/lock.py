@@ -42,6 +42,13 @@ class ProjectBusy(SongBridgeError):
         self.holder = holder
 
 
+def gone(holder: dict[str, Any]) -> bool:
+    """Whether the program a lock names (``ProjectBusy.holder``) is known to have ended: on this machine, its process
+    is no longer running. A holder on another machine is never known to be gone."""
+    pid = holder.get("pid")
+    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not alive(pid)
+
+
 @dataclass
 class Holder:
     pid: int
@@ -57,7 +64,8 @@ class Holder:
         return f"{self.program} (pid {self.pid}{where}, since {since}{osc})"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -97,7 +105,7 @@ class ProjectLock:
         fd = cls._open_locked(folder, path)
         previous = read_holder(folder)  # what the file we now hold names: a program that died holding it
         if fcntl is None and previous is not None and previous.host == socket.gethostname() \
-                and _alive(previous.pid) and previous.pid != os.getpid():  # pragma: no cover - Windows
+                and alive(previous.pid) and previous.pid != os.getpid():  # pragma: no cover - Windows
             os.close(fd)
             raise ProjectBusy(f"{folder}: the project is open in {previous.describe()}", vars(previous))
         holder = Holder(os.getpid(), socket.gethostname(), program,
@@ -106,7 +114,7 @@ class ProjectLock:
         lock = cls(folder, fd, holder, took_over)
         lock._write()
         if took_over is not None:
-            state = "no longer running" if not _alive(took_over.pid) or took_over.host != holder.host else "gone"
+            state = "no longer running" if not alive(took_over.pid) or took_over.host != holder.host else "gone"
             log.info("%s: took over the lock of %s (%s)", folder, took_over.describe(), state)
         return lock
 
