@@ -26,6 +26,7 @@ from engine.song.model import Take
 
 from .catalog import LICENCE, TEXT_LICENCE, VARIANTS
 from .files import AceStepFiles, AceStepFilesError, installed, locate
+from .tasks import TASKS, TRACK_NAMES
 
 VERSION = "1.5"
 CEILING_DBFS = -1.0
@@ -43,6 +44,9 @@ PARAMS = {
     "cover_noise": Param("cover_noise", float, "cover: start part-way from the guide itself (0: from noise)", 0, 1),
     "caption": Param("caption", str, "what the song sounds like (default: the song's style)"),
     "language": Param("language", str, "the lyrics' language code (default: read from the lyrics)"),
+    "task": Param("task", str, "on a take, base model only: lego (add the track as a new stem over the take) or "
+                  "extract (the track alone out of the take)", choices=TASKS),
+    "track": Param("track", str, "the track lego adds or extract takes out", choices=TRACK_NAMES),
 }
 
 
@@ -92,7 +96,10 @@ class AceStepBackend:
         from .jobs import frames_for, settings_for
 
         params = check_params(self.name, PARAMS, dict(request.params), "parameter {name}")
-        files = self.files(params.get("variant"))
+        from .tasks import check_task, variant_for
+
+        files = self.files(variant_for(self, params))
+        check_task(params, files)
         dit, vae, text = files.configs()
         s = settings_for(files.variant, params)
         guided = files.variant != "turbo" and s.guidance_scale > 1.0
@@ -170,6 +177,10 @@ class AceStepBackend:
         from .pipeline import Job, decode, run, turbo_timesteps
 
         params = check_params(self.name, PARAMS, dict(request.params), "parameter {name}")
+        if "task" in params or "track" in params:  # lego / extract on a take (tasks.py)
+            from .tasks import generate_task
+
+            return generate_task(self, request, params, on_progress, should_stop)
         files = self.files(params.get("variant"))
         _dit, vae, _text = files.configs()
         planned = plan(request, params, files.variant, vae.sampling_rate, vae.hop)

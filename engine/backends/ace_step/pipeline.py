@@ -25,6 +25,8 @@ from .prompts import SongInputs
 #: clip gives at most as many frames (its first 30 s)
 TIMBRE_FRAMES = 750
 CROSSFADE_FRAMES = 10
+#: tasks given the source take's whole latent as context with a chunk mask of ones (``tasks.py``: lego, extract)
+CONTEXT_TASKS = ("lego", "extract")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Job:
     """What the model is asked: ``frames`` latent frames; ``source`` [T, C] clean latents for repaint, extend and
     cover (already padded to ``frames`` for an extend); ``windows`` in seconds of that latent's timeline."""
 
-    task: str  # text2music | repaint | extend | cover
+    task: str  # text2music | repaint | extend | cover | lego | extract
     inputs: SongInputs
     frames: int
     seed: int
@@ -51,6 +53,7 @@ class Job:
     windows: tuple[tuple[float, float], ...] = ()
     timbre: Any = None  # [Tr, C] latents of a reference clip (the song's style audio); None: silence
     record: dict[str, Any] = field(default_factory=dict)
+    instruction: str | None = None  # lego / extract (``tasks.py``): the instruction naming the track
 
 
 def soft_mask(mask: Any, crossfade: int) -> Any:
@@ -106,11 +109,11 @@ def edit_tensors(source: Any, silence: Any, windows: Sequence[tuple[float, float
     return src[None], chunk[None], spans
 
 
-def _prompts(model: Any, inputs: SongInputs, task: str, device: Any, length: int | None = None
-             ) -> tuple[Any, Any, Any, Any]:
+def _prompts(model: Any, inputs: SongInputs, task: str, device: Any, length: int | None = None,
+             instruction: str | None = None) -> tuple[Any, Any, Any, Any]:
     from engine.nn.ace_step.prompts import instruction_for, lyric_prompt, text_prompt
 
-    instruction = instruction_for("repaint" if task == "extend" else task)
+    instruction = instruction or instruction_for("repaint" if task == "extend" else task)
     text = text_prompt(instruction, inputs.caption, inputs.metas)
     ids, mask = model.text_tokenizer.text([text], length)
     lids, lmask = model.text_tokenizer.lyrics([lyric_prompt(inputs.language, inputs.lyrics)])
@@ -119,13 +122,14 @@ def _prompts(model: Any, inputs: SongInputs, task: str, device: Any, length: int
     return hidden, mask, model.text_encoder.embed(lids), lmask
 
 
-def condition(model: Any, inputs: SongInputs, task: str, src: Any, chunk: Any, timbre: Any) -> Any:
+def condition(model: Any, inputs: SongInputs, task: str, src: Any, chunk: Any, timbre: Any,
+              instruction: str | None = None) -> Any:
     """The model's condition for one item: encoder states of the prompts and the timbre reference, context
     ``[src | chunk mask]`` (cover: the model puts its hints in place of ``src``)."""
     import torch
 
     dev = src.device
-    hidden, mask, lyric, lmask = _prompts(model, inputs, task, dev)
+    hidden, mask, lyric, lmask = _prompts(model, inputs, task, dev, instruction=instruction)
     c = src.shape[-1]
     return model.condition(hidden, mask, lyric, lmask, timbre, torch.zeros(1, dtype=torch.long, device=dev),
                            src, chunk[..., None].expand(-1, -1, c), torch.tensor([task == "cover"], device=dev))
@@ -159,11 +163,16 @@ def run(model: Any, job: Job, *, on_step: Callable[[int, int], None] | None = No
             raise SongBridgeError(f"ACE-Step cover: the source latent must be [{frames}, {c}]")
         src = job.source.to(dev)[None]
         chunk = torch.ones(1, frames, dtype=torch.bool, device=dev)
+    elif job.task in CONTEXT_TASKS:  # the whole source latent as the context, nothing silenced (tasks.py)
+        if job.source is None or tuple(job.source.shape) != (frames, c) or not job.instruction:
+            raise SongBridgeError(f"ACE-Step {job.task}: needs the source latent [{frames}, {c}] and an instruction")
+        src = job.source.to(dev)[None]
+        chunk = torch.ones(1, frames, dtype=torch.bool, device=dev)
     else:
         src = silence_frames(silence, frames).to(dev)
         chunk = torch.ones(1, frames, dtype=torch.bool, device=dev)
     with torch.no_grad():
-        cond = condition(model, job.inputs, job.task, src, chunk, timbre)
+        cond = condition(model, job.inputs, job.task, src, chunk, timbre, job.instruction)
         switch = None
         if job.task == "cover" and s.cover_strength < 1.0:
             switch = condition(model, job.inputs, "text2music", silence_frames(silence, frames).to(dev), chunk,
