@@ -169,7 +169,8 @@ HANDLERS: dict[type, Handler] = {
     p.SetProperty: set_song, p.Listen: listen,
     p.Generate: job_requests.submit, p.Edit: job_requests.submit, p.GenerateHere: job_requests.generate_here,
     p.Cancel: job_requests.cancel, p.Accept: accept,
-    p.Split: take_commands.analyse, p.FindGrid: take_commands.analyse, p.MakeLoop: take_commands.make_loop, p.Render: take_commands.render,
+    p.Split: take_commands.analyse, p.FindGrid: take_commands.analyse, p.MakeLoop: take_commands.make_loop,
+    p.Render: take_commands.render, p.AddPart: take_commands.add_part,
     p.Land: land, p.Audition: audition, p.FollowTransport: follow, p.TransportUpdate: transport,
     p.DawSync: daw_sync.handle, p.DawOsc: daw_sync.handle,
 }

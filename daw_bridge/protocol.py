@@ -111,6 +111,15 @@ class Split:
 
 
 @dataclass(frozen=True)
+class AddPart:
+    """Add one instrument over a take (None: the newest song take), or take it out alone (``alone``)."""
+
+    track: str
+    take: str | None = None
+    alone: bool = False
+
+
+@dataclass(frozen=True)
 class Render:
     """Render a take (None: the song as comped, else the song's take) through its chains into the project's
     renders/ folder; ``settings``: format, bits, loudness, ceiling, fx (checked by the session)."""
@@ -197,7 +206,7 @@ class BadRequest:
     message: str
 
 
-Command = (Ping | Generate | GenerateHere | MakeLoop | Edit | Cancel | JobStatus | Audition | Accept | Split | FindGrid | Render
+Command = (Ping | Generate | GenerateHere | MakeLoop | Edit | Cancel | JobStatus | Audition | Accept | Split | FindGrid | Render | AddPart
            | Land
            | GetProperty | SetProperty
            | Listen | FollowTransport | TransportUpdate | BadRequest | BridgeStats | DawSync | DawOsc)

@@ -64,3 +64,14 @@ def render(bridge: Any, env: p.Envelope, cmd: p.Render) -> None:
     session = bridge.session
     job_id = session.render(cmd.take, settings, origin="daw", requester=requester(env, 1))
     bridge.reply(env, f"{ROOT}/job/queued", job_id, job_label(session, job_id))
+
+
+def add_part(bridge: Any, env: p.Envelope, cmd: p.AddPart) -> None:
+    """Add an instrument over a take (or take it out alone): one session call, checked whole before it queues."""
+    why = admission(bridge, env, 1)
+    if why is not None:
+        refuse_busy(bridge, env, why)
+        return
+    session = bridge.session
+    job_id = session.add_part(cmd.take, cmd.track, alone=cmd.alone, origin="daw", requester=requester(env, 1))
+    bridge.reply(env, f"{ROOT}/job/queued", job_id, job_label(session, job_id))

@@ -36,6 +36,7 @@ HANDLERS = {
     ("loop",): "loop:run",
     ("grid",): "analyse:grid",
     ("split",): "analyse:split",
+    ("add-part",): "parts:run",
     ("style", "save"): "style:save",
     ("style", "list"): "style:list_",
     ("style", "show"): "style:show",
@@ -304,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     spl.add_argument("--two", action="store_true", help="vocal and instrumental instead of four stems")
     spl.add_argument("-o", "--output", metavar="DIR", help="for a file: where its stems go")
     spl.add_argument("--models", metavar="DIR", help="model folder (default: setting or SONGBRIDGE_MODELS)")
+
+    from songbridge.commands import parts
+
+    parts.add_parser(sub)
 
     mod = sub.add_parser("models", help="model folder status, the tiny random test model, parity with the reference")
     msub = mod.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)

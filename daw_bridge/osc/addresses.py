@@ -252,6 +252,10 @@ ROUTES: dict[str, Route] = {
                                                  v.get("at_bar") or None),
                             "a loop of bars (4) at bpm (the DAW's tempo when following, else the song's), landed at "
                             "at_bar (where the DAW is) on a track named after the prompt"),
+    "/take/add_part": Route((Arg("track", "str"), Arg("take", "str", True), Arg("alone", "bool", True)),
+                            lambda v: p.AddPart(v["track"], v.get("take") or None, bool(v.get("alone", False))),
+                            "add one instrument over a take (ACE-Step base: bass, drums, guitar, ...; take '' = the "
+                            "newest song take); alone=1: take that instrument out of it alone"),
     "/job/render": Route((Arg("take", "str", True), Arg("json", "str", True)), _render_json,
                          'render a take ("": the song as comped) into renders/: JSON {"format": "wav"|"flac", "bits", '
                          '"loudness": LUFS|null, "ceiling": dBTP, "fx": {stem: preset|null}}'),

@@ -44,6 +44,7 @@ class MakeTakes:
         def submit(self, job: Any, purpose: Purpose) -> str: ...
         def _engine(self) -> Any: ...
         def daw_tempo(self) -> float | None: ...
+        def take_to_accept(self, take_id: str | None) -> str: ...
         auto_land: bool
         lander: Any
 
@@ -117,6 +118,48 @@ class MakeTakes:
                               land_at=req.at_bar)
             return self._queue_takes(p.backend, req.takes, req.seed, purpose, params=p.params, duration_s=p.seconds,
                                      label=p.label, priority=PRIORITY_INTERACTIVE)
+
+    def add_part(self, take_id: str | None, track: str, *, alone: bool = False, caption: str | None = None,
+                 seed: int | None = None, origin: str = "app", requester: Requester | None = None,
+                 follow_ups: Sequence[FollowUp] = ()) -> str:
+        """"Add a bass to this take": a new take of the take (the newest song take unless named) with one more
+        instrument made over it (ACE-Step's lego: its stems plus the new one); ``alone``: that instrument taken out
+        of the take instead (extract: a take of it alone). ``track``: one of ACE-Step's track names. Needs the
+        ACE-Step base model; refused, naming why, before anything is queued (:meth:`check_part`)."""
+        from engine.backends.base import EditSpec
+        from engine.service import PRIORITY_INTERACTIVE
+
+        ups = followups.checked(follow_ups)
+        self._engine()
+        with self._mutex:
+            take_id, params, label = self.check_part(take_id, track, alone=alone, caption=caption)
+            purpose = Purpose("generate", origin=origin, requester=requester, follow_ups=ups, base_take=take_id)
+            return self._queue_takes("ace-step", 1, seed, purpose, params=params, edit=EditSpec(take_id, ()),
+                                     label=label, priority=PRIORITY_INTERACTIVE)
+
+    def check_part(self, take_id: str | None, track: str, *, alone: bool = False,
+                   caption: str | None = None) -> tuple[str, dict[str, Any], str]:
+        """:meth:`add_part`'s request checked whole without an engine (the take, the track, the base model
+        installed): (the take's id, the backend's parameters, the job's label). Raises SongBridgeError naming
+        what is wrong."""
+        from engine.backends import registry
+        from engine.backends.ace_step.backend import AceStepBackend
+        from engine.backends.ace_step.tasks import check_task, check_track, variant_for
+        from engine.comp import is_loop
+
+        take = self.song.take(self.take_to_accept(take_id))
+        if is_loop(take):
+            raise SongBridgeError(f"{take.id} is a loop: a part is added to a song take")
+        task = "extract" if alone else "lego"
+        track = check_track(track, task)
+        params: dict[str, Any] = {"task": task, "track": track}  # on the base model (variant_for)
+        if caption:
+            params["caption"] = caption
+        params = registry.check_request_params("ace-step", params)
+        backend = AceStepBackend(models_dir=str(self.models))
+        check_task(params, backend.files(variant_for(backend, params)))  # the base model is there
+        label = f"take the {track} out of {take.id}" if alone else f"add a {track} to {take.id}"
+        return take.id, params, label
 
     def _policy(self, ups: tuple[FollowUp, ...], lock: bool) -> tuple[FollowUp, ...]:
         """The session's policies as follow-ups around the caller's: new bars of a take locked to the DAW's tempo
