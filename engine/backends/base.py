@@ -76,6 +76,15 @@ class Backend(Protocol):
         """Render the take into ``request.out_dir`` and return it."""
 
 
+@runtime_checkable
+class ChecksRequests(Protocol):
+    """A backend that can tell, from its installed files alone (no weights read, no torch), whether it can run a
+    request's parameters (a task only one of its models was trained for)."""
+
+    def check_request(self, params: Mapping[str, Any]) -> None:
+        """Raise SongBridgeError naming what the installed files cannot do with ``params``."""
+
+
 class Steps:
     """Counts the steps of a job: each call checks cancellation first (raising :class:`Cancelled`), then reports
     ``(done, total)``."""

@@ -62,6 +62,16 @@ def check_request_params(name: str, params: Mapping[str, Any], label: str = "--p
     return check_params(name, param_specs(name), params, label)
 
 
+def check_ready(name: str, params: Mapping[str, Any], **settings: Any) -> None:
+    """Refuse, before anything is queued, parameters the installed files of ``name`` cannot run (for a backend that
+    can tell from its files: :class:`~engine.backends.base.ChecksRequests`)."""
+    from .base import ChecksRequests
+
+    backend = create(name, **settings)
+    if isinstance(backend, ChecksRequests):
+        backend.check_request(params)
+
+
 def best_available(notes: list[str] | None = None, **settings: object) -> Backend:
     """The most capable backend that can run here; the guide renderer always can. A backend whose files are
     present but broken or incomplete is skipped with a sentence in ``notes``."""

@@ -143,21 +143,16 @@ class MakeTakes:
         installed): (the take's id, the backend's parameters, the job's label). Raises SongBridgeError naming
         what is wrong."""
         from engine.backends import registry
-        from engine.backends.ace_step.backend import AceStepBackend
-        from engine.backends.ace_step.tasks import check_task, check_track, variant_for
         from engine.comp import is_loop
 
         take = self.song.take(self.take_to_accept(take_id))
         if is_loop(take):
             raise SongBridgeError(f"{take.id} is a loop: a part is added to a song take")
-        task = "extract" if alone else "lego"
-        track = check_track(track, task)
-        params: dict[str, Any] = {"task": task, "track": track}  # on the base model (variant_for)
+        params: dict[str, Any] = {"task": "extract" if alone else "lego", "track": track}  # on the base model
         if caption:
             params["caption"] = caption
-        params = registry.check_request_params("ace-step", params)
-        backend = AceStepBackend(models_dir=str(self.models))
-        check_task(params, backend.files(variant_for(backend, params)))  # the base model is there
+        params = registry.check_request_params("ace-step", params, "{name}")
+        registry.check_ready("ace-step", params, models_dir=str(self.models))  # the track, the base model there
         label = f"take the {track} out of {take.id}" if alone else f"add a {track} to {take.id}"
         return take.id, params, label
 

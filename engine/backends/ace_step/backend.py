@@ -14,6 +14,7 @@ sha256 and licence (ACE-Step MIT, Qwen3-Embedding Apache-2.0).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,13 @@ class AceStepBackend:
             return False, "; ".join(problems)
         return True, (f"{files.model_id} ({files.variant}) in {files.root}; licence: ACE-Step {LICENCE}, "
                       f"Qwen3-Embedding {TEXT_LICENCE}")
+
+    def check_request(self, params: Mapping[str, Any]) -> None:
+        """A track task (lego, extract) with a valid track, on a model that was trained for it (the base), from the
+        files alone."""
+        from .tasks import check_task, variant_for
+
+        check_task(params, self.files(variant_for(self, params)))
 
     def installed(self) -> bool:
         return installed(self.models_dir)
