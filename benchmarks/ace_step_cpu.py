@@ -47,10 +47,12 @@ def main() -> None:
     choice = cpu_precision(None, width=dit.dit.hidden_size)
     eff = cost.CPU_EFFICIENCY_LOW if choice.name != "fp32" else cost.CPU_EFFICIENCY
     est = cost.seconds(flops, rate_gflops=rate, efficiency=eff)
+    chunk = min(frames, cost.DECODE_CHUNK)  # the decoder's window, as the backend decodes
+    fp32 = cost.peak_bytes(dit, vae, text, frames, False, decode_chunk=chunk) / 2**30
+    bf16 = cost.peak_bytes(dit, vae, text, frames, False, per=2, decode_chunk=chunk) / 2**30
     print(f"estimate (the backend's rule: measured fp32 {rate:.0f} GFLOP/s, {choice.name} chosen): {est:.0f} s "
-          f"without loading; peak memory (CPU RAM, or VRAM on a GPU; float32 as the backend runs) "
-          f"{cost.peak_bytes(dit, vae, text, frames, False) / 2**30:.1f} GiB; in bfloat16 it would be "
-          f"{cost.peak_bytes(dit, vae, text, frames, False, per=2) / 2**30:.1f} GiB")
+          f"without loading; peak memory (CPU RAM, or VRAM on a GPU; float32 as the backend runs) {fp32:.1f} GiB; "
+          f"in bfloat16 it would be {bf16:.1f} GiB")
     if args.no_measure:
         return
     import copy

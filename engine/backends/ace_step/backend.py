@@ -130,7 +130,7 @@ class AceStepBackend:
             low = cpu_precision(self.precision, width=dit.dit.hidden_size).name != "fp32"
             secs = cost.seconds(flops, rate_gflops=measured_rates().get("fp32", 100.0), load_gb=load_gb,
                                 efficiency=cost.CPU_EFFICIENCY_LOW if low else cost.CPU_EFFICIENCY) + 1.0
-        return secs, cost.peak_bytes(dit, vae, text, frames, guided)
+        return secs, cost.peak_bytes(dit, vae, text, frames, guided, decode_chunk=min(frames, cost.DECODE_CHUNK))
 
     def _cuda(self) -> bool:
         if self.device is not None:

@@ -18,6 +18,9 @@ LOAD_S_PER_GB = 3.0
 #: part reached on the shared 2-core VM (``benchmarks/ace_step_cpu.py``, load 3-4.5, 60 s song): real-size DiT
 #: layers over 750 tokens 47-68 GFLOP/s in float32, the real-size decoder 30 GFLOP/s (plain, float32); with the
 #: feed-forward products in bfloat16 the DiT ran 1.7x faster, the decoder's inference form in bfloat16 1.8x
+#: a song longer than this many latent frames (25 a second) is decoded in overlapping windows of it (``pipeline.decode``)
+DECODE_CHUNK = 256
+DECODE_OVERLAP = 32
 CPU_EFFICIENCY = {"text": 0.3, "dit": 0.3, "decode": 0.16, "encode": 0.16}
 CPU_EFFICIENCY_LOW = {"text": 0.3, "dit": 0.5, "decode": 0.28, "encode": 0.28}
 #: encoder tokens a song sends to the cross-attention: caption prompt + lyrics + one timbre slot (rough)

@@ -247,11 +247,20 @@ def prepare_for_cpu(model: Any, dtype: Any) -> str:
 
 
 def decode(model: Any, latent: Any) -> Any:
-    """[2, samples] float32 numpy audio at the VAE's rate."""
+    """[2, samples] float32 numpy audio at the VAE's rate. A long song is decoded in overlapping windows of
+    :data:`DECODE_CHUNK` frames (``engine.nn.vae.chunked``: each window's edges trimmed), so the decoder's memory
+    does not grow with the song (a 60 s song decoded whole peaked near 18 GiB in float32)."""
     import torch
 
+    from engine.nn.vae import chunked
+
+    from .cost import DECODE_CHUNK, DECODE_OVERLAP
+
+    hop = int(model.vae.hop)
+    z = latent.transpose(1, 2)  # [B, C, T]
     with torch.no_grad():
-        wav = model.vae.decode(latent)
+        wav = chunked(model.vae.oobleck.decode, z, 1, hop, z.shape[-1], chunk=DECODE_CHUNK,
+                      overlap=DECODE_OVERLAP)
     return wav[0].float().cpu().numpy()
 
 
