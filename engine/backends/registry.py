@@ -19,8 +19,9 @@ _FACTORIES: dict[str, str] = {
     "stable-audio-small": "engine.backends.stable_audio.backend:StableAudioSmallBackend",
     "ace-step": "engine.backends.ace_step.backend:AceStepBackend",
 }
-#: Preference order for "the best available backend" for a song with lyrics (Stable Audio makes loops and beds).
-PREFERENCE = ("diffrhythm", "guide")
+#: Preference order for "the best available backend" for a song with lyrics (Stable Audio makes loops and beds):
+#: ACE-Step 1.5 (the strongest open song model) when its files are installed, then DiffRhythm, then the guide.
+PREFERENCE = ("ace-step", "diffrhythm", "guide")
 #: Backends that load no model and import no torch: a one-shot command runs their jobs in its own process (the
 #: same worker loop, in a thread) instead of starting a worker process, which took longer than the render.
 NO_WORKER = frozenset({"guide"})
