@@ -95,7 +95,8 @@ def submit(bridge: Any, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
     style = _style(session.song, cmd) if isinstance(cmd, p.Generate) else None
     if isinstance(cmd, p.Edit):
         req = Regenerate(sections=cmd.sections, bars=cmd.bars, seconds=cmd.ranges, lines=cmd.line_ids,
-                         take=cmd.take or None, lyrics=cmd.new_lyrics, takes=takes, seed=cmd.seed, backend=cmd.backend)
+                         take=cmd.take or None, lyrics=cmd.new_lyrics, takes=takes, seed=cmd.seed, backend=cmd.backend,
+                         params=dict(cmd.params))
     elif cmd.section or cmd.bars or cmd.seconds:
         req = Regenerate(sections=(cmd.section,) if cmd.section else (), bars=(cmd.bars,) if cmd.bars else (),
                          seconds=(cmd.seconds,) if cmd.seconds else (), takes=takes, seed=cmd.seed,

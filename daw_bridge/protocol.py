@@ -60,6 +60,7 @@ class Edit:
     bars: tuple[tuple[float, float], ...] = ()  # [start, end) in 1-based bars
     takes: int = 1
     backend: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()  # backend options (checked by the session against the backend)
 
 
 @dataclass(frozen=True)

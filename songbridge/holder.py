@@ -32,8 +32,10 @@ def edit_message(req: Any) -> tuple[str, str]:
         data["seed"] = req.seed
     if req.backend:
         data["backend"] = req.backend
-    if req.params or req.style is not None:
-        raise SongBridgeError("backend parameters and a new style cannot be sent to the program holding the project")
+    if req.params:
+        data["params"] = dict(req.params)
+    if req.style is not None:
+        raise SongBridgeError("a new style cannot be sent to the program holding the project")
     return req.take or "", json.dumps(data)
 
 

@@ -165,10 +165,10 @@ def _render_json(v: dict[str, Any]) -> p.Command:
 
 def _edit_json(v: dict[str, Any]) -> p.Command:
     data = _load_json(v["json"])
-    keys = {"ranges", "bars", "sections", "lines", "lyrics", "takes", "seed", "backend"}
+    keys = {"ranges", "bars", "sections", "lines", "lyrics", "takes", "seed", "backend", "params"}
     if not isinstance(data, dict) or set(data) - keys:
-        raise ArgError("json must be an object with ranges, bars, sections, lines, lyrics, takes, seed and/or "
-                       "backend")
+        raise ArgError("json must be an object with ranges, bars, sections, lines, lyrics, takes, seed, backend "
+                       "and/or params")
     spans = {}
     for key, unit in (("ranges", "seconds"), ("bars", "1-based bars")):
         val = data.get(key, [])
@@ -192,9 +192,16 @@ def _edit_json(v: dict[str, Any]) -> p.Command:
     if backend is not None and not isinstance(backend, str):
         raise ArgError("json.backend must be a string")
     seed = None if data.get("seed") is None else _seed(data["seed"], "json.seed")
+    params = data.get("params", {})
+    if not isinstance(params, dict) or len(params) > 32 or not all(
+            isinstance(k, str) and len(k) <= 64 and isinstance(x, str | int | float) for k, x in params.items()):
+        raise ArgError("json.params must map backend option names to numbers, strings or true/false")
+    if any(isinstance(x, float) and not math.isfinite(x) for x in params.values()):
+        raise ArgError("json.params: numbers must be finite")
     return p.Edit(v["take"], tuple(_range(a, b, "json.ranges") for a, b in spans["ranges"]), tuple(lines),
                   tuple(lyrics.items()), seed, tuple(sections),
-                  tuple(_range(a, b, "json.bars") for a, b in spans["bars"]), _positive_takes(data), backend or None)
+                  tuple(_range(a, b, "json.bars") for a, b in spans["bars"]), _positive_takes(data), backend or None,
+                  tuple(sorted(params.items())))
 
 
 @dataclass(frozen=True)

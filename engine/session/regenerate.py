@@ -221,6 +221,10 @@ def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -
     backend = req.backend or take.backend
     if backends is not None and backend not in backends:
         raise SongBridgeError(f"backend: no backend {backend!r}; backends: {', '.join(backends)}")
+    if req.params and backends is not None:  # named, typed and in range for that backend
+        from engine.backends import registry
+
+        registry.check_request_params(backend, req.params, "parameter {name}")
     parts = [s.name for s in sections]
     parts += [f"bars {a:g}-{b:g}" for a, b in bars] + [f"{a:g}-{b:g} s" for a, b in seconds]
     parts += [f"{len(req.lines)} line{'s' if len(req.lines) > 1 else ''}"] if req.lines else []

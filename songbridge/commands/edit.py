@@ -29,6 +29,10 @@ def add_parser(sub: Any) -> None:
     ed.add_argument("--takes", type=int, default=1, help="how many takes (default 1)")
     ed.add_argument("--seed", type=int, help="seed of the first take")
     ed.add_argument("--backend", help="default: the backend that made the take")
+    ed.add_argument("--param", action="append", metavar="KEY=VALUE", help="a backend option, e.g. cover_strength=0.8 "
+                    "(ace-step) or quality=draft (diffrhythm); checked against what the backend takes")
+    ed.add_argument("--models", metavar="DIR", help="model folder, when nothing holds the project (default: setting "
+                    "or SONGBRIDGE_MODELS)")
     ed.add_argument("--engine", metavar="URL", help="when nothing holds the project: 'local' (default), 'thread' or "
                     "a remote engine, http(s)://HOST:PORT")
     ed.add_argument("--key-file", metavar="FILE", help="the remote engine's shared key (or SONGBRIDGE_ENGINE_KEY)")
@@ -48,6 +52,7 @@ def _span(text: str, option: str) -> tuple[float, float]:
 def request(args: argparse.Namespace) -> Any:
     """The command line as the session's :class:`~engine.session.Regenerate` (checked against the song later)."""
     from engine.session import Regenerate
+    from songbridge.commands.generate import parse_params
 
     lines = tuple(x.strip() for group in args.lines for x in group.split(",") if x.strip())
     lyrics: tuple[tuple[str, str], ...] = ()
@@ -57,7 +62,7 @@ def request(args: argparse.Namespace) -> Any:
         lyrics = ((lines[0], args.lyrics),)
     return Regenerate(sections=tuple(args.section), bars=tuple(_span(b, "--bars") for b in args.bars),
                       seconds=tuple(_span(s, "--seconds") for s in args.seconds), lines=lines, take=args.take,
-                      lyrics=lyrics, takes=args.takes, seed=args.seed, backend=args.backend)
+                      lyrics=lyrics, takes=args.takes, seed=args.seed, backend=args.backend, params=parse_params(args.param))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,8 +75,14 @@ def run(args: argparse.Namespace) -> int:
     except ProjectBusy as exc:
         from songbridge.holder import regenerate_there
 
+        if args.models:
+            raise SongBridgeError(f"{exc}; --models cannot be sent to it (it uses its own models folder)") from None
         return regenerate_there(exc, req)
     try:
+        if args.models:
+            from engine.settings import models_dir
+
+            session.backend_settings["models_dir"] = str(models_dir(args.models)[0])
         return _headless(session, req, args)
     finally:
         session.close()

@@ -23,7 +23,7 @@ from engine.backends.base import BackendUnavailable, GenerationRequest, Progress
 from engine.backends.params import Param, check_params
 from engine.backends.takes import TakeWriter
 from engine.errors import SongBridgeError
-from engine.song.model import Take
+from engine.song.model import Take, TimeRange
 
 from .catalog import LICENCE, TEXT_LICENCE, VARIANTS
 from .files import AceStepFiles, AceStepFilesError, installed, locate
@@ -229,7 +229,7 @@ class AceStepBackend:
         take = Take(id=request.take_id, backend=self.name, seed=request.seed, name=request.name,
                     model_id=files.model_id, weights_sha256=weights[0]["sha256"], params={**params, **used},
                     lrc=_lrc(request), style=request.style, parent=request.edit.source_take if request.edit else None,
-                    edited_ranges=request.edit.ranges if request.edit else (), duration_s=len(audio) / 44100,
+                    edited_ranges=_edited(request, planned), duration_s=len(audio) / 44100,
                     stems=("song",))
         extra = {"weights": weights, "licence": f"ACE-Step 1.5: {LICENCE}; Qwen3-Embedding-0.6B: {TEXT_LICENCE}",
                  "ace_step": {"task": planned.task, "lyrics": planned.inputs.lyrics,
@@ -344,3 +344,12 @@ def _lrc(request: GenerationRequest) -> str:
     from engine.lyrics import lrc_from_lines
 
     return format_lrc(lrc_from_lines(request.lyrics, request.sections))
+
+
+def _edited(request: GenerationRequest, planned: Any) -> tuple[TimeRange, ...]:
+    """What of the source take the new take remade: a cover remakes all of it, whatever ranges were asked."""
+    if request.edit is None:
+        return ()
+    if planned.task == "cover":
+        return tuple(TimeRange(float(a), float(b)) for a, b in planned.windows)
+    return tuple(request.edit.ranges)
