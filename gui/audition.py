@@ -61,6 +61,7 @@ class Audition:
     engine: Any
     tasks: Any
     _take_build = 0  # the newest take load asked for: an older one that finishes later is dropped
+    _b_build = 0  # the newest load of slot B alone (compare, A/B)
 
     def play_take(self, take_id: str) -> None:
         if self.player is None:
@@ -80,12 +81,24 @@ class Audition:
 
     def _load_takes(self, takes: list[tuple[Any, str]], then: Any) -> None:
         """Open ``takes`` (take, player slot) with their chains on a worker thread, then hand the player the sources
-        and call ``then`` on the GUI thread; a newer load (or the song) supersedes it."""
+        and call ``then`` on the GUI thread; a newer load (or the song) supersedes it. A load for slot B alone
+        (compare, A/B) is superseded by a newer one for B or by any newer load of A, and never supersedes a take
+        still loading for A (pressing A/B just after double-clicking a take hears both)."""
         from .loop_audition import load_source
 
         project = self.doc.project
-        self._take_build += 1
-        build = self._take_build
+        if all(slot == "B" for _take, slot in takes):
+            self._b_build += 1
+            mine = (self._take_build, self._b_build)
+
+            def current() -> bool:
+                return (self._take_build, self._b_build) == mine
+        else:
+            self._take_build += 1
+            build = self._take_build
+
+            def current() -> bool:
+                return build == self._take_build
         if any(has_chains(project, t) for t, _slot in takes):
             self.statusBar().showMessage(f"{takes[0][0].id}: loading effects…", 10000)
 
@@ -102,7 +115,7 @@ class Audition:
             return out
 
         def ready(loaded: list[tuple[Any, str, list[str]]]) -> None:
-            if build != self._take_build or self.player is None:
+            if not current() or self.player is None:
                 for src, _slot, _notes in loaded:
                     src.close()
                 return
@@ -116,7 +129,7 @@ class Audition:
             then()
 
         def failed(exc: BaseException) -> None:
-            if build == self._take_build:
+            if current():
                 self.statusBar().showMessage(f"cannot play {takes[0][0].id}: {exc}", 8000)
 
         self.tasks.run(work, ready, failed)
@@ -139,15 +152,18 @@ class Audition:
         self._load_takes([(take, "A")], lambda: None)
 
     def compare_take(self, take_id: str) -> None:
-        """A/B: the chosen take becomes B at the play head."""
+        """A/B: the chosen take becomes B at the play head (its files and chains opened on a worker thread; a newer
+        load supersedes it)."""
         if self.player is None:
             self.statusBar().showMessage("no audio device", 4000)
             return
         take = self.doc.song.take(take_id)
-        self.player.load(self.doc.project.audio_dir(take_id), slot="B", stems=list(take.stems))
-        self._b_take = take.name or take.id
-        self._mark_b(take_id)
-        self.player.ab("B")
+
+        def switch() -> None:
+            self._b_take = take.name or take.id
+            self._mark_b(take_id)
+            self.player.ab("B")
+        self._load_takes([(take, "B")], switch)
 
     def render_take(self, take_id: str) -> str:
         """Render for the DAW: one session call (``Session.render``); a refusal (a bad chain, a plugin not allowed)
@@ -262,13 +278,20 @@ class Audition:
             self.player.set_loop(*self.timeline.range)
 
     def ab(self) -> None:
-        if self.player is not None and len(self.doc.song.takes) >= 2:
-            other = self.doc.song.takes[-2]
-            if getattr(self, "_b_take", None) != (other.name or other.id):
-                self.player.load(self.doc.project.audio_dir(other.id), slot="B", stems=list(other.stems))
-                self._b_take = other.name or other.id
-                self._mark_b(other.id)
+        """Switch between A and B; the first time, the take before the newest becomes B (opened on a worker thread,
+        then switched to; a newer load supersedes it)."""
+        if self.player is None or len(self.doc.song.takes) < 2:
+            return
+        other = self.doc.song.takes[-2]
+        if getattr(self, "_b_take", None) == (other.name or other.id):
             self.player.ab()
+            return
+
+        def switch() -> None:
+            self._b_take = other.name or other.id
+            self._mark_b(other.id)
+            self.player.ab()
+        self._load_takes([(other, "B")], switch)
 
     def _mark_b(self, take_id: str) -> None:
         """The take lanes show which take is A and which is B (the one heard is filled)."""

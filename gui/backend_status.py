@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 LABELS = {"guide": "Guide renderer", "diffrhythm": "DiffRhythm", "stable-audio": "Stable Audio Open 1.0",
-          "stable-audio-small": "Stable Audio Open Small"}
+          "stable-audio-small": "Stable Audio Open Small", "ace-step": "ACE-Step 1.5"}
 
 
 @dataclass(frozen=True)
@@ -126,15 +126,18 @@ class BackendChecker(QObject):
 LIGHT_ESTIMATES = frozenset({"guide"})
 
 
-def estimate_text(name: str, models: Path, folder: Path, style: Any, duration_s: float, steps: int) -> str:
-    """"about 12.3 s, 640 MiB per take" for a take of ``duration_s`` with backend ``name`` (models in ``models``)."""
+def estimate_text(name: str, models: Path, folder: Path, style: Any, duration_s: float,
+                  params: dict[str, Any] | None = None) -> str:
+    """"about 12.3 s, 640 MiB per take" for a take of ``duration_s`` with backend ``name`` (models in ``models``)
+    and the parameters the Generate panel would send (``params``: those the backend declares)."""
     from engine.backends import registry
     from engine.backends.base import GenerationRequest
     from engine.estimates import estimate_seconds
 
     backend = registry.create(name, models_dir=str(models))
+    declared = getattr(backend, "params", {})
     req = GenerationRequest("est", folder / "takes" / "est", (), style, max(1.0, duration_s), 0,
-                            params={"steps": steps} if "steps" in getattr(backend, "params", {}) else {})
+                            params={k: v for k, v in (params or {}).items() if k in declared})
     seconds, mem = backend.estimate(req)
     seconds = estimate_seconds(backend.name, req.duration_s, seconds)
     return f"about {seconds:.1f} s, {mem / 2**20:.0f} MiB per take"
@@ -150,8 +153,9 @@ class Estimator:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, name: str, models: Path, folder: Path, style: Any, duration_s: float, steps: int) -> str:
-        args = (name, models, folder, style, duration_s, steps)
+    def __call__(self, name: str, models: Path, folder: Path, style: Any, duration_s: float,
+                 params: dict[str, Any] | None = None) -> str:
+        args = (name, models, folder, style, duration_s, params)
         if name in LIGHT_ESTIMATES or "torch" in sys.modules:
             return estimate_text(*args)
         with self._lock:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 
 class Background(QObject):
@@ -22,7 +22,8 @@ class Background(QObject):
     def __init__(self, parent: QObject | None = None, workers: int = 2):
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="songbridge-gui-task")
-        self._finished.connect(self._deliver)
+        # queued even when the work is done before ``run`` returns (its callback then fires on this thread)
+        self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self.pending = 0
 
     def run(self, work: Callable[[], Any], on_done: Callable[[Any], None] | None = None,

@@ -1,8 +1,9 @@
 """The DAW link panel: where the bridge listens, who has talked to it, what the DAW's clock says, and whether the
 project's DAW adapter can land stems (a Test button), a Land button and the last landing; where the DAW's OSC
 listens (host and port, set here as over OSC), Pull (the DAW's tempo and markers into the song, undoable) and Push
-(the song's sections and tempo into the DAW) and their last result. Every button sends the bridge the same command
-as the OSC address it names (``/songbridge/daw/set/osc``, ``/daw/pull``, ``/daw/push``, ``/stems/land``). Reads the
+(the song's sections and tempo into the DAW) and their last result. Land is one session call (``land_section``, which
+the table's rows "Land the song in DAW" and a section's "Land in DAW" run too); the other buttons send the bridge the
+same command as the OSC address they name (``/songbridge/daw/set/osc``, ``/daw/pull``, ``/daw/push``). Reads the
 bridge and the session twice a second."""
 
 from __future__ import annotations
@@ -125,12 +126,17 @@ class DawLinkPanel(QWidget):
         self.refresh()
 
     def land(self) -> None:
+        """The Land button: what the box names (a section, or the whole song), as the table's rows land it."""
+        self.land_section(self.land_what.currentData(), self.land_what.currentText())
+
+    def land_section(self, section: str | None, what: str = "") -> None:
+        """Land a section's accepted take (None: the whole song) in the DAW: one session call, on the bridge's
+        thread (the rows "Land the song in DAW" and a section's "Land in DAW", and the Land button)."""
         if self.bridge is None:
             self.landed.setText("✖ the DAW bridge is off" + (f": {self.off_reason}" if self.off_reason else ""))
             return
-        section = self.land_what.currentData()
         self.bridge.run_later(lambda b=self.bridge: b.session.land(None, section, origin="app"))  # one session call
-        self.landed.setText(f"landing {self.land_what.currentText()} …")
+        self.landed.setText(f"landing {what or section or 'the whole song'} …")
 
     def _send(self, command: Any, address: str) -> bool:
         from daw_bridge import protocol as p

@@ -1,14 +1,14 @@
 """The Loops lane of the timeline: each loop clip drawn at its bar, its length in bars, with its prompt and its
 waveform. Drag a clip to move it (snapped to bars; one undoable "Move loop" edit on release; a bar at or past the song's
-end is refused: the clip snaps back and the status bar says why); right-click for Play
-from here, Move to the play head and Land in DAW. The lane is there when the song has loops.
+end is refused: the clip snaps back and the status bar says why); a click selects a clip (what the Loops menu acts
+on; else the clip at the play head); right-click for the Loops menu's rows acting on the clip (``gui.actions.table``:
+Play from its bar, Move to the play head, Land in DAW). The lane is there when the song has loops.
 
 Mixed into :class:`gui.timeline.Timeline`, which has the geometry (``x_of``, ``t_of``, ``lane_top``) and the drag
 state; painting adds to the timeline's own paint (this class comes first in its bases)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +71,7 @@ class LoopLane:
     peaks: Any
     playhead_s: float
     px_per_s: float
-    #: What the window does for a clip's context menu: "play" (from its bar), "land" (in the DAW); set by it.
-    loop_actions: dict[str, Callable[[str], Any]]
+    selected_loop: str | None = None  # the clip last clicked: what the Loops menu acts on
 
     # -- geometry --------------------------------------------------------------------------------------------------
     def loop_lane_h(self) -> int:
@@ -101,6 +100,15 @@ class LoopLane:
                 return item
         return None
 
+    def current_loop(self) -> str | None:
+        """The clip the Loops menu acts on: the one selected in the lane, else the one at the play head."""
+        ids = [lp.id for lp in self.song.loops]
+        if self.selected_loop in ids:
+            return self.selected_loop
+        here = [lp.id for lp in self.song.loops
+                if loop_span(self.song, lp)[0] <= self.playhead_s < loop_span(self.song, lp)[1]]
+        return here[-1] if here else None
+
     def loop_tip(self, item: LoopItem) -> str:
         lp = self.song.loop(item.loop_id)
         bpm = f" at {lp.bpm:g} bpm" if lp.bpm else ""
@@ -113,6 +121,7 @@ class LoopLane:
         if item is None:
             return self.in_loop_lane(y) and x >= LABEL_W  # an empty spot of the lane: nothing else there
         self._drag = drag_type("loop", x, (item.loop_id,), item.loop_id, item.start_s)  # type: ignore[attr-defined]
+        self.selected_loop = item.loop_id
         return True
 
     def loop_preview(self, loop_id: str, start_s: float, dx: float) -> Any:
@@ -140,34 +149,23 @@ class LoopLane:
         return True
 
     def contextMenuEvent(self, event: Any) -> None:  # Qt's name
+        from .actions.items import exec_once
+
         x, y = event.pos().x(), event.pos().y()
         item = self.loop_at(x, y)
         if item is None:
             super().contextMenuEvent(event)  # type: ignore[misc]
             return
-        menu = self.loop_menu(item)
-        menu.exec(event.globalPos())
+        exec_once(self.loop_menu(item), event.globalPos())
 
     def loop_menu(self, item: LoopItem) -> QMenu:
-        menu = QMenu(self)  # type: ignore[arg-type]
-        actions = getattr(self, "loop_actions", {})
-        play = menu.addAction(f"Play from bar {item.bar:g}")
-        play.triggered.connect(lambda: actions["play"](item.loop_id) if "play" in actions else None)
-        play.setEnabled("play" in actions)
-        here = snap_bar(self.doc.song, self.playhead_s)
-        why = past_end(self.doc.song, here)
-        move = menu.addAction(f"Move to the play head (bar {here:g})" + (" — past the song's end" if why else ""))
-        move.triggered.connect(lambda: self.move_loop(item.loop_id, here))
-        move.setEnabled(here != item.bar and not why)
-        move.setToolTip(why)
-        land = menu.addAction("Land in DAW (its own track, at its bar)")
-        land.triggered.connect(lambda: actions["land"](item.loop_id) if "land" in actions else None)
-        land.setEnabled("land" in actions)
-        every = menu.addAction("Land every loop in DAW")
-        every.triggered.connect(lambda: [actions["land"](lp.id) for lp in self.doc.song.loops]
-                                if "land" in actions else None)
-        every.setEnabled("land" in actions and len(self.doc.song.loops) > 1)
-        return menu
+        """A clip's right-click menu: the clip becomes the selected one, and the Loops menu's rows act on it."""
+        from .actions.items import item_menu
+        from .actions.spec import Target
+
+        self.selected_loop = item.loop_id
+        win = self.window()  # type: ignore[attr-defined]
+        return item_menu(self, win, Target("loop", item.loop_id, self.playhead_s, self))
 
     # -- painting ----------------------------------------------------------------------------------------------------
     def paintEvent(self, event: Any) -> None:
@@ -191,7 +189,7 @@ class LoopLane:
                 continue
             p.fillRect(r, LOOP_FILL)
             self._paint_loop_wave(p, item)
-            p.setPen(QPen(LOOP_EDGE, 1))
+            p.setPen(QPen(LOOP_EDGE, 2.5 if item.loop_id == self.selected_loop else 1))
             p.drawRect(r)
             p.setPen(theme.TEXT)
             text = QRectF(max(r.left(), LABEL_W) + 4, r.top(), r.right() - max(r.left(), LABEL_W) - 6, r.height())

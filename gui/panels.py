@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .backend_status import Estimator
+from .backend_options import BackendOptions
+from .backend_status import LABELS, Estimator
 from .background import Background
 from .document import DocumentModel
 from .preferences import lines_html, show_details
@@ -66,6 +67,7 @@ class GenerationPanel(QWidget):
         self.backend = QComboBox()
         for name in registry.names():
             self.backend.addItem(name)
+            self.backend.setItemData(self.backend.count() - 1, LABELS.get(name, name), Qt.ToolTipRole)
         if doc.song.takes and self.backend.findText(doc.song.takes[-1].backend) >= 0:
             self.backend.setCurrentText(doc.song.takes[-1].backend)  # go on with what made the last take
         self.availability = QLabel()
@@ -94,13 +96,15 @@ class GenerationPanel(QWidget):
         seed_row.addWidget(self.seed)
         seed_row.addWidget(self.lock_seed)
         self.steps = QSpinBox()
-        self.steps.setRange(2, 200)
-        self.steps.setValue(32)
+        self.steps.setRange(0, 200)  # 0 reads "default": the backend's own step count (ACE-Step turbo: 8)
+        self.steps.setSpecialValueText("default")
+        self.steps.setValue(0)
         self.cfg = QDoubleSpinBox()
         self.cfg.setRange(0.0, 20.0)
         self.cfg.setValue(4.0)
         self.takes = QSpinBox()
         self.takes.setRange(1, 16)
+        self.backend_options = BackendOptions(skip=("steps", "cfg"))  # the rest of the backend's Param list
         self.estimate = QLabel("-")
         form.addRow("Backend", self.backend)
         form.addRow("", self.availability)
@@ -110,6 +114,7 @@ class GenerationPanel(QWidget):
         form.addRow("Seed", seed_row)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.cfg)
+        form.addRow("Options", self.backend_options)
         form.addRow("Takes", self.takes)
         form.addRow("Estimate", self.estimate)
         self.btn_song = QPushButton("Generate song")
@@ -126,6 +131,7 @@ class GenerationPanel(QWidget):
         self.btn_sel.clicked.connect(lambda: self.regenerateSelection.emit(self.options()))
         self.btn_lines.clicked.connect(lambda: self.regenerateLines.emit(self.options()))
         self.backend.currentTextChanged.connect(self.refresh)
+        self.backend_options.changed.connect(self.refresh)  # estimated again with the options set
         self._refreshes = 0
         self.tasks = Background(self, workers=1)  # the line and estimate of a backend, off the GUI thread
         self.estimator = Estimator()  # torch-free in this process (gui.backend_status)
@@ -133,17 +139,22 @@ class GenerationPanel(QWidget):
         self.refresh()
 
     def options(self) -> dict[str, Any]:
-        from engine.backends import registry
-
-        declared = registry.param_specs(self.backend.currentText())
-        params = {k: v for k, v in (("steps", self.steps.value()), ("cfg", self.cfg.value())) if k in declared}
         preset = self.style_preset.currentData()
         opts = {"backend": self.backend.currentText(), "style": self.style_text.text(), "seed": self.seed.value(),
-                "takes": self.takes.value(), "params": params, "style_preset": preset or None,
+                "takes": self.takes.value(), "params": self.params(), "style_preset": preset or None,
                 "reference": self.reference.text().strip() or None}
         if not self.lock_seed.isChecked():
             self.seed.setValue((self.seed.value() + self.takes.value()) % 2**31)
         return opts
+
+    def params(self) -> dict[str, Any]:
+        """The chosen backend's parameters as set here: steps and guidance when it takes them and they are set,
+        and its other options (``backend_options``) that are not left at "default"."""
+        from engine.backends import registry
+
+        declared = registry.param_specs(self.backend.currentText())
+        own = (("steps", self.steps.value() or None), ("cfg", self.cfg.value()))
+        return {**{k: v for k, v in own if k in declared and v is not None}, **self.backend_options.values()}
 
     def showEvent(self, event: Any) -> None:  # Qt's name
         self.refresh_presets()  # a style saved from the command line meanwhile shows up
@@ -192,6 +203,7 @@ class GenerationPanel(QWidget):
             box.setEnabled(key in declared)
             box.setToolTip(f"{what}: {declared[key].help}" if key in declared
                            else f"{what}: the {name} backend takes none")
+        self.backend_options.show_backend(name, declared)
         self._refreshes += 1
         asked = self._refreshes
         line = self.lines.get(name)
@@ -216,7 +228,7 @@ class GenerationPanel(QWidget):
             from engine.settings import models_dir
 
             args = (name, models_dir()[0], self.doc.folder, self.doc.song.style, self.doc.song.duration_s,
-                    self.steps.value())
+                    self.params())
             self.tasks.run(lambda: self.estimator(*args), lambda text: self._estimated(asked, text),
                            lambda exc: self._estimated(asked, f"- ({exc})"))
 
@@ -299,31 +311,27 @@ class TakesPanel(QListWidget):
             self.doc.edit(self.doc.song.with_take(dataclasses.replace(take, name=name)), "Rename take")
 
     def contextMenuEvent(self, event) -> None:
-        from PySide6.QtWidgets import QMenu
-
         item = self.itemAt(event.pos())
         if item is None:
             return
-        tid = item.data(Qt.UserRole)
-        menu = QMenu(self)
-        actions = {menu.addAction("Edit this take…"): lambda: self.choose(tid),
-                   menu.addAction("Play"): lambda: self.play.emit(tid),
-                   menu.addAction("Compare (A/B at the play head)"): lambda: self.compare.emit(tid),
-                   menu.addAction("Star / unstar"): lambda: self.star(tid),
-                   menu.addAction("Render for the DAW"): lambda: self.render.emit(tid),
-                   menu.addAction("Split into stems"): lambda: self.split.emit(tid, False),
-                   menu.addAction("Split into vocal and instrumental"): lambda: self.split.emit(tid, True),
-                   menu.addAction("Find the beat grid"): lambda: self.grid.emit(tid),
-                   menu.addAction("Unlock from the grid" if tid in self.doc.song.locked
-                                  else "Lock to grid"): lambda: self.lock.emit(tid),
-                   menu.addAction("Delete"): lambda: self.delete(tid)}
-        from .take_tools import comp_menu  # "Use this take for <section>" (comping)
+        from .actions.items import exec_once
 
+        exec_once(self.take_menu(item.data(Qt.UserRole)), event.globalPos())
+
+    def take_menu(self, take_id: str):  # type: ignore[no-untyped-def]
+        """A take's right-click menu: the take becomes the selected one (as a click makes it), then the table's
+        rows for a take (the Takes menu's, ``gui.actions.items``) act on it; then "Use this take for <section>"."""
+        from .actions.items import item_menu
+        from .actions.spec import Target
+        from .take_tools import comp_menu
+
+        for row in range(self.count()):
+            if self.item(row).data(Qt.UserRole) == take_id and self.currentRow() != row:
+                self.setCurrentRow(row)
+        menu = item_menu(self, self.window(), Target("take", take_id, view=self))
         menu.addSeparator()
-        comp_menu(menu, self.doc, tid, lambda text: self.window().statusBar().showMessage(text, 8000))
-        chosen = menu.exec(event.globalPos())
-        if chosen in actions:
-            actions[chosen]()
+        comp_menu(menu, self.doc, take_id, lambda text: self.window().statusBar().showMessage(text, 8000))
+        return menu
 
     def star(self, take_id: str) -> None:
         take = self.doc.song.take(take_id)

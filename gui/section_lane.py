@@ -1,6 +1,6 @@
 """The section lane of the timeline: click a section to select it, drag it to move it, drag an edge to resize it
 (both snapped to bars; Shift for free), double-click to rename, right-click for add / rename / kind / split / merge
-/ delete. Every edit is one undoable step through the session (``engine.song.section_edits`` makes the new song);
+/ delete (the Sections menu's rows of ``gui.actions.table``, acting on the section clicked). Every edit is one undoable step through the session (``engine.song.section_edits`` makes the new song);
 the lines inside a moved or resized section follow it unless "Lines follow section edits" is off."""
 
 from __future__ import annotations
@@ -141,11 +141,13 @@ class SectionLane:
 
     # -- the lane's menu -----------------------------------------------------------------------------------------
     def contextMenuEvent(self, event) -> None:
+        from .actions.items import exec_once
+
         menu = self.section_menu(event.pos().x(), event.pos().y())
         if menu is None:
             menu = self.take_lane_menu(event.pos().x(), event.pos().y())
         if menu is not None:
-            menu.exec(event.globalPos())
+            exec_once(menu, event.globalPos())
 
     # -- comping: "Use this take for <section>" on the section lane and on a take lane ---------------------------
     def take_lane_menu(self, x: float, y: float):  # type: ignore[no-untyped-def]
@@ -163,15 +165,17 @@ class SectionLane:
         comp_menu(menu, self.doc, row[0], self.message.emit, here.id if here is not None else None)
         return menu if menu.actions() else None
 
-    def _comp_items(self, menu, sec) -> None:  # type: ignore[no-untyped-def]
-        """The section's take: each song take, the chosen one checked."""
+    def _comp_submenu(self, menu, sec):  # type: ignore[no-untyped-def]
+        """"Take for <section>": each song take, the chosen one checked (a submenu of ``menu``)."""
+        from PySide6.QtWidgets import QMenu
+
         from engine.comp import is_loop, section_takes, song_take
 
         from .take_tools import use_take
 
         song = self.doc.song
         chosen = section_takes(song).get(sec.id) or song_take(song)
-        sub = menu.addMenu(f"Take for {sec.name}")
+        sub = QMenu(f"Take for {sec.name}", menu)
         for take in reversed(song.takes):
             if is_loop(take):
                 continue
@@ -180,43 +184,32 @@ class SectionLane:
             a.setCheckable(True)
             a.setChecked(chosen is not None and chosen.id == take.id)
         sub.setEnabled(bool(sub.actions()))
+        return sub
 
     def section_menu(self, x: float, y: float):  # type: ignore[no-untyped-def]
-        """The section lane's menu at (x, y), or None outside the lane."""
-        from PySide6.QtWidgets import QMenu
+        """The section lane's menu at (x, y), or None outside the lane: the table's rows for a section
+        (``gui.actions.items``: the Sections menu's) acting on the section clicked, at the place clicked — on an empty
+        spot only those that need no section — and, for a section, the take it plays."""
+        from .actions.items import item_menu
+        from .actions.spec import Target
 
         if not self.in_section_lane(y):
             return None
         sec = self.section_at(x, y)
-        t = self.t_of(x)
         if sec is not None:
             self.select_section(sec.id)
-        menu = QMenu(self)
-        add = menu.addMenu("Add section here")
-        rng = self.range if self.range is not None and self.range[0] <= t <= self.range[1] else None
-        for kind in se.KINDS:
-            a = add.addAction(se.kind_title(kind) + (" (over the selection)" if rng else ""))
-            a.triggered.connect(lambda _c=False, k=kind: self.add_section_at(rng[0] if rng else t, k,
-                                                                             rng[1] if rng else None))
+        menu = item_menu(self, self.window(), Target("section", sec.id if sec is not None else "", self.t_of(x), self))
         if sec is not None:
-            menu.addAction("Rename…", lambda: self.rename_section(sec.id))
-            kinds = menu.addMenu("Change kind")
-            for kind in se.KINDS:
-                a = kinds.addAction(se.kind_title(kind))
-                a.setCheckable(True)
-                a.setChecked(sec.kind == kind)
-                a.triggered.connect(lambda _c=False, k=kind: self.set_section_kind(sec.id, k))
-            bar = self.doc.song.tempo.seconds_to_bbt(editing.snap(self.doc.song, t, Grid.BAR)).bar
-            menu.addAction(f"Split at bar {bar}", lambda: self.split_section_at(sec.id, t))
-            menu.addAction("Merge with the next section", lambda: self.merge_section(sec.id))
-            menu.addAction("Delete section (its lines stay)", lambda: self.delete_section(sec.id))
-            menu.addSeparator()
-            self._comp_items(menu, sec)
-        menu.addSeparator()
-        follow = menu.addAction("Lines follow section edits")
-        follow.setCheckable(True)
-        follow.setChecked(self.lines_follow)
-        follow.toggled.connect(self.set_lines_follow)
+            rows = menu.actions()
+            follow = next((i for i, a in enumerate(rows) if a.data() == "section.follow"), len(rows))
+            before = rows[follow - 1] if follow > 0 and rows[follow - 1].isSeparator() else None
+            sub = self._comp_submenu(menu, sec)
+            if before is None:
+                menu.addSeparator()
+                menu.addMenu(sub)
+            else:
+                menu.insertMenu(before, sub)
+                menu.insertSeparator(sub.menuAction())
         return menu
 
     def set_lines_follow(self, on: bool) -> None:

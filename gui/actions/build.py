@@ -1,20 +1,21 @@
 """The window's actions, built from the table (``gui.actions.table``): one QAction per row (its objectName the
 row's id) in its menu, on the transport toolbar when the row says so, and on the window so its keys work wherever
 the keyboard is; their enabled, checked and text state refreshed in one place (:meth:`WindowActions.refresh`)
-whenever the document, the history, the selection or a dock changes; and the F1 sheet, from the same rows."""
+whenever the document, the history, the selection or a dock changes; and the F1 sheet, from the same rows. A row
+with a context acts on the window's current item of its kind (``table.TARGETS``), found when it runs."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QSignalBlocker
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDockWidget, QMenu, QTextBrowser, QVBoxLayout
 
-from .spec import ActionSpec, check, key_sequences, keys_text
-from .table import ACTIONS, GESTURES, MENUS
+from .spec import ActionSpec, Target, check, is_enabled, key_sequences, keys_text, shown_text
+from .table import ACTIONS, GESTURES, MENUS, TARGETS, Targeting
 
 
 class WindowActions(QObject):
@@ -22,10 +23,10 @@ class WindowActions(QObject):
     fills itself (Open recent); ``toolbar``: the toolbar's actions in table order."""
 
     def __init__(self, win: Any, specs: Sequence[ActionSpec] = ACTIONS,
-                 menus: Sequence[tuple[str, str]] = MENUS):
+                 menus: Sequence[tuple[str, str]] = MENUS, targets: Mapping[str, Targeting] = TARGETS):
         super().__init__(win)
-        check(specs, (name for name, _ in menus))  # a broken table builds nothing
-        self.win, self.specs = win, tuple(specs)
+        check(specs, (name for name, _ in menus), targets)  # a broken table builds nothing
+        self.win, self.specs, self.targets = win, tuple(specs), dict(targets)
         self.actions: dict[str, QAction] = {}
         self.submenus: dict[str, QMenu] = {}
         self.menus: dict[str, QMenu] = {}
@@ -59,10 +60,23 @@ class WindowActions(QObject):
         a.setStatusTip(spec.tip)
         if spec.checked is not None:
             a.setCheckable(True)
-            a.toggled.connect(lambda on, spec=spec: spec.run(self.win, on))
+            a.toggled.connect(lambda on, spec=spec: self._run(spec, on))
         else:
-            a.triggered.connect(lambda _checked=False, spec=spec: spec.run(self.win))
+            a.triggered.connect(lambda _checked=False, spec=spec: self._run(spec))
         return a
+
+    def target(self, kind: str) -> Target | None:
+        """The window's current item of ``kind`` (what the menu bar's rows of that context act on), or None."""
+        resolve = self.targets.get(kind)
+        return resolve.find(self.win) if resolve is not None else None
+
+    def _run(self, spec: ActionSpec, *on: bool) -> None:
+        if not spec.context:
+            spec.run(self.win, *on)
+            return
+        target = self.target(spec.context)
+        if target is not None:
+            spec.run(self.win, target, *on)
 
     def _watch(self) -> None:
         """The one place that says when the actions' state can change."""
@@ -80,17 +94,22 @@ class WindowActions(QObject):
             a = self.actions.get(spec.id)
             if a is None:
                 continue
-            on = spec.enabled_when is None or spec.enabled_when(self.win)
+            target = self.target(spec.context) if spec.context else None
+            on = is_enabled(spec, self.win, target)
             a.setEnabled(on)
             tip, keys = spec.tip or spec.text, keys_text(spec)
-            need = "" if on or spec.enabled_when is None else f" — needs {spec.enabled_when.needs}"
+            if on:
+                need = ""
+            elif spec.context and target is None:
+                need = f" — needs {self.targets[spec.context].needs}"
+            else:
+                need = f" — needs {spec.enabled_when.needs}" if spec.enabled_when is not None else ""
             a.setToolTip(tip + (f" ({keys})" if keys else "") + need)
-            if spec.checked is not None:
+            if spec.checked is not None and (target is not None or not spec.context):
                 with QSignalBlocker(a):  # showing the state is not switching it
-                    a.setChecked(spec.checked(self.win))
+                    a.setChecked(spec.checked(self.win, target) if spec.context else spec.checked(self.win))
             if spec.detail is not None:
-                more = spec.detail(self.win)
-                a.setText(f"{spec.title} {more}" if more else spec.title)
+                a.setText(shown_text(spec, spec.title, self.win, target))
 
     # -- the F1 sheet ------------------------------------------------------------------------------------------------
     def sheet_rows(self) -> list[tuple[str, str, str]]:

@@ -357,13 +357,14 @@ class LoadingPlayer(FakePlayer):
         self.active = slot or ("B" if self.active == "A" else "A")
 
 
-def test_the_take_lanes_show_which_take_is_a_and_which_is_b(window: MainWindow) -> None:
+def test_the_take_lanes_show_which_take_is_a_and_which_is_b(qtbot, window: MainWindow) -> None:
     add_takes(window, [7])
     player = LoadingPlayer()
     window.player = window.timeline.player = player
     window.play_take("take-002")
     assert window.timeline.slots == {"take-002": "A"}
-    window.ab()  # the take before the newest becomes B, and is heard
+    window.ab()  # the take before the newest becomes B (opened off the GUI thread), and is heard
+    qtbot.waitUntil(lambda: player.active == "B", timeout=10_000)
     assert window.timeline.slots == {"take-002": "A", "take-001": "B"} and player.active == "B"
     window.timeline.repaint()  # the badges paint (one filled: the side heard)
     window.play_take("take-001")
