@@ -240,23 +240,6 @@ class Audition:
         self.statusBar().showMessage(f"A/B: {take.id} (A) against its parent {parent.id} (B), looping "
                                      f"{a:.2f}-{b:.2f} s; {PARENT_AB_KEY} switches", 8000)
 
-    def install_parent_ab(self) -> Any:
-        """The A/B-with-parent action, in the Transport menu (and so in F1's sheet)."""
-        from PySide6.QtCore import Qt
-        from PySide6.QtGui import QAction, QKeySequence
-
-        a = QAction("A/B edit with its parent", self)
-        a.setShortcut(QKeySequence(PARENT_AB_KEY))
-        a.setShortcutContext(Qt.WindowShortcut)
-        a.setToolTip(f"Loop the edited range and switch between the selected edited take and the take it came "
-                     f"from ({PARENT_AB_KEY})")
-        a.triggered.connect(self.ab_parent)
-        menu = next((m.menu() for m in self.menuBar().actions()
-                     if m.menu() is not None and m.menu().title().replace("&", "") == "Transport"), None)
-        (menu or self.menuBar().addMenu("&Transport")).addAction(a)
-        self.addAction(a)
-        return a
-
     def return_to_start(self) -> None:
         self.timeline.locate(0.0)
 

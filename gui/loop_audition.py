@@ -159,7 +159,6 @@ class LoopAudition:
 
 
 def install_loops(win: Any) -> None:
-    """The Loops lane's clip menu plays and lands through the window; the Loops panel follows the play head."""
-    win.timeline.loop_actions = {"play": win.play_loop, "land": win.land_loop}
+    """The Loops panel follows the play head (the clip menu's play and land are action table rows)."""
     win.timeline.playheadMoved.connect(win.loops.follow_playhead)
     win.doc.songChanged.connect(win._song_edited)
