@@ -96,7 +96,7 @@ def submit(bridge: Any, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
     if isinstance(cmd, p.Edit):
         req = Regenerate(sections=cmd.sections, bars=cmd.bars, seconds=cmd.ranges, lines=cmd.line_ids,
                          take=cmd.take or None, lyrics=cmd.new_lyrics, takes=takes, seed=cmd.seed, backend=cmd.backend,
-                         params=dict(cmd.params))
+                         params=dict(cmd.params), extend_s=cmd.extend_s, extend_bars=cmd.extend_bars)
     elif cmd.section or cmd.bars or cmd.seconds:
         req = Regenerate(sections=(cmd.section,) if cmd.section else (), bars=(cmd.bars,) if cmd.bars else (),
                          seconds=(cmd.seconds,) if cmd.seconds else (), takes=takes, seed=cmd.seed,

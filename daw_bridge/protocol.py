@@ -61,6 +61,8 @@ class Edit:
     takes: int = 1
     backend: str | None = None
     params: tuple[tuple[str, Any], ...] = ()  # backend options (checked by the session against the backend)
+    extend_s: float = 0.0  # continue the take past its end by this many seconds
+    extend_bars: float = 0.0  # ... or bars
 
 
 @dataclass(frozen=True)

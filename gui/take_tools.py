@@ -113,6 +113,49 @@ class TakeTools:
             self._say(f"{'Lock' if lock else 'Grid of'} {take_id}: {exc}")
             return ""
 
+    def continue_take(self, take_id: str, bars: float | None = None) -> str:
+        """"Continue the take…": a new take that keeps the take and makes ``bars`` more bars past its end (asked for
+        when None; ACE-Step's extend, with the take's backend when it can, else ace-step). One session call."""
+        from engine.backends import registry
+        from engine.errors import SongBridgeError
+        from engine.session import Regenerate
+
+        if bars is None:
+            from PySide6.QtWidgets import QInputDialog
+
+            bars, ok = QInputDialog.getDouble(self, "Continue the take", f"Bars to add after the end of {take_id}:",
+                                              8.0, 0.25, 256.0, 2)
+            if not ok:
+                return ""
+        take = self.doc.song.take(take_id)
+        backend = take.backend if take.backend in registry.CONTINUES else registry.CONTINUES[0]
+        try:
+            return self.doc.session.regenerate(Regenerate(take=take_id, extend_bars=float(bars), backend=backend),
+                                               origin="app")
+        except SongBridgeError as exc:
+            self._say(f"Continue {take_id}: {exc}")
+            return ""
+
+    def add_part(self, take_id: str, alone: bool = False, track: str | None = None) -> str:
+        """"Add a part…" (ACE-Step lego: one more instrument over the take) or, ``alone``, "Take a part out…"
+        (extract). The instrument is asked for when None. One session call."""
+        from engine.errors import SongBridgeError
+
+        if track is None:
+            from PySide6.QtWidgets import QInputDialog
+
+            names = ["bass", "drums", "guitar", "keyboard", "synth", "strings", "percussion", "brass", "woodwinds",
+                     "backing_vocals", "vocals", "fx"]
+            track, ok = QInputDialog.getItem(self, "Take a part out" if alone else "Add a part",
+                                             "Instrument:", names, 0, False)
+            if not ok:
+                return ""
+        try:
+            return self.doc.session.add_part(take_id, track, alone=alone, origin="app")
+        except SongBridgeError as exc:
+            self._say(f"{'Take the' if alone else 'Add a'} {track} {'out of' if alone else 'to'} {take_id}: {exc}")
+            return ""
+
     def toggle_lock(self, take_id: str) -> None:
         """Hear (and render, and land) the take's grid-locked copy, or its original again: one undoable edit. The
         first time, the locked copy is made first (a session job that switches the lock on when it is ready)."""

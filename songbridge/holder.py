@@ -34,6 +34,10 @@ def edit_message(req: Any) -> tuple[str, str]:
         data["backend"] = req.backend
     if req.params:
         data["params"] = dict(req.params)
+    if req.extend_s:
+        data["extend"] = req.extend_s
+    if req.extend_bars:
+        data["extend_bars"] = req.extend_bars
     if req.style is not None:
         raise SongBridgeError("a new style cannot be sent to the program holding the project")
     return req.take or "", json.dumps(data)

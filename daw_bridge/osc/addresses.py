@@ -165,10 +165,17 @@ def _render_json(v: dict[str, Any]) -> p.Command:
 
 def _edit_json(v: dict[str, Any]) -> p.Command:
     data = _load_json(v["json"])
-    keys = {"ranges", "bars", "sections", "lines", "lyrics", "takes", "seed", "backend", "params"}
+    keys = {"ranges", "bars", "sections", "lines", "lyrics", "takes", "seed", "backend", "params", "extend",
+            "extend_bars"}
     if not isinstance(data, dict) or set(data) - keys:
-        raise ArgError("json must be an object with ranges, bars, sections, lines, lyrics, takes, seed, backend "
-                       "and/or params")
+        raise ArgError("json must be an object with ranges, bars, sections, lines, lyrics, takes, seed, backend, "
+                       "params, extend and/or extend_bars")
+    extend = {}
+    for key in ("extend", "extend_bars"):
+        x = data.get(key, 0)
+        if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x) or not 0 <= x <= 600:
+            raise ArgError(f"json.{key} must be a number 0..600")
+        extend[key] = float(x)
     spans = {}
     for key, unit in (("ranges", "seconds"), ("bars", "1-based bars")):
         val = data.get(key, [])
@@ -182,8 +189,8 @@ def _edit_json(v: dict[str, Any]) -> p.Command:
             raise ArgError(f"json.{key} must be a list of strings")
     if not isinstance(lyrics, dict) or not all(isinstance(k, str) and isinstance(t, str) for k, t in lyrics.items()):
         raise ArgError("json.lyrics must map line ids to new text")
-    if not (spans["ranges"] or spans["bars"] or sections or lines):
-        raise ArgError("give ranges, bars, sections or lines to regenerate")
+    if not (spans["ranges"] or spans["bars"] or sections or lines or extend["extend"] or extend["extend_bars"]):
+        raise ArgError("give ranges, bars, sections or lines to regenerate (or extend)")
     if len(spans["ranges"]) + len(spans["bars"]) + len(sections) > 256 or len(lines) > 1000 or len(lyrics) > 1000:
         raise ArgError("at most 256 ranges and 1000 lines in one edit")
     if "takes" in data and (isinstance(data["takes"], bool) or not isinstance(data["takes"], int)):
@@ -201,7 +208,7 @@ def _edit_json(v: dict[str, Any]) -> p.Command:
     return p.Edit(v["take"], tuple(_range(a, b, "json.ranges") for a, b in spans["ranges"]), tuple(lines),
                   tuple(lyrics.items()), seed, tuple(sections),
                   tuple(_range(a, b, "json.bars") for a, b in spans["bars"]), _positive_takes(data), backend or None,
-                  tuple(sorted(params.items())))
+                  tuple(sorted(params.items())), extend["extend"], extend["extend_bars"])
 
 
 @dataclass(frozen=True)

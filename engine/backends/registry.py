@@ -25,6 +25,8 @@ PREFERENCE = ("ace-step", "diffrhythm", "guide")
 #: Backends that load no model and import no torch: a one-shot command runs their jobs in its own process (the
 #: same worker loop, in a thread) instead of starting a worker process, which took longer than the render.
 NO_WORKER = frozenset({"guide"})
+#: Backends that can continue a take past its end (``Regenerate.extend_s``): ACE-Step's extend
+CONTINUES = ("ace-step",)
 
 
 def register(name: str, target: str) -> None:

@@ -96,7 +96,7 @@ class MakeTakes:
             purpose = Purpose("generate", origin=origin, requester=requester, follow_ups=ups, section=plan.section,
                               base_take=plan.base.id, ranges=tuple((r.start_s, r.end_s) for r in plan.edit.ranges))
             return self._queue_takes(plan.backend, req.takes, req.seed, purpose, params=dict(req.params),
-                                     edit=plan.edit, label=plan.label,
+                                     edit=plan.edit, label=plan.label, duration_s=plan.duration_s,
                                      priority=PRIORITY_INTERACTIVE if priority is None else priority)
 
     def make_loop(self, req: MakeLoop, *, origin: str = "app", requester: Requester | None = None,

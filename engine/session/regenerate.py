@@ -12,6 +12,7 @@ pass with seams crossfaded at each range's edges by the backend.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,6 +27,7 @@ MAX_RANGES = 256
 MAX_LINES = 1000
 MAX_TAKES = 16
 MAX_LYRIC = 500
+MAX_EXTEND = 600.0  # seconds, or bars
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class Regenerate:
     backend: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     style: Style | None = None
+    #: continue the take past its end by this many seconds / bars (at the song's tempo): a new take that keeps the
+    #: take and makes what follows (a backend that can continue a take: ``registry.CONTINUES``)
+    extend_s: float = 0.0
+    extend_bars: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", frozen_mapping(self.params))
@@ -65,6 +71,7 @@ class Plan:
     backend: str
     label: str
     section: str | None  # the one section asked for by name (where the DAW lands the result), else None
+    duration_s: float | None = None  # the new take's length when it continues the take, else the take's
 
 
 def is_loop(take: Take) -> bool:
@@ -170,8 +177,13 @@ def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -
     """Check ``req`` against ``song`` whole; raise SongBridgeError naming the field at fault, or return the plan."""
     from engine.backends.base import EditSpec
 
-    if not (req.sections or req.bars or req.seconds or req.lines):
-        raise SongBridgeError("nothing to regenerate: give a section, bars, seconds or lyric lines")
+    for name, x in (("extend_s", req.extend_s), ("extend_bars", req.extend_bars)):
+        if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x) or not 0 <= x <= MAX_EXTEND:
+            raise SongBridgeError(f"{name}: must be 0..{MAX_EXTEND:g}, got {x!r}")
+    if req.extend_s and req.extend_bars:
+        raise SongBridgeError("extend: give seconds or bars, not both")
+    if not (req.sections or req.bars or req.seconds or req.lines or req.extend_s or req.extend_bars):
+        raise SongBridgeError("nothing to regenerate: give a section, bars, seconds or lyric lines (or extend)")
     if len(req.sections) + len(req.bars) + len(req.seconds) > MAX_RANGES or len(req.lines) > MAX_LINES:
         raise SongBridgeError(f"at most {MAX_RANGES} ranges and {MAX_LINES} lines in one regeneration")
     if not isinstance(req.takes, int) or not 1 <= req.takes <= MAX_TAKES:
@@ -204,6 +216,13 @@ def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -
         spans.append(_inside(song.tempo.bars_to_seconds(a), song.tempo.bars_to_seconds(b), take, what))
     spans += [_inside(a, b, take, f"seconds {a:g}-{b:g}") for a, b in seconds]
     spans += _line_spans(song, req.lines, take)
+    duration, extend = None, ""
+    if req.extend_s or req.extend_bars:
+        end = take.duration_s
+        more = req.extend_s or (song.tempo.bars_to_seconds(song.tempo.seconds_to_bars(end) + req.extend_bars) - end)
+        spans.append((end, end + more))
+        duration = end + more
+        extend = f"{req.extend_bars:g} bars" if req.extend_bars else f"{req.extend_s:g} s"
     new_song = song
     if req.lyrics:
         known = {ln.id for ln in song.lyrics}
@@ -221,6 +240,12 @@ def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -
     backend = req.backend or take.backend
     if backends is not None and backend not in backends:
         raise SongBridgeError(f"backend: no backend {backend!r}; backends: {', '.join(backends)}")
+    if duration is not None and backends is not None:
+        from engine.backends import registry
+
+        if backend not in registry.CONTINUES:
+            raise SongBridgeError(f"extend: the {backend} backend cannot continue a take past its end; backends that "
+                                  f"can: {', '.join(registry.CONTINUES)} (give backend)")
     if req.params and backends is not None:  # named, typed and in range for that backend
         from engine.backends import registry
 
@@ -228,6 +253,9 @@ def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -
     parts = [s.name for s in sections]
     parts += [f"bars {a:g}-{b:g}" for a, b in bars] + [f"{a:g}-{b:g} s" for a, b in seconds]
     parts += [f"{len(req.lines)} line{'s' if len(req.lines) > 1 else ''}"] if req.lines else []
-    label = f"{', '.join(parts)} of {take.id}"
-    section = sections[0].name if len(sections) == 1 and not (bars or seconds or req.lines) else None
-    return Plan(take, EditSpec(take.id, merge(spans)), new_song, backend, label, section)
+    label = f"{', '.join(parts)} of {take.id}" if parts else ""
+    if extend:
+        label = f"{label} and " if label else ""
+        label += f"continue {take.id} by {extend}"
+    section = sections[0].name if len(sections) == 1 and not (bars or seconds or req.lines or extend) else None
+    return Plan(take, EditSpec(take.id, merge(spans)), new_song, backend, label, section, duration)

@@ -26,6 +26,9 @@ def add_parser(sub: Any) -> None:
     ed.add_argument("--lines", action="append", default=[], metavar="ID,ID",
                     help="lyric line ids; each spans to its end time, else to the next line")
     ed.add_argument("--lyrics", metavar="WORDS", help="new words for the one line given by --lines")
+    ed.add_argument("--extend", type=float, default=0.0, metavar="SECONDS",
+                    help="continue the take past its end by this long (a backend that can: ace-step)")
+    ed.add_argument("--extend-bars", type=float, default=0.0, metavar="N", help="... or by N bars at the song's tempo")
     ed.add_argument("--takes", type=int, default=1, help="how many takes (default 1)")
     ed.add_argument("--seed", type=int, help="seed of the first take")
     ed.add_argument("--backend", help="default: the backend that made the take")
@@ -62,7 +65,8 @@ def request(args: argparse.Namespace) -> Any:
         lyrics = ((lines[0], args.lyrics),)
     return Regenerate(sections=tuple(args.section), bars=tuple(_span(b, "--bars") for b in args.bars),
                       seconds=tuple(_span(s, "--seconds") for s in args.seconds), lines=lines, take=args.take,
-                      lyrics=lyrics, takes=args.takes, seed=args.seed, backend=args.backend, params=parse_params(args.param))
+                      lyrics=lyrics, takes=args.takes, seed=args.seed, backend=args.backend, params=parse_params(args.param),
+                      extend_s=args.extend, extend_bars=args.extend_bars)
 
 
 def run(args: argparse.Namespace) -> int:

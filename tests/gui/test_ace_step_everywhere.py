@@ -282,11 +282,7 @@ def test_from_the_command_line_generate_an_edit_of_two_regions_and_a_cover_of_a_
     assert r.returncode != 0 and "cover_strength" in r.stderr and not (project / "takes" / "take-006").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="an extend cannot be asked for through Session.regenerate: a range past the "
-                   "take's end is refused ('ends at 10.00 s, past the end of take-002 (8.00 s); ranges past the song's "
-                   "end are refused') and the request's length is the take's (engine/session/regenerate.py, "
-                   "making.py _queue_takes)")
-def test_an_extend_past_the_takes_end_over_osc(qtbot, app, models) -> None:
+def test_continuing_a_take_past_its_end_over_osc_is_an_extend(qtbot, app, models) -> None:
     win, bridge, session, jobs = app
     ended = Ended(session)
     seen = len(ended.events)
@@ -295,9 +291,36 @@ def test_an_extend_past_the_takes_end_over_osc(qtbot, app, models) -> None:
     seen = len(ended.events)
     try:
         why = over_osc(qtbot, bridge, jobs, GenerateJob, "/songbridge/job/edit", song_take.id,
-                       json.dumps({"ranges": [[6, 10]], "seed": 32}))
+                       json.dumps({"extend": 2.0, "seed": 32}))
         assert why == ""
         record = record_of(session.folder, ended.next(qtbot, seen).takes[0].id, models)
         assert record["params"]["task"] == "extend" and record["duration_s"] == pytest.approx(10.0)
+    finally:
+        settle(qtbot, win)
+
+
+def test_from_the_apps_takes_menu_continue_a_take_and_add_a_part(qtbot, app, models) -> None:
+    """Takes > Continue the selected take… (extend by bars) and Add a part… (lego, on the base model), each one
+    session call, each a take whose record names the model."""
+    win, bridge, session, jobs = app
+    ended = Ended(session)
+    seen = len(ended.events)
+    session.generate("ace-step", 1, 41, origin="test")
+    song_take = ended.next(qtbot, seen).takes[0]
+    try:
+        seen = len(ended.events)
+        assert win.continue_take(song_take.id, bars=2)
+        made = ended.next(qtbot, seen).takes[0]
+        record = record_of(session.folder, made.id, models)
+        bars_s = session.song.tempo.bars_to_seconds(session.song.tempo.seconds_to_bars(song_take.duration_s) + 2)
+        assert record["params"]["task"] == "extend" and record["parent"] == song_take.id
+        assert record["duration_s"] == pytest.approx(bars_s, abs=0.05)
+        seen = len(ended.events)
+        assert win.add_part(song_take.id, track="bass")
+        made = ended.next(qtbot, seen).takes[0]
+        record = record_of(session.folder, made.id, models, variant="base")
+        assert record["params"]["task"] == "lego" and record["stems"] == ["song", "bass"]
+        assert not win.add_part(song_take.id, track="tuba")  # refused, said, nothing queued
+        assert "tuba" in win.statusBar().currentMessage() and not session.in_flight()
     finally:
         settle(qtbot, win)
