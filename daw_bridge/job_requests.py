@@ -100,15 +100,15 @@ def submit(bridge: Any, env: p.Envelope, cmd: p.Generate | p.Edit) -> None:
     elif cmd.section or cmd.bars or cmd.seconds:
         req = Regenerate(sections=(cmd.section,) if cmd.section else (), bars=(cmd.bars,) if cmd.bars else (),
                          seconds=(cmd.seconds,) if cmd.seconds else (), takes=takes, seed=cmd.seed,
-                         backend=cmd.backend, style=style)
+                         backend=cmd.backend, style=style, params=dict(cmd.params))
     else:
         req = None
     if req is not None:
         job_id = session.regenerate(req, origin="daw", priority=PRIORITY_SECTION, requester=requester(env, takes))
     else:
         assert isinstance(cmd, p.Generate)  # an Edit always names a region (Regenerate refuses one without)
-        job_id = session.generate(cmd.backend or None, cmd.takes, cmd.seed, style=style, origin="daw",
-                                  requester=requester(env, cmd.takes))
+        job_id = session.generate(cmd.backend or None, cmd.takes, cmd.seed, params=dict(cmd.params), style=style,
+                                  origin="daw", requester=requester(env, cmd.takes))
     bridge.reply(env, f"{ROOT}/job/queued", job_id, job_label(session, job_id))
 
 

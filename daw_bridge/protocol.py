@@ -36,6 +36,7 @@ class Generate:
     style_preset: str | None = None  # "" clears it
     seed: int | None = None
     backend: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()  # backend options (checked by the session against the backend)
 
 
 @dataclass(frozen=True)

@@ -113,11 +113,25 @@ def _seed(x: Any, what: str) -> int:
     return x
 
 
+def _params(data: dict[str, Any]) -> dict[str, Any]:
+    """``json.params``: backend option names to numbers, strings or true/false (the session checks them against
+    the backend)."""
+    params = data.get("params", {})
+    if not isinstance(params, dict) or len(params) > 32 or not all(
+            isinstance(k, str) and len(k) <= 64 and isinstance(x, str | int | float) for k, x in params.items()):
+        raise ArgError("json.params must map backend option names to numbers, strings or true/false")
+    if any(isinstance(x, float) and not math.isfinite(x) for x in params.values()):
+        raise ArgError("json.params: numbers must be finite")
+    if any(isinstance(x, str) and len(x) > MAX_STRING for x in params.values()):
+        raise ArgError(f"json.params: strings are at most {MAX_STRING} characters")
+    return params
+
+
 def _generate_json(v: dict[str, Any]) -> p.Command:
     data = _load_json(v["json"])
     if not isinstance(data, dict):
         raise ArgError("json must be an object")
-    allowed = {"section", "bars", "seconds", "takes", "style", "style_preset", "seed", "backend"}
+    allowed = {"section", "bars", "seconds", "takes", "style", "style_preset", "seed", "backend", "params"}
     extra = set(data) - allowed
     if extra:
         raise ArgError(f"json: unknown key {sorted(extra)[0]!r}")
@@ -139,6 +153,8 @@ def _generate_json(v: dict[str, Any]) -> p.Command:
         out["takes"] = _positive_takes(data)
     if "seed" in data:
         out["seed"] = _seed(data["seed"], "json.seed")
+    if "params" in data:
+        out["params"] = tuple(sorted(_params(data).items()))
     return p.Generate(**out)
 
 
@@ -199,12 +215,7 @@ def _edit_json(v: dict[str, Any]) -> p.Command:
     if backend is not None and not isinstance(backend, str):
         raise ArgError("json.backend must be a string")
     seed = None if data.get("seed") is None else _seed(data["seed"], "json.seed")
-    params = data.get("params", {})
-    if not isinstance(params, dict) or len(params) > 32 or not all(
-            isinstance(k, str) and len(k) <= 64 and isinstance(x, str | int | float) for k, x in params.items()):
-        raise ArgError("json.params must map backend option names to numbers, strings or true/false")
-    if any(isinstance(x, float) and not math.isfinite(x) for x in params.values()):
-        raise ArgError("json.params: numbers must be finite")
+    params = _params(data)
     return p.Edit(v["take"], tuple(_range(a, b, "json.ranges") for a, b in spans["ranges"]), tuple(lines),
                   tuple(lyrics.items()), seed, tuple(sections),
                   tuple(_range(a, b, "json.bars") for a, b in spans["bars"]), _positive_takes(data), backend or None,
@@ -227,7 +238,7 @@ ROUTES: dict[str, Route] = {
     "/bridge/get/stats": Route((), lambda v: p.BridgeStats(), "received, handled, coalesced, dropped, unsent"),
     "/job/generate": Route((Arg("json", "str"),), _generate_json,
                            'generate from JSON {"section"|"bars"|"seconds", "takes", "style", "style_preset", '
-                           '"seed", "backend"}'),
+                           '"seed", "backend", "params"}'),
     "/job/generate_song": Route((Arg("takes", "int", True),), lambda v: p.Generate(takes=_positive_takes(v)),
                                 "generate the whole song"),
     "/job/generate_section": Route((Arg("section", "str"), Arg("takes", "int", True)),

@@ -67,6 +67,8 @@ class MakeTakes:
         name = backend or self.default_backend()
         if name not in registry.names():
             raise SongBridgeError(f"no backend {name!r}; backends: {', '.join(registry.names())}")
+        if params:  # named, typed and in range for that backend, before anything changes
+            params = registry.check_request_params(name, params, "parameter {name}")
         if not 1 <= count <= 16:
             raise SongBridgeError(f"takes must be 1..16, got {count}")
         ups = self._policy(followups.checked(follow_ups), lock=False)
