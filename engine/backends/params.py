@@ -3,6 +3,7 @@ types, ranges and choices, and a request is checked against that before anything
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +21,16 @@ class Param:
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] = ()
+    #: a string's form (a regular expression it must match whole), said as ``pattern_help``; at most ``max_len``
+    pattern: str | None = None
+    pattern_help: str = ""
+    max_len: int = 1000
 
     def allowed(self) -> str:
         if self.choices:
             return "one of " + ", ".join(self.choices)
+        if self.kind is str:
+            return self.pattern_help or f"text of at most {self.max_len} characters"
         what = "a whole number" if self.kind is int else "a number"
         return f"{what} {self.lo:g}..{self.hi:g}" if self.lo is not None and self.hi is not None else what
 
@@ -45,6 +52,9 @@ class Param:
             raise SongBridgeError(f"{label}: must be {self.allowed()}, got {value!r}") from None
         if self.choices and v not in self.choices:
             raise SongBridgeError(f"{label}: must be {self.allowed()}, got {v!r}")
+        if self.kind is str and (len(v) > self.max_len
+                                 or (self.pattern is not None and not re.fullmatch(self.pattern, v))):
+            raise SongBridgeError(f"{label}: must be {self.allowed()}, got {v[:80]!r}")
         if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
             raise SongBridgeError(f"{label}: must be {self.allowed()}, got {v!r}")
         return v

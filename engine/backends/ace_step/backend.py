@@ -43,8 +43,9 @@ PARAMS = {
     "cover_strength": Param("cover_strength", float, "cover of a guide take: the share of the steps that follow "
                             "the guide (1: all; default 0.6)", 0, 1),
     "cover_noise": Param("cover_noise", float, "cover: start part-way from the guide itself (0: from noise)", 0, 1),
-    "caption": Param("caption", str, "what the song sounds like (default: the song's style)"),
-    "language": Param("language", str, "the lyrics' language code (default: read from the lyrics)"),
+    "caption": Param("caption", str, "what the song sounds like (default: the song's style)", max_len=512),
+    "language": Param("language", str, "the lyrics' language code (default: read from the lyrics)",
+                      pattern=r"unknown|[a-z]{2,3}(-[A-Za-z]{2,4})?", pattern_help="a language code (en, zh, es-MX …)"),
     "task": Param("task", str, "on a take, base model only: lego (add the track as a new stem over the take) or "
                   "extract (the track alone out of the take)", choices=TASKS),
     "track": Param("track", str, "the track lego adds or extract takes out", choices=TRACK_NAMES),
