@@ -244,8 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "whether it answers OSC, which session it has open, the landing action, the rates, "
                             "each with what to do")
     dstat.add_argument("project")
-    dland = dsub.add_parser("land", help="land a take's stems in the DAW, through the app or serve that has the "
-                            "project open (its DAW link)")
+    dland = dsub.add_parser("land", help="land a take's stems in the DAW through the project's DAW link (in the app or "
+                            "serve when it has the project open)")
     dland.add_argument("project")
     dland.add_argument("--take", metavar="ID", help="which take (default: the section's accepted take, else the "
                        "song's)")

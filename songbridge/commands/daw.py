@@ -210,21 +210,57 @@ def _there(busy: Any, direction: str, timeout_s: float = 180.0) -> int:
 
 
 def land(args: argparse.Namespace) -> int:
-    """Land stems through the program that holds the project (``/songbridge/stems/land``: the same
-    ``Session.land`` its DAW link panel and the DAW make). With nothing holding it there is no DAW link to land
-    through: refused, saying where landing happens."""
+    """Land stems in the DAW: ``Session.land``, the same call the app's DAW link panel and the DAW make. When the app
+    or ``serve`` holds the project it lands there (``/songbridge/stems/land``); with nothing holding it, a headless
+    session lands through the project's DAW link itself (a closed Ardour session, a running Ardour over its OSC, a
+    folder of stamped files)."""
     from engine.session import Session
     from engine.song.lock import ProjectBusy
     from engine.song.project import project_path
 
     folder = project_path(args.project)
     try:
-        Session.open(folder, None, "songbridge daw land").close()
+        session = Session.open(folder, None, "songbridge daw land")
     except ProjectBusy as busy:
         return _land_there(busy, args)
-    raise SongBridgeError(f"{folder}: nothing has the project open to land it: the app (songbridge gui) or "
-                          "songbridge serve lands stems through its DAW link; open the project there and run this "
-                          "again")
+    try:
+        return _land_here(session, args)
+    finally:
+        session.close()
+
+
+def _land_here(session: Any, args: argparse.Namespace, timeout_s: float = 120.0) -> int:
+    """A lander of our own (the bridge's, with no OSC listening): render, then hand the files to the DAW adapter;
+    each landing is said as it is done."""
+    import time
+
+    from daw_bridge.server import Bridge
+    from songbridge.headless import open_engine_for, run_one
+
+    bridge = Bridge(session, lambda data, to: None).start()
+    try:
+        jobs: list[str] = []
+
+        def call(s: Any) -> str:
+            jobs.extend(s.land(args.take or None, args.section or None, origin="cli"))
+            return jobs[0]
+
+        run_one(session, open_engine_for(args, "local"), call, "land")
+        deadline = time.monotonic() + timeout_s
+        while len(bridge.landings) < len(jobs) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the files go to the DAW on the bridge's landing thread
+        landed = list(bridge.landings)
+    finally:
+        bridge.close()
+    if len(landed) < len(jobs):
+        raise SongBridgeError(f"the DAW did not take the stems within {timeout_s:g} s")
+    failed = [entry for entry in landed if not entry["ok"]]
+    for entry in landed:
+        print(f"{entry['take']}: {'landed' if entry['ok'] else 'NOT landed'} through {entry['adapter']}: "
+              f"{entry['detail']}")
+    if failed:
+        raise SongBridgeError(f"{len(failed)} of {len(landed)} landing(s) failed: {failed[0]['detail']}")
+    return 0
 
 
 def _land_there(busy: Any, args: argparse.Namespace, timeout_s: float = 300.0) -> int:

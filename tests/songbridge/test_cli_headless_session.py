@@ -121,11 +121,22 @@ def test_ctrl_c_before_a_new_projects_first_take_leaves_no_project(tmp_path: Pat
     assert not folder.exists(), (err, sorted(str(p) for p in folder.rglob("*")))
 
 
-def test_daw_land_with_nothing_holding_the_project_says_where_landing_happens(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_daw_land_with_nothing_holding_the_project_lands_through_its_link_itself(tmp_path: Path) -> None:
+    from engine.audio.bwf import read_bext
+
     project = make_project(tmp_path)
-    r = run_cli("daw", "land", str(project.folder))
-    assert r.returncode == 2 and "the app (songbridge gui) or songbridge serve lands stems" in r.stderr, r.stderr
-    assert not (project.folder / ".songbridge.lock").exists()  # the session it opened to look is closed
+    imports = tmp_path / "imports"
+    assert run_cli("daw", "link", str(project.folder), "generic", str(imports)).returncode == 0
+    chorus = project.song.sections[-1]
+    r = run_cli("daw", "land", str(project.folder), "--section", chorus.name)
+    assert r.returncode == 0 and "landed through generic" in r.stdout, r.stderr
+    landed = sorted(imports.glob("*.wav"))
+    assert landed and all("_bar" in p.name for p in landed), landed
+    assert {read_bext(p).time_reference for p in landed} == {round(chorus.start_s * 44100)}  # each at the section
+    assert not (project.folder / ".songbridge.lock").exists()  # the session it opened is closed
+    r = run_cli("daw", "land", str(project.folder), "--section", "Nowhere")
+    assert r.returncode != 0 and "Nowhere" in r.stderr, r.stderr  # refused, naming it
 
 
 @pytest.mark.slow
