@@ -33,6 +33,11 @@ def test_a_cover_of_the_draft_with_its_strength_headless_and_through_serve(tmp_p
     rec = json.loads((project / "takes" / "take-002" / "record.json").read_text())
     assert rec["params"]["task"] == "cover" and rec["params"]["cover_strength"] == 0.3
     assert rec["parent"] == "take-001" and rec["edited_ranges"] == [[0.0, rec["duration_s"]]]  # the whole draft
+    r = run_cli("edit", str(project), "--take", "take-002", "--extend-bars", "1", env=env)  # continue the cover
+    assert r.returncode == 0, r.stderr
+    ext = json.loads((project / "takes" / "take-003" / "record.json").read_text())
+    assert ext["params"]["task"] == "extend" and ext["parent"] == "take-002"
+    assert ext["duration_s"] > rec["duration_s"] + 1.0  # one bar more (at most 120 bpm: 2 s)
     before = (project / "song.json").read_text()
     r = run_cli("edit", str(project), "--take", "take-001", "--seconds", "2-4", "--backend", "ace-step",
                 "--param", "cover_strenght=0.3", env=env)
@@ -52,6 +57,6 @@ def test_a_cover_of_the_draft_with_its_strength_headless_and_through_serve(tmp_p
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(30)
-    rec = json.loads((project / "takes" / "take-003" / "record.json").read_text())
+    rec = json.loads((project / "takes" / "take-004" / "record.json").read_text())
     assert rec["params"]["task"] == "cover" and rec["params"]["cover_strength"] == 0.8
-    assert not (project / "takes" / "take-004").exists()
+    assert not (project / "takes" / "take-005").exists()
