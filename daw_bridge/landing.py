@@ -5,6 +5,7 @@ at the DAW's seconds: its section's bars at the DAW's tempo, at the DAW's bar (`
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,10 @@ def deliver(session: Any, purpose: Purpose, render: dict[str, Any]) -> tuple[str
 
     song = session.song
     where = _landing(purpose)
-    adapter = adapter_for(Link(song.daw, song.info.title, song.tempo.meter.numerator, Path(where.folder)))
+    folder, project = Path(where.folder), Path(session.project.folder)
+    inside = os.path.abspath(folder).startswith(os.path.abspath(project) + os.sep)
+    adapter = adapter_for(Link(song.daw, song.info.title, song.tempo.meter.numerator, folder,
+                               project if inside else None))
     result = adapter.land({label: Path(path) for label, path in render["files"].items()},
                           guide_midi(session, purpose), start_s=where.start_s, end_s=where.end_s, bar=where.bar,
                           bpm=where.bpm, section=where.section, take=str(purpose.take), track=where.track)

@@ -15,7 +15,7 @@ from typing import Any
 
 from daw_bridge.adapters.base import Capabilities, LandResult, MidiParts
 from engine.errors import SongBridgeError
-from engine.safe_fs import open_write, remove
+from engine.safe_fs import make_dirs, open_write, remove
 
 
 def slug(text: str) -> str:
@@ -34,22 +34,31 @@ def file_name(song: str, section: str, stem: str, bar: float, bpm: float) -> str
     return f"{slug(song)}_{slug(section)}_{slug(stem)}_bar{bar_label}_{bpm:g}bpm.wav"
 
 
-def land_files(rendered: dict[str, str], folder: Path, song: str, section: str, bar: float, bpm: float) -> Landed:
+def land_files(rendered: dict[str, str], folder: Path, song: str, section: str, bar: float, bpm: float,
+               root: Path | None = None) -> Landed:
     """Move rendered BWF files (label -> path) into ``folder`` under the naming convention, replacing the files
-    this section had there before."""
-    folder.mkdir(parents=True, exist_ok=True)
+    this section had there before; with ``root`` (the project, when ``folder`` is inside it) never through a folder
+    link planted in it."""
+    make_dirs(folder, root)
     prefix = f"{slug(song)}_{slug(section)}_"
     # only plain files of ours are replaced: a link planted under one of our names is not followed nor removed
     old = [p for p in folder.glob(prefix + "*.wav") if p.is_file() and not p.is_symlink()]
-    staged = []
-    for label, path in rendered.items():
-        target = folder / file_name(song, section, label, bar, bpm)
+    targets = {label: folder / file_name(song, section, label, bar, bpm) for label in rendered}
+    for target in targets.values():  # every name checked before any file is written
         if target.is_symlink():
             raise SongBridgeError(f"{target}: is a symbolic link; SongBridge does not write through links")
+    staged: list[tuple[Path, Path]] = []
+    for label, path in rendered.items():
+        target = targets[label]
         tmp = target.with_name("." + target.name + ".partial")
         remove(tmp)
-        with open(path, "rb") as src, open_write(tmp, exclusive=True) as dst:
-            shutil.copyfileobj(src, dst)
+        try:
+            with open(path, "rb") as src, open_write(tmp, root, exclusive=True) as dst:
+                shutil.copyfileobj(src, dst)
+        except BaseException:
+            for t, _ in [*staged, (tmp, target)]:  # a refused landing leaves nothing half-made behind
+                remove(t)
+            raise
         staged.append((tmp, target))
     new_names = {t.name for _, t in staged}
     for p in old:
@@ -64,15 +73,18 @@ def midi_name(song: str, section: str, bar: float, bpm: float) -> str:
     return file_name(song, section, "guide", bar, bpm)[: -len(".wav")] + ".mid"
 
 
-def land_midi(mid: Any, folder: Path, song: str, section: str, bar: float, bpm: float) -> Path:
+def land_midi(mid: Any, folder: Path, song: str, section: str, bar: float, bpm: float,
+              root: Path | None = None) -> Path:
     """Write a ``mido.MidiFile`` beside the section's stems, replacing the MIDI this section had there before."""
     from engine.song.take_midi import save_midi
 
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder, root)
     target = folder / midi_name(song, section, bar, bpm)
-    save_midi(mid, target)
+    if target.is_symlink():
+        raise SongBridgeError(f"{target}: is a symbolic link; SongBridge does not write through links")
+    save_midi(mid, target, root)
     for p in folder.glob(f"{slug(song)}_{slug(section)}_*.mid"):
-        if p.name != target.name:
+        if p.name != target.name and p.is_file() and not p.is_symlink():
             p.unlink()
     return target
 
@@ -82,8 +94,9 @@ def clear_midi(folder: Path, song: str, section: str) -> int:
     notes would no longer match); returns how many files went."""
     gone = 0
     for p in folder.glob(f"{slug(song)}_{slug(section)}_*.mid"):
-        p.unlink()
-        gone += 1
+        if p.is_file() and not p.is_symlink():
+            p.unlink()
+            gone += 1
     return gone
 
 
@@ -93,12 +106,13 @@ class FilesAdapter:
 
     capabilities = Capabilities(live=False, closed=True, tempo=False, midi=True)
 
-    def __init__(self, folder: Path, song_title: str, name: str = "generic") -> None:
-        self.name, self.folder, self.song_title = name, Path(folder), song_title
+    def __init__(self, folder: Path, song_title: str, name: str = "generic", root: Path | None = None) -> None:
+        self.name, self.folder, self.song_title, self.root = name, Path(folder), song_title, root
 
     def land(self, stems: Mapping[str, Path], midi: MidiParts, *, start_s: float, end_s: float, bar: float,
              bpm: float, section: str, take: str, track: str | None) -> LandResult:
-        result = land_files({k: str(v) for k, v in stems.items()}, self.folder, self.song_title, section, bar, bpm)
+        result = land_files({k: str(v) for k, v in stems.items()}, self.folder, self.song_title, section, bar, bpm,
+                            self.root)
         if midi.error:  # the stems are in place; the MIDI is an extra that says why it is missing
             return LandResult(self.name, f"{result.detail}; no MIDI: {midi.error}", result.files)
         if midi.midi is None:
@@ -106,7 +120,7 @@ class FilesAdapter:
             return LandResult(self.name, result.detail + (f"; the section's old MIDI was removed ({gone})" if gone
                                                           else ""), result.files)
         try:
-            path = land_midi(midi.midi, self.folder, self.song_title, section, bar, bpm)
+            path = land_midi(midi.midi, self.folder, self.song_title, section, bar, bpm, self.root)
         except SongBridgeError as exc:
             return LandResult(self.name, f"{result.detail}; no MIDI: {exc}", result.files)
         return LandResult(self.name, f"{result.detail}, and the guide's MIDI ({path.name})", (*result.files, path))

@@ -20,13 +20,15 @@ class Link:
     song_title: str
     meter: int
     folder: Path
+    #: the project folder when ``folder`` is inside it: nothing is written through a link planted in the project
+    root: Path | None = None
 
 
 def _files(name: str) -> Callable[[Link], Adapter]:
     def make(link: Link) -> Adapter:
         from daw_bridge.adapters.generic import FilesAdapter
 
-        return FilesAdapter(link.folder, link.song_title, name)
+        return FilesAdapter(link.folder, link.song_title, name, root=link.root)
 
     return make
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import SongBridgeError
-from engine.safe_fs import open_write, write_text
+from engine.safe_fs import UnsafePathError, make_dirs, open_write, write_text
 
 GRID_DIR = "grid"
 LOCKED_DIR = "locked"
@@ -123,9 +123,13 @@ def bar_numbers(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     return bars, beat_in_bar
 
 
-def write_maps(grid: Grid, folder: Path, summary: dict[str, Any]) -> list[Path]:
-    """``beats.csv``, ``markers.csv`` and ``grid.json`` in ``folder``, each written whole then renamed."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_maps(grid: Grid, folder: Path, summary: dict[str, Any], root: Path | None = None) -> list[Path]:
+    """``beats.csv``, ``markers.csv`` and ``grid.json`` in ``folder``, each written whole then renamed; with
+    ``root`` (a project folder) never through a link planted between it and the files."""
+    make_dirs(folder, root)
+    for name in ("beats.csv", "markers.csv", "grid.json"):
+        if (folder / name).is_symlink():  # a rename over a planted link replaces the link, but say so instead
+            raise UnsafePathError(f"{folder / name}: is a symbolic link; SongBridge does not write through links")
     bars, beat_in_bar = bar_numbers(grid)
     local = grid.local_bpm()
     rows = [["time_s", "bar", "beat", "bpm"], *([f"{t:.4f}", int(b), int(k), f"{q:.2f}"]
@@ -136,14 +140,14 @@ def write_maps(grid: Grid, folder: Path, summary: dict[str, Any]) -> list[Path]:
     out = []
     for name, table in (("beats.csv", rows), ("markers.csv", markers)):
         tmp = folder / f".{name}.tmp"
-        with open_write(tmp, text=True) as fh:
+        with open_write(tmp, root, text=True) as fh:
             csv.writer(fh).writerows(table)
         os.replace(tmp, folder / name)
         out.append(folder / name)
     data = {**summary, "beats_s": [round(float(t), 5) for t in grid.beats],
             "downbeats_s": [round(float(t), 5) for t in grid.downbeats]}
     tmp = folder / ".grid.json.tmp"
-    write_text(tmp, json.dumps(data, indent=1) + "\n")
+    write_text(tmp, json.dumps(data, indent=1) + "\n", root)
     os.replace(tmp, folder / "grid.json")
     out.append(folder / "grid.json")
     return out

@@ -46,7 +46,7 @@ def grid_take(folder: Path, take: Take, tempo: TempoMap, *, models: Path | None 
     grid = measure(audio, sr, models=models, bpm=tempo.bpm, meter=tempo.meter.numerator,
                    bars_s=bar_lines(tempo, len(audio) / sr), should_stop=should_stop)
     summary = grid.summary(tempo.bpm)
-    write_maps(grid, take_dir / GRID_DIR, summary)
+    write_maps(grid, take_dir / GRID_DIR, summary, root=folder)
     analysis = {**dict(take.analysis), "grid": {**summary, "files": f"{GRID_DIR}/"}}
     return dataclasses.replace(take, analysis=analysis), grid
 

@@ -28,6 +28,7 @@ MAX_LINES = 1000
 MAX_TAKES = 16
 MAX_LYRIC = 500
 MAX_EXTEND = 600.0  # seconds, or bars
+MIN_EXTEND_S, MIN_EXTEND_BARS = 0.5, 0.25  # less is no continuation (a latent frame is 0.04 s)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,9 @@ def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -
             raise SongBridgeError(f"{name}: must be 0..{MAX_EXTEND:g}, got {x!r}")
     if req.extend_s and req.extend_bars:
         raise SongBridgeError("extend: give seconds or bars, not both")
+    if 0 < req.extend_s < MIN_EXTEND_S or 0 < req.extend_bars < MIN_EXTEND_BARS:
+        raise SongBridgeError(f"extend: at least {MIN_EXTEND_S:g} s or {MIN_EXTEND_BARS:g} bar, got "
+                              f"{req.extend_s or req.extend_bars:g}")
     if not (req.sections or req.bars or req.seconds or req.lines or req.extend_s or req.extend_bars):
         raise SongBridgeError("nothing to regenerate: give a section, bars, seconds or lyric lines (or extend)")
     if len(req.sections) + len(req.bars) + len(req.seconds) > MAX_RANGES or len(req.lines) > MAX_LINES:

@@ -81,6 +81,10 @@ def link(args: argparse.Namespace) -> int:
                           port=song.daw.port if args.osc_port is None else args.osc_port,
                           render_folder=str(Path(args.session).expanduser().resolve()) if args.session else "",
                           track_prefix=args.prefix, follow_transport=song.daw.follow_transport)
+        if new.adapter in ("generic", "bitwig"):
+            from daw_bridge.landing import linked_folder
+
+            linked_folder(song.replace(daw=new))  # a file where the folder should be: refused, nothing changed
         owner.edit(song.replace(daw=new), f"Link to {args.adapter}", origin="cli")  # the one session call
         owner.flush()
     finally:

@@ -151,7 +151,7 @@ def header_shapes(path: Path) -> Shapes:
             raise ValueError(f"not safetensors or truncated: its header claims {n:,} bytes, the file has {size:,}")
         try:
             header = json.loads(fh.read(n))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ValueError("not a safetensors file (its header is not JSON)") from None
     if not isinstance(header, dict):
         raise ValueError("not a safetensors file (its header is not a JSON object)")

@@ -261,6 +261,9 @@ def decode(model: Any, latent: Any) -> Any:
     with torch.no_grad():
         wav = chunked(model.vae.oobleck.decode, z, 1, hop, z.shape[-1], chunk=DECODE_CHUNK,
                       overlap=DECODE_OVERLAP)
+    if not bool(torch.isfinite(latent).all()) or not bool(torch.isfinite(wav).all()):
+        raise SongBridgeError("the model made no usable audio (non-finite values): check the ACE-Step files with "
+                              "`songbridge models status`, nothing was kept")
     return wav[0].float().cpu().numpy()
 
 

@@ -147,7 +147,7 @@ def file_problem(path: Path) -> str | None:
                 fh.seek(8)
                 try:
                     header = json.loads(fh.read(n))
-                except (ValueError, UnicodeDecodeError):
+                except (ValueError, UnicodeDecodeError, RecursionError):
                     return "not a safetensors file (its header is not JSON)"
                 end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
                 if size < 8 + n + end:
@@ -173,6 +173,8 @@ def file_problem(path: Path) -> str | None:
                     json.loads(fh.read().decode("utf-8"))
                 except (ValueError, UnicodeDecodeError) as exc:
                     return f"not valid JSON ({exc})"
+                except RecursionError:
+                    return "not a model file (its JSON is nested too deep)"
                 return None
             if path.suffix == ".npy":
                 import numpy as np

@@ -6,6 +6,7 @@ from here; a missing or mistyped field is an error naming the file and the field
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ class _Fields:
             value = float(value)
         if not isinstance(value, kind):
             raise AceStepConfigError(f"{self.source}: field {key!r} must be {_name(kind)}, found {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise AceStepConfigError(f"{self.source}: field {key!r} must be a finite number, found {value!r}")
         return value
 
     def positive(self, key: str, default: Any = ...) -> int:
@@ -63,10 +66,18 @@ def _read_json(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise AceStepConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    return load_json(text, path)
+
+
+def load_json(text: str, path: Path) -> Any:
+    """A model file's JSON, or an error naming the file: not JSON, or nested too deep (a non-finite number is refused
+    by the field that holds it)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise AceStepConfigError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise AceStepConfigError(f"{path}: not a model configuration (nested too deep)") from None
 
 
 def _layer_types(f: _Fields, count: int) -> tuple[str, ...]:

@@ -4,7 +4,6 @@ batch RIGHT-padded with the pad id and mask 0 (the reference's ``_pad_sequences`
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import Tensor
 
-from .config import AceStepConfigError
+from .config import AceStepConfigError, load_json
 
 TEXT_MAX_LENGTH = 256
 LYRIC_MAX_LENGTH = 2048
@@ -37,9 +36,10 @@ class TextTokenizer:
         cfg_path = folder / "tokenizer_config.json"
         if cfg_path.is_file():
             try:
-                cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as e:
-                raise AceStepConfigError(f"{cfg_path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+                text = cfg_path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise AceStepConfigError(f"{cfg_path}: cannot read ({e})") from None
+            cfg = load_json(text, cfg_path)
             token = cfg.get("pad_token") if isinstance(cfg, dict) else None
             if isinstance(token, dict):
                 token = token.get("content")

@@ -30,6 +30,8 @@ def test_continuing_by_bars_is_one_range_from_the_takes_end_and_a_longer_take() 
     (Regenerate(extend_s=-1.0, backend="ace-step"), "extend_s: must be 0..600"),
     (Regenerate(extend_bars=float("nan"), backend="ace-step"), "extend_bars: must be 0..600"),
     (Regenerate(extend_s=2.0, extend_bars=1.0, backend="ace-step"), "not both"),
+    (Regenerate(extend_s=1e-300, backend="ace-step"), "extend: at least 0.5 s"),
+    (Regenerate(extend_bars=0.01, backend="ace-step"), "extend: at least"),
 ])
 def test_a_continuation_that_cannot_be_made_is_refused_naming_why(req: Regenerate, says: str) -> None:
     with pytest.raises(SongBridgeError, match=says):
