@@ -273,9 +273,19 @@ def encode(model: Any, audio: Any, seed: int) -> Any:
     import numpy as np
     import torch
 
+    from engine.nn.vae import chunked
+
+    from .cost import DECODE_CHUNK, DECODE_OVERLAP
+
     wav = torch.from_numpy(np.ascontiguousarray(audio.T, dtype=np.float32))[None].to(model.silence_latent.device)
-    with torch.no_grad():
-        mean, std = model.vae.encode(wav)
+    hop = int(model.vae.hop)
+
+    def both(w: Any) -> Any:  # mean and std side by side, so one windowed pass gives both
+        return torch.cat(model.vae.encode(w), dim=1)
+
+    with torch.no_grad():  # a long take in overlapping windows, as it is decoded: memory does not grow with it
+        h = chunked(both, wav, hop, 1, wav.shape[-1] // hop, chunk=DECODE_CHUNK, overlap=DECODE_OVERLAP)
+        mean, std = h.chunk(2, dim=1)
         latent = model.vae.sample(mean, std, torch.Generator(device=wav.device).manual_seed(int(seed)))
     c = model.silence_latent.shape[-1]
     if latent.shape[1] != c:
