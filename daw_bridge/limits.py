@@ -82,15 +82,22 @@ class Quota:
         if all_jobs >= lim.jobs_total or all_takes + takes > lim.takes_total:
             return (f"the bridge has {all_jobs} jobs ({all_takes} takes) from DAW clients queued or running (at most "
                     f"{lim.jobs_total} jobs, {lim.takes_total} takes)")
+        if host in LOCAL_HOSTS:  # this machine's own programs (the command line, a DAW here) write its disk anyway:
+            return None  # the byte budgets keep peers on the network from filling it
         per_take = self._take_bytes
         mine = self.written(host) + (mine_takes + takes) * per_take
         if mine > lim.bytes_per_minute_per_host:
-            return (f"your jobs wrote {self.written(host) / 2**20:.0f} MiB in the last minute and more are coming "
-                    f"(at most {lim.bytes_per_minute_per_host / 2**20:.0f} MiB a minute per host)")
+            return (f"your jobs wrote {self.written(host) / 2**20:.0f} MiB in the last minute and this would write "
+                    f"about {(mine_takes + takes) * per_take / 2**20:.0f} MiB more (at most "
+                    f"{lim.bytes_per_minute_per_host / 2**20:.0f} MiB a minute per host)")
         if self.written() + (all_takes + takes) * per_take > lim.bytes_per_minute_total:
             return (f"jobs from DAW clients wrote {self.written() / 2**20:.0f} MiB in the last minute (at most "
                     f"{lim.bytes_per_minute_total / 2**20:.0f} MiB a minute in all)")
         return None
+
+
+#: requests from this machine (loopback), the app's own and MIDI's: not held to the byte budgets
+LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "gui", "midi"})
 
 
 class Listeners:

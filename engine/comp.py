@@ -54,7 +54,9 @@ def song_take(song: Song) -> Take | None:
             take = None
         if take is not None and not is_loop(take):
             return take
-    return next((t for t in reversed(song.takes) if not is_loop(t)), None)
+    from engine.session.regenerate import is_song_take
+
+    return next((t for t in reversed(song.takes) if is_song_take(t)), None)
 
 
 def section_takes(song: Song) -> dict[str, Take]:
@@ -112,20 +114,17 @@ def comp_pieces(song: Song) -> tuple[Piece, ...]:
 
 
 def check_pieces(song: Song, pieces: tuple[Piece, ...]) -> tuple[str, ...]:
-    """The stems every piece has (those of the first piece's take); an error naming the takes when they differ (a
-    neural take not split yet beside a guide take: comp them once both are split the same way)."""
+    """The comp's stems: every stem of its pieces' takes, in the order they first appear (the first piece's take's
+    first). A piece whose take has no such stem plays silence in it (a neural take not split yet beside a guide take, a
+    take with an added part beside one without): the mix of the comp is each piece's whole take all the same. An
+    error naming the take when a piece's take is not in the song."""
     if not pieces:
         raise SongBridgeError("comp: nothing to play")
     try:
         takes = [song.take(p.take) for p in pieces]
     except KeyError as exc:
         raise SongBridgeError(f"comp: {exc.args[0]}") from None
-    stems = takes[0].stems
-    for take in takes[1:]:
-        if take.stems != stems:
-            raise SongBridgeError(f"comp: {take.id} has stems {', '.join(take.stems)} but {takes[0].id} has "
-                                  f"{', '.join(stems)}; split both the same way to comp them")
-    return stems
+    return tuple(dict.fromkeys(s for take in takes for s in take.stems))
 
 
 def read_comp(project: Project, pieces: tuple[Piece, ...], stem: str, cache: dict[str, Any] | None = None,
@@ -140,6 +139,8 @@ def read_comp(project: Project, pieces: tuple[Piece, ...], stem: str, cache: dic
 
     def source(take_id: str) -> np.ndarray:
         path = project.audio_dir(take_id) / "stems" / f"{stem}.wav"
+        if stem not in project.song.take(take_id).stems:  # this take has no such stem: silence in it
+            return np.zeros((0, 2), dtype=np.float32)
         if path not in cache:
             audio, sr = read_audio(path)
             if sr != SAMPLE_RATE:

@@ -105,6 +105,8 @@ class SongSource:
             for stem in stems:
                 parts = []
                 for i, p in enumerate(self.pieces):
+                    if stem not in song.take(p.take).stems:  # this piece's take has no such stem: silence in it
+                        continue
                     a, b = int(round(p.start_s * SAMPLE_RATE)), int(round(p.end_s * SAMPLE_RATE))
                     lo = max(0, a - self.h) if i > 0 else 0
                     hi = min(total, b + self.h) if i < last else total

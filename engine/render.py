@@ -161,15 +161,16 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
     if take is None:
         raise SongBridgeError("no take given")
     src = project.audio_dir(take.id)
-    chains = chains_for(project, settings, take.stems)
-    specs = render_chains(project, settings, take.stems)
-    boards = {slot: build_board(spec, SAMPLE_RATE, overrides) for slot, (spec, overrides) in specs.items()}
-    tick = Steps(len(take.stems) + 3, on_progress, should_stop)
     pieces = _comp(project, take, settings)
+    stems = comp_stems(project.song, pieces) if pieces else take.stems
+    chains = chains_for(project, settings, stems)
+    specs = render_chains(project, settings, stems)
+    boards = {slot: build_board(spec, SAMPLE_RATE, overrides) for slot, (spec, overrides) in specs.items()}
+    tick = Steps(len(stems) + 3, on_progress, should_stop)
 
     processed: dict[str, np.ndarray] = {}
     cache: dict[Any, np.ndarray] = {}
-    for stem in take.stems:
+    for stem in stems:
         if pieces:
             from engine.comp import read_comp
 
@@ -258,16 +259,21 @@ def render_take(project: Project, take_id: str, settings: RenderSettings, on_pro
 
 
 def _comp(project: Project, take: Any, settings: RenderSettings) -> tuple[Any, ...]:
-    """The checked comp pieces of ``settings`` (empty: the take plays alone); every piece's take must exist and
-    have the take's stems."""
+    """The checked comp pieces of ``settings`` (empty: the take plays alone); every piece's take must exist."""
     if not settings.comp:
         return ()
     from engine.comp import Piece, check_pieces
 
     pieces = tuple(Piece(*p) for p in settings.comp)
-    if check_pieces(project.song, pieces) != take.stems:
-        raise SongBridgeError(f"comp: its takes have other stems than {take.id} ({', '.join(take.stems)})")
+    check_pieces(project.song, pieces)
     return pieces
+
+
+def comp_stems(song: Any, pieces: tuple[Any, ...]) -> tuple[str, ...]:
+    """The stems a comp renders: every stem of its takes (``engine.comp.check_pieces``)."""
+    from engine.comp import check_pieces
+
+    return check_pieces(song, pieces)
 
 
 def comp_settings(song: Any, settings: RenderSettings) -> tuple[str, RenderSettings] | None:

@@ -112,7 +112,13 @@ class TakeActions:
             comped = comp_settings(song, settings)
             if comped is not None:
                 settings, out_name, label = comped[1], "comp", "render the comp"
-        render_chains(self.project, settings, take.stems)  # a bad chain or a plugin not allowed: refused here
+        stems = take.stems
+        if settings.comp:  # the comp renders every stem of its takes
+            from engine.comp import Piece
+            from engine.render import comp_stems
+
+            stems = comp_stems(song, tuple(Piece(*p) for p in settings.comp))
+        render_chains(self.project, settings, stems)  # a bad chain or a plugin not allowed: refused here
         self.flush()  # the render reads song.json: the latest edit (an accepted take, a chain) must be on disk
         job = RenderJob(self.folder, take.id, settings, label=label, out_name=out_name)
         return str(self.submit(job, Purpose("render", label, origin, take=take.id, requester=requester)))

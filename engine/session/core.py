@@ -204,7 +204,6 @@ class Session(MakeTakes, TakeActions, JobFlow):
     def take_to_accept(self, take_id: str | None) -> str:
         """The take :meth:`accept` makes the choice: ``take_id`` (checked), or None for the newest song take (a loop
         is never one)."""
-        from engine.comp import is_loop
 
         song = self.project.song
         if take_id:
@@ -212,7 +211,9 @@ class Session(MakeTakes, TakeActions, JobFlow):
                 return song.take(take_id).id
             except KeyError as exc:
                 raise SongBridgeError(str(exc.args[0])) from None
-        newest = next((t for t in reversed(song.takes) if not is_loop(t)), None)
+        from .regenerate import is_song_take
+
+        newest = next((t for t in reversed(song.takes) if is_song_take(t)), None)
         if newest is None:
             raise SongBridgeError("no song take to accept yet")
         return newest.id

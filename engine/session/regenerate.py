@@ -109,9 +109,15 @@ def base_take(song: Song, take_id: str | None, section: Section | None = None) -
         if chosen and not is_loop(song.take(chosen)):
             return song.take(chosen)
     for take in reversed(song.takes):
-        if not is_loop(take):
+        if is_song_take(take):
             return take
     raise SongBridgeError("take: there is no song take to regenerate parts of; generate the song first")
+
+
+def is_song_take(take: Take) -> bool:
+    """Whether a take can stand for the song when none is named: not a loop, and not one instrument taken out of a
+    take alone (ACE-Step's extract: a part, which the newest-take defaults must pass over)."""
+    return not is_loop(take) and take.params.get("task") != "extract"
 
 
 def _check_pair(a: Any, b: Any, what: str) -> tuple[float, float]:

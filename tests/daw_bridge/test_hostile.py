@@ -181,17 +181,24 @@ def test_jobs_and_takes_are_limited_per_host_not_per_port(serve) -> None:
 
 
 def test_bytes_written_a_minute_are_limited_per_host(serve) -> None:
-    """A host whose jobs wrote its budget of the last minute is refused until the minute has passed."""
+    """A host on the network (127.0.0.2 stands in for one) whose jobs wrote its budget of the last minute is refused
+    until the minute has passed; this machine's own programs (127.0.0.1: the command line) are not held to it."""
     engine = EngineService("thread").start()
     bridge, server, session = serve(engine, Limits(bytes_per_minute_per_host=64 * 1024))
-    s = peer(server.address, proven=True)
+    s = peer(server.address, "127.0.0.2", proven=True)
     s.sendto(osc("/songbridge/job/generate_section", "Chorus"), server.address)
     assert received(s, 60, until="/songbridge/job/done")[-1].address == "/songbridge/job/done"
     s.sendto(osc("/songbridge/job/generate_section", "Chorus"), server.address)
     errors = [m for m in received(s, 5, until="/songbridge/error") if m.address == "/songbridge/error"]
     assert errors and errors[0].params[1] == "busy" and "a minute per host" in errors[0].params[2]
+    assert "this would write about" in errors[0].params[2]
     assert not session.in_flight()
-    assert bridge.quota.written("127.0.0.1") > 64 * 1024  # a guide take of the whole song, with its stems
+    assert bridge.quota.written("127.0.0.2") > 64 * 1024  # a guide take of the whole song, with its stems
+    local = peer(server.address, proven=True)
+    for _ in range(2):  # the local producer: both takes made, though each writes more than the budget
+        local.sendto(osc("/songbridge/job/generate_section", "Chorus"), server.address)
+        assert received(local, 60, until="/songbridge/job/done")[-1].address == "/songbridge/job/done"
+    assert bridge.quota.written("127.0.0.1") > 2 * 64 * 1024
 
 
 def test_cancel_reaches_only_the_senders_jobs_or_any_with_the_admin_token(serve) -> None:

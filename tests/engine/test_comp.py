@@ -193,12 +193,46 @@ def test_pieces_crossfades_and_mismatched_stems(tmp_path: Path) -> None:
     with pytest.raises(SongBridgeError, match="comp piece 1"):
         RenderSettings(comp=(("take-001", 0.0, 8.0), ("take-002", 4.0, 2.0)))
     assert lineage_text(song, song.take("take-002")) == ""
-    # a take not split into the same stems cannot be comped with the others: refused before any job, naming both
+    # a take with other stems (a neural take not split yet) comps beside the others: the comp has every stem of its
+    # takes, each piece silent in the stems its take does not have
     from dataclasses import replace
 
+    from engine.comp import check_pieces
     from engine.render import comp_settings
 
     neural = replace(song.take("take-001"), id="take-006", backend="diffrhythm", stems=("song",))
     song = song.with_take(neural).with_accepted(ch1.id, "take-006")
-    with pytest.raises(SongBridgeError, match="take-006 has stems song but take-004 has drums"):
-        comp_settings(song, RenderSettings())
+    comped = comp_settings(song, RenderSettings())
+    assert comped is not None and any(p[0] == "take-006" for p in comped[1].comp)
+    stems = check_pieces(song, comp_pieces(song))
+    assert "song" in stems and "drums" in stems and len(set(stems)) == len(stems)
+
+
+def test_a_comp_of_takes_with_other_stems_renders_every_stem_each_piece_silent_where_its_take_has_none(
+        tmp_path: Path) -> None:
+    """A section whose take has one more part (an added bass) beside sections whose takes do not: the comp renders
+    that stem too, heard only in its section, and the mix is each piece's whole take."""
+    import shutil
+    from dataclasses import replace
+
+    from engine.backends.takes import read_record
+    from engine.comp import comp_pieces
+    from engine.render import comp_settings, render_take
+
+    project = five_takes(tmp_path)
+    song = project.song
+    ch1 = next(s for s in song.sections if s.name == "Chorus 1")
+    src, dst = project.take_dir("take-003"), project.take_dir("take-006")
+    shutil.copytree(src, dst)
+    extra = sf.read(str(dst / "stems" / "bass.wav"), dtype="float32", always_2d=True)[0]
+    sf.write(str(dst / "stems" / "bass-2.wav"), extra, SR)  # the added part
+    take = replace(read_record(src), id="take-006", stems=(*read_record(src).stems, "bass-2"))
+    song = song.with_take(take).with_accepted("", "take-001").with_accepted(ch1.id, "take-006")
+    project.song = song
+    save_song(song, project.folder)
+    _, settings = comp_settings(song, RenderSettings(loudness_lufs=None))
+    result = render_take(project, "take-001", settings, out_name="comp")
+    assert "bass-2" in result.files and len(comp_pieces(song)) >= 2
+    added = sf.read(str(result.files["bass-2"]), dtype="float32", always_2d=True)[0]
+    assert np.abs(inside(added, 0.0, 8.0)).max() == 0.0  # Verse 1 plays take-001: no such part there
+    assert np.abs(inside(added, ch1.start_s, ch1.end_s)).max() > 0.01  # heard in its section
