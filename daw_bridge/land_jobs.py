@@ -5,6 +5,7 @@ landing thread, records the landing for the DAW link panel and answers ``/songbr
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from daw_bridge.server import Bridge
 
 ROOT = "/songbridge"
+log = logging.getLogger("songbridge.bridge")
 
 
 class DawLander:
@@ -58,6 +60,9 @@ class DawLander:
                 result = (adapter, 1, detail)
             except (SongBridgeError, OSError) as exc:
                 result = (session.song.daw.adapter, 0, str(exc))
+            except Exception as exc:  # a bug must still be answered (and logged), never silence
+                log.exception("landing %s", purpose.take)
+                result = (session.song.daw.adapter, 0, f"internal error: {type(exc).__name__}: {exc}")
         where = purpose.landing.section if purpose.landing is not None else ""
         self.record(purpose.take or "", where, result[0], bool(result[1]), result[2])
         if to is not None:

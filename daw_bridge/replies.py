@@ -55,7 +55,10 @@ def on_session(bridge: Bridge, ev: Any) -> None:
         args: list[Any] = [ev.job_id]
         for take in ev.takes or ():
             args += [take.id, str(bridge.session.project.take_dir(take.id) / "mix.wav")]
-        data = message(f"{ROOT}/job/done", *(args if ev.takes else [ev.job_id, "", ""]))
+        if not ev.takes and purpose.kind == "render":  # a render: its take and the rendered mix
+            files = (ev.render or {}).get("files") or {}
+            args += [purpose.take or "", str(files.get("mix", (ev.render or {}).get("folder", "")))]
+        data = message(f"{ROOT}/job/done", *(args if len(args) > 1 else [ev.job_id, "", ""]))
     elif ev.state == "failed":
         data = message(f"{ROOT}/job/failed", ev.job_id, ev.error[:1000])
     else:

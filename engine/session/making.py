@@ -155,7 +155,7 @@ class MakeTakes:
             params["caption"] = caption
         params = registry.check_request_params("ace-step", params, "{name}")
         registry.check_ready("ace-step", params, models_dir=str(self.models))  # the track, the base model there
-        label = f"take the {track} out of {take.id}" if alone else f"add a {track} to {take.id}"
+        label = f"take the {track} out of {take.id}" if alone else f"add {track} to {take.id}"
         return take.id, params, label
 
     def _policy(self, ups: tuple[FollowUp, ...], lock: bool) -> tuple[FollowUp, ...]:

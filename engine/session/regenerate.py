@@ -153,8 +153,9 @@ def _line_spans(song: Song, ids: tuple[str, ...], take: Take) -> list[tuple[floa
     out = []
     for lid in ids:
         if lid not in index:
-            raise SongBridgeError(f"lines: {lid!r} is " + ("not timed yet; place it first" if lid in known
-                                                            else "not a lyric line of the song"))
+            raise SongBridgeError(f"lines: {lid!r} is " + ("not timed yet; place it first" if lid in known else
+                                                            "not a lyric line of the song (its lines: "
+                                                            + _some(ln.id for ln in timed) + ")"))
         i = index[lid]
         ln = timed[i]
         if ln.end_s is not None:
@@ -167,6 +168,11 @@ def _line_spans(song: Song, ids: tuple[str, ...], take: Take) -> list[tuple[floa
             raise SongBridgeError(f"lines: {lid!r} has no length (it ends where it starts, {end:.2f} s)")
         out.append(_inside(float(ln.start_s or 0.0), float(end), take, f"lines: {lid!r}", clip=True))
     return out
+
+
+def _some(ids: Any, most: int = 12) -> str:
+    ids = list(ids)
+    return ", ".join(ids[:most]) + (f" … {len(ids)} in all" if len(ids) > most else "") if ids else "none"
 
 
 def merge(spans: list[tuple[float, float]]) -> tuple[TimeRange, ...]:
