@@ -151,7 +151,7 @@ def settle(bridge: Bridge, server: OscServer, sent: int, timeout: float = 20.0) 
 
 def jobs_of(session: Session, host: str) -> list[str]:
     """The jobs in flight that ``host`` asked for, from any of its ports (the client was "host:port" before)."""
-    return [j for j in session.in_flight() if str((session.jobs.get(j) or {}).get("client")).split(":")[0] == host]
+    return [j for j in session.in_flight() if str(getattr(session.jobs.get(j), "client", "")).split(":")[0] == host]
 
 
 # -- jobs, takes and disk are limited per host -----------------------------------------------------------------
