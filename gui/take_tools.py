@@ -115,8 +115,7 @@ class TakeTools:
 
     def continue_take(self, take_id: str, bars: float | None = None) -> str:
         """"Continue the take…": a new take that keeps the take and makes ``bars`` more bars past its end (asked for
-        when None; ACE-Step's extend, with the take's backend when it can, else ace-step). One session call."""
-        from engine.backends import registry
+        when None; ACE-Step's extend: the session picks a backend that can continue). One session call."""
         from engine.errors import SongBridgeError
         from engine.session import Regenerate
 
@@ -127,11 +126,8 @@ class TakeTools:
                                               8.0, 0.25, 256.0, 2)
             if not ok:
                 return ""
-        take = self.doc.song.take(take_id)
-        backend = take.backend if take.backend in registry.CONTINUES else registry.CONTINUES[0]
         try:
-            return self.doc.session.regenerate(Regenerate(take=take_id, extend_bars=float(bars), backend=backend),
-                                               origin="app")
+            return self.doc.session.regenerate(Regenerate(take=take_id, extend_bars=float(bars)), origin="app")
         except SongBridgeError as exc:
             self._say(f"Continue {take_id}: {exc}")
             return ""
@@ -144,10 +140,10 @@ class TakeTools:
         if track is None:
             from PySide6.QtWidgets import QInputDialog
 
-            names = ["bass", "drums", "guitar", "keyboard", "synth", "strings", "percussion", "brass", "woodwinds",
-                     "backing_vocals", "vocals", "fx"]
+            from engine.backends.ace_step.tasks import TRACK_NAMES
+
             track, ok = QInputDialog.getItem(self, "Take a part out" if alone else "Add a part",
-                                             "Instrument:", names, 0, False)
+                                             "Instrument:", list(TRACK_NAMES), TRACK_NAMES.index("bass"), False)
             if not ok:
                 return ""
         try:

@@ -168,6 +168,17 @@ def boundary_blend(x: Tensor, clean: Tensor, mask: Tensor, crossfade: int) -> Te
     return m * x + (1.0 - m) * clean
 
 
+def _euler(x: Tensor, v: Tensor, t_cur: Any, t_next: Any, inject: bool, repaint: Repaint | None,
+           noise: Tensor) -> Tensor:
+    """One Euler step from ``t_cur`` to ``t_next`` (both samplers), then, in a repaint's first steps (``inject``),
+    the frames outside its mask put back on the source's path."""
+    dt = (t_cur - t_next) * torch.ones((x.shape[0],), device=x.device, dtype=x.dtype).unsqueeze(-1).unsqueeze(-1)
+    x = x - v * dt
+    if repaint is not None and inject:
+        x = step_injection(x, repaint.clean, repaint.mask, t_next, noise)
+    return x
+
+
 def _finish(x: Tensor, repaint: Repaint | None) -> Tensor:
     if repaint is not None and repaint.crossfade > 0:
         return boundary_blend(x, repaint.clean, repaint.mask, repaint.crossfade)
@@ -224,11 +235,7 @@ def turbo(velocity: Velocity, noise: Tensor, cond: Any, *, shift: float = 3.0,
             if on_step is not None:
                 on_step(i + 1, n)
             break
-        t_next = ts[i + 1].item()
-        dt = (t_cur - t_next) * torch.ones((b,), device=x.device, dtype=x.dtype).unsqueeze(-1).unsqueeze(-1)
-        x = x - v * dt
-        if repaint is not None and i < cutoff:
-            x = step_injection(x, repaint.clean, repaint.mask, t_next, noise)
+        x = _euler(x, v, t_cur, ts[i + 1].item(), i < cutoff, repaint, noise)
         if on_step is not None:
             on_step(i + 1, n)
     return _finish(x, repaint)
@@ -290,7 +297,6 @@ def base(velocity: Velocity, noise: Tensor, cond: Any, *, steps: int, shift: flo
     else:
         x = noise
     n = len(t) - 1
-    b = x.shape[0]
     cover_steps = int(n * cover_strength)
     cutoff = round(repaint.injection_ratio * n) if repaint is not None else 0
     momentum = Momentum()
@@ -310,10 +316,7 @@ def base(velocity: Velocity, noise: Tensor, cond: Any, *, steps: int, shift: flo
                 v = apg(pred_cond, pred_null, guidance_scale, momentum)
             else:
                 v = pred_cond
-        dt = (t_cur - t_next) * torch.ones((b,), device=x.device, dtype=x.dtype).unsqueeze(-1).unsqueeze(-1)
-        x = x - v * dt
-        if repaint is not None and i < cutoff:
-            x = step_injection(x, repaint.clean, repaint.mask, t_next, noise)
+        x = _euler(x, v, t_cur, t_next, i < cutoff, repaint, noise)
         if on_step is not None:
             on_step(i + 1, n)
     return _finish(x, repaint)

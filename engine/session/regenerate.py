@@ -254,6 +254,13 @@ def plan(song: Song, req: Regenerate, backends: tuple[str, ...] | None = None) -
     if req.style is not None:
         new_song = new_song.replace(style=req.style)
     backend = req.backend or take.backend
+    if duration is not None and take.backend == "guide":  # a neural backend makes a cover of a draft, whole
+        raise SongBridgeError(f"extend: {take.id} is a guide draft; a song backend remakes a draft whole (a cover): "
+                              "make a take of it first, then continue that take")
+    if duration is not None and not req.backend:  # continuing, no backend named: the take's if it can continue
+        from engine.backends import registry
+
+        backend = take.backend if take.backend in registry.CONTINUES else registry.CONTINUES[0]
     if backends is not None and backend not in backends:
         raise SongBridgeError(f"backend: no backend {backend!r}; backends: {', '.join(backends)}")
     if duration is not None and backends is not None:

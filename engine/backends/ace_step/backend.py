@@ -269,19 +269,7 @@ class AceStepBackend:
 
     @staticmethod
     def _read(path: Any, rate: int) -> np.ndarray:
-        """[samples, 2] float32 at ``rate``."""
-        from engine.audio.io import read_audio, to_stereo
-
-        try:
-            audio, sr = read_audio(path)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise SongBridgeError(f"{path}: not readable audio ({str(exc)[:160]})") from None
-        audio = to_stereo(audio)
-        if sr != rate:
-            import soxr
-
-            audio = soxr.resample(audio, sr, rate)
-        return np.ascontiguousarray(audio, dtype=np.float32)
+        return read_stereo(path, rate)
 
     def _source(self, model: Any, planned: Any, seed: int) -> Any:
         """The source take's latent [frames, C]: its saved latent when an ACE-Step take with the same latent
@@ -354,3 +342,19 @@ def _edited(request: GenerationRequest, planned: Any) -> tuple[TimeRange, ...]:
     if planned.task == "cover":
         return tuple(TimeRange(float(a), float(b)) for a, b in planned.windows)
     return tuple(request.edit.ranges)
+
+
+def read_stereo(path: Any, rate: int) -> np.ndarray:
+    """A take's audio file as [samples, 2] float32 at ``rate``; an error naming the file when it is not audio."""
+    from engine.audio.io import read_audio, to_stereo
+
+    try:
+        audio, sr = read_audio(path)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise SongBridgeError(f"{path}: not readable audio ({str(exc)[:160]})") from None
+    audio = to_stereo(audio)
+    if sr != rate:
+        import soxr
+
+        audio = soxr.resample(audio, sr, rate)
+    return np.ascontiguousarray(audio, dtype=np.float32)

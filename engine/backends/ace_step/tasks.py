@@ -170,19 +170,13 @@ def stem_name(track: str, existing: tuple[str, ...]) -> str:
 
 def _read(path: Path, samples: int) -> np.ndarray:
     """[samples, 2] float32 at the project's rate, cut or padded with silence."""
-    from engine.audio.io import SAMPLE_RATE, read_audio, to_stereo
+    from engine.audio.io import SAMPLE_RATE
+
+    from .backend import read_stereo
 
     if not path.is_file():
         raise SongBridgeError(f"{path}: the source take lists this file but it is missing")
-    try:
-        audio, sr = read_audio(path)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise SongBridgeError(f"{path}: not readable audio ({str(exc)[:160]})") from None
-    audio = to_stereo(audio)
-    if sr != SAMPLE_RATE:
-        import soxr
-
-        audio = soxr.resample(audio, sr, SAMPLE_RATE)
+    audio = read_stereo(path, SAMPLE_RATE)
     out = np.zeros((samples, 2), np.float32)
     n = min(samples, len(audio))
     out[:n] = audio[:n]

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.nn.blocks import MLP  # Qwen3MLP: down(silu(gate(x)) * up(x)), the same keys
+
 from .config import EncoderDims
 
 
@@ -105,19 +107,6 @@ class Attention(nn.Module):
             mask = mask.to(q.dtype)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.head_dim ** -0.5)
         return self.o_proj(out.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
-
-
-class MLP(nn.Module):
-    """Qwen3MLP: ``down(silu(gate(x)) * up(x))``."""
-
-    def __init__(self, width: int, inner: int):
-        super().__init__()
-        self.gate_proj = nn.Linear(width, inner, bias=False)
-        self.up_proj = nn.Linear(width, inner, bias=False)
-        self.down_proj = nn.Linear(inner, width, bias=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 class EncoderLayer(nn.Module):
